@@ -1,0 +1,13 @@
+//! Nouage's shared core: the kinds of board, the document shape of each board over `yrs`, and
+//! the y-websocket wire codec.
+//!
+//! This crate does no I/O (no tokio, no SQL, no web-sys) so that the server and the web app,
+//! compiled to WebAssembly, agree on one definition of the document shape and of the protocol.
+
+pub mod board;
+pub mod doc;
+pub mod protocol;
+pub mod template;
+
+pub use board::{BoardKind, Lang, OrgKind, UnknownValue};
+pub use doc::{Node, Note, Participant, Project, Roots, Section, Tree};
