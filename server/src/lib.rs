@@ -1,1 +1,19 @@
+//! The Nouage server: REST API, the y-websocket relay, storage and the embedded web app.
+//!
+//! Only this crate knows axum and SQL. `app::start` runs a whole server in-process, which is
+//! how both the `nouage` binary and the tests start one.
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod export;
+pub mod journal;
+pub mod room;
+pub mod rooms;
+pub mod store;
+pub mod tokens;
+pub mod web_assets;
+pub mod ws;
+
+pub use app::{RunningServer, start, start_with_store};
+pub use config::{Config, Limits};

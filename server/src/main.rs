@@ -1,1 +1,103 @@
-fn main() {}
+//! The `nouage` command line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use server::config::Config;
+use server::store::Durability;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "nouage",
+    version,
+    about = "Nouage: real-time collaborative boards for shared local governance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the web app, the REST API and the websocket relay on one port.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Directory of the SQLite database.
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// Base of the links the API returns, when behind a reverse proxy.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// When set, creating a board needs `Authorization: Bearer <token>`.
+        #[arg(long, env = "NOUAGE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// `fsync`: a committed edit survives a power cut; `process`: it survives a crash of
+        /// the server process (faster on slow disks).
+        #[arg(long, value_enum, default_value = "fsync")]
+        durability: Durability,
+        /// Seconds a board with nobody connected stays in memory.
+        #[arg(long, default_value_t = 30)]
+        room_idle_unload_secs: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            listen,
+            data,
+            public_url,
+            admin_token,
+            durability,
+            room_idle_unload_secs,
+        } => {
+            let mut config = Config::new(listen, data);
+            config.public_url = public_url;
+            config.admin_token = admin_token.filter(|t| !t.is_empty());
+            config.durability = durability;
+            config.limits.room_idle_unload_ms = room_idle_unload_secs * 1_000;
+            serve(config)
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = server::start(config).await?;
+        let addr = server.addr();
+        // The one line a script reads on stdout.
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        let stopper = server.stopper();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: closing connections and committing pending edits");
+            let _ = stopper.send(true);
+        });
+        server.wait().await
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,296 @@
+//! The REST API. Request and response bodies are explicit structs here, at the edge; errors
+//! are always `{"error": "..."}` with a 4xx or 5xx status.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::{BoardKind, Lang};
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::app::AppState;
+use crate::room::now_ms;
+use crate::store::{BoardId, BoardRecord, StoreError};
+use crate::tokens::{BoardTokens, Role, secrets_equal};
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (
+            self.status,
+            Json(Body {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBoardRequest {
+    kind: String,
+    title: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RoleStrings {
+    facilitator: String,
+    editor: String,
+    viewer: String,
+}
+
+#[derive(Serialize)]
+struct CreateBoardResponse {
+    id: String,
+    kind: &'static str,
+    title: String,
+    lang: &'static str,
+    tokens: RoleStrings,
+    links: RoleStrings,
+}
+
+#[derive(Serialize)]
+pub struct BoardResponse {
+    id: String,
+    kind: &'static str,
+    title: String,
+    lang: &'static str,
+    role: &'static str,
+}
+
+pub async fn create_board(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(admin_token) = &app.config.admin_token {
+        let presented = bearer(&headers).unwrap_or("");
+        if !secrets_equal(presented, admin_token) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "creating a board on this instance needs its admin token (Authorization: Bearer ...)",
+            ));
+        }
+    }
+    let request: CreateBoardRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let kind: BoardKind = request
+        .kind
+        .parse()
+        .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string()))?;
+    let lang: Lang = match request.lang.as_deref() {
+        None => Lang::default(),
+        Some(lang) => lang
+            .parse()
+            .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string()))?,
+    };
+    let title = request.title.trim().to_owned();
+    let title_chars_max = app.config.limits.max_title_chars;
+    if title.is_empty() {
+        return Err(ApiError::bad_request("title must not be empty"));
+    }
+    if title.chars().count() > title_chars_max {
+        return Err(ApiError::bad_request(format!(
+            "title is longer than {title_chars_max} characters"
+        )));
+    }
+    let tokens = BoardTokens::generate();
+    let record = BoardRecord {
+        id: BoardId::new_random(),
+        kind,
+        title,
+        lang,
+        created_ms: now_ms(),
+        token_hashes: tokens.hashes(),
+    };
+    let initial = shared::doc::initial_update(kind, &record.title, lang);
+    let store = app.store.clone();
+    let stored = record.clone();
+    tokio::task::spawn_blocking(move || store.create_board(&stored, &initial))
+        .await
+        .map_err(ApiError::internal)??;
+    tracing::info!(board = %record.id, kind = kind.as_str(), "board created");
+
+    let base = link_base(&app, &headers);
+    let link = |token: &str| format!("{base}/b/{}#token={token}", record.id);
+    let response = CreateBoardResponse {
+        id: record.id.to_string(),
+        kind: kind.as_str(),
+        title: record.title.clone(),
+        lang: lang.as_str(),
+        links: RoleStrings {
+            facilitator: link(&tokens.facilitator),
+            editor: link(&tokens.editor),
+            viewer: link(&tokens.viewer),
+        },
+        tokens: RoleStrings {
+            facilitator: tokens.facilitator,
+            editor: tokens.editor,
+            viewer: tokens.viewer,
+        },
+    };
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+pub async fn get_board(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<BoardResponse>, ApiError> {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    Ok(Json(BoardResponse {
+        id: record.id.to_string(),
+        kind: record.kind.as_str(),
+        title: record.title,
+        lang: record.lang.as_str(),
+        role: role.as_str(),
+    }))
+}
+
+pub async fn export_board(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let format = query.get("format").map(String::as_str).unwrap_or("");
+    let store = app.store.clone();
+    let board = record.id.clone();
+    let stored = tokio::task::spawn_blocking(move || store.load(&board))
+        .await
+        .map_err(ApiError::internal)??;
+    let doc = Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        let snapshot = stored.snapshot.iter().map(|s| s.state_v1.as_slice());
+        for update in snapshot.chain(stored.updates.iter().map(|(_, u)| u.as_slice())) {
+            let update = Update::decode_v1(update).map_err(ApiError::internal)?;
+            txn.apply_update(update).map_err(ApiError::internal)?;
+        }
+    }
+    let filename = |ext: &str| format!("attachment; filename=\"{}.{ext}\"", record.id);
+    match format {
+        "yjs" => {
+            let state = doc
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default());
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                    (header::CONTENT_DISPOSITION, filename("yjs")),
+                ],
+                state,
+            )
+                .into_response())
+        }
+        "json" => {
+            let json = crate::export::document_json(&doc, record.kind);
+            Ok((
+                [(header::CONTENT_DISPOSITION, filename("json"))],
+                Json(json),
+            )
+                .into_response())
+        }
+        "svg" | "png" | "pdf" | "md" | "opml" | "mm" | "csv" | "odt" => Err(ApiError::bad_request(
+            format!("format {format} is not available yet on this server; available: json, yjs"),
+        )),
+        "" => Err(ApiError::bad_request(
+            "missing format; available: json, yjs",
+        )),
+        other => Err(ApiError::bad_request(format!(
+            "unknown format {other:?}; formats: svg png pdf md opml mm csv json yjs odt"
+        ))),
+    }
+}
+
+/// Checks the board exists and the request carries one of its tokens.
+async fn authorize(
+    app: &AppState,
+    id: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(BoardRecord, Role), ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "board not found");
+    let id = BoardId::parse(id).ok_or_else(not_found)?;
+    let record = app.board(&id).await?.ok_or_else(not_found)?;
+    let token = bearer(headers).or(query.get("token").map(String::as_str));
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing token"));
+    };
+    let role = record
+        .token_hashes
+        .role_of(token)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "wrong or revoked token"))?;
+    Ok((record, role))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn link_base(app: &AppState, headers: &HeaderMap) -> String {
+    if let Some(public_url) = &app.config.public_url {
+        return public_url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such API route")
+}

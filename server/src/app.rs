@@ -1,0 +1,135 @@
+//! Wiring: the shared state, the router, and a server that starts and stops cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::journal::JournalWriter;
+use crate::room::RoomContext;
+use crate::rooms::Rooms;
+use crate::store::{BoardId, BoardRecord, SqliteStore, Store, StoreResult};
+use crate::{api, web_assets, ws};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub rooms: Arc<Rooms>,
+    /// Turns true when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    next_conn_id: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub async fn board(&self, id: &BoardId) -> StoreResult<Option<BoardRecord>> {
+        let store = self.store.clone();
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || store.board(&id))
+            .await
+            .expect("store read panicked")
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.max_request_body_bytes;
+    let api = Router::new()
+        .route("/boards", post(api::create_board))
+        .route("/boards/{id}", get(api::get_board))
+        .route("/boards/{id}/export", get(api::export_board))
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .nest("/api", api)
+        .route("/ws/{board}", any(ws::upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(web_assets::serve)
+        .with_state(state)
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection, commits what rooms applied, and returns.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await?
+    }
+
+    /// Waits until the server stops by itself (it never does unless stopped).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await?
+    }
+
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens the store under `config.data_dir`, binds `config.listen` and serves until stopped.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
+    start_with_store(config, store).await
+}
+
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (writer, writer_thread) =
+        JournalWriter::start(store.clone(), config.limits.journal_queue_jobs_max);
+    let ctx = Arc::new(RoomContext {
+        store: store.clone(),
+        writer,
+        limits: config.limits.clone(),
+    });
+    let rooms = Rooms::new(ctx);
+    let (stop, stop_rx) = watch::channel(false);
+    let state = AppState {
+        config: Arc::new(config),
+        store,
+        rooms: rooms.clone(),
+        shutdown: stop_rx.clone(),
+        next_conn_id: Arc::new(AtomicU64::new(1)),
+    };
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let mut stopping = stop_rx.clone();
+        let graceful = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(graceful)
+            .await?;
+        rooms.shut_down().await;
+        // The writer thread ends once the rooms (and their handles on it) are gone.
+        drop(rooms);
+        tokio::task::spawn_blocking(move || {
+            let _ = writer_thread.join();
+        });
+        Ok(())
+    });
+    Ok(RunningServer { addr, stop, task })
+}

@@ -1,0 +1,90 @@
+//! Settings of a running server. Every resource has a limit here, with its unit in its name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::store::Durability;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base of the links the API returns; `None` builds them from the request's `Host`.
+    pub public_url: Option<String>,
+    /// When set, creating a board needs `Authorization: Bearer <admin_token>`.
+    pub admin_token: Option<String>,
+    pub durability: Durability,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Config {
+            listen,
+            data_dir,
+            public_url: None,
+            admin_token: None,
+            durability: Durability::Fsync,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest websocket message a client may send (1009 beyond).
+    pub max_message_bytes: usize,
+    /// Messages in one websocket frame (1003 beyond).
+    pub max_messages_per_frame: usize,
+    /// Entries in one awareness update (1003 beyond).
+    pub max_awareness_entries: usize,
+    /// Size a board's document may reach (4429 for the update that would pass it).
+    pub max_document_bytes: usize,
+    /// Connections to one board at once (4429 beyond).
+    pub max_clients_per_board: usize,
+    /// Boards loaded in memory at once; a join beyond waits for none and is refused (4429).
+    pub max_rooms_loaded: usize,
+    /// Frames queued towards one client; a client that lets it fill is disconnected (4429).
+    pub send_queue_frames_max: usize,
+    /// Commands queued towards one room; readers wait when it is full.
+    pub room_queue_commands_max: usize,
+    /// Jobs queued towards the journal writer; rooms wait when it is full.
+    pub journal_queue_jobs_max: usize,
+    /// Journal entries after which a loaded room writes a snapshot.
+    pub snapshot_every_updates: u64,
+    /// How long a room with no connection stays loaded.
+    pub room_idle_unload_ms: u64,
+    /// Awareness states not renewed for this long are removed (y-protocols uses 30 s).
+    pub awareness_timeout_ms: u64,
+    /// How often the server pings each client.
+    pub ping_interval_ms: u64,
+    /// A client silent (no message, no pong) for this long is disconnected.
+    pub client_silence_timeout_ms: u64,
+    /// Largest REST request body.
+    pub max_request_body_bytes: usize,
+    /// Longest board title, in characters.
+    pub max_title_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 8 * 1024 * 1024,
+            max_messages_per_frame: 256,
+            max_awareness_entries: 1_024,
+            max_document_bytes: 64 * 1024 * 1024,
+            max_clients_per_board: 2_000,
+            max_rooms_loaded: 10_000,
+            send_queue_frames_max: 4_096,
+            room_queue_commands_max: 4_096,
+            journal_queue_jobs_max: 4_096,
+            snapshot_every_updates: 2_000,
+            room_idle_unload_ms: 30_000,
+            awareness_timeout_ms: 30_000,
+            ping_interval_ms: 20_000,
+            client_silence_timeout_ms: 60_000,
+            max_request_body_bytes: 64 * 1024,
+            max_title_chars: 200,
+        }
+    }
+}

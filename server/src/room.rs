@@ -1,0 +1,798 @@
+//! A room: the live copy of one board's document and the connections editing it.
+//!
+//! Each room is one tokio task that owns its `Doc`, its awareness states and its peers, and
+//! receives commands through a bounded queue; nothing else touches them, so there is no lock.
+//!
+//! Invariants:
+//! - An update reaches no other client before the journal writer has committed it: outgoing
+//!   frames that depend on a journal entry wait in `pending` until that entry is committed,
+//!   in order. This covers live fan-out and the sync step 2 answered to a client that joins.
+//! - A room unloads only when it has no peer, nothing pending and nothing being written.
+//! - Client bytes are decoded and applied under `catch_unwind`: the yrs decoder may panic on
+//!   hostile input, and that must close one connection, not the process.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use shared::protocol::{self, AwarenessEntry, Message};
+use shared::{Participant, Roots};
+use tokio::sync::{mpsc, oneshot, watch};
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::config::Limits;
+use crate::journal::{JournalWriter, WriteResult};
+use crate::rooms::Rooms;
+use crate::store::{Actor, BoardId, JournalEntry, Snapshot, Store, StoredDoc};
+use crate::tokens::Role;
+
+/// How often a room expires awareness states and considers unloading.
+const ROOM_TICK_MS: u64 = 1_000;
+/// Commands handled before the room commits what they produced.
+const COMMANDS_PER_BATCH_MAX: usize = 512;
+
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_MALFORMED: u16 = 1003;
+pub const CLOSE_INTERNAL: u16 = 1011;
+pub const CLOSE_LIMIT: u16 = 4429;
+
+/// Identifies one websocket connection for the life of the process.
+pub type ConnId = u64;
+
+/// Why and how a connection is to be closed.
+pub type CloseReason = (u16, String);
+
+/// Asks a connection's tasks to close it with a code; the first reason given wins.
+#[derive(Clone)]
+pub struct Closer(Arc<watch::Sender<Option<CloseReason>>>);
+
+impl Closer {
+    pub fn new() -> Self {
+        Closer(Arc::new(watch::Sender::new(None)))
+    }
+
+    pub fn close(&self, code: u16, reason: impl Into<String>) {
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some((code, reason.into()));
+            true
+        });
+    }
+
+    /// Waits until `close` has been called, and returns its reason.
+    pub async fn closed(&self) -> CloseReason {
+        let mut rx = self.0.subscribe();
+        let reason = rx.wait_for(Option::is_some).await;
+        match reason {
+            Ok(reason) => reason.clone().expect("wait_for returned a set value"),
+            Err(_) => (CLOSE_GOING_AWAY, String::new()),
+        }
+    }
+}
+
+impl Default for Closer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A connection as it asks to join a room.
+pub struct Joiner {
+    pub conn: ConnId,
+    pub role: Role,
+    pub actor: Arc<Actor>,
+    /// Written into the document's `participants` map when the pid is new there.
+    pub participant: Option<Participant>,
+    pub outbox: mpsc::Sender<Bytes>,
+    pub closer: Closer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinError {
+    /// The room was unloading; ask the registry again.
+    RoomClosed,
+    Full,
+    Failed(String),
+}
+
+pub enum RoomCmd {
+    Join {
+        joiner: Joiner,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
+    Frame {
+        conn: ConnId,
+        frame: Bytes,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Everything a room needs from the server.
+pub struct RoomContext {
+    pub store: Arc<dyn Store>,
+    pub writer: JournalWriter,
+    pub limits: Limits,
+}
+
+struct Peer {
+    role: Role,
+    actor: Arc<Actor>,
+    outbox: mpsc::Sender<Bytes>,
+    closer: Closer,
+    awareness_clients: HashSet<u64>,
+}
+
+struct AwarenessState {
+    entry: AwarenessEntry,
+    renewed: Instant,
+    owner: ConnId,
+}
+
+enum Action {
+    Broadcast {
+        except: Option<ConnId>,
+        frame: Bytes,
+    },
+    Send {
+        conn: ConnId,
+        frame: Bytes,
+    },
+}
+
+type Commit = Pin<Box<dyn Future<Output = (u64, WriteResult)> + Send>>;
+
+pub struct Room {
+    board: BoardId,
+    room_id: u64,
+    ctx: Arc<RoomContext>,
+    rooms: Arc<Rooms>,
+    doc: Doc,
+    roots: Roots,
+    peers: HashMap<ConnId, Peer>,
+    awareness: HashMap<u64, AwarenessState>,
+    /// The seq the next journal entry gets.
+    next_seq: u64,
+    committed_seq: u64,
+    snapshot_seq: u64,
+    /// Entries applied but not yet handed to the journal writer.
+    unsent: Vec<JournalEntry>,
+    /// Commits under way, oldest first.
+    inflight: FuturesOrdered<Commit>,
+    /// Outgoing frames waiting for the commit of the seq they carry.
+    pending: VecDeque<(u64, Action)>,
+    document_bytes: usize,
+    idle_since: Instant,
+    failed: Option<String>,
+}
+
+impl Room {
+    /// Starts a room task for `board`; it loads the document before serving any command.
+    pub fn spawn(
+        board: BoardId,
+        room_id: u64,
+        ctx: Arc<RoomContext>,
+        rooms: Arc<Rooms>,
+        rx: mpsc::Receiver<RoomCmd>,
+    ) {
+        tokio::spawn(async move {
+            let store = ctx.store.clone();
+            let id = board.clone();
+            let loaded = tokio::task::spawn_blocking(move || store.load(&id)).await;
+            let loaded = match loaded {
+                Ok(Ok(stored)) => load_doc(stored),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match loaded {
+                Ok((doc, stored_seq, snapshot_seq, document_bytes)) => {
+                    let room = Room::new(
+                        board,
+                        room_id,
+                        ctx,
+                        rooms,
+                        doc,
+                        stored_seq,
+                        snapshot_seq,
+                        document_bytes,
+                    );
+                    room.run(rx).await;
+                }
+                Err(reason) => {
+                    tracing::error!(board = %board, %reason, "could not load board");
+                    rooms.remove(&board, room_id);
+                    refuse_all(rx, JoinError::Failed(reason)).await;
+                }
+            }
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        board: BoardId,
+        room_id: u64,
+        ctx: Arc<RoomContext>,
+        rooms: Arc<Rooms>,
+        doc: Doc,
+        stored_seq: u64,
+        snapshot_seq: u64,
+        document_bytes: usize,
+    ) -> Self {
+        let roots = Roots::new(&doc);
+        Room {
+            board,
+            room_id,
+            ctx,
+            rooms,
+            doc,
+            roots,
+            peers: HashMap::new(),
+            awareness: HashMap::new(),
+            next_seq: stored_seq + 1,
+            committed_seq: stored_seq,
+            snapshot_seq,
+            unsent: Vec::new(),
+            inflight: FuturesOrdered::new(),
+            pending: VecDeque::new(),
+            document_bytes,
+            idle_since: Instant::now(),
+            failed: None,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(ROOM_TICK_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    let mut shutdown = self.handle(cmd);
+                    let mut handled = 1;
+                    while shutdown.is_none() && handled < COMMANDS_PER_BATCH_MAX {
+                        let Ok(cmd) = rx.try_recv() else { break };
+                        shutdown = self.handle(cmd);
+                        handled += 1;
+                    }
+                    self.flush().await;
+                    if let Some(done) = shutdown {
+                        self.shut_down(rx, done).await;
+                        return;
+                    }
+                }
+                Some((upto_seq, result)) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    self.on_committed(upto_seq, result);
+                }
+                _ = tick.tick() => {
+                    self.expire_awareness();
+                    if self.failed.is_none() && self.is_idle() {
+                        self.unload(rx).await;
+                        return;
+                    }
+                    self.snapshot_if_due();
+                }
+            }
+            if let Some(reason) = self.failed.take() {
+                self.fail(rx, reason).await;
+                return;
+            }
+        }
+    }
+
+    /// Handles one command; returns the reply channel of a shutdown request.
+    fn handle(&mut self, cmd: RoomCmd) -> Option<oneshot::Sender<()>> {
+        match cmd {
+            RoomCmd::Join { joiner, reply } => self.join(joiner, reply),
+            RoomCmd::Frame { conn, frame } => self.on_frame(conn, frame),
+            RoomCmd::Leave { conn } => self.leave(conn),
+            RoomCmd::Shutdown { done } => return Some(done),
+        }
+        None
+    }
+
+    fn join(&mut self, joiner: Joiner, reply: oneshot::Sender<Result<(), JoinError>>) {
+        if self.peers.len() >= self.ctx.limits.max_clients_per_board {
+            let _ = reply.send(Err(JoinError::Full));
+            return;
+        }
+        let conn = joiner.conn;
+        self.peers.insert(
+            conn,
+            Peer {
+                role: joiner.role,
+                actor: joiner.actor.clone(),
+                outbox: joiner.outbox,
+                closer: joiner.closer,
+                awareness_clients: HashSet::new(),
+            },
+        );
+        if reply.send(Ok(())).is_err() {
+            self.peers.remove(&conn);
+            return;
+        }
+        // The server opens with its own sync step 1, and the awareness states it knows.
+        let state_vector = self.doc.transact().state_vector().encode_v1_bytes();
+        self.send(
+            conn,
+            Bytes::from(protocol::encode(&Message::SyncStep1(&state_vector))),
+        );
+        if !self.awareness.is_empty() {
+            let frame = self.awareness_frame(self.awareness.values().map(|s| &s.entry));
+            self.send(conn, frame);
+        }
+        if let Some(participant) = joiner.participant {
+            self.record_participant(&joiner.actor, &participant);
+        }
+    }
+
+    fn record_participant(&mut self, actor: &Arc<Actor>, participant: &Participant) {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            if !self
+                .roots
+                .add_participant(&mut txn, &actor.pid, participant)
+            {
+                return;
+            }
+            txn.encode_update_v1()
+        };
+        self.journal_and_broadcast(actor.clone(), Bytes::from(update), None);
+    }
+
+    fn leave(&mut self, conn: ConnId) {
+        if let Some(peer) = self.peers.remove(&conn) {
+            self.forget_awareness_of(peer);
+        }
+        if self.peers.is_empty() {
+            self.idle_since = Instant::now();
+        }
+    }
+
+    fn on_frame(&mut self, conn: ConnId, frame: Bytes) {
+        let Some(peer) = self.peers.get(&conn) else {
+            return;
+        };
+        let role = peer.role;
+        let messages = match protocol::decode_frame(&frame, self.ctx.limits.max_messages_per_frame)
+        {
+            Ok(messages) => messages,
+            Err(e) => return self.kick(conn, CLOSE_MALFORMED, e.to_string()),
+        };
+        for message in messages {
+            if !self.peers.contains_key(&conn) {
+                return;
+            }
+            match message {
+                Message::SyncStep1(state_vector) => self.answer_step1(conn, state_vector),
+                Message::SyncStep2(update) | Message::Update(update) => {
+                    // A viewer's updates are dropped: never applied, stored nor relayed.
+                    if role.can_edit() {
+                        self.apply_client_update(conn, frame.slice_ref(update));
+                    }
+                }
+                Message::Awareness(payload) => self.apply_awareness(conn, payload),
+                Message::QueryAwareness => {
+                    let frame = self.awareness_frame(self.awareness.values().map(|s| &s.entry));
+                    self.send(conn, frame);
+                }
+                Message::Auth(_) => {}
+            }
+        }
+    }
+
+    fn answer_step1(&mut self, conn: ConnId, state_vector: &[u8]) {
+        let diff = catch_unwind(AssertUnwindSafe(|| {
+            let state_vector = StateVector::decode_v1(state_vector).ok()?;
+            Some(self.doc.transact().encode_diff_v1(&state_vector))
+        }));
+        let Ok(Some(diff)) = diff else {
+            return self.kick(conn, CLOSE_MALFORMED, "malformed state vector");
+        };
+        let frame = Bytes::from(protocol::encode(&Message::SyncStep2(&diff)));
+        // The answer may hold updates still being written: it waits for their commit.
+        self.enqueue(self.next_seq - 1, Action::Send { conn, frame });
+    }
+
+    fn apply_client_update(&mut self, conn: ConnId, update_v1: Bytes) {
+        if self.document_bytes + update_v1.len() > self.ctx.limits.max_document_bytes {
+            let reason = format!(
+                "the board reached its size limit of {} bytes",
+                self.ctx.limits.max_document_bytes
+            );
+            return self.kick(conn, CLOSE_LIMIT, reason);
+        }
+        let decoded = catch_unwind(|| Update::decode_v1(&update_v1));
+        let update = match decoded {
+            Ok(Ok(update)) => update,
+            _ => return self.kick(conn, CLOSE_MALFORMED, "malformed update"),
+        };
+        if update.is_empty() {
+            return;
+        }
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            self.doc.transact_mut().apply_update(update)
+        }));
+        match applied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                // The document may hold part of the update: reload it from the journal,
+                // which does not have it.
+                self.kick(conn, CLOSE_MALFORMED, format!("update refused: {e}"));
+                self.failed = Some(format!("an update was refused mid-way: {e}"));
+                return;
+            }
+            Err(_) => {
+                self.kick(conn, CLOSE_MALFORMED, "update refused");
+                self.failed = Some("applying an update panicked".into());
+                return;
+            }
+        }
+        let actor = self.peers[&conn].actor.clone();
+        self.journal_and_broadcast(actor, update_v1, Some(conn));
+    }
+
+    /// Journals an applied update and relays it, once committed, to every peer but `except`.
+    fn journal_and_broadcast(
+        &mut self,
+        actor: Arc<Actor>,
+        update_v1: Bytes,
+        except: Option<ConnId>,
+    ) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.document_bytes += update_v1.len();
+        let frame = Bytes::from(protocol::encode(&Message::Update(&update_v1)));
+        self.unsent.push(JournalEntry {
+            board: self.board.clone(),
+            seq,
+            ts_ms: now_ms(),
+            actor,
+            update_v1,
+        });
+        self.enqueue(seq, Action::Broadcast { except, frame });
+    }
+
+    fn apply_awareness(&mut self, conn: ConnId, payload: &[u8]) {
+        let entries =
+            match protocol::decode_awareness(payload, self.ctx.limits.max_awareness_entries) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    return self.kick(conn, CLOSE_MALFORMED, format!("malformed awareness: {e}"));
+                }
+            };
+        let now = Instant::now();
+        for entry in entries {
+            let newer = match self.awareness.get(&entry.client_id) {
+                None => true,
+                Some(current) => {
+                    entry.clock > current.entry.clock
+                        || (entry.clock == current.entry.clock && entry.is_removal())
+                }
+            };
+            if !newer {
+                continue;
+            }
+            let client_id = entry.client_id;
+            let previous_owner = if entry.is_removal() {
+                self.awareness.remove(&client_id).map(|s| s.owner)
+            } else {
+                let state = AwarenessState {
+                    entry,
+                    renewed: now,
+                    owner: conn,
+                };
+                self.awareness.insert(client_id, state).map(|s| s.owner)
+            };
+            if let Some(peer) = previous_owner.and_then(|owner| self.peers.get_mut(&owner)) {
+                peer.awareness_clients.remove(&client_id);
+            }
+            if self.awareness.contains_key(&client_id)
+                && let Some(peer) = self.peers.get_mut(&conn)
+            {
+                peer.awareness_clients.insert(client_id);
+            }
+        }
+        // Relayed to everybody, the sender included: stock clients count the echo of their
+        // own renewals as the sign that the connection is alive.
+        let frame = Bytes::from(protocol::encode(&Message::Awareness(payload)));
+        self.broadcast(None, &frame);
+    }
+
+    fn expire_awareness(&mut self) {
+        let timeout = Duration::from_millis(self.ctx.limits.awareness_timeout_ms);
+        let expired: Vec<u64> = self
+            .awareness
+            .iter()
+            .filter(|(_, s)| s.renewed.elapsed() >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        self.remove_awareness(&expired);
+    }
+
+    fn forget_awareness_of(&mut self, peer: Peer) {
+        let clients: Vec<u64> = peer.awareness_clients.into_iter().collect();
+        self.remove_awareness(&clients);
+    }
+
+    /// Removes awareness states and tells every peer they are gone.
+    fn remove_awareness(&mut self, client_ids: &[u64]) {
+        let removals: Vec<AwarenessEntry> = client_ids
+            .iter()
+            .filter_map(|id| self.awareness.remove(id))
+            .map(|state| {
+                if let Some(peer) = self.peers.get_mut(&state.owner) {
+                    peer.awareness_clients.remove(&state.entry.client_id);
+                }
+                AwarenessEntry {
+                    client_id: state.entry.client_id,
+                    clock: state.entry.clock + 1,
+                    state: "null".into(),
+                }
+            })
+            .collect();
+        if !removals.is_empty() {
+            let frame = self.awareness_frame(removals.iter());
+            self.broadcast(None, &frame);
+        }
+    }
+
+    fn awareness_frame<'a>(&self, entries: impl IntoIterator<Item = &'a AwarenessEntry>) -> Bytes {
+        let payload = protocol::encode_awareness(entries);
+        Bytes::from(protocol::encode(&Message::Awareness(&payload)))
+    }
+
+    /// Performs `action` once journal entry `seq` is committed, after every earlier action.
+    fn enqueue(&mut self, seq: u64, action: Action) {
+        if self.pending.is_empty() && seq <= self.committed_seq {
+            self.perform(action);
+        } else {
+            self.pending.push_back((seq, action));
+        }
+    }
+
+    fn on_committed(&mut self, upto_seq: u64, result: WriteResult) {
+        if let Err(reason) = result {
+            self.failed = Some(format!("the journal could not be written: {reason}"));
+            return;
+        }
+        self.committed_seq = upto_seq;
+        while let Some((seq, _)) = self.pending.front() {
+            if *seq > self.committed_seq {
+                break;
+            }
+            let (_, action) = self.pending.pop_front().unwrap();
+            self.perform(action);
+        }
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Broadcast { except, frame } => self.broadcast(except, &frame),
+            Action::Send { conn, frame } => self.send(conn, frame),
+        }
+    }
+
+    fn broadcast(&mut self, except: Option<ConnId>, frame: &Bytes) {
+        let mut overflowing = Vec::new();
+        for (conn, peer) in &self.peers {
+            if Some(*conn) != except && peer.outbox.try_send(frame.clone()).is_err() {
+                overflowing.push(*conn);
+            }
+        }
+        for conn in overflowing {
+            self.kick(
+                conn,
+                CLOSE_LIMIT,
+                "send queue full: the client reads too slowly",
+            );
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let Some(peer) = self.peers.get(&conn) else {
+            return;
+        };
+        if peer.outbox.try_send(frame).is_err() {
+            self.kick(
+                conn,
+                CLOSE_LIMIT,
+                "send queue full: the client reads too slowly",
+            );
+        }
+    }
+
+    /// Closes one connection and forgets it.
+    fn kick(&mut self, conn: ConnId, code: u16, reason: impl Into<String>) {
+        if let Some(peer) = self.peers.remove(&conn) {
+            let reason = reason.into();
+            tracing::info!(board = %self.board, conn, code, %reason, "closing connection");
+            peer.closer.close(code, reason);
+            self.forget_awareness_of(peer);
+            if self.peers.is_empty() {
+                self.idle_since = Instant::now();
+            }
+        }
+    }
+
+    /// Hands what was applied since the last flush to the journal writer.
+    async fn flush(&mut self) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut self.unsent);
+        let upto_seq = entries.last().expect("not empty").seq;
+        let receiver = self.ctx.writer.append(entries).await;
+        self.inflight.push_back(Box::pin(async move {
+            let result = receiver
+                .await
+                .unwrap_or_else(|_| Err("the journal writer stopped".into()));
+            (upto_seq, result)
+        }));
+    }
+
+    fn is_idle(&self) -> bool {
+        self.peers.is_empty()
+            && self.pending.is_empty()
+            && self.inflight.is_empty()
+            && self.unsent.is_empty()
+            && self.idle_since.elapsed()
+                >= Duration::from_millis(self.ctx.limits.room_idle_unload_ms)
+    }
+
+    /// Writes a snapshot in the background when enough entries are committed since the last.
+    fn snapshot_if_due(&mut self) {
+        let fully_committed = self.inflight.is_empty() && self.unsent.is_empty();
+        let due = self.committed_seq >= self.snapshot_seq + self.ctx.limits.snapshot_every_updates;
+        if !(fully_committed && due) {
+            return;
+        }
+        if let Some(snapshot) = self.take_snapshot() {
+            let writer = self.ctx.writer.clone();
+            tokio::spawn(async move {
+                if let Err(reason) = writer.snapshot(snapshot).await {
+                    tracing::warn!(%reason, "snapshot not written; the journal still has everything");
+                }
+            });
+        }
+    }
+
+    /// Encodes the document as of `committed_seq` and checks that it decodes.
+    fn take_snapshot(&mut self) -> Option<Snapshot> {
+        debug_assert!(self.inflight.is_empty() && self.unsent.is_empty());
+        if self.committed_seq == self.snapshot_seq {
+            return None;
+        }
+        let state_v1 = self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        if Update::decode_v1(&state_v1).is_err() {
+            tracing::error!(board = %self.board, "encoded state does not decode; snapshot skipped");
+            return None;
+        }
+        self.snapshot_seq = self.committed_seq;
+        self.document_bytes = state_v1.len();
+        Some(Snapshot {
+            board: self.board.clone(),
+            upto_seq: self.committed_seq,
+            state_v1,
+            created_ms: now_ms(),
+        })
+    }
+
+    async fn unload(mut self, rx: mpsc::Receiver<RoomCmd>) {
+        if let Some(snapshot) = self.take_snapshot()
+            && let Err(reason) = self.ctx.writer.snapshot(snapshot).await
+        {
+            tracing::warn!(board = %self.board, %reason, "snapshot on unload failed");
+        }
+        self.rooms.remove(&self.board, self.room_id);
+        tracing::debug!(board = %self.board, "room unloaded");
+        refuse_all(rx, JoinError::RoomClosed).await;
+    }
+
+    /// Stops serving after an error: every peer is closed and the room is dropped, so the
+    /// next join reloads the document from the journal.
+    async fn fail(mut self, rx: mpsc::Receiver<RoomCmd>, reason: String) {
+        tracing::error!(board = %self.board, %reason, "room failed; it will reload from storage");
+        self.rooms.remove(&self.board, self.room_id);
+        for (_, peer) in self.peers.drain() {
+            peer.closer
+                .close(CLOSE_INTERNAL, "the board is reloading, reconnect");
+        }
+        refuse_all(rx, JoinError::RoomClosed).await;
+    }
+
+    async fn shut_down(mut self, rx: mpsc::Receiver<RoomCmd>, done: oneshot::Sender<()>) {
+        for (_, peer) in self.peers.drain() {
+            peer.closer.close(CLOSE_GOING_AWAY, "server shutting down");
+        }
+        while let Some((upto_seq, result)) = self.inflight.next().await {
+            self.on_committed(upto_seq, result);
+        }
+        if self.failed.is_none()
+            && let Some(snapshot) = self.take_snapshot()
+        {
+            let _ = self.ctx.writer.snapshot(snapshot).await;
+        }
+        self.rooms.remove(&self.board, self.room_id);
+        let _ = done.send(());
+        refuse_all(rx, JoinError::RoomClosed).await;
+    }
+}
+
+/// Closes the queue and refuses the joins still in it; their connections ask the registry
+/// again and get a fresh room.
+async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
+    rx.close();
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            RoomCmd::Join { reply, .. } => {
+                let _ = reply.send(Err(error.clone()));
+            }
+            RoomCmd::Shutdown { done } => {
+                let _ = done.send(());
+            }
+            RoomCmd::Frame { .. } | RoomCmd::Leave { .. } => {}
+        }
+    }
+}
+
+/// Rebuilds a document from storage: (doc, last seq, snapshot seq, approximate bytes).
+fn load_doc(stored: StoredDoc) -> Result<(Doc, u64, u64, usize), String> {
+    let doc = Doc::new();
+    let last_seq = stored.last_seq();
+    let snapshot_seq = stored.snapshot.as_ref().map_or(0, |s| s.upto_seq);
+    let mut bytes = 0;
+    let snapshot = stored
+        .snapshot
+        .as_ref()
+        .map(|s| (s.upto_seq, s.state_v1.as_slice()));
+    let updates = stored.updates.iter().map(|(seq, u)| (*seq, u.as_slice()));
+    for (seq, update) in snapshot.into_iter().chain(updates) {
+        bytes += update.len();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            let update = Update::decode_v1(update).map_err(|e| e.to_string())?;
+            doc.transact_mut()
+                .apply_update(update)
+                .map_err(|e| e.to_string())
+        }));
+        match applied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("stored update {seq} does not apply: {e}")),
+            Err(_) => return Err(format!("stored update {seq} made the decoder panic")),
+        }
+    }
+    Ok((doc, last_seq, snapshot_seq, bytes))
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+trait EncodeV1Bytes {
+    fn encode_v1_bytes(&self) -> Vec<u8>;
+}
+
+impl EncodeV1Bytes for StateVector {
+    fn encode_v1_bytes(&self) -> Vec<u8> {
+        use yrs::updates::encoder::Encode;
+        self.encode_v1()
+    }
+}

@@ -1,0 +1,105 @@
+//! The registry of loaded rooms: at most one room per board in this process.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::room::{JoinError, Joiner, Room, RoomCmd, RoomContext};
+use crate::store::BoardId;
+
+#[derive(Clone)]
+struct RoomHandle {
+    room_id: u64,
+    commands: mpsc::Sender<RoomCmd>,
+}
+
+pub struct Rooms {
+    ctx: Arc<RoomContext>,
+    loaded: Mutex<HashMap<BoardId, RoomHandle>>,
+    next_room_id: AtomicU64,
+}
+
+/// How many times a join retries when it meets a room that is unloading.
+const JOIN_ATTEMPTS_MAX: usize = 8;
+
+impl Rooms {
+    pub fn new(ctx: Arc<RoomContext>) -> Arc<Self> {
+        Arc::new(Rooms {
+            ctx,
+            loaded: Mutex::new(HashMap::new()),
+            next_room_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.lock().unwrap().len()
+    }
+
+    /// Joins the board's room, loading it if needed. Returns the room's command queue.
+    pub async fn join(
+        self: &Arc<Self>,
+        board: &BoardId,
+        mut joiner: impl FnMut() -> Joiner,
+    ) -> Result<mpsc::Sender<RoomCmd>, JoinError> {
+        for _ in 0..JOIN_ATTEMPTS_MAX {
+            let handle = self.handle(board)?;
+            let (reply, answer) = oneshot::channel();
+            let cmd = RoomCmd::Join {
+                joiner: joiner(),
+                reply,
+            };
+            if handle.commands.send(cmd).await.is_err() {
+                self.remove(board, handle.room_id);
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(())) => return Ok(handle.commands),
+                Ok(Err(JoinError::RoomClosed)) | Err(_) => continue,
+                Ok(Err(other)) => return Err(other),
+            }
+        }
+        Err(JoinError::Failed("the board kept unloading".into()))
+    }
+
+    fn handle(self: &Arc<Self>, board: &BoardId) -> Result<RoomHandle, JoinError> {
+        let mut loaded = self.loaded.lock().unwrap();
+        if let Some(handle) = loaded.get(board) {
+            return Ok(handle.clone());
+        }
+        if loaded.len() >= self.ctx.limits.max_rooms_loaded {
+            return Err(JoinError::Full);
+        }
+        let room_id = self.next_room_id.fetch_add(1, Ordering::Relaxed);
+        let (commands, rx) = mpsc::channel(self.ctx.limits.room_queue_commands_max);
+        let handle = RoomHandle { room_id, commands };
+        loaded.insert(board.clone(), handle.clone());
+        Room::spawn(board.clone(), room_id, self.ctx.clone(), self.clone(), rx);
+        Ok(handle)
+    }
+
+    /// Forgets a room, unless the board already has a newer one.
+    pub fn remove(&self, board: &BoardId, room_id: u64) {
+        let mut loaded = self.loaded.lock().unwrap();
+        if loaded.get(board).is_some_and(|h| h.room_id == room_id) {
+            loaded.remove(board);
+        }
+    }
+
+    /// Closes every connection and waits until each room has committed what it applied.
+    pub async fn shut_down(&self) {
+        let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
+        for handle in handles {
+            let (done, finished) = oneshot::channel();
+            if handle
+                .commands
+                .send(RoomCmd::Shutdown { done })
+                .await
+                .is_ok()
+            {
+                let _ = finished.await;
+            }
+        }
+    }
+}

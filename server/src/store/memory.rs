@@ -1,0 +1,89 @@
+//! An in-memory store for unit tests: the same contract as SQLite, nothing on disk.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{
+    BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
+};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    boards: HashMap<BoardId, BoardRecord>,
+    journals: HashMap<BoardId, Vec<(u64, Vec<u8>)>>,
+    snapshots: HashMap<BoardId, Snapshot>,
+}
+
+impl Store for MemoryStore {
+    fn create_board(&self, board: &BoardRecord, initial_update_v1: &[u8]) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.boards.contains_key(&board.id) {
+            return Err(StoreError::BoardExists(board.id.clone()));
+        }
+        inner.boards.insert(board.id.clone(), board.clone());
+        inner
+            .journals
+            .insert(board.id.clone(), vec![(1, initial_update_v1.to_vec())]);
+        Ok(())
+    }
+
+    fn board(&self, id: &BoardId) -> StoreResult<Option<BoardRecord>> {
+        Ok(self.inner.lock().unwrap().boards.get(id).cloned())
+    }
+
+    fn load(&self, id: &BoardId) -> StoreResult<StoredDoc> {
+        let inner = self.inner.lock().unwrap();
+        let journal = inner
+            .journals
+            .get(id)
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
+        let snapshot = inner.snapshots.get(id).cloned();
+        let after = snapshot.as_ref().map_or(0, |s| s.upto_seq);
+        let updates = journal
+            .iter()
+            .filter(|(seq, _)| *seq > after)
+            .cloned()
+            .collect();
+        Ok(StoredDoc { snapshot, updates })
+    }
+
+    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        // Check everything first so that a refused batch leaves nothing behind.
+        let mut next_seq: HashMap<&BoardId, u64> = HashMap::new();
+        for entry in entries {
+            let journal = inner
+                .journals
+                .get(&entry.board)
+                .ok_or_else(|| StoreError::BoardNotFound(entry.board.clone()))?;
+            let expected = next_seq
+                .entry(&entry.board)
+                .or_insert_with(|| journal.last().map_or(1, |(seq, _)| seq + 1));
+            if entry.seq != *expected {
+                return Err(StoreError::SeqConflict {
+                    board: entry.board.clone(),
+                    seq: entry.seq,
+                });
+            }
+            *expected += 1;
+        }
+        for entry in entries {
+            let journal = inner.journals.get_mut(&entry.board).unwrap();
+            journal.push((entry.seq, entry.update_v1.to_vec()));
+        }
+        Ok(())
+    }
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .snapshots
+            .insert(snapshot.board.clone(), snapshot.clone());
+        Ok(())
+    }
+}

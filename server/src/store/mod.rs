@@ -1,0 +1,155 @@
+//! Storage: boards, the append-only journal of applied updates, and snapshots.
+//!
+//! The relay only sees the [`Store`] trait. Calls are blocking: the server runs them on
+//! blocking threads (reads) or on the one journal writer thread (writes, see `journal.rs`).
+//! A PostgreSQL backend implements the same trait without touching the relay.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::{Durability, SqliteStore};
+
+use bytes::Bytes;
+use shared::{BoardKind, Lang, OrgKind};
+
+use crate::tokens::TokenHashes;
+
+/// A board's id: the random string in its links.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BoardId(String);
+
+/// The longest id accepted from a URL; longer ones cannot name a board.
+const BOARD_ID_LEN_MAX: usize = 64;
+
+impl BoardId {
+    pub fn new_random() -> Self {
+        BoardId(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Accepts an id from a URL. Only the shape is checked; whether it names a board is the
+    /// store's answer.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= BOARD_ID_LEN_MAX
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| BoardId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BoardId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the store knows of a board besides its document.
+#[derive(Debug, Clone)]
+pub struct BoardRecord {
+    pub id: BoardId,
+    pub kind: BoardKind,
+    pub title: String,
+    pub lang: Lang,
+    pub created_ms: i64,
+    pub token_hashes: TokenHashes,
+}
+
+/// Who made a journal entry: the participant of the connection that sent the update.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Actor {
+    pub pid: String,
+    pub name: String,
+    pub org: String,
+    pub org_kind: Option<OrgKind>,
+}
+
+impl Actor {
+    /// The actor of entries the server writes itself, such as a board's initial document.
+    pub fn system() -> Self {
+        Actor {
+            pid: "system".into(),
+            ..Actor::default()
+        }
+    }
+}
+
+/// One applied update, as the journal keeps it.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub board: BoardId,
+    /// Position in the board's journal, from 1, without gaps.
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub actor: std::sync::Arc<Actor>,
+    pub update_v1: Bytes,
+}
+
+/// What it takes to rebuild a board's document: the newest snapshot and the journal after it.
+#[derive(Debug, Default)]
+pub struct StoredDoc {
+    pub snapshot: Option<Snapshot>,
+    /// Entries after the snapshot, by increasing `seq`.
+    pub updates: Vec<(u64, Vec<u8>)>,
+}
+
+impl StoredDoc {
+    /// The `seq` of the last journal entry this holds (0 for an empty journal).
+    pub fn last_seq(&self) -> u64 {
+        self.updates
+            .last()
+            .map(|(seq, _)| *seq)
+            .or(self.snapshot.as_ref().map(|s| s.upto_seq))
+            .unwrap_or(0)
+    }
+}
+
+/// The whole document state after journal entry `upto_seq`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub board: BoardId,
+    pub upto_seq: u64,
+    pub state_v1: Vec<u8>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a board with id {0} already exists")]
+    BoardExists(BoardId),
+    #[error("board {0} not found")]
+    BoardNotFound(BoardId),
+    #[error("journal entry {seq} of board {board} already exists")]
+    SeqConflict { board: BoardId, seq: u64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage of boards. Implementations are safe to call from many threads; `append` is
+/// only called from one thread at a time (the journal writer), which lets backends batch.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a board with its initial document as journal entry 1, in one transaction.
+    fn create_board(&self, board: &BoardRecord, initial_update_v1: &[u8]) -> StoreResult<()>;
+
+    fn board(&self, id: &BoardId) -> StoreResult<Option<BoardRecord>>;
+
+    /// The newest snapshot of the board and every journal entry after it.
+    fn load(&self, id: &BoardId) -> StoreResult<StoredDoc>;
+
+    /// Appends entries of any boards atomically: all are stored, or none. Returns once they
+    /// are committed under the store's durability setting.
+    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()>;
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()>;
+}

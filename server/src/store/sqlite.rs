@@ -1,0 +1,349 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! WAL without exclusive locking lets CLI commands (export, backup) read while the server
+//! writes. Writes go through one connection; reads take a connection from a small pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    Actor, BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
+};
+use crate::tokens::TokenHashes;
+
+/// What "committed" means for a journal entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Every commit is fsynced (`synchronous = FULL`): it survives a crash of the process and
+    /// a loss of power.
+    Fsync,
+    /// Commits reach the operating system but are fsynced only at checkpoints
+    /// (`synchronous = NORMAL`): they survive a crash of the process, and the last ones may be
+    /// lost on a power cut.
+    Process,
+}
+
+const DB_FILE_NAME: &str = "nouage.sqlite3";
+const SCHEMA_VERSION: i64 = 1;
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+const READ_POOL_CONNECTIONS_MAX: usize = 8;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS boards (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    facilitator_token_sha256 BLOB NOT NULL,
+    editor_token_sha256 BLOB NOT NULL,
+    viewer_token_sha256 BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS actors (
+    id INTEGER PRIMARY KEY,
+    pid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    org TEXT NOT NULL,
+    org_kind TEXT NOT NULL,
+    UNIQUE (pid, name, org, org_kind)
+) STRICT;
+CREATE TABLE IF NOT EXISTS journal (
+    board_id TEXT NOT NULL REFERENCES boards(id),
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    actor_id INTEGER NOT NULL REFERENCES actors(id),
+    update_v1 BLOB NOT NULL,
+    PRIMARY KEY (board_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS snapshots (
+    board_id TEXT NOT NULL REFERENCES boards(id),
+    upto_seq INTEGER NOT NULL,
+    state_v1 BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (board_id, upto_seq)
+) STRICT;
+";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    durability: Durability,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+struct Writer {
+    conn: Connection,
+    /// Actor rows already in the database, so most appends insert no actor.
+    actor_ids: HashMap<Actor, i64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database under `data_dir`.
+    pub fn open(data_dir: &Path, durability: Durability) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let conn = open_connection(&path, durability)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {version} is newer than this server's {SCHEMA_VERSION}"
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(SqliteStore {
+            path,
+            durability,
+            writer: Mutex::new(Writer {
+                conn,
+                actor_ids: HashMap::new(),
+            }),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.readers.lock().unwrap().pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, self.durability)?,
+        };
+        let result = f(&conn);
+        let mut readers = self.readers.lock().unwrap();
+        if readers.len() < READ_POOL_CONNECTIONS_MAX {
+            readers.push(conn);
+        }
+        result
+    }
+}
+
+fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match durability {
+        Durability::Fsync => "FULL",
+        Durability::Process => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Store for SqliteStore {
+    fn create_board(&self, board: &BoardRecord, initial_update_v1: &[u8]) -> StoreResult<()> {
+        let mut writer = self.writer.lock().unwrap();
+        let system = Actor::system();
+        let actor_id = writer.actor_id(&system)?;
+        let tx = writer.conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO boards (id, kind, title, lang, created_ms, facilitator_token_sha256,
+                 editor_token_sha256, viewer_token_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+            params![
+                board.id.as_str(),
+                board.kind.as_str(),
+                board.title,
+                board.lang.as_str(),
+                board.created_ms,
+                &board.token_hashes.facilitator[..],
+                &board.token_hashes.editor[..],
+                &board.token_hashes.viewer[..],
+            ],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::BoardExists(board.id.clone()));
+        }
+        tx.execute(
+            "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
+             VALUES (?1, 1, ?2, ?3, ?4)",
+            params![
+                board.id.as_str(),
+                board.created_ms,
+                actor_id,
+                initial_update_v1
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn board(&self, id: &BoardId) -> StoreResult<Option<BoardRecord>> {
+        self.read(|conn| {
+            let row = conn
+                .query_row(
+                    "SELECT kind, title, lang, created_ms, facilitator_token_sha256,
+                        editor_token_sha256, viewer_token_sha256
+                     FROM boards WHERE id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, Vec<u8>>(4)?,
+                            r.get::<_, Vec<u8>>(5)?,
+                            r.get::<_, Vec<u8>>(6)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((kind, title, lang, created_ms, f, e, v)) = row else {
+                return Ok(None);
+            };
+            let corrupt = |what: &str| StoreError::Corrupt(format!("board {id}: {what}"));
+            Ok(Some(BoardRecord {
+                id: id.clone(),
+                kind: kind.parse().map_err(|_| corrupt("unknown kind"))?,
+                title,
+                lang: lang.parse().map_err(|_| corrupt("unknown language"))?,
+                created_ms,
+                token_hashes: TokenHashes::from_slices(&f, &e, &v)
+                    .ok_or_else(|| corrupt("token hash of the wrong length"))?,
+            }))
+        })
+    }
+
+    fn load(&self, id: &BoardId) -> StoreResult<StoredDoc> {
+        self.read(|conn| {
+            // One read transaction, so the snapshot and the journal agree.
+            conn.execute_batch("BEGIN")?;
+            let result = load_in(conn, id);
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()> {
+        let mut writer = self.writer.lock().unwrap();
+        let result = writer.append(entries);
+        if result.is_err() {
+            // Actor rows inserted by the rolled-back transaction are gone too.
+            writer.actor_ids.clear();
+        }
+        result
+    }
+
+    fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {
+        let writer = self.writer.lock().unwrap();
+        writer.conn.execute(
+            "INSERT OR REPLACE INTO snapshots (board_id, upto_seq, state_v1, created_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                snapshot.board.as_str(),
+                snapshot.upto_seq as i64,
+                snapshot.state_v1,
+                snapshot.created_ms
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+fn load_in(conn: &Connection, id: &BoardId) -> StoreResult<StoredDoc> {
+    let exists: bool = conn
+        .query_row("SELECT 1 FROM boards WHERE id = ?1", [id.as_str()], |_| {
+            Ok(true)
+        })
+        .optional()?
+        .unwrap_or(false);
+    if !exists {
+        return Err(StoreError::BoardNotFound(id.clone()));
+    }
+    let snapshot = conn
+        .query_row(
+            "SELECT upto_seq, state_v1, created_ms FROM snapshots
+             WHERE board_id = ?1 ORDER BY upto_seq DESC LIMIT 1",
+            [id.as_str()],
+            |r| {
+                Ok(Snapshot {
+                    board: id.clone(),
+                    upto_seq: r.get::<_, i64>(0)? as u64,
+                    state_v1: r.get(1)?,
+                    created_ms: r.get(2)?,
+                })
+            },
+        )
+        .optional()?;
+    let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, update_v1 FROM journal WHERE board_id = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let updates = stmt
+        .query_map(params![id.as_str(), after], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StoredDoc { snapshot, updates })
+}
+
+impl Writer {
+    fn actor_id(&mut self, actor: &Actor) -> StoreResult<i64> {
+        if let Some(id) = self.actor_ids.get(actor) {
+            return Ok(*id);
+        }
+        let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
+        self.conn.execute(
+            "INSERT INTO actors (pid, name, org, org_kind) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![actor.pid, actor.name, actor.org, org_kind],
+        )?;
+        let id = self.conn.query_row(
+            "SELECT id FROM actors WHERE pid = ?1 AND name = ?2 AND org = ?3 AND org_kind = ?4",
+            params![actor.pid, actor.name, actor.org, org_kind],
+            |r| r.get(0),
+        )?;
+        self.actor_ids.insert(actor.clone(), id);
+        Ok(id)
+    }
+
+    fn append(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = self.append_in_transaction(entries);
+        match result {
+            Ok(()) => self.conn.execute_batch("COMMIT")?,
+            Err(_) => self.conn.execute_batch("ROLLBACK")?,
+        }
+        result
+    }
+
+    fn append_in_transaction(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
+        for entry in entries {
+            let actor_id = self.actor_id(&entry.actor)?;
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let result = stmt.execute(params![
+                entry.board.as_str(),
+                entry.seq as i64,
+                entry.ts_ms,
+                actor_id,
+                &entry.update_v1[..]
+            ]);
+            match result {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    return Err(StoreError::SeqConflict {
+                        board: entry.board.clone(),
+                        seq: entry.seq,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
