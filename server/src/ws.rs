@@ -27,6 +27,9 @@ pub const CLOSE_UNKNOWN_BOARD: u16 = 4404;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_POLICY: u16 = 1008;
 
+/// How long a closing connection may take to flush its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 const PID_CHARS_MAX: usize = 64;
 const NAME_CHARS_MAX: usize = 80;
 const ORG_CHARS_MAX: usize = 120;
@@ -189,7 +192,15 @@ async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSoc
         }
     }
     let _ = room.send(RoomCmd::Leave { conn }).await;
-    let _ = writer.await;
+    // A client that does not read keeps the writer blocked on its socket: past the grace
+    // period the writer is aborted, which drops the socket.
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 /// Reads frames into the room until the connection ends; returns how to close it.

@@ -1,1 +1,470 @@
+//! Helpers for Nouage's end-to-end tests: a server in this process or in a child process, a
+//! board creator, a yrs client speaking the y-websocket protocol, and a runner for the stock
+//! npm Yjs client in `tests/js`.
+//!
+//! Every test talks to the server through the boundaries a user sees: HTTP, the websocket
+//! protocol, the process and its data directory.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use server::Config;
+use shared::protocol::{self, AwarenessEntry, Message};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, TransactionMut, Update};
+
+/// How long a test waits for something that should take milliseconds.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("nouage-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server started in this process on a free port.
+pub struct TestServer {
+    running: Option<server::RunningServer>,
+    pub base: String,
+}
+
+impl TestServer {
+    pub async fn start(data: &Path) -> Self {
+        Self::start_with(data, |_| {}).await
+    }
+
+    /// Starts with settings adjusted by `adjust` (limits, admin token...).
+    pub async fn start_with(data: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data.to_owned());
+        adjust(&mut config);
+        let running = server::start(config).await.expect("server starts");
+        let base = format!("http://{}", running.addr());
+        TestServer {
+            running: Some(running),
+            base,
+        }
+    }
+
+    pub fn ws_base(&self) -> String {
+        format!("{}/ws", self.base.replacen("http", "ws", 1))
+    }
+
+    pub async fn stop(mut self) {
+        self.running
+            .take()
+            .unwrap()
+            .stop()
+            .await
+            .expect("server stops cleanly");
+    }
+}
+
+/// The `nouage` binary running as a child process, for tests that kill it.
+pub struct ProcessServer {
+    child: tokio::process::Child,
+    pub base: String,
+}
+
+impl ProcessServer {
+    pub async fn start(data: &Path, extra_args: &[&str]) -> Self {
+        let binary = nouage_binary();
+        let mut child = tokio::process::Command::new(&binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("the server prints its address in time")
+            .unwrap()
+            .expect("the server prints a line");
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        ProcessServer { child, base }
+    }
+
+    pub fn ws_base(&self) -> String {
+        format!("{}/ws", self.base.replacen("http", "ws", 1))
+    }
+
+    pub async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap() as i32;
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc_kill(pid, 15) };
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the server stops after SIGTERM")
+            .unwrap()
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
+
+/// The `nouage` binary of this build (built by `cargo build -p nouage-server`, which the
+/// README's test command runs before the tests).
+pub fn nouage_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().unwrap();
+    let profile_dir = test_exe.parent().unwrap().parent().unwrap();
+    let binary = profile_dir.join("nouage");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p nouage-server` first (`cargo xtask test` does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A board as the API created it.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub id: String,
+    pub facilitator: String,
+    pub editor: String,
+    pub viewer: String,
+    pub response: Value,
+}
+
+pub async fn create_board(base: &str, kind: &str, title: &str) -> Board {
+    let response = http()
+        .post(format!("{base}/api/boards"))
+        .json(&serde_json::json!({"kind": kind, "title": title}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "board creation");
+    let body: Value = response.json().await.unwrap();
+    let token = |role: &str| body["tokens"][role].as_str().unwrap().to_owned();
+    Board {
+        id: body["id"].as_str().unwrap().to_owned(),
+        facilitator: token("facilitator"),
+        editor: token("editor"),
+        viewer: token("viewer"),
+        response: body,
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// What a [`YClient`] has heard from the server.
+#[derive(Default)]
+struct Heard {
+    synced: bool,
+    closed: Option<(u16, String)>,
+    awareness: HashMap<u64, AwarenessEntry>,
+    frames: usize,
+}
+
+impl Heard {
+    fn live_awareness(&self) -> HashMap<u64, String> {
+        self.awareness
+            .iter()
+            .filter(|(_, e)| !e.is_removal())
+            .map(|(id, e)| (*id, e.state.clone()))
+            .collect()
+    }
+}
+
+/// A yrs document kept in sync with a board through the relay, like a stock client.
+pub struct YClient {
+    doc: Arc<Doc>,
+    outgoing: mpsc::UnboundedSender<WsMessage>,
+    heard: Arc<Mutex<Heard>>,
+    changed: Arc<Notify>,
+}
+
+impl YClient {
+    /// Connects and waits for the server's sync step 2.
+    pub async fn connect(ws_base: &str, board: &str, token: &str) -> anyhow::Result<Self> {
+        Self::connect_with(ws_base, board, &format!("token={token}")).await
+    }
+
+    /// Connects with a raw query string (`token=...&pid=...`) and waits until synced.
+    pub async fn connect_with(ws_base: &str, board: &str, query: &str) -> anyhow::Result<Self> {
+        let client = Self::open(ws_base, board, query).await?;
+        client.wait_synced().await?;
+        Ok(client)
+    }
+
+    /// Connects without waiting for anything.
+    pub async fn open(ws_base: &str, board: &str, query: &str) -> anyhow::Result<Self> {
+        let url = format!("{ws_base}/{board}?{query}");
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .context("connecting")?;
+        let (mut sink, mut stream) = socket.split();
+        let doc = Arc::new(Doc::new());
+        let heard = Arc::new(Mutex::new(Heard::default()));
+        let changed = Arc::new(Notify::new());
+        let (outgoing, mut outgoing_rx) = mpsc::unbounded_channel::<WsMessage>();
+        tokio::spawn(async move {
+            while let Some(message) = outgoing_rx.recv().await {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let step1 = doc.transact().state_vector().encode_v1();
+        let _ = outgoing.send(binary(protocol::encode(&Message::SyncStep1(&step1))));
+        let (reader_doc, reader_heard, reader_changed, reader_out) = (
+            doc.clone(),
+            heard.clone(),
+            changed.clone(),
+            outgoing.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let closed = handle_incoming(&reader_doc, &reader_heard, &reader_out, message);
+                reader_changed.notify_waiters();
+                if closed {
+                    break;
+                }
+            }
+            let mut heard = reader_heard.lock().unwrap();
+            heard
+                .closed
+                .get_or_insert((1006, "connection dropped".into()));
+            drop(heard);
+            reader_changed.notify_waiters();
+        });
+        Ok(YClient {
+            doc,
+            outgoing,
+            heard,
+            changed,
+        })
+    }
+
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
+    async fn wait_synced(&self) -> anyhow::Result<()> {
+        self.wait_for(|_, heard| heard.synced || heard.closed.is_some())
+            .await?;
+        if let Some((code, reason)) = self.close_reason() {
+            bail!("closed before sync: {code} {reason}");
+        }
+        Ok(())
+    }
+
+    /// Edits the local document and sends the update, as a client does on a keystroke.
+    pub fn edit(&self, f: impl FnOnce(&mut TransactionMut)) {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            f(&mut txn);
+            txn.encode_update_v1()
+        };
+        self.send_raw(protocol::encode(&Message::Update(&update)));
+    }
+
+    /// Sends bytes as one binary websocket message, unchecked.
+    pub fn send_raw(&self, bytes: Vec<u8>) {
+        let _ = self.outgoing.send(binary(bytes));
+    }
+
+    pub fn send_message(&self, message: WsMessage) {
+        let _ = self.outgoing.send(message);
+    }
+
+    pub fn set_awareness(&self, client_id: u64, clock: u64, state: &str) {
+        let entry = AwarenessEntry {
+            client_id,
+            clock,
+            state: state.into(),
+        };
+        let payload = protocol::encode_awareness([&entry]);
+        self.send_raw(protocol::encode(&Message::Awareness(&payload)));
+    }
+
+    /// Awareness states this client knows of, removals excluded.
+    pub fn awareness(&self) -> HashMap<u64, String> {
+        self.heard.lock().unwrap().live_awareness()
+    }
+
+    pub fn close_reason(&self) -> Option<(u16, String)> {
+        self.heard.lock().unwrap().closed.clone()
+    }
+
+    pub fn frames_received(&self) -> usize {
+        self.heard.lock().unwrap().frames
+    }
+
+    /// Waits until the connection is closed and returns its close code and reason.
+    pub async fn closed(&self) -> anyhow::Result<(u16, String)> {
+        self.wait_for(|_, heard| heard.closed.is_some()).await?;
+        Ok(self.close_reason().unwrap())
+    }
+
+    /// Waits until `condition` holds on the document.
+    pub async fn wait_until(&self, condition: impl Fn(&Doc) -> bool) -> anyhow::Result<()> {
+        self.wait_for(|doc, _| condition(doc)).await
+    }
+
+    pub async fn wait_awareness(
+        &self,
+        condition: impl Fn(&HashMap<u64, String>) -> bool,
+    ) -> anyhow::Result<()> {
+        self.wait_for(|_, heard| condition(&heard.live_awareness()))
+            .await
+    }
+
+    async fn wait_for(&self, condition: impl Fn(&Doc, &Heard) -> bool) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.changed.notified();
+            {
+                let heard = self.heard.lock().unwrap();
+                if condition(&self.doc, &heard) {
+                    return Ok(());
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                bail!("condition not met within {WAIT:?}");
+            }
+        }
+    }
+
+    pub fn close(&self) {
+        let _ = self.outgoing.send(WsMessage::Close(None));
+    }
+}
+
+fn binary(bytes: Vec<u8>) -> WsMessage {
+    WsMessage::Binary(Bytes::from(bytes))
+}
+
+/// Applies one incoming websocket message; returns true when the connection closed.
+fn handle_incoming(
+    doc: &Doc,
+    heard: &Mutex<Heard>,
+    outgoing: &mpsc::UnboundedSender<WsMessage>,
+    message: WsMessage,
+) -> bool {
+    let frame = match message {
+        WsMessage::Binary(frame) => frame,
+        WsMessage::Close(frame) => {
+            let reason = frame
+                .map(|CloseFrame { code, reason }| (u16::from(code), reason.to_string()))
+                .unwrap_or((1005, String::new()));
+            heard.lock().unwrap().closed = Some(reason);
+            return true;
+        }
+        _ => return false,
+    };
+    let messages =
+        protocol::decode_frame(&frame, usize::MAX).expect("the server sends valid frames");
+    let mut heard = heard.lock().unwrap();
+    heard.frames += 1;
+    for message in messages {
+        match message {
+            Message::SyncStep1(sv) => {
+                let sv = StateVector::decode_v1(sv).unwrap();
+                let diff = doc.transact().encode_diff_v1(&sv);
+                let _ = outgoing.send(binary(protocol::encode(&Message::SyncStep2(&diff))));
+            }
+            Message::SyncStep2(update) | Message::Update(update) => {
+                let update = Update::decode_v1(update).unwrap();
+                doc.transact_mut().apply_update(update).unwrap();
+                if matches!(message, Message::SyncStep2(_)) {
+                    heard.synced = true;
+                }
+            }
+            Message::Awareness(payload) => {
+                for entry in protocol::decode_awareness(payload, usize::MAX).unwrap() {
+                    heard.awareness.insert(entry.client_id, entry);
+                }
+            }
+            Message::QueryAwareness | Message::Auth(_) => {}
+        }
+    }
+    false
+}
+
+/// Runs the stock npm Yjs client (`tests/js/yclient.mjs`) and returns its JSON answer.
+pub async fn yjs_client(args: &[&str]) -> anyhow::Result<Value> {
+    let js_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
+    if !js_dir.join("node_modules").exists() {
+        bail!(
+            "tests/js/node_modules is missing: run `npm ci` in tests/js (`cargo xtask test` does)"
+        );
+    }
+    let output = tokio::process::Command::new("node")
+        .arg(js_dir.join("yclient.mjs"))
+        .args(args)
+        .output()
+        .await
+        .context("running node")?;
+    if !output.status.success() {
+        bail!(
+            "yclient {:?} failed: {}",
+            args.first(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8(output.stdout)?;
+    serde_json::from_str(stdout.trim()).with_context(|| format!("parsing {stdout:?}"))
+}
+
+/// Reads a board's document as the server stores it, through the JSON export.
+pub async fn export_json(base: &str, board: &Board) -> Value {
+    let response = http()
+        .get(format!("{base}/api/boards/{}/export?format=json", board.id))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}

@@ -1,0 +1,364 @@
+//! Bad input gets a clear answer, closes only its own connection, and stores nothing.
+
+use nouage_tests::{TempDir, TestServer, YClient, create_board, http};
+use serde_json::{Value, json};
+use shared::protocol::{self, Message};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use yrs::{Array, Map, Transact};
+
+/// Connects with `query`, sends `frame` if any, and returns the close code.
+async fn close_code(
+    server: &TestServer,
+    board: &str,
+    query: &str,
+    frame: Option<WsMessage>,
+) -> u16 {
+    let client = YClient::open(&server.ws_base(), board, query)
+        .await
+        .unwrap();
+    if let Some(frame) = frame {
+        client.send_message(frame);
+    }
+    client.closed().await.unwrap().0
+}
+
+#[tokio::test]
+async fn websocket_refusals_close_with_the_contract_codes() {
+    let dir = TempDir::new();
+    let server =
+        TestServer::start_with(dir.path(), |c| c.limits.max_message_bytes = 64 * 1024).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let editor = format!("token={}", board.editor);
+    let bin = |bytes: Vec<u8>| Some(WsMessage::Binary(bytes.into()));
+    let cases: Vec<(&str, &str, String, Option<WsMessage>, u16)> = vec![
+        (
+            "unknown board",
+            "0123456789abcdef",
+            editor.clone(),
+            None,
+            4404,
+        ),
+        ("malformed board id", "..%2F..", editor.clone(), None, 4404),
+        ("missing token", &board.id, String::new(), None, 4401),
+        (
+            "wrong token",
+            &board.id,
+            "token=not-a-token".into(),
+            None,
+            4401,
+        ),
+        (
+            "unknown message type",
+            &board.id,
+            editor.clone(),
+            bin(vec![9, 0]),
+            1003,
+        ),
+        (
+            "truncated sync message",
+            &board.id,
+            editor.clone(),
+            bin(vec![0, 2, 200, 1]),
+            1003,
+        ),
+        (
+            "garbage update",
+            &board.id,
+            editor.clone(),
+            bin(protocol::encode(&Message::Update(&[
+                255, 255, 255, 1, 2, 3,
+            ]))),
+            1003,
+        ),
+        (
+            "garbage state vector",
+            &board.id,
+            editor.clone(),
+            bin(protocol::encode(&Message::SyncStep1(&[5, 255]))),
+            1003,
+        ),
+        (
+            "text frame",
+            &board.id,
+            editor.clone(),
+            Some(WsMessage::Text("hello".into())),
+            1003,
+        ),
+        (
+            "oversized message",
+            &board.id,
+            editor.clone(),
+            bin(vec![0; 100 * 1024]),
+            1009,
+        ),
+        (
+            "unknown orgKind",
+            &board.id,
+            format!("{editor}&orgKind=kingdom"),
+            None,
+            1008,
+        ),
+    ];
+    let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    for (name, board_id, query, frame, expected) in cases {
+        assert_eq!(
+            close_code(&server, board_id, &query, frame).await,
+            expected,
+            "{name}"
+        );
+    }
+    // None of that closed anybody else's connection.
+    assert_eq!(witness.close_reason(), None);
+    let map = witness.doc().get_or_insert_map("m");
+    witness.edit(|txn| {
+        map.insert(txn, "still", "working");
+    });
+    let other = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let seen = other.doc().get_or_insert_map("m");
+    other
+        .wait_until(|doc| seen.get(&doc.transact(), "still").is_some())
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connecting_to_an_unknown_board_creates_nothing() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let code = close_code(
+        &server,
+        "feedfacefeedface",
+        &format!("token={}", board.editor),
+        None,
+    )
+    .await;
+    assert_eq!(code, 4404);
+    let boards: i64 = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM boards", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(boards, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_yrs_rejects_is_never_stored() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let journal_len = || {
+        rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM journal", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = journal_len();
+    // Valid framing around bytes that are not a Yjs update.
+    for garbage in [
+        vec![1, 1, 1, 1, 1, 1, 1, 1],
+        vec![0xff; 40],
+        vec![1, 0, 8, 0, 119, 3],
+    ] {
+        let frame = protocol::encode(&Message::Update(&garbage));
+        let code = close_code(
+            &server,
+            &board.id,
+            &format!("token={}", board.editor),
+            Some(WsMessage::Binary(frame.into())),
+        )
+        .await;
+        assert_eq!(code, 1003, "{garbage:?}");
+    }
+    assert_eq!(journal_len(), before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn limits_of_document_size_and_clients_per_board_close_with_4429() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.limits.max_document_bytes = 16 * 1024;
+        c.limits.max_clients_per_board = 3;
+    })
+    .await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let first = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let _second = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let _third = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let fourth = close_code(&server, &board.id, &format!("token={}", board.editor), None).await;
+    assert_eq!(fourth, 4429, "a fourth client on a board limited to three");
+
+    let array = first.doc().get_or_insert_array("a");
+    first.edit(|txn| {
+        array.push_back(txn, "x".repeat(20 * 1024));
+    });
+    let (code, reason) = first.closed().await.unwrap();
+    assert_eq!(code, 4429);
+    assert!(reason.contains("size limit"), "{reason}");
+    server.stop().await;
+}
+
+async fn post(base: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
+    let mut request = http()
+        .post(format!("{base}/api/boards"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let response = http().get(url).send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn rest_errors_are_json_with_a_4xx_status() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let base = &server.base;
+    let board = create_board(base, "portfolio", "Projets").await;
+    let long_title = json!({"kind": "mindmap", "title": "é".repeat(201)}).to_string();
+    let create_cases: Vec<(&str, String, u16, &str)> = vec![
+        ("not json", "{".into(), 400, "invalid request body"),
+        (
+            "unknown kind",
+            r#"{"kind":"whiteboard","title":"x"}"#.into(),
+            400,
+            "unknown board kind",
+        ),
+        (
+            "unknown lang",
+            r#"{"kind":"mindmap","title":"x","lang":"de"}"#.into(),
+            400,
+            "unknown language",
+        ),
+        (
+            "empty title",
+            r#"{"kind":"mindmap","title":"  "}"#.into(),
+            400,
+            "title must not be empty",
+        ),
+        ("long title", long_title, 400, "longer than 200"),
+        (
+            "missing title",
+            r#"{"kind":"mindmap"}"#.into(),
+            400,
+            "missing field `title`",
+        ),
+        (
+            "unknown field",
+            r#"{"kind":"mindmap","title":"x","owner":"me"}"#.into(),
+            400,
+            "unknown field",
+        ),
+    ];
+    for (name, body, status, message) in create_cases {
+        let (got_status, got) = post(base, &body, None).await;
+        assert_eq!(got_status, status, "{name}");
+        let error = got["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no error field in {got}"));
+        assert!(error.contains(message), "{name}: {error:?}");
+    }
+    let id = &board.id;
+    let get_cases = [
+        (format!("{base}/api/boards/{id}"), 401, "missing token"),
+        (
+            format!("{base}/api/boards/{id}?token=nope"),
+            401,
+            "wrong or revoked token",
+        ),
+        (
+            format!("{base}/api/boards/0000?token={}", board.editor),
+            404,
+            "board not found",
+        ),
+        (
+            format!(
+                "{base}/api/boards/{id}/export?format=doc&token={}",
+                board.editor
+            ),
+            400,
+            "unknown format",
+        ),
+        (
+            format!("{base}/api/boards/{id}/export?token={}", board.editor),
+            400,
+            "missing format",
+        ),
+        (format!("{base}/api/nothing-here"), 404, "no such API route"),
+    ];
+    for (url, status, message) in get_cases {
+        let (got_status, got) = get(&url).await;
+        assert_eq!(got_status, status, "{url}");
+        assert!(
+            got["error"].as_str().unwrap_or("").contains(message),
+            "{url}: {got}"
+        );
+    }
+    let (status, got) = get(&format!("{base}/api/boards/{id}?token={}", board.viewer)).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["role"], "viewer");
+    assert_eq!(got["kind"], "portfolio");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_admin_token_only_its_holder_creates_boards() {
+    let dir = TempDir::new();
+    let server =
+        TestServer::start_with(dir.path(), |c| c.admin_token = Some("s3cret".into())).await;
+    let body = r#"{"kind":"mindmap","title":"x"}"#;
+    assert_eq!(post(&server.base, body, None).await.0, 401);
+    assert_eq!(post(&server.base, body, Some("wrong")).await.0, 401);
+    let (status, created) = post(&server.base, body, Some("s3cret")).await;
+    assert_eq!(status, 201);
+    assert!(
+        created["links"]["editor"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/b/", server.base))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn links_use_the_public_url_when_one_is_set() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.public_url = Some("https://board.example.org/".into())
+    })
+    .await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let link = board.response["links"]["viewer"].as_str().unwrap();
+    assert_eq!(
+        link,
+        format!(
+            "https://board.example.org/b/{}#token={}",
+            board.id, board.viewer
+        )
+    );
+    server.stop().await;
+}
