@@ -6,8 +6,10 @@
 
 pub mod board;
 pub mod doc;
+pub mod layout;
 pub mod protocol;
 pub mod template;
+pub mod text;
 
 pub use board::{BoardKind, Lang, OrgKind, UnknownValue};
 pub use doc::{Node, Note, Participant, Project, Roots, Section, Tree};

@@ -1,1 +1,198 @@
-fn main() {}
+//! Project automation: `cargo xtask <task>`.
+//!
+//! - `web`: builds the web app to WebAssembly into `target/web-dist`.
+//! - `dist`: `web`, then the release binary with the app embedded, copied to `target/dist/nouage`.
+//! - `run [ARGS]`: `dist`, then `nouage serve` on 127.0.0.1:8080 with SQLite under `./nouage-data`.
+//! - `test`: installs what the tests need (npm packages, the wasm toolchain, Chromium), builds
+//!   once, and runs every test of the workspace.
+//!
+//! Tools are installed from package registries only: `cargo install`, `npm ci`, `apt-get`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const WASM_PROFILE: &str = "wasm-release";
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match task.as_str() {
+        "web" => build_web(&root),
+        "dist" => dist(&root),
+        "run" => run(&root, &rest),
+        "test" => test(&root, &rest),
+        _ => {
+            eprintln!("usage: cargo xtask <web|dist|run|test> [args]");
+            bail!("unknown task {task:?}")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run_checked(command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask: running {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn dist_dir(root: &Path) -> PathBuf {
+    root.join("target/web-dist")
+}
+
+/// Builds `web` to wasm, runs wasm-bindgen and wasm-opt, and copies the static files.
+fn build_web(root: &Path) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    let bindgen = ensure_wasm_bindgen(root)?;
+    run_checked(cargo().args(["build", "-p", "web", "--target", WASM_TARGET, "--profile", WASM_PROFILE]))?;
+    let out = dist_dir(root);
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(&out)?;
+    let wasm = root.join(format!("target/{WASM_TARGET}/{WASM_PROFILE}/web.wasm"));
+    run_checked(
+        Command::new(bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-name", "web", "--out-dir"])
+            .arg(&out)
+            .arg(&wasm),
+    )?;
+    let bundle = out.join("web_bg.wasm");
+    match wasm_opt(root)? {
+        Some(wasm_opt) => run_checked(
+            Command::new(wasm_opt)
+                .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "-o"])
+                .arg(&bundle)
+                .arg(&bundle),
+        )?,
+        None => eprintln!("xtask: npm's binaryen is not available; the bundle is not size-optimised"),
+    }
+    for entry in std::fs::read_dir(root.join("web/static"))? {
+        let path = entry?.path();
+        std::fs::copy(&path, out.join(path.file_name().unwrap()))?;
+    }
+    let size = std::fs::metadata(&bundle)?.len();
+    eprintln!("xtask: web app built in {} ({} KB of wasm)", out.display(), size / 1024);
+    Ok(())
+}
+
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup")?;
+    if !String::from_utf8_lossy(&installed.stdout).contains(WASM_TARGET) {
+        run_checked(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+/// The wasm-bindgen CLI at the version of the `wasm-bindgen` crate in Cargo.lock (they must
+/// match), installed with `cargo install` when missing.
+fn ensure_wasm_bindgen(root: &Path) -> anyhow::Result<PathBuf> {
+    let version = locked_version(root, "wasm-bindgen")?;
+    let binary = cargo_home().join("bin/wasm-bindgen");
+    let current = Command::new(&binary).arg("--version").output().ok();
+    let matches = current.is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(&version));
+    if !matches {
+        // Not `--locked`: its lockfile pins a crate version the registry here does not serve.
+        run_checked(cargo().args(["install", "wasm-bindgen-cli", "--force", "--version", &version]))?;
+    }
+    Ok(binary)
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"))
+}
+
+fn locked_version(root: &Path, package: &str) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))?;
+    let marker = format!("name = \"{package}\"\nversion = \"");
+    let start = lock.find(&marker).with_context(|| format!("{package} is not in Cargo.lock"))? + marker.len();
+    let end = lock[start..].find('"').unwrap();
+    Ok(lock[start..start + end].to_owned())
+}
+
+/// npm's binaryen (Debian's wasm-opt 108 produces bundles that fail in the browser).
+fn wasm_opt(root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let web = root.join("web");
+    let binary = web.join("node_modules/.bin/wasm-opt");
+    if !binary.exists() && which("npm") {
+        run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&web))?;
+    }
+    Ok(binary.exists().then_some(binary))
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn dist(root: &Path) -> anyhow::Result<PathBuf> {
+    build_web(root)?;
+    run_checked(cargo().args(["build", "--release", "-p", "nouage-server", "--bin", "nouage"]).env("NOUAGE_WEB_DIST", dist_dir(root)))?;
+    let out = root.join("target/dist");
+    std::fs::create_dir_all(&out)?;
+    let binary = out.join("nouage");
+    std::fs::copy(root.join("target/release/nouage"), &binary)?;
+    eprintln!("xtask: {} carries the web app; copy it anywhere and run `nouage serve`", binary.display());
+    Ok(binary)
+}
+
+fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let binary = dist(root)?;
+    let mut command = Command::new(binary);
+    command.arg("serve");
+    if args.is_empty() {
+        command.args(["--listen", "127.0.0.1:8080", "--data", "./nouage-data"]);
+    } else {
+        command.args(args);
+    }
+    run_checked(&mut command)
+}
+
+fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let js = root.join("tests/js");
+    if !js.join("node_modules").exists() {
+        run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&js))?;
+    }
+    ensure_chromium()?;
+    build_web(root)?;
+    // The debug server binary, with the web app embedded, for the tests that run it as a process.
+    run_checked(cargo().args(["build", "-p", "nouage-server", "--bin", "nouage"]))?;
+    run_checked(cargo().args(["test", "--workspace"]).args(args))
+}
+
+/// Debian's Chromium and its WebDriver, for the browser tests.
+fn ensure_chromium() -> anyhow::Result<()> {
+    if which("chromium") && which("chromedriver") {
+        return Ok(());
+    }
+    run_checked(Command::new("apt-get").arg("update"))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
