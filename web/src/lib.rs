@@ -1,1 +1,72 @@
+//! Nouage's web app: a Leptos client-side app compiled to WebAssembly, served by the server
+//! on the same origin. The document model and wire codec come from the `shared` crate.
 
+mod api;
+mod board;
+mod home;
+pub mod i18n;
+mod local;
+mod mindmap;
+mod session;
+
+use leptos::prelude::*;
+use shared::Lang;
+use wasm_bindgen::prelude::*;
+
+use crate::i18n::{I18n, Key};
+
+/// Entry point, called by `main.js` once the module is loaded.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let lang = local::ui_lang().and_then(|l| l.parse().ok()).unwrap_or(Lang::Fr);
+    let i18n = I18n(RwSignal::new(lang));
+    provide_context(i18n);
+    Effect::new(move |_| {
+        let lang = i18n.0.get();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("lang", lang.as_str());
+        }
+        document().set_title(&format!("Nouage — {}", i18n.t(Key::AppTagline)));
+    });
+    let switch = move |_| {
+        let next = match i18n.0.get_untracked() {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        };
+        local::save_ui_lang(next.as_str());
+        i18n.0.set(next);
+    };
+    let location = window().location();
+    let path = location.pathname().unwrap_or_default();
+    let token = token_from_hash(&location.hash().unwrap_or_default());
+    let page = match path.strip_prefix("/b/") {
+        Some(id) if !id.is_empty() => view! { <board::BoardPage board_id=id.to_owned() token /> }.into_any(),
+        _ => view! { <home::Home /> }.into_any(),
+    };
+    view! {
+        <div class="app">
+            <nav class="topbar">
+                <a href="/" class="brand">"Nouage"</a>
+                <button class="lang-switch" on:click=switch lang=move || match i18n.0.get() { Lang::Fr => "en", Lang::En => "fr" }>
+                    {move || i18n.t(Key::SwitchLanguage)}
+                </button>
+            </nav>
+            {page}
+        </div>
+    }
+}
+
+/// The token of a board link rides in the fragment (`#token=...`), so it never reaches logs.
+fn token_from_hash(hash: &str) -> Option<String> {
+    hash.trim_start_matches('#')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .filter(|t| !t.is_empty())
+        .map(|t| String::from(js_sys::decode_uri_component(t).unwrap_or_else(|_| t.into())))
+}

@@ -1,0 +1,223 @@
+//! A board page: the join form, then the board with its status bar and presence list.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+
+use crate::api;
+use crate::i18n::{Key, use_i18n};
+use crate::local::{self, Profile, RecentBoard};
+use crate::mindmap::MindMap;
+use crate::session::{Session, Status};
+
+/// Colours offered when joining.
+pub const PARTICIPANT_COLORS: [&str; 8] =
+    ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"];
+
+const ORG_KINDS: [(&str, Key); 6] = [
+    ("commune", Key::OrgCommune),
+    ("epci", Key::OrgEpci),
+    ("association", Key::OrgAssociation),
+    ("business", Key::OrgBusiness),
+    ("citizen", Key::OrgCitizen),
+    ("public", Key::OrgPublic),
+];
+
+#[component]
+pub fn BoardPage(board_id: String, token: Option<String>) -> impl IntoView {
+    let i18n = use_i18n();
+    let Some(token) = token else {
+        return view! { <main class="page"><p class="error">{move || i18n.t(Key::MissingToken)}</p></main> }.into_any();
+    };
+    let profile = RwSignal::new(local::profile());
+    let info = LocalResource::new({
+        let (id, token) = (board_id.clone(), token.clone());
+        move || {
+            let (id, token) = (id.clone(), token.clone());
+            async move { api::board_info(&id, &token).await }
+        }
+    });
+    view! {
+        <Suspense fallback=move || view! { <p class="page">{move || i18n.t(Key::Loading)}</p> }>
+            {move || {
+                let board_id = board_id.clone();
+                let token = token.clone();
+                info.get().map(|result| match result {
+                    Err(error) => view! {
+                        <main class="page"><p class="error">{move || i18n.t(Key::ErrorPrefix)}{error.clone()}</p></main>
+                    }.into_any(),
+                    Ok(info) => {
+                        remember(&info, &token);
+                        view! {
+                            <Show
+                                when=move || profile.get().is_some()
+                                fallback=move || view! { <JoinForm profile /> }
+                            >
+                                {
+                                    let (board_id, token, info) = (board_id.clone(), token.clone(), info.clone());
+                                    move || {
+                                        let profile = profile.get_untracked().expect("shown only with a profile");
+                                        view! { <BoardView board_id=board_id.clone() token=token.clone() info=info.clone() profile /> }
+                                    }
+                                }
+                            </Show>
+                        }.into_any()
+                    }
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
+
+fn remember(info: &api::BoardInfo, token: &str) {
+    local::remember_board(RecentBoard {
+        id: info.id.clone(),
+        title: info.title.clone(),
+        kind: info.kind.clone(),
+        link: format!("/b/{}#token={token}", info.id),
+    });
+}
+
+#[component]
+fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let name = RwSignal::new(String::new());
+    let org = RwSignal::new(String::new());
+    let org_kind = RwSignal::new(String::new());
+    let pid = local::pid();
+    let default_color = PARTICIPANT_COLORS[(js_sys::Math::random() * PARTICIPANT_COLORS.len() as f64) as usize % PARTICIPANT_COLORS.len()];
+    let color = RwSignal::new(default_color.to_owned());
+    let error = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let trimmed = name.get_untracked().trim().to_owned();
+        if trimmed.is_empty() {
+            error.set(true);
+            return;
+        }
+        let chosen = Profile {
+            pid: pid.clone(),
+            name: trimmed,
+            org: org.get_untracked().trim().to_owned(),
+            org_kind: org_kind.get_untracked(),
+            color: color.get_untracked(),
+        };
+        local::save_profile(&chosen);
+        profile.set(Some(chosen));
+    };
+    view! {
+        <main class="page">
+            <form class="card join" on:submit=submit>
+                <h1>{move || i18n.t(Key::JoinTitle)}</h1>
+                <p class="hint">{move || i18n.t(Key::JoinHint)}</p>
+                <label>{move || i18n.t(Key::YourName)}
+                    <input name="name" required maxlength="80" autofocus prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <Show when=move || error.get()><p class="error" role="alert">{move || i18n.t(Key::NameRequired)}</p></Show>
+                <label>{move || i18n.t(Key::Organisation)}
+                    <input name="org" maxlength="120" prop:value=org on:input=move |ev| org.set(event_target_value(&ev)) />
+                </label>
+                <label>{move || i18n.t(Key::OrgKindLabel)}
+                    <select name="orgKind" on:change=move |ev| org_kind.set(event_target_value(&ev))>
+                        <option value="">{move || i18n.t(Key::OrgKindNone)}</option>
+                        {ORG_KINDS.iter().map(|(value, key)| {
+                            let key = *key;
+                            view! { <option value=*value>{move || i18n.t(key)}</option> }
+                        }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                <fieldset class="colors">
+                    <legend>{move || i18n.t(Key::Colour)}</legend>
+                    {PARTICIPANT_COLORS.iter().map(|c| {
+                        let c = *c;
+                        view! {
+                            <label class="swatch" style=format!("--swatch:{c}")>
+                                <input type="radio" name="color" value=c prop:checked=move || color.get() == c on:change=move |_| color.set(c.to_owned()) />
+                                <span class="visually-hidden">{c}</span>
+                            </label>
+                        }
+                    }).collect::<Vec<_>>()}
+                </fieldset>
+                <button type="submit" class="primary">{move || i18n.t(Key::Join)}</button>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+fn BoardView(board_id: String, token: String, info: api::BoardInfo, profile: Profile) -> impl IntoView {
+    let i18n = use_i18n();
+    let can_edit = info.role != "viewer";
+    let session = Session::start(board_id, token, profile, can_edit);
+    expose_test_hooks(&session);
+    let status = session.signals.status;
+    let peers = session.signals.peers;
+    let status_text = move || {
+        i18n.t(match status.get() {
+            Status::Connecting => Key::StatusConnecting,
+            Status::Connected => Key::StatusConnected,
+            Status::Reconnecting => Key::StatusReconnecting,
+            Status::Offline => Key::StatusOffline,
+            Status::Refused => Key::StatusRefused,
+            Status::UnknownBoard => Key::StatusUnknownBoard,
+        })
+    };
+    let status_class = move || match status.get() {
+        Status::Connected => "status ok",
+        Status::Connecting | Status::Reconnecting => "status pending",
+        _ => "status down",
+    };
+    let body = match info.kind.as_str() {
+        "mindmap" => view! { <MindMap session=session.clone() /> }.into_any(),
+        _ => view! { <p class="page hint">{move || i18n.t(Key::KindNotYetHere)}</p> }.into_any(),
+    };
+    view! {
+        <div class="board">
+            <header class="board-header">
+                <a href="/" class="home-link">{move || i18n.t(Key::Home)}</a>
+                <h1 class="board-title">{info.title.clone()}</h1>
+                {(!can_edit).then(|| view! { <span class="badge readonly">{move || i18n.t(Key::ReadOnly)}</span> })}
+                <span class=status_class role="status" data-status=move || format!("{:?}", status.get())>{status_text}</span>
+            </header>
+            <div class="board-body">
+                {body}
+                <aside class="presence" aria-labelledby="presence-title">
+                    <h2 id="presence-title">{move || i18n.t(Key::Present)}</h2>
+                    <ul class="people">
+                        <For each=move || peers.get() key=|p| (p.client_id, p.name.clone(), p.org.clone(), p.color.clone()) children=move |p| {
+                            let you = p.is_self.then(|| format!(" ({})", i18n.t(Key::You)));
+                            view! {
+                                <li class="person" style=format!("--peer:{}", p.color)>
+                                    <span class="dot" aria-hidden="true"></span>
+                                    <span class="person-name">{p.name.clone()}{you}</span>
+                                    {(!p.org.is_empty()).then(|| view! { <span class="person-org">{p.org.clone()}</span> })}
+                                </li>
+                            }
+                        } />
+                    </ul>
+                </aside>
+            </div>
+        </div>
+    }
+}
+
+/// `window.nouage.offline()` / `.online()`: cut and restore this page's connection, as the
+/// browser tests do to check offline edits merge on reconnection.
+fn expose_test_hooks(session: &Rc<Session>) {
+    let hooks = js_sys::Object::new();
+    let offline = {
+        let session = session.clone();
+        Closure::<dyn Fn()>::new(move || session.set_offline(true))
+    };
+    let online = {
+        let session = session.clone();
+        Closure::<dyn Fn()>::new(move || session.set_offline(false))
+    };
+    let _ = js_sys::Reflect::set(&hooks, &"offline".into(), offline.as_ref());
+    let _ = js_sys::Reflect::set(&hooks, &"online".into(), online.as_ref());
+    offline.forget();
+    online.forget();
+    let _ = js_sys::Reflect::set(&window(), &"nouage".into(), &hooks);
+}

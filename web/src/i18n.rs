@@ -1,0 +1,118 @@
+//! The translation layer: every user-facing string of the app is a [`Key`] here, in French
+//! (the default) and English.
+
+use leptos::prelude::*;
+use shared::Lang;
+
+/// The interface language, provided at the top of the app.
+#[derive(Clone, Copy)]
+pub struct I18n(pub RwSignal<Lang>);
+
+impl I18n {
+    pub fn t(&self, key: Key) -> &'static str {
+        tr(self.0.get(), key)
+    }
+}
+
+pub fn use_i18n() -> I18n {
+    expect_context::<I18n>()
+}
+
+macro_rules! keys {
+    ($($key:ident => $fr:literal, $en:literal;)+) => {
+        /// A user-facing string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key { $($key),+ }
+
+        pub fn tr(lang: Lang, key: Key) -> &'static str {
+            match (lang, key) {
+                $((Lang::Fr, Key::$key) => $fr, (Lang::En, Key::$key) => $en,)+
+            }
+        }
+    };
+}
+
+keys! {
+    AppTagline => "Cartes mentales, diagnostics territoriaux et portefeuilles de projets, à plusieurs et en direct.", "Mind maps, territorial diagnoses and project portfolios, together and live.";
+    SwitchLanguage => "English", "Français";
+    NewBoard => "Nouveau tableau", "New board";
+    BoardTitle => "Titre", "Title";
+    BoardKindLabel => "Type de tableau", "Board kind";
+    BoardLang => "Langue du tableau", "Board language";
+    KindMindMap => "Carte mentale", "Mind map";
+    KindDiagnosis => "Diagnostic territorial", "Territorial diagnosis";
+    KindPortfolio => "Portefeuille de projets", "Project portfolio";
+    Create => "Créer", "Create";
+    Creating => "Création…", "Creating…";
+    LinksTitle => "Liens du tableau", "Board links";
+    LinksHint => "Gardez le lien d'animation pour vous ; partagez le lien d'édition avec les participants et le lien de lecture avec le public.", "Keep the facilitator link to yourself; share the editor link with participants and the viewer link with the public.";
+    RoleFacilitator => "Animation", "Facilitator";
+    RoleEditor => "Édition", "Editor";
+    RoleViewer => "Lecture seule", "Viewer";
+    Copy => "Copier", "Copy";
+    Copied => "Copié", "Copied";
+    Open => "Ouvrir", "Open";
+    RecentBoards => "Tableaux récents", "Recent boards";
+    NoRecentBoards => "Aucun tableau ouvert dans ce navigateur pour l'instant.", "No board opened in this browser yet.";
+    LangFr => "Français", "French";
+    LangEn => "Anglais", "English";
+    TitleRequired => "Donnez un titre au tableau.", "Give the board a title.";
+    ErrorPrefix => "Erreur : ", "Error: ";
+    JoinTitle => "Rejoindre le tableau", "Join the board";
+    JoinHint => "Votre nom est affiché à côté de vos contributions. Seul le nom est requis.", "Your name is shown next to your contributions. Only the name is required.";
+    YourName => "Votre nom", "Your name";
+    Organisation => "Organisation", "Organisation";
+    OrgKindLabel => "Type d'organisation", "Organisation kind";
+    OrgKindNone => "—", "—";
+    OrgCommune => "Commune", "Municipality";
+    OrgEpci => "Intercommunalité (EPCI)", "Intercommunal body";
+    OrgAssociation => "Association", "Association";
+    OrgBusiness => "Entreprise", "Business";
+    OrgCitizen => "Citoyen·ne", "Citizen";
+    OrgPublic => "Service public", "Public service";
+    Colour => "Couleur", "Colour";
+    Join => "Entrer", "Join";
+    NameRequired => "Indiquez votre nom.", "Enter your name.";
+    StatusConnected => "Connecté", "Connected";
+    StatusConnecting => "Connexion…", "Connecting…";
+    StatusReconnecting => "Reconnexion…", "Reconnecting…";
+    StatusOffline => "Hors ligne — vos modifications seront envoyées au retour de la connexion", "Offline — your edits will be sent when the connection returns";
+    StatusRefused => "Accès refusé : lien invalide ou révoqué", "Access refused: invalid or revoked link";
+    StatusUnknownBoard => "Ce tableau n'existe pas", "This board does not exist";
+    MissingToken => "Ce lien ne contient pas de jeton d'accès.", "This link has no access token.";
+    ReadOnly => "Lecture seule", "Read-only";
+    Present => "Présents", "Present";
+    You => "vous", "you";
+    Home => "Accueil", "Home";
+    FitToScreen => "Ajuster à l'écran", "Fit to screen";
+    ZoomIn => "Zoom avant", "Zoom in";
+    ZoomOut => "Zoom arrière", "Zoom out";
+    AddChild => "Ajouter un enfant (Tab)", "Add child (Tab)";
+    AddSibling => "Ajouter un voisin (Entrée)", "Add sibling (Enter)";
+    DeleteNode => "Supprimer (Suppr)", "Delete (Del)";
+    Undo => "Annuler (Ctrl+Z)", "Undo (Ctrl+Z)";
+    Redo => "Rétablir (Ctrl+Y)", "Redo (Ctrl+Y)";
+    NewIdea => "Nouvelle idée", "New idea";
+    ConfirmDeleteSubtree => "Supprimer cette idée et toutes ses sous-idées ?", "Delete this idea and all its sub-ideas?";
+    MapLabel => "Carte mentale", "Mind map";
+    Collapsed => "replié", "collapsed";
+    Expanded => "déplié", "expanded";
+    ChildrenHidden => "sous-idées masquées", "hidden sub-ideas";
+    KeyboardHelp => "Tab : enfant · Entrée : voisin · F2 : éditer · Échap : terminer · Suppr : supprimer · Flèches : naviguer · Espace : replier", "Tab: child · Enter: sibling · F2: edit · Esc: done · Del: delete · Arrows: move · Space: collapse";
+    EditNodeLabel => "Texte de l'idée", "Idea text";
+    KindNotYetHere => "Ce type de tableau s'affiche bientôt dans l'application ; ses données sont déjà synchronisées et exportables.", "This board kind is coming to the app soon; its data is already synchronised and exportable.";
+    Loading => "Chargement…", "Loading…";
+    By => "par", "by";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn french_and_english_differ_where_they_should() {
+        assert_eq!(tr(Lang::Fr, Key::Create), "Créer");
+        assert_eq!(tr(Lang::En, Key::Create), "Create");
+        assert_ne!(tr(Lang::Fr, Key::StatusOffline), tr(Lang::En, Key::StatusOffline));
+    }
+}

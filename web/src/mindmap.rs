@@ -1,0 +1,792 @@
+//! The mind map editor: keyboard-first editing, automatic balanced layout, pan and zoom,
+//! drag to re-parent or reorder, and the presence of the others (selection and pointers).
+
+use std::rc::Rc;
+
+use leptos::html;
+use leptos::prelude::*;
+use shared::doc::CENTRAL_NODE_ID;
+use shared::layout::{Layout, Placed, Side, layout};
+use shared::text::text_change;
+use shared::{Node, Tree};
+use wasm_bindgen::JsCast;
+use web_sys::{KeyboardEvent, PointerEvent, WheelEvent};
+use yrs::{Map, MapRef, Out, Text, TextRef, TransactionMut};
+
+use crate::i18n::{Key, use_i18n};
+use crate::session::Session;
+
+const ZOOM_MIN: f64 = 0.2;
+const ZOOM_MAX: f64 = 3.0;
+const FIT_MARGIN_PX: f64 = 40.0;
+/// A press that moves less than this is a click, not a drag.
+const DRAG_THRESHOLD_PX: f64 = 5.0;
+
+/// Pan and zoom: a map point `p` shows at `p * scale + (x, y)` in the viewport.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct View {
+    x: f64,
+    y: f64,
+    scale: f64,
+}
+
+/// What a pointer press on the viewport is doing.
+#[derive(Debug, Clone, PartialEq)]
+enum Gesture {
+    Pan { start: (f64, f64), origin: View },
+    Press { node: String, start: (f64, f64) },
+    Drag { node: String, over: Option<Drop> },
+}
+
+/// Where a dragged node would land.
+#[derive(Debug, Clone, PartialEq)]
+enum Drop {
+    Child(String),
+    Before(String),
+    After(String),
+}
+
+#[component]
+pub fn MindMap(session: Rc<Session>) -> impl IntoView {
+    let i18n = use_i18n();
+    let nodes = session.signals.nodes;
+    let peers = session.signals.peers;
+    let participants = session.signals.participants;
+    let layout_memo = Memo::new(move |_| nodes.with(|n| layout(n)));
+    let selected = RwSignal::new(Some(CENTRAL_NODE_ID.to_owned()));
+    let editing = RwSignal::new(None::<String>);
+    let fresh = StoredValue::new(None::<String>);
+    let view = RwSignal::new(View { x: 0.0, y: 0.0, scale: 1.0 });
+    let gesture = StoredValue::new(None::<Gesture>);
+    let drop_target = RwSignal::new(None::<Drop>);
+    let viewport = NodeRef::<html::Div>::new();
+    let editor = NodeRef::<html::Input>::new();
+    let can_edit = session.can_edit;
+    let fitted = StoredValue::new(false);
+
+    {
+        let session = session.clone();
+        Effect::new(move |_| session.set_selected(selected.get()));
+    }
+    // Fit the map once it first arrives, then leave the view to the user.
+    Effect::new(move |_| {
+        let count = layout_memo.with(|l| l.nodes.len());
+        if count > 0 && !fitted.get_value() {
+            fitted.set_value(true);
+            fit(viewport, layout_memo, view);
+        }
+    });
+    // A node being edited that somebody else changes: show their text, keep the caret.
+    Effect::new(move |_| {
+        let Some(id) = editing.get() else { return };
+        let text = nodes.with(|n| n.iter().find(|n| n.id == id).map(|n| n.text.clone()));
+        if let (Some(text), Some(input)) = (text, editor.get_untracked())
+            && input.value() != text
+        {
+            let caret = input.selection_start().ok().flatten();
+            input.set_value(&text);
+            if let Some(caret) = caret {
+                let _ = input.set_selection_range(caret, caret);
+            }
+        }
+    });
+
+    let focus_viewport = move || {
+        if let Some(el) = viewport.get_untracked() {
+            let _ = el.focus();
+        }
+    };
+    let start_editing = {
+        move |id: String, replace_with: Option<String>| {
+            if !can_edit {
+                return;
+            }
+            let text = replace_with.clone().unwrap_or_else(|| {
+                nodes.with_untracked(|n| n.iter().find(|n| n.id == id).map(|n| n.text.clone()).unwrap_or_default())
+            });
+            editing.set(Some(id));
+            request_animation_frame(move || {
+                if let Some(input) = editor.get_untracked() {
+                    input.set_value(&text);
+                    let _ = input.focus();
+                    if replace_with.is_none() {
+                        input.select();
+                    }
+                }
+            });
+        }
+    };
+    let apply_text = {
+        let session = session.clone();
+        move |id: &str, new_text: &str| {
+            session.edit(|roots, txn| {
+                if let Some(text) = node_text(&roots.nodes, txn, id) {
+                    let old = yrs::GetString::get_string(&text, txn);
+                    if let Some(change) = text_change(&old, new_text) {
+                        if change.delete_len > 0 {
+                            text.remove_range(txn, change.index as u32, change.delete_len as u32);
+                        }
+                        if !change.insert.is_empty() {
+                            text.insert(txn, change.index as u32, &change.insert);
+                        }
+                    }
+                }
+            });
+        }
+    };
+    let finish_editing = {
+        let session = session.clone();
+        move || {
+            let Some(id) = editing.get_untracked() else { return };
+            editing.set(None);
+            let empty = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.text.trim().is_empty()));
+            if fresh.get_value().as_deref() == Some(id.as_str()) && empty {
+                // A new idea left empty was not wanted.
+                let parent = parent_of(&nodes.get_untracked(), &id);
+                delete_subtree(&session, &nodes.get_untracked(), &id);
+                selected.set(parent);
+            }
+            fresh.set_value(None);
+            session.undo_checkpoint();
+            focus_viewport();
+        }
+    };
+    let add_node = {
+        let session = session.clone();
+        move |parent: String, after: Option<String>| {
+            if !can_edit {
+                return;
+            }
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let all = nodes.get_untracked();
+            let order = new_order(&all, &parent, after.as_deref());
+            let pid = session.pid().to_owned();
+            session.undo_checkpoint();
+            session.edit(|roots, txn| {
+                expand(&roots.nodes, txn, &parent);
+                roots.add_node(txn, &id, Some(&parent), order, "", &pid);
+            });
+            fresh.set_value(Some(id.clone()));
+            selected.set(Some(id.clone()));
+            start_editing(id, Some(String::new()));
+        }
+    };
+    let toggle_collapse = {
+        let session = session.clone();
+        move |id: String| {
+            let has_children = layout_memo.with_untracked(|l| {
+                l.get(&id).is_some_and(|p| p.hidden_children > 0) || l.nodes.iter().any(|n| n.parent.as_deref() == Some(id.as_str()))
+            });
+            if has_children {
+                session.edit(|roots, txn| {
+                    if let Some(Out::YMap(node)) = roots.nodes.get(txn, &id) {
+                        let collapsed = matches!(node.get(txn, "collapsed"), Some(Out::Any(yrs::Any::Bool(true))));
+                        node.insert(txn, "collapsed", !collapsed);
+                    }
+                });
+            }
+        }
+    };
+    let remove = {
+        let session = session.clone();
+        move |id: String| {
+            if !can_edit || id == CENTRAL_NODE_ID {
+                return;
+            }
+            let all = nodes.get_untracked();
+            let tree = Tree::resolve(&all);
+            if !tree.children_of(&id).is_empty() {
+                let confirmed = window().confirm_with_message(i18n.t(Key::ConfirmDeleteSubtree)).unwrap_or(false);
+                if !confirmed {
+                    return;
+                }
+            }
+            let next = parent_of(&all, &id);
+            session.undo_checkpoint();
+            delete_subtree(&session, &all, &id);
+            selected.set(next);
+        }
+    };
+
+    let on_keydown = {
+        let session = session.clone();
+        let apply_text = apply_text.clone();
+        let add_node = add_node.clone();
+        let toggle_collapse = toggle_collapse.clone();
+        let remove = remove.clone();
+        move |ev: KeyboardEvent| {
+            if editing.get_untracked().is_some() {
+                return;
+            }
+            let current = selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+            let ctrl = ev.ctrl_key() || ev.meta_key();
+            let key = ev.key();
+            let handled = match key.as_str() {
+                "Tab" => {
+                    add_node(current.clone(), None);
+                    true
+                }
+                "Enter" => {
+                    let parent = parent_of(&nodes.get_untracked(), &current);
+                    match parent {
+                        Some(parent) => add_node(parent, Some(current.clone())),
+                        None => add_node(current.clone(), None),
+                    }
+                    true
+                }
+                "F2" => {
+                    start_editing(current.clone(), None);
+                    true
+                }
+                "Delete" | "Backspace" => {
+                    remove(current.clone());
+                    true
+                }
+                " " => {
+                    toggle_collapse(current.clone());
+                    true
+                }
+                "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" => {
+                    if let Some(next) = layout_memo.with_untracked(|l| navigate(l, &current, &key)) {
+                        selected.set(Some(next));
+                    }
+                    true
+                }
+                "z" | "Z" if ctrl && ev.shift_key() => {
+                    session.redo();
+                    true
+                }
+                "z" | "Z" if ctrl => {
+                    session.undo();
+                    true
+                }
+                "y" | "Y" if ctrl => {
+                    session.redo();
+                    true
+                }
+                _ if !ctrl && !ev.alt_key() && key.chars().count() == 1 => {
+                    // Typing on a selected idea replaces its text, as in the tools people know.
+                    start_editing(current.clone(), Some(key.clone()));
+                    apply_text(&current, &key);
+                    true
+                }
+                _ => false,
+            };
+            if handled {
+                ev.prevent_default();
+            }
+        }
+    };
+
+    let on_editor_keydown = {
+        let finish_editing = finish_editing.clone();
+        let add_node = add_node.clone();
+        move |ev: KeyboardEvent| {
+            ev.stop_propagation();
+            match ev.key().as_str() {
+                "Enter" | "Escape" => {
+                    ev.prevent_default();
+                    finish_editing();
+                }
+                "Tab" => {
+                    ev.prevent_default();
+                    let current = editing.get_untracked();
+                    finish_editing();
+                    if let Some(current) = current.filter(|id| nodes.with_untracked(|n| n.iter().any(|n| &n.id == id))) {
+                        add_node(current, None);
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    let on_editor_input = {
+        let apply_text = apply_text.clone();
+        move |_| {
+            if let (Some(id), Some(input)) = (editing.get_untracked(), editor.get_untracked()) {
+                apply_text(&id, &input.value());
+            }
+        }
+    };
+
+    let to_map = move |ev: &PointerEvent| -> Option<(f64, f64)> {
+        let rect = viewport.get_untracked()?.get_bounding_client_rect();
+        let v = view.get_untracked();
+        let sx = f64::from(ev.client_x()) - rect.left();
+        let sy = f64::from(ev.client_y()) - rect.top();
+        Some(((sx - v.x) / v.scale, (sy - v.y) / v.scale))
+    };
+    let on_pointerdown = move |ev: PointerEvent| {
+        if ev.button() != 0 {
+            return;
+        }
+        let target_node = node_id_of_target(&ev);
+        let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+        match target_node {
+            Some(node) => {
+                selected.set(Some(node.clone()));
+                gesture.set_value(Some(Gesture::Press { node, start: point }));
+            }
+            None => gesture.set_value(Some(Gesture::Pan { start: point, origin: view.get_untracked() })),
+        }
+        if editing.get_untracked().is_none() {
+            focus_viewport();
+        }
+    };
+    let on_pointermove = {
+        let session = session.clone();
+        move |ev: PointerEvent| {
+            let map_point = to_map(&ev);
+            session.set_pointer(map_point);
+            let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+            let Some(current) = gesture.get_value() else { return };
+            match current {
+                Gesture::Pan { start, origin } => {
+                    view.set(View { x: origin.x + point.0 - start.0, y: origin.y + point.1 - start.1, ..origin });
+                }
+                Gesture::Press { node, start } => {
+                    let moved = (point.0 - start.0).hypot(point.1 - start.1);
+                    if moved > DRAG_THRESHOLD_PX && can_edit && node != CENTRAL_NODE_ID {
+                        gesture.set_value(Some(Gesture::Drag { node, over: None }));
+                    }
+                }
+                Gesture::Drag { node, .. } => {
+                    let over = map_point.and_then(|p| {
+                        layout_memo.with_untracked(|l| drop_at(l, &nodes.get_untracked(), &node, p))
+                    });
+                    drop_target.set(over.clone());
+                    gesture.set_value(Some(Gesture::Drag { node, over }));
+                }
+            }
+        }
+    };
+    let on_pointerup = {
+        let session = session.clone();
+        move |_ev: PointerEvent| {
+            if let Some(Gesture::Drag { node, over: Some(target) }) = gesture.get_value() {
+                let all = nodes.get_untracked();
+                let (parent, order) = match &target {
+                    Drop::Child(parent) => (parent.clone(), new_order(&all, parent, None)),
+                    Drop::Before(sibling) | Drop::After(sibling) => {
+                        let parent = parent_of(&all, sibling).unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+                        let order = match &target {
+                            Drop::Before(s) => order_before(&all, &parent, s),
+                            _ => new_order(&all, &parent, Some(sibling)),
+                        };
+                        (parent, order)
+                    }
+                };
+                session.undo_checkpoint();
+                session.edit(|roots, txn| {
+                    if let Some(Out::YMap(map)) = roots.nodes.get(txn, &node) {
+                        map.insert(txn, "parent", parent.as_str());
+                        map.insert(txn, "order", order);
+                    }
+                });
+            }
+            gesture.set_value(None);
+            drop_target.set(None);
+        }
+    };
+    let on_pointerleave = {
+        let session = session.clone();
+        move |_ev: PointerEvent| session.set_pointer(None)
+    };
+    let on_wheel = move |ev: WheelEvent| {
+        ev.prevent_default();
+        let Some(el) = viewport.get_untracked() else { return };
+        let rect = el.get_bounding_client_rect();
+        let (sx, sy) = (f64::from(ev.client_x()) - rect.left(), f64::from(ev.client_y()) - rect.top());
+        let factor = (-ev.delta_y() * 0.0015).exp();
+        view.update(|v| zoom_around(v, factor, sx, sy));
+    };
+    let on_dblclick = move |ev: web_sys::MouseEvent| {
+        if let Some(id) = ev.target().and_then(|t| node_id_of(&t)) {
+            start_editing(id, None);
+        }
+    };
+
+    let zoom_button = move |factor: f64| {
+        move |_| {
+            if let Some(el) = viewport.get_untracked() {
+                let rect = el.get_bounding_client_rect();
+                view.update(|v| zoom_around(v, factor, rect.width() / 2.0, rect.height() / 2.0));
+            }
+        }
+    };
+    let add_child_button = {
+        let add_node = add_node.clone();
+        move |_| add_node(selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned()), None)
+    };
+    let add_sibling_button = {
+        let add_node = add_node.clone();
+        move |_| {
+            let current = selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+            match parent_of(&nodes.get_untracked(), &current) {
+                Some(parent) => add_node(parent, Some(current)),
+                None => add_node(current, None),
+            }
+        }
+    };
+    let delete_button = {
+        let remove = remove.clone();
+        move |_| {
+            if let Some(id) = selected.get_untracked() {
+                remove(id);
+            }
+        }
+    };
+    let (undo_session, redo_session) = (session.clone(), session.clone());
+
+    let author_label = move |pid: &str| -> String {
+        participants.with(|p| match p.get(pid) {
+            Some(who) if who.org.is_empty() => who.name.clone(),
+            Some(who) => format!("{} ({})", who.name, who.org),
+            None => String::new(),
+        })
+    };
+    let node_view = move |placed: Placed| {
+        let id = placed.id.clone();
+        let node = nodes.with_untracked(|n| n.iter().find(|n| n.id == id).cloned());
+        let text = node.as_ref().map(|n| n.text.clone()).unwrap_or_default();
+        let author = node.as_ref().map(|n| author_label(&n.author)).unwrap_or_default();
+        let shown = if text.is_empty() { i18n.t(Key::NewIdea).to_owned() } else { text.clone() };
+        let is_selected = {
+            let id = id.clone();
+            move || selected.get().as_deref() == Some(id.as_str())
+        };
+        let is_drop = {
+            let id = id.clone();
+            move || matches!(drop_target.get(), Some(Drop::Child(t)) if t == id)
+        };
+        let expanded = (placed.hidden_children > 0).then_some("false").or_else(|| {
+            layout_memo.with_untracked(|l| l.nodes.iter().any(|n| n.parent.as_deref() == Some(id.as_str()))).then_some("true")
+        });
+        let title = if author.is_empty() { String::new() } else { format!("{} {author}", i18n.t(Key::By)) };
+        let class = match placed.side {
+            Side::Center => "node central",
+            Side::Left => "node left",
+            Side::Right => "node right",
+        };
+        let style = format!(
+            "left:{}px;top:{}px;width:{}px;min-height:{}px;--branch:{}",
+            placed.x - placed.width / 2.0,
+            placed.y - placed.height / 2.0,
+            placed.width,
+            placed.height,
+            placed.color
+        );
+        let label = if placed.hidden_children > 0 {
+            format!("{shown} ({} {})", placed.hidden_children, i18n.t(Key::ChildrenHidden))
+        } else {
+            shown.clone()
+        };
+        view! {
+            <div
+                class=class
+                class:selected=is_selected.clone()
+                class:drop-target=is_drop
+                class:empty=text.is_empty()
+                id=format!("node-{id}")
+                data-node=id.clone()
+                role="treeitem"
+                attr:aria-level=(placed.depth + 1).to_string()
+                aria-selected=move || if is_selected() { "true" } else { "false" }
+                aria-expanded=expanded
+                aria-label=label
+                title=title
+                style=style
+            >
+                <span class="node-text">{shown}</span>
+                {(placed.hidden_children > 0).then(|| view! { <span class="badge">{placed.hidden_children}</span> })}
+            </div>
+        }
+    };
+
+    let edges = move || {
+        layout_memo.with(|l| {
+            l.nodes
+                .iter()
+                .filter_map(|n| {
+                    let parent = l.get(n.parent.as_deref()?)?;
+                    Some(edge_path(parent, n))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let editor_style = move || {
+        let id = editing.get()?;
+        layout_memo.with(|l| {
+            l.get(&id).map(|p| {
+                format!(
+                    "left:{}px;top:{}px;width:{}px;height:{}px",
+                    p.x - p.width.max(160.0) / 2.0,
+                    p.y - p.height / 2.0,
+                    p.width.max(160.0),
+                    p.height
+                )
+            })
+        })
+    };
+    let others_selection = move || {
+        let l = layout_memo.get();
+        peers
+            .get()
+            .into_iter()
+            .filter(|p| !p.is_self)
+            .filter_map(|peer| {
+                let placed = l.get(peer.selected.as_deref()?)?.clone();
+                let style = format!(
+                    "left:{}px;top:{}px;width:{}px;height:{}px;--peer:{}",
+                    placed.x - placed.width / 2.0 - 4.0,
+                    placed.y - placed.height / 2.0 - 4.0,
+                    placed.width + 8.0,
+                    placed.height + 8.0,
+                    peer.color
+                );
+                Some(view! { <div class="peer-selection" style=style><span class="peer-tag">{peer.name}</span></div> })
+            })
+            .collect::<Vec<_>>()
+    };
+    let others_pointers = move || {
+        peers
+            .get()
+            .into_iter()
+            .filter(|p| !p.is_self)
+            .filter_map(|peer| {
+                let (x, y) = peer.pointer?;
+                let style = format!("left:{x}px;top:{y}px;--peer:{}", peer.color);
+                Some(view! { <div class="peer-pointer" style=style aria-hidden="true"><span>{peer.name}</span></div> })
+            })
+            .collect::<Vec<_>>()
+    };
+    let canvas_style = move || {
+        let v = view.get();
+        format!("transform:translate({}px,{}px) scale({})", v.x, v.y, v.scale)
+    };
+    let active_descendant = move || selected.get().map(|id| format!("node-{id}"));
+
+    view! {
+        <div class="mindmap">
+            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::MapLabel)>
+                {can_edit.then(|| view! {
+                    <button on:click=add_child_button>{move || i18n.t(Key::AddChild)}</button>
+                    <button on:click=add_sibling_button>{move || i18n.t(Key::AddSibling)}</button>
+                    <button on:click=delete_button>{move || i18n.t(Key::DeleteNode)}</button>
+                    <button on:click=move |_| undo_session.undo()>{move || i18n.t(Key::Undo)}</button>
+                    <button on:click=move |_| redo_session.redo()>{move || i18n.t(Key::Redo)}</button>
+                })}
+                <button on:click=zoom_button(1.25) aria-label=move || i18n.t(Key::ZoomIn)>"+"</button>
+                <button on:click=zoom_button(0.8) aria-label=move || i18n.t(Key::ZoomOut)>"−"</button>
+                <button on:click=move |_| fit(viewport, layout_memo, view)>{move || i18n.t(Key::FitToScreen)}</button>
+            </div>
+            <div
+                class="viewport"
+                node_ref=viewport
+                tabindex="0"
+                role="tree"
+                aria-label=move || i18n.t(Key::MapLabel)
+                aria-activedescendant=active_descendant
+                on:keydown=on_keydown
+                on:pointerdown=on_pointerdown
+                on:pointermove=on_pointermove
+                on:pointerup=on_pointerup
+                on:pointerleave=on_pointerleave
+                on:wheel=on_wheel
+                on:dblclick=on_dblclick
+            >
+                <div class="canvas" style=canvas_style>
+                    <svg class="edges" aria-hidden="true">
+                        <For each=edges key=|e| e.0.clone() children=move |(key, d, color)| {
+                            let _ = key;
+                            view! { <path d=d stroke=color /> }
+                        } />
+                    </svg>
+                    <For
+                        each=move || layout_memo.get().nodes
+                        key=|p| format!("{}|{}|{}|{}|{}|{}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
+                        children=node_view
+                    />
+                    {others_selection}
+                    {others_pointers}
+                    <input
+                        class="node-editor"
+                        node_ref=editor
+                        style=move || editor_style().unwrap_or_else(|| "display:none".into())
+                        aria-label=move || i18n.t(Key::EditNodeLabel)
+                        on:keydown=on_editor_keydown
+                        on:input=on_editor_input
+                        on:blur=move |_| finish_editing()
+                        on:pointerdown=|ev: PointerEvent| ev.stop_propagation()
+                    />
+                </div>
+            </div>
+            <p class="help">{move || i18n.t(Key::KeyboardHelp)}</p>
+        </div>
+    }
+}
+
+/// The node id a DOM event target belongs to (the target or an ancestor with `data-node`).
+fn node_id_of(target: &web_sys::EventTarget) -> Option<String> {
+    let element = target.dyn_ref::<web_sys::Element>()?;
+    element.closest("[data-node]").ok()??.get_attribute("data-node")
+}
+
+fn node_id_of_target(ev: &PointerEvent) -> Option<String> {
+    node_id_of(&ev.target()?)
+}
+
+fn node_text<T: yrs::ReadTxn>(nodes: &MapRef, txn: &T, id: &str) -> Option<TextRef> {
+    match nodes.get(txn, id)? {
+        Out::YMap(node) => match node.get(txn, "text")? {
+            Out::YText(text) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn expand(nodes: &MapRef, txn: &mut TransactionMut, id: &str) {
+    if let Some(Out::YMap(node)) = nodes.get(txn, id)
+        && matches!(node.get(txn, "collapsed"), Some(Out::Any(yrs::Any::Bool(true))))
+    {
+        node.insert(txn, "collapsed", false);
+    }
+}
+
+fn parent_of(nodes: &[Node], id: &str) -> Option<String> {
+    if id == CENTRAL_NODE_ID {
+        return None;
+    }
+    let tree = Tree::resolve(nodes);
+    tree.children.iter().find(|(_, kids)| kids.iter().any(|k| k == id)).map(|(p, _)| p.clone())
+}
+
+/// An order placing a new child of `parent` after `after` (or last).
+fn new_order(nodes: &[Node], parent: &str, after: Option<&str>) -> f64 {
+    let tree = Tree::resolve(nodes);
+    let siblings = tree.children_of(parent);
+    let order_of = |id: &str| nodes.iter().find(|n| n.id == id).map_or(0.0, |n| n.order);
+    match after.and_then(|a| siblings.iter().position(|s| s == a)) {
+        Some(index) => {
+            let here = order_of(&siblings[index]);
+            match siblings.get(index + 1) {
+                Some(next) => (here + order_of(next)) / 2.0,
+                None => here + 1.0,
+            }
+        }
+        None => siblings.last().map_or(0.0, |last| order_of(last) + 1.0),
+    }
+}
+
+fn order_before(nodes: &[Node], parent: &str, before: &str) -> f64 {
+    let tree = Tree::resolve(nodes);
+    let siblings = tree.children_of(parent);
+    let order_of = |id: &str| nodes.iter().find(|n| n.id == id).map_or(0.0, |n| n.order);
+    match siblings.iter().position(|s| s == before) {
+        Some(0) | None => order_of(before) - 1.0,
+        Some(index) => (order_of(&siblings[index - 1]) + order_of(before)) / 2.0,
+    }
+}
+
+fn delete_subtree(session: &Session, nodes: &[Node], id: &str) {
+    let tree = Tree::resolve(nodes);
+    let mut doomed = vec![id.to_owned()];
+    let mut index = 0;
+    while index < doomed.len() {
+        doomed.extend(tree.children_of(&doomed[index]).iter().cloned());
+        index += 1;
+    }
+    session.edit(|roots, txn| {
+        for id in &doomed {
+            roots.nodes.remove(txn, id);
+        }
+    });
+}
+
+/// The node an arrow key moves to.
+fn navigate(layout: &Layout, current: &str, key: &str) -> Option<String> {
+    let here = layout.get(current)?;
+    let children: Vec<&Placed> = layout.nodes.iter().filter(|n| n.parent.as_deref() == Some(current)).collect();
+    let towards = |side: Side| -> Option<String> {
+        children
+            .iter()
+            .filter(|c| c.side == side)
+            .min_by(|a, b| (a.y - here.y).abs().total_cmp(&(b.y - here.y).abs()))
+            .map(|c| c.id.clone())
+    };
+    match (key, here.side) {
+        ("ArrowRight", Side::Left) | ("ArrowLeft", Side::Right) => here.parent.clone(),
+        ("ArrowRight", _) => towards(Side::Right),
+        ("ArrowLeft", _) => towards(Side::Left),
+        ("ArrowUp", _) | ("ArrowDown", _) => {
+            let up = key == "ArrowUp";
+            // The nearest node above or below on the same side and level.
+            layout
+                .nodes
+                .iter()
+                .filter(|n| n.side == here.side && n.depth == here.depth && n.id != here.id)
+                .filter(|n| if up { n.y < here.y } else { n.y > here.y })
+                .min_by(|a, b| (a.y - here.y).abs().total_cmp(&(b.y - here.y).abs()))
+                .map(|n| n.id.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Where `dragged` would drop at map point `p`: into a node, or before/after it.
+fn drop_at(layout: &Layout, nodes: &[Node], dragged: &str, (x, y): (f64, f64)) -> Option<Drop> {
+    let tree = Tree::resolve(nodes);
+    let mut forbidden = vec![dragged.to_owned()];
+    let mut index = 0;
+    while index < forbidden.len() {
+        forbidden.extend(tree.children_of(&forbidden[index]).iter().cloned());
+        index += 1;
+    }
+    let target = layout.nodes.iter().find(|n| {
+        (x - n.x).abs() <= n.width / 2.0 && (y - n.y).abs() <= n.height / 2.0 && !forbidden.contains(&n.id)
+    })?;
+    let band = target.height / 4.0;
+    if target.id != CENTRAL_NODE_ID && y < target.y - band {
+        Some(Drop::Before(target.id.clone()))
+    } else if target.id != CENTRAL_NODE_ID && y > target.y + band {
+        Some(Drop::After(target.id.clone()))
+    } else {
+        Some(Drop::Child(target.id.clone()))
+    }
+}
+
+/// A curve from the parent's edge to the child's, in the child's branch colour.
+fn edge_path(parent: &Placed, child: &Placed) -> (String, String, String) {
+    let direction = if child.side == Side::Left { -1.0 } else { 1.0 };
+    let (x1, y1) = (parent.x + direction * parent.width / 2.0, parent.y);
+    let (x2, y2) = (child.x - direction * child.width / 2.0, child.y);
+    let mid = (x1 + x2) / 2.0;
+    let d = format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}");
+    (format!("{}|{d}|{}", child.id, child.color), d, child.color.clone())
+}
+
+fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
+    let scale = (view.scale * factor).clamp(ZOOM_MIN, ZOOM_MAX);
+    let applied = scale / view.scale;
+    view.x = sx - (sx - view.x) * applied;
+    view.y = sy - (sy - view.y) * applied;
+    view.scale = scale;
+}
+
+fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
+    let Some(el) = viewport.get_untracked() else { return };
+    let rect = el.get_bounding_client_rect();
+    let (x0, y0, x1, y1) = layout.with_untracked(|l| l.bounds());
+    if x0 > x1 || rect.width() <= 0.0 {
+        return;
+    }
+    let scale = ((rect.width() - 2.0 * FIT_MARGIN_PX) / (x1 - x0))
+        .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0))
+        .clamp(ZOOM_MIN, 1.5);
+    view.set(View {
+        x: rect.width() / 2.0 - (x0 + x1) / 2.0 * scale,
+        y: rect.height() / 2.0 - (y0 + y1) / 2.0 * scale,
+        scale,
+    });
+}

@@ -1,0 +1,493 @@
+//! The one place that owns the board's Y.Doc in the browser: it speaks the y-websocket
+//! protocol to the relay, reconnects with backoff, keeps awareness, and turns document and
+//! awareness changes into signals. Components read those signals and call [`Session::edit`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use serde::Deserialize;
+use shared::protocol::{self, AwarenessEntry, Message};
+use shared::{Node, Participant, Roots};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use yrs::undo::{Options as UndoOptions, UndoManager};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, Origin, ReadTxn, StateVector, Transact, TransactionMut, Update};
+
+use crate::local::Profile;
+
+/// Origin of transactions applying what the relay sent; they are not sent back.
+const ORIGIN_REMOTE: &str = "remote";
+/// Origin of this participant's edits; the undo manager tracks only these.
+const ORIGIN_LOCAL: &str = "local";
+const RECONNECT_DELAY_MIN_MS: u32 = 500;
+const RECONNECT_DELAY_MAX_MS: u32 = 10_000;
+/// Awareness is renewed this often so the relay keeps it (it expires states after 30 s).
+const AWARENESS_RENEW_MS: u32 = 15_000;
+/// Peers not heard of for this long are dropped from the presence list.
+const PEER_TIMEOUT_MS: f64 = 35_000.0;
+/// Pointer positions are sent at most this often.
+const POINTER_SEND_INTERVAL_MS: f64 = 80.0;
+/// Close codes after which reconnecting cannot help.
+const CLOSE_UNAUTHORIZED: u16 = 4401;
+const CLOSE_UNKNOWN_BOARD: u16 = 4404;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    Connected,
+    Reconnecting,
+    Offline,
+    Refused,
+    UnknownBoard,
+}
+
+/// Somebody present on the board, from awareness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    pub client_id: u64,
+    pub name: String,
+    pub org: String,
+    pub color: String,
+    pub selected: Option<String>,
+    pub pointer: Option<(f64, f64)>,
+    pub is_self: bool,
+}
+
+/// What components read; all are cheap `Copy` handles.
+#[derive(Clone, Copy)]
+pub struct Signals {
+    pub status: RwSignal<Status>,
+    pub nodes: RwSignal<Vec<Node>>,
+    pub participants: RwSignal<BTreeMap<String, Participant>>,
+    pub peers: RwSignal<Vec<Peer>>,
+}
+
+#[derive(Deserialize, Default)]
+struct AwarenessState {
+    #[serde(default)]
+    user: AwarenessUser,
+    #[serde(default)]
+    selected: Option<String>,
+    #[serde(default)]
+    pointer: Option<(f64, f64)>,
+}
+
+#[derive(Deserialize, Default)]
+struct AwarenessUser {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    color: String,
+}
+
+struct LocalPresence {
+    clock: u64,
+    selected: Option<String>,
+    pointer: Option<(f64, f64)>,
+    pointer_sent_ms: f64,
+}
+
+pub struct Session {
+    board_id: String,
+    token: String,
+    profile: Profile,
+    pub can_edit: bool,
+    doc: Doc,
+    roots: Roots,
+    undo: RefCell<UndoManager<()>>,
+    socket: RefCell<Option<WebSocket>>,
+    /// The socket's callbacks; replaced (and so freed) with each new socket.
+    handlers: RefCell<Vec<Box<dyn std::any::Any>>>,
+    presence: RefCell<LocalPresence>,
+    remote_peers: RefCell<HashMap<u64, (u64, Peer, f64)>>,
+    attempts: Cell<u32>,
+    offline_by_choice: Cell<bool>,
+    pub signals: Signals,
+}
+
+impl Session {
+    pub fn start(board_id: String, token: String, profile: Profile, can_edit: bool) -> Rc<Self> {
+        let doc = Doc::new();
+        let roots = Roots::new(&doc);
+        let mut undo = UndoManager::with_options(UndoOptions {
+            capture_timeout_millis: 500,
+            tracked_origins: HashSet::from([Origin::from(ORIGIN_LOCAL)]),
+            capture_transaction: None,
+            timestamp: Arc::new(|| js_sys::Date::now() as u64),
+            init_undo_stack: Vec::new(),
+            init_redo_stack: Vec::new(),
+        });
+        undo.expand_scope(&doc, &roots.nodes);
+        let signals = Signals {
+            status: RwSignal::new(Status::Connecting),
+            nodes: RwSignal::new(Vec::new()),
+            participants: RwSignal::new(BTreeMap::new()),
+            peers: RwSignal::new(Vec::new()),
+        };
+        let session = Rc::new(Session {
+            board_id,
+            token,
+            profile,
+            can_edit,
+            doc,
+            roots,
+            undo: RefCell::new(undo),
+            socket: RefCell::new(None),
+            handlers: RefCell::new(Vec::new()),
+            presence: RefCell::new(LocalPresence {
+                clock: 0,
+                selected: None,
+                pointer: None,
+                pointer_sent_ms: 0.0,
+            }),
+            remote_peers: RefCell::new(HashMap::new()),
+            attempts: Cell::new(0),
+            offline_by_choice: Cell::new(false),
+            signals,
+        });
+        session.observe_local_updates();
+        session.connect();
+        session.start_renewals();
+        session.refresh_peers();
+        session
+    }
+
+    pub fn client_id(&self) -> u64 {
+        self.doc.client_id().get()
+    }
+
+    pub fn pid(&self) -> &str {
+        &self.profile.pid
+    }
+
+    /// Makes a local edit; the update goes to the relay (or waits for the connection).
+    pub fn edit(&self, f: impl FnOnce(&Roots, &mut TransactionMut)) {
+        if !self.can_edit {
+            return;
+        }
+        {
+            let mut txn = self.doc.transact_mut_with(ORIGIN_LOCAL);
+            f(&self.roots, &mut txn);
+        }
+        self.refresh_doc();
+    }
+
+    pub fn undo(&self) {
+        if self.can_edit && self.undo.borrow_mut().undo_blocking() {
+            self.refresh_doc();
+        }
+    }
+
+    pub fn redo(&self) {
+        if self.can_edit && self.undo.borrow_mut().redo_blocking() {
+            self.refresh_doc();
+        }
+    }
+
+    /// Ends the current undo step, so the next edit is undone on its own.
+    pub fn undo_checkpoint(&self) {
+        self.undo.borrow_mut().reset();
+    }
+
+    pub fn set_selected(&self, selected: Option<String>) {
+        let changed = {
+            let mut presence = self.presence.borrow_mut();
+            let changed = presence.selected != selected;
+            presence.selected = selected;
+            changed
+        };
+        if changed {
+            self.send_presence();
+        }
+    }
+
+    pub fn set_pointer(&self, pointer: Option<(f64, f64)>) {
+        let now = js_sys::Date::now();
+        {
+            let mut presence = self.presence.borrow_mut();
+            presence.pointer = pointer;
+            if now - presence.pointer_sent_ms < POINTER_SEND_INTERVAL_MS {
+                return;
+            }
+            presence.pointer_sent_ms = now;
+        }
+        self.send_presence();
+    }
+
+    /// Cuts or restores the connection by choice (also used by the browser tests).
+    pub fn set_offline(self: &Rc<Self>, offline: bool) {
+        self.offline_by_choice.set(offline);
+        if offline {
+            if let Some(socket) = self.socket.borrow_mut().take() {
+                let _ = socket.close();
+            }
+            self.handlers.borrow_mut().clear();
+            self.signals.status.set(Status::Offline);
+        } else if self.socket.borrow().is_none() {
+            self.connect();
+        }
+    }
+
+    fn url(&self) -> String {
+        let location = web_sys::window().unwrap().location();
+        let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+        let host = location.host().unwrap_or_default();
+        let p = &self.profile;
+        let encode = |s: &str| String::from(js_sys::encode_uri_component(s));
+        let mut url = format!(
+            "{scheme}://{host}/ws/{}?token={}&pid={}&name={}&color={}",
+            encode(&self.board_id),
+            encode(&self.token),
+            encode(&p.pid),
+            encode(&p.name),
+            encode(&p.color)
+        );
+        if !p.org.is_empty() {
+            url.push_str(&format!("&org={}", encode(&p.org)));
+        }
+        if !p.org_kind.is_empty() {
+            url.push_str(&format!("&orgKind={}", encode(&p.org_kind)));
+        }
+        url
+    }
+
+    fn connect(self: &Rc<Self>) {
+        let Ok(socket) = WebSocket::new(&self.url()) else {
+            return self.schedule_reconnect();
+        };
+        socket.set_binary_type(BinaryType::Arraybuffer);
+        let weak = Rc::downgrade(self);
+        let on_open = Closure::<dyn FnMut()>::new({
+            let weak = weak.clone();
+            move || {
+                if let Some(session) = weak.upgrade() {
+                    session.on_open();
+                }
+            }
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let weak = weak.clone();
+            move |event: MessageEvent| {
+                let Some(session) = weak.upgrade() else { return };
+                if let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() {
+                    session.on_frame(&js_sys::Uint8Array::new(&buffer).to_vec());
+                }
+            }
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            if let Some(session) = weak.upgrade() {
+                session.on_close(event.code());
+            }
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        *self.handlers.borrow_mut() = vec![Box::new(on_open), Box::new(on_message), Box::new(on_close)];
+        *self.socket.borrow_mut() = Some(socket);
+    }
+
+    fn on_open(&self) {
+        self.attempts.set(0);
+        self.signals.status.set(Status::Connected);
+        let state_vector = self.doc.transact().state_vector().encode_v1();
+        self.send(&protocol::encode(&Message::SyncStep1(&state_vector)));
+        self.send_presence();
+    }
+
+    fn on_close(self: &Rc<Self>, code: u16) {
+        self.socket.borrow_mut().take();
+        self.remote_peers.borrow_mut().clear();
+        self.refresh_peers();
+        match code {
+            CLOSE_UNAUTHORIZED => self.signals.status.set(Status::Refused),
+            CLOSE_UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
+            _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
+            _ => self.schedule_reconnect(),
+        }
+    }
+
+    fn schedule_reconnect(self: &Rc<Self>) {
+        let attempt = self.attempts.get();
+        self.attempts.set(attempt + 1);
+        self.signals.status.set(if attempt == 0 { Status::Reconnecting } else { Status::Offline });
+        // Exponential backoff with jitter, so a restarted server is not hit by every client at once.
+        let base = RECONNECT_DELAY_MIN_MS.saturating_mul(1 << attempt.min(5)).min(RECONNECT_DELAY_MAX_MS);
+        let delay = f64::from(base) * (0.75 + js_sys::Math::random() / 2.0);
+        let weak = Rc::downgrade(self);
+        set_timeout(
+            move || {
+                if let Some(session) = weak.upgrade()
+                    && !session.offline_by_choice.get()
+                    && session.socket.borrow().is_none()
+                {
+                    session.connect();
+                }
+            },
+            std::time::Duration::from_millis(delay as u64),
+        );
+    }
+
+    fn send(&self, frame: &[u8]) {
+        if let Some(socket) = self.socket.borrow().as_ref()
+            && socket.ready_state() == WebSocket::OPEN
+        {
+            let _ = socket.send_with_u8_array(frame);
+        }
+    }
+
+    fn on_frame(&self, frame: &[u8]) {
+        let Ok(messages) = protocol::decode_frame(frame, usize::MAX) else {
+            return;
+        };
+        let mut doc_changed = false;
+        for message in messages {
+            match message {
+                Message::SyncStep1(state_vector) => {
+                    if let Ok(sv) = StateVector::decode_v1(state_vector) {
+                        let diff = self.doc.transact().encode_diff_v1(&sv);
+                        self.send(&protocol::encode(&Message::SyncStep2(&diff)));
+                    }
+                }
+                Message::SyncStep2(update) | Message::Update(update) => {
+                    if let Ok(update) = Update::decode_v1(update) {
+                        let mut txn = self.doc.transact_mut_with(ORIGIN_REMOTE);
+                        doc_changed |= txn.apply_update(update).is_ok();
+                    }
+                }
+                Message::Awareness(payload) => {
+                    if let Ok(entries) = protocol::decode_awareness(payload, usize::MAX) {
+                        self.apply_awareness(entries);
+                    }
+                }
+                Message::QueryAwareness => self.send_presence(),
+                Message::Auth(_) => {}
+            }
+        }
+        if doc_changed {
+            self.refresh_doc();
+        }
+    }
+
+    fn observe_local_updates(self: &Rc<Self>) {
+        let weak: Weak<Session> = Rc::downgrade(self);
+        let remote = Origin::from(ORIGIN_REMOTE);
+        let _ = self.doc.observe_update_v1("relay", move |txn, event| {
+            if txn.origin() == Some(&remote) {
+                return;
+            }
+            if let Some(session) = weak.upgrade() {
+                session.send(&protocol::encode(&Message::Update(&event.update)));
+            }
+        });
+    }
+
+    fn refresh_doc(&self) {
+        let txn = self.doc.transact();
+        self.signals.nodes.set(self.roots.nodes(&txn));
+        let participants = self.roots.participants(&txn);
+        if self.signals.participants.with_untracked(|p| *p != participants) {
+            self.signals.participants.set(participants);
+        }
+    }
+
+    fn apply_awareness(&self, entries: Vec<AwarenessEntry>) {
+        let now = js_sys::Date::now();
+        let own = self.client_id();
+        {
+            let mut peers = self.remote_peers.borrow_mut();
+            for entry in entries {
+                if entry.client_id == own {
+                    continue;
+                }
+                let newer = peers.get(&entry.client_id).is_none_or(|(clock, _, _)| entry.clock >= *clock);
+                if !newer {
+                    continue;
+                }
+                if entry.is_removal() {
+                    peers.remove(&entry.client_id);
+                    continue;
+                }
+                let state: AwarenessState = serde_json::from_str(&entry.state).unwrap_or_default();
+                let peer = Peer {
+                    client_id: entry.client_id,
+                    name: state.user.name,
+                    org: state.user.org,
+                    color: state.user.color,
+                    selected: state.selected,
+                    pointer: state.pointer,
+                    is_self: false,
+                };
+                peers.insert(entry.client_id, (entry.clock, peer, now));
+            }
+        }
+        self.refresh_peers();
+    }
+
+    fn refresh_peers(&self) {
+        let presence = self.presence.borrow();
+        let mut peers = vec![Peer {
+            client_id: self.client_id(),
+            name: self.profile.name.clone(),
+            org: self.profile.org.clone(),
+            color: self.profile.color.clone(),
+            selected: presence.selected.clone(),
+            pointer: None,
+            is_self: true,
+        }];
+        let mut others: Vec<Peer> = self.remote_peers.borrow().values().map(|(_, p, _)| p.clone()).collect();
+        others.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.client_id.cmp(&b.client_id)));
+        peers.extend(others);
+        if self.signals.peers.with_untracked(|p| *p != peers) {
+            self.signals.peers.set(peers);
+        }
+    }
+
+    fn send_presence(&self) {
+        let state = {
+            let mut presence = self.presence.borrow_mut();
+            presence.clock += 1;
+            serde_json::json!({
+                "user": {
+                    "name": self.profile.name,
+                    "color": self.profile.color,
+                    "org": self.profile.org,
+                    "orgKind": self.profile.org_kind,
+                    "pid": self.profile.pid,
+                },
+                "selected": presence.selected,
+                "pointer": presence.pointer,
+            })
+        };
+        let entry = AwarenessEntry {
+            client_id: self.client_id(),
+            clock: self.presence.borrow().clock,
+            state: state.to_string(),
+        };
+        let payload = protocol::encode_awareness([&entry]);
+        self.send(&protocol::encode(&Message::Awareness(&payload)));
+        self.refresh_peers();
+    }
+
+    /// Renews this participant's awareness and forgets peers that went silent.
+    fn start_renewals(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let _ = set_interval_with_handle(
+            move || {
+                let Some(session) = weak.upgrade() else { return };
+                session.send_presence();
+                let now = js_sys::Date::now();
+                session.remote_peers.borrow_mut().retain(|_, (_, _, seen)| now - *seen < PEER_TIMEOUT_MS);
+                session.refresh_peers();
+            },
+            std::time::Duration::from_millis(u64::from(AWARENESS_RENEW_MS)),
+        );
+    }
+}
