@@ -10,9 +10,9 @@ use crate::doc::{CENTRAL_NODE_ID, Node, Tree};
 pub const GAP_X_PX: f64 = 48.0;
 /// Vertical gap between sibling subtrees.
 pub const GAP_Y_PX: f64 = 12.0;
-const CHAR_WIDTH_PX: f64 = 7.6;
+const CHAR_WIDTH_PX: f64 = 8.2;
 const LINE_HEIGHT_PX: f64 = 20.0;
-const PADDING_X_PX: f64 = 24.0;
+const PADDING_X_PX: f64 = 32.0;
 const PADDING_Y_PX: f64 = 16.0;
 const WIDTH_MIN_PX: f64 = 56.0;
 const WIDTH_MAX_PX: f64 = 240.0;
@@ -110,13 +110,20 @@ pub fn layout(nodes: &[Node]) -> Layout {
         side: Side::Center,
         depth: 0,
         color: root.color.clone().unwrap_or_else(|| "#334155".into()),
-        hidden_children: if root.collapsed { tree.children_of(CENTRAL_NODE_ID).len() } else { 0 },
+        hidden_children: if root.collapsed {
+            tree.children_of(CENTRAL_NODE_ID).len()
+        } else {
+            0
+        },
     });
     if root.collapsed {
         return out;
     }
     let branches = tree.children_of(CENTRAL_NODE_ID);
-    let total: f64 = branches.iter().map(|b| heights[b.as_str()] + GAP_Y_PX).sum();
+    let total: f64 = branches
+        .iter()
+        .map(|b| heights[b.as_str()] + GAP_Y_PX)
+        .sum();
     // Branches fill the right side in order until it holds half the height; the rest go left.
     let mut right = Vec::new();
     let mut left = Vec::new();
@@ -130,9 +137,17 @@ pub fn layout(nodes: &[Node]) -> Layout {
             left.push(branch);
         }
     }
-    let ctx = Ctx { tree: &tree, by_id: &by_id, heights: &heights };
+    let ctx = Ctx {
+        tree: &tree,
+        by_id: &by_id,
+        heights: &heights,
+    };
     for (side, group) in [(Side::Right, &right), (Side::Left, &left)] {
-        let group_height: f64 = group.iter().map(|b| heights[b.as_str()] + GAP_Y_PX).sum::<f64>() - GAP_Y_PX;
+        let group_height: f64 = group
+            .iter()
+            .map(|b| heights[b.as_str()] + GAP_Y_PX)
+            .sum::<f64>()
+            - GAP_Y_PX;
         let mut top = -group_height / 2.0;
         for branch in group.iter() {
             let index = branches.iter().position(|b| b == *branch).unwrap();
@@ -142,7 +157,16 @@ pub fn layout(nodes: &[Node]) -> Layout {
                 .unwrap_or_else(|| BRANCH_COLORS[index % BRANCH_COLORS.len()].to_owned());
             let h = heights[branch.as_str()];
             let parent = (0.0, root_width);
-            ctx.place(branch, CENTRAL_NODE_ID, parent, top + h / 2.0, side, 1, &color, &mut out);
+            ctx.place(
+                branch,
+                CENTRAL_NODE_ID,
+                parent,
+                top + h / 2.0,
+                side,
+                1,
+                &color,
+                &mut out,
+            );
             top += h + GAP_Y_PX;
         }
     }
@@ -173,7 +197,10 @@ impl Ctx<'_> {
         let (width, height) = node_size(&node.text, false);
         let direction = if side == Side::Left { -1.0 } else { 1.0 };
         let x = parent_x + direction * (parent_width / 2.0 + GAP_X_PX + width / 2.0);
-        let color = node.color.clone().unwrap_or_else(|| inherited_color.to_owned());
+        let color = node
+            .color
+            .clone()
+            .unwrap_or_else(|| inherited_color.to_owned());
         let children = self.tree.children_of(id);
         out.nodes.push(Placed {
             id: id.to_owned(),
@@ -190,12 +217,24 @@ impl Ctx<'_> {
         if node.collapsed || children.is_empty() {
             return;
         }
-        let children_height: f64 =
-            children.iter().map(|c| self.heights[c.as_str()] + GAP_Y_PX).sum::<f64>() - GAP_Y_PX;
+        let children_height: f64 = children
+            .iter()
+            .map(|c| self.heights[c.as_str()] + GAP_Y_PX)
+            .sum::<f64>()
+            - GAP_Y_PX;
         let mut top = y - children_height / 2.0;
         for child in children {
             let h = self.heights[child.as_str()];
-            self.place(child, id, (x, width), top + h / 2.0, side, depth + 1, &color, out);
+            self.place(
+                child,
+                id,
+                (x, width),
+                top + h / 2.0,
+                side,
+                depth + 1,
+                &color,
+                out,
+            );
             top += h + GAP_Y_PX;
         }
     }
@@ -218,14 +257,22 @@ fn subtree_height(
             continue;
         }
         let node = by_id[current.as_str()];
-        let children: &[String] = if node.collapsed { &[] } else { tree.children_of(&current) };
+        let children: &[String] = if node.collapsed {
+            &[]
+        } else {
+            tree.children_of(&current)
+        };
         if !expanded && children.iter().any(|c| !heights.contains_key(c)) {
             stack.push((current.clone(), true));
             stack.extend(children.iter().map(|c| (c.clone(), false)));
             continue;
         }
         let own = node_size(&node.text, current == CENTRAL_NODE_ID).1;
-        let below: f64 = children.iter().map(|c| heights[c.as_str()] + GAP_Y_PX).sum::<f64>() - GAP_Y_PX;
+        let below: f64 = children
+            .iter()
+            .map(|c| heights[c.as_str()] + GAP_Y_PX)
+            .sum::<f64>()
+            - GAP_Y_PX;
         heights.insert(current, own.max(below));
     }
     heights[id]
@@ -248,7 +295,8 @@ mod tests {
     }
 
     fn overlaps(a: &Placed, b: &Placed) -> bool {
-        (a.x - b.x).abs() < (a.width + b.width) / 2.0 && (a.y - b.y).abs() < (a.height + b.height) / 2.0
+        (a.x - b.x).abs() < (a.width + b.width) / 2.0
+            && (a.y - b.y).abs() < (a.height + b.height) / 2.0
     }
 
     #[test]
@@ -256,15 +304,33 @@ mod tests {
         let mut nodes = vec![node("root", None, 0.0, "Mobilités")];
         for b in 0..6 {
             let branch = format!("b{b}");
-            nodes.push(node(&branch, Some("root"), b as f64, &format!("Branche {b}")));
+            nodes.push(node(
+                &branch,
+                Some("root"),
+                b as f64,
+                &format!("Branche {b}"),
+            ));
             for c in 0..b {
-                nodes.push(node(&format!("{branch}c{c}"), Some(&branch), c as f64, "Une idée un peu longue à écrire"));
+                nodes.push(node(
+                    &format!("{branch}c{c}"),
+                    Some(&branch),
+                    c as f64,
+                    "Une idée un peu longue à écrire",
+                ));
             }
         }
         let layout = layout(&nodes);
         assert_eq!(layout.nodes.len(), nodes.len());
-        let right = layout.nodes.iter().filter(|n| n.side == Side::Right && n.depth == 1).count();
-        let left = layout.nodes.iter().filter(|n| n.side == Side::Left && n.depth == 1).count();
+        let right = layout
+            .nodes
+            .iter()
+            .filter(|n| n.side == Side::Right && n.depth == 1)
+            .count();
+        let left = layout
+            .nodes
+            .iter()
+            .filter(|n| n.side == Side::Left && n.depth == 1)
+            .count();
         assert!(right > 0 && left > 0, "right {right}, left {left}");
         for (i, a) in layout.nodes.iter().enumerate() {
             for b in &layout.nodes[i + 1..] {
@@ -299,6 +365,10 @@ mod tests {
 
     #[test]
     fn a_map_without_its_central_topic_lays_out_nothing() {
-        assert!(layout(&[node("x", Some("root"), 0.0, "x")]).nodes.is_empty());
+        assert!(
+            layout(&[node("x", Some("root"), 0.0, "x")])
+                .nodes
+                .is_empty()
+        );
     }
 }

@@ -48,7 +48,10 @@ mod tests {
 
     fn apply(old: &str, change: &TextChange) -> String {
         let mut out = old.to_owned();
-        out.replace_range(change.index..change.index + change.delete_len, &change.insert);
+        out.replace_range(
+            change.index..change.index + change.delete_len,
+            &change.insert,
+        );
         out
     }
 
@@ -63,7 +66,15 @@ mod tests {
         ];
         for (old, new, index, delete_len, insert) in cases {
             let change = text_change(old, new).unwrap();
-            assert_eq!(change, TextChange { index, delete_len, insert: insert.into() }, "{old} -> {new}");
+            assert_eq!(
+                change,
+                TextChange {
+                    index,
+                    delete_len,
+                    insert: insert.into()
+                },
+                "{old} -> {new}"
+            );
         }
         assert_eq!(text_change("same", "same"), None);
     }

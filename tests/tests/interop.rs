@@ -10,6 +10,9 @@ fn common<'a>(ws: &'a str, board: &'a str, token: &'a str) -> Vec<&'a str> {
 
 #[tokio::test]
 async fn two_stock_clients_converge_on_map_text_array_and_awareness() {
+    if !nouage_tests::npm_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Interop").await;
@@ -33,6 +36,9 @@ async fn two_stock_clients_converge_on_map_text_array_and_awareness() {
 
 #[tokio::test]
 async fn a_stock_client_reads_the_initial_document_the_server_created() {
+    if !nouage_tests::npm_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let ws = server.ws_base();
@@ -69,6 +75,9 @@ async fn a_stock_client_reads_the_initial_document_the_server_created() {
 
 #[tokio::test]
 async fn a_node_written_by_a_stock_client_reaches_a_yrs_client_and_back() {
+    if !nouage_tests::npm_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let ws = server.ws_base();
@@ -122,6 +131,9 @@ async fn a_node_written_by_a_stock_client_reaches_a_yrs_client_and_back() {
 
 #[tokio::test]
 async fn a_value_written_by_a_stock_client_is_read_back_after_a_restart() {
+    if !nouage_tests::npm_ready() || !nouage_tests::binary_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = ProcessServer::start(dir.path(), &[]).await;
     let ws = server.ws_base();
@@ -156,6 +168,9 @@ async fn a_value_written_by_a_stock_client_is_read_back_after_a_restart() {
 
 #[tokio::test]
 async fn a_stock_client_is_refused_an_unknown_board_and_a_wrong_token() {
+    if !nouage_tests::npm_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let ws = server.ws_base();

@@ -84,6 +84,9 @@ async fn a_room_unloaded_when_idle_reloads_from_snapshot_and_journal() {
 
 #[tokio::test]
 async fn an_update_a_second_client_received_survives_sigkill() {
+    if !nouage_tests::binary_ready() {
+        return;
+    }
     let dir = TempDir::new();
     for round in 0..3 {
         let server = ProcessServer::start(dir.path(), &[]).await;
@@ -126,6 +129,9 @@ async fn an_update_a_second_client_received_survives_sigkill() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly_and_keeps_everything() {
+    if !nouage_tests::binary_ready() {
+        return;
+    }
     let dir = TempDir::new();
     let server = ProcessServer::start(dir.path(), &[]).await;
     let board = create_board(&server.base, "diagnosis", "Diagnostic").await;

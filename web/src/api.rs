@@ -61,11 +61,15 @@ async fn fetch_json<T: for<'de> Deserialize<'de>>(
     init.set_method(method);
     let headers = web_sys::Headers::new().map_err(js_error)?;
     if let Some(body) = body {
-        headers.set("Content-Type", "application/json").map_err(js_error)?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(js_error)?;
         init.set_body(&wasm_bindgen::JsValue::from_str(body));
     }
     if let Some(token) = token {
-        headers.set("Authorization", &format!("Bearer {token}")).map_err(js_error)?;
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(js_error)?;
     }
     init.set_headers(&headers);
     let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_error)?;

@@ -12,8 +12,9 @@ use crate::mindmap::MindMap;
 use crate::session::{Session, Status};
 
 /// Colours offered when joining.
-pub const PARTICIPANT_COLORS: [&str; 8] =
-    ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"];
+pub const PARTICIPANT_COLORS: [&str; 8] = [
+    "#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626",
+];
 
 const ORG_KINDS: [(&str, Key); 6] = [
     ("commune", Key::OrgCommune),
@@ -87,7 +88,9 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
     let org = RwSignal::new(String::new());
     let org_kind = RwSignal::new(String::new());
     let pid = local::pid();
-    let default_color = PARTICIPANT_COLORS[(js_sys::Math::random() * PARTICIPANT_COLORS.len() as f64) as usize % PARTICIPANT_COLORS.len()];
+    let default_color = PARTICIPANT_COLORS[(js_sys::Math::random()
+        * PARTICIPANT_COLORS.len() as f64) as usize
+        % PARTICIPANT_COLORS.len()];
     let color = RwSignal::new(default_color.to_owned());
     let error = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -147,7 +150,12 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
 }
 
 #[component]
-fn BoardView(board_id: String, token: String, info: api::BoardInfo, profile: Profile) -> impl IntoView {
+fn BoardView(
+    board_id: String,
+    token: String,
+    info: api::BoardInfo,
+    profile: Profile,
+) -> impl IntoView {
     let i18n = use_i18n();
     let can_edit = info.role != "viewer";
     let session = Session::start(board_id, token, profile, can_edit);

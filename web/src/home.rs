@@ -13,7 +13,10 @@ const KINDS: [(&str, Key); 3] = [
 ];
 
 pub fn kind_key(kind: &str) -> Key {
-    KINDS.iter().find(|(k, _)| *k == kind).map_or(Key::KindMindMap, |(_, key)| *key)
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(Key::KindMindMap, |(_, key)| *key)
 }
 
 #[component]
@@ -38,7 +41,11 @@ pub fn Home() -> impl IntoView {
         error.set(None);
         let (k, l) = (kind.get_untracked(), lang.get_untracked());
         leptos::task::spawn_local(async move {
-            let request = api::CreateBoard { kind: &k, title: &t, lang: &l };
+            let request = api::CreateBoard {
+                kind: &k,
+                title: &t,
+                lang: &l,
+            };
             match api::create_board(&request).await {
                 Ok(board) => created.set(Some(board)),
                 Err(e) => error.set(Some(format!("{}{e}", i18n.t(Key::ErrorPrefix)))),
@@ -104,7 +111,11 @@ pub fn Home() -> impl IntoView {
 fn Links(board: CreatedBoard) -> impl IntoView {
     let i18n = use_i18n();
     let rows = [
-        (Key::RoleFacilitator, board.links.facilitator.clone(), "facilitator"),
+        (
+            Key::RoleFacilitator,
+            board.links.facilitator.clone(),
+            "facilitator",
+        ),
         (Key::RoleEditor, board.links.editor.clone(), "editor"),
         (Key::RoleViewer, board.links.viewer.clone(), "viewer"),
     ];

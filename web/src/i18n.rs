@@ -113,6 +113,9 @@ mod tests {
     fn french_and_english_differ_where_they_should() {
         assert_eq!(tr(Lang::Fr, Key::Create), "Créer");
         assert_eq!(tr(Lang::En, Key::Create), "Create");
-        assert_ne!(tr(Lang::Fr, Key::StatusOffline), tr(Lang::En, Key::StatusOffline));
+        assert_ne!(
+            tr(Lang::Fr, Key::StatusOffline),
+            tr(Lang::En, Key::StatusOffline)
+        );
     }
 }

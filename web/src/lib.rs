@@ -24,7 +24,9 @@ pub fn start() {
 
 #[component]
 fn App() -> impl IntoView {
-    let lang = local::ui_lang().and_then(|l| l.parse().ok()).unwrap_or(Lang::Fr);
+    let lang = local::ui_lang()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(Lang::Fr);
     let i18n = I18n(RwSignal::new(lang));
     provide_context(i18n);
     Effect::new(move |_| {
@@ -46,7 +48,9 @@ fn App() -> impl IntoView {
     let path = location.pathname().unwrap_or_default();
     let token = token_from_hash(&location.hash().unwrap_or_default());
     let page = match path.strip_prefix("/b/") {
-        Some(id) if !id.is_empty() => view! { <board::BoardPage board_id=id.to_owned() token /> }.into_any(),
+        Some(id) if !id.is_empty() => {
+            view! { <board::BoardPage board_id=id.to_owned() token /> }.into_any()
+        }
         _ => view! { <home::Home /> }.into_any(),
     };
     view! {

@@ -21,6 +21,8 @@ const ZOOM_MAX: f64 = 3.0;
 const FIT_MARGIN_PX: f64 = 40.0;
 /// A press that moves less than this is a click, not a drag.
 const DRAG_THRESHOLD_PX: f64 = 5.0;
+/// Where the node editor waits when nobody edits: in the page, focusable, out of sight.
+const EDITOR_IDLE_STYLE: &str = "left:-10000px;top:0;width:10px;opacity:0;pointer-events:none";
 
 /// Pan and zoom: a map point `p` shows at `p * scale + (x, y)` in the viewport.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,7 +58,11 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     let selected = RwSignal::new(Some(CENTRAL_NODE_ID.to_owned()));
     let editing = RwSignal::new(None::<String>);
     let fresh = StoredValue::new(None::<String>);
-    let view = RwSignal::new(View { x: 0.0, y: 0.0, scale: 1.0 });
+    let view = RwSignal::new(View {
+        x: 0.0,
+        y: 0.0,
+        scale: 1.0,
+    });
     let gesture = StoredValue::new(None::<Gesture>);
     let drop_target = RwSignal::new(None::<Drop>);
     let viewport = NodeRef::<html::Div>::new();
@@ -91,6 +97,44 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
         }
     });
 
+    // Keep the selected idea in sight, panning as little as needed.
+    Effect::new(move |_| {
+        let Some(id) = selected.get() else { return };
+        let Some(placed) = layout_memo.with(|l| l.get(&id).cloned()) else {
+            return;
+        };
+        let Some(el) = viewport.get_untracked() else {
+            return;
+        };
+        let rect = el.get_bounding_client_rect();
+        let v = view.get_untracked();
+        let margin = 24.0;
+        let left = (placed.x - placed.width / 2.0) * v.scale + v.x;
+        let right = (placed.x + placed.width / 2.0) * v.scale + v.x;
+        let top = (placed.y - placed.height / 2.0) * v.scale + v.y;
+        let bottom = (placed.y + placed.height / 2.0) * v.scale + v.y;
+        let dx = if left < margin {
+            margin - left
+        } else if right > rect.width() - margin {
+            rect.width() - margin - right
+        } else {
+            0.0
+        };
+        let dy = if top < margin {
+            margin - top
+        } else if bottom > rect.height() - margin {
+            rect.height() - margin - bottom
+        } else {
+            0.0
+        };
+        if dx != 0.0 || dy != 0.0 {
+            view.set(View {
+                x: v.x + dx,
+                y: v.y + dy,
+                ..v
+            });
+        }
+    });
     let focus_viewport = move || {
         if let Some(el) = viewport.get_untracked() {
             let _ = el.focus();
@@ -102,18 +146,23 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                 return;
             }
             let text = replace_with.clone().unwrap_or_else(|| {
-                nodes.with_untracked(|n| n.iter().find(|n| n.id == id).map(|n| n.text.clone()).unwrap_or_default())
+                nodes.with_untracked(|n| {
+                    n.iter()
+                        .find(|n| n.id == id)
+                        .map(|n| n.text.clone())
+                        .unwrap_or_default()
+                })
             });
             editing.set(Some(id));
-            request_animation_frame(move || {
-                if let Some(input) = editor.get_untracked() {
-                    input.set_value(&text);
-                    let _ = input.focus();
-                    if replace_with.is_none() {
-                        input.select();
-                    }
+            // The editor is always in the page (off-screen when idle), so it takes the focus
+            // at once and no keystroke typed right after Tab or Enter is lost.
+            if let Some(input) = editor.get_untracked() {
+                input.set_value(&text);
+                let _ = input.focus();
+                if replace_with.is_none() {
+                    input.select();
                 }
-            });
+            }
         }
     };
     let apply_text = {
@@ -137,9 +186,12 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     let finish_editing = {
         let session = session.clone();
         move || {
-            let Some(id) = editing.get_untracked() else { return };
+            let Some(id) = editing.get_untracked() else {
+                return;
+            };
             editing.set(None);
-            let empty = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.text.trim().is_empty()));
+            let empty =
+                nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.text.trim().is_empty()));
             if fresh.get_value().as_deref() == Some(id.as_str()) && empty {
                 // A new idea left empty was not wanted.
                 let parent = parent_of(&nodes.get_untracked(), &id);
@@ -175,12 +227,18 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
         let session = session.clone();
         move |id: String| {
             let has_children = layout_memo.with_untracked(|l| {
-                l.get(&id).is_some_and(|p| p.hidden_children > 0) || l.nodes.iter().any(|n| n.parent.as_deref() == Some(id.as_str()))
+                l.get(&id).is_some_and(|p| p.hidden_children > 0)
+                    || l.nodes
+                        .iter()
+                        .any(|n| n.parent.as_deref() == Some(id.as_str()))
             });
             if has_children {
                 session.edit(|roots, txn| {
                     if let Some(Out::YMap(node)) = roots.nodes.get(txn, &id) {
-                        let collapsed = matches!(node.get(txn, "collapsed"), Some(Out::Any(yrs::Any::Bool(true))));
+                        let collapsed = matches!(
+                            node.get(txn, "collapsed"),
+                            Some(Out::Any(yrs::Any::Bool(true)))
+                        );
                         node.insert(txn, "collapsed", !collapsed);
                     }
                 });
@@ -196,7 +254,9 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             let all = nodes.get_untracked();
             let tree = Tree::resolve(&all);
             if !tree.children_of(&id).is_empty() {
-                let confirmed = window().confirm_with_message(i18n.t(Key::ConfirmDeleteSubtree)).unwrap_or(false);
+                let confirmed = window()
+                    .confirm_with_message(i18n.t(Key::ConfirmDeleteSubtree))
+                    .unwrap_or(false);
                 if !confirmed {
                     return;
                 }
@@ -218,7 +278,9 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             if editing.get_untracked().is_some() {
                 return;
             }
-            let current = selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+            let current = selected
+                .get_untracked()
+                .unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
             let ctrl = ev.ctrl_key() || ev.meta_key();
             let key = ev.key();
             let handled = match key.as_str() {
@@ -247,7 +309,8 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                     true
                 }
                 "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" => {
-                    if let Some(next) = layout_memo.with_untracked(|l| navigate(l, &current, &key)) {
+                    if let Some(next) = layout_memo.with_untracked(|l| navigate(l, &current, &key))
+                    {
                         selected.set(Some(next));
                     }
                     true
@@ -292,7 +355,9 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                     ev.prevent_default();
                     let current = editing.get_untracked();
                     finish_editing();
-                    if let Some(current) = current.filter(|id| nodes.with_untracked(|n| n.iter().any(|n| &n.id == id))) {
+                    if let Some(current) =
+                        current.filter(|id| nodes.with_untracked(|n| n.iter().any(|n| &n.id == id)))
+                    {
                         add_node(current, None);
                     }
                 }
@@ -327,7 +392,10 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                 selected.set(Some(node.clone()));
                 gesture.set_value(Some(Gesture::Press { node, start: point }));
             }
-            None => gesture.set_value(Some(Gesture::Pan { start: point, origin: view.get_untracked() })),
+            None => gesture.set_value(Some(Gesture::Pan {
+                start: point,
+                origin: view.get_untracked(),
+            })),
         }
         if editing.get_untracked().is_none() {
             focus_viewport();
@@ -339,10 +407,16 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             let map_point = to_map(&ev);
             session.set_pointer(map_point);
             let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
-            let Some(current) = gesture.get_value() else { return };
+            let Some(current) = gesture.get_value() else {
+                return;
+            };
             match current {
                 Gesture::Pan { start, origin } => {
-                    view.set(View { x: origin.x + point.0 - start.0, y: origin.y + point.1 - start.1, ..origin });
+                    view.set(View {
+                        x: origin.x + point.0 - start.0,
+                        y: origin.y + point.1 - start.1,
+                        ..origin
+                    });
                 }
                 Gesture::Press { node, start } => {
                     let moved = (point.0 - start.0).hypot(point.1 - start.1);
@@ -363,12 +437,17 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     let on_pointerup = {
         let session = session.clone();
         move |_ev: PointerEvent| {
-            if let Some(Gesture::Drag { node, over: Some(target) }) = gesture.get_value() {
+            if let Some(Gesture::Drag {
+                node,
+                over: Some(target),
+            }) = gesture.get_value()
+            {
                 let all = nodes.get_untracked();
                 let (parent, order) = match &target {
                     Drop::Child(parent) => (parent.clone(), new_order(&all, parent, None)),
                     Drop::Before(sibling) | Drop::After(sibling) => {
-                        let parent = parent_of(&all, sibling).unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+                        let parent =
+                            parent_of(&all, sibling).unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
                         let order = match &target {
                             Drop::Before(s) => order_before(&all, &parent, s),
                             _ => new_order(&all, &parent, Some(sibling)),
@@ -394,9 +473,14 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     };
     let on_wheel = move |ev: WheelEvent| {
         ev.prevent_default();
-        let Some(el) = viewport.get_untracked() else { return };
+        let Some(el) = viewport.get_untracked() else {
+            return;
+        };
         let rect = el.get_bounding_client_rect();
-        let (sx, sy) = (f64::from(ev.client_x()) - rect.left(), f64::from(ev.client_y()) - rect.top());
+        let (sx, sy) = (
+            f64::from(ev.client_x()) - rect.left(),
+            f64::from(ev.client_y()) - rect.top(),
+        );
         let factor = (-ev.delta_y() * 0.0015).exp();
         view.update(|v| zoom_around(v, factor, sx, sy));
     };
@@ -416,12 +500,21 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     };
     let add_child_button = {
         let add_node = add_node.clone();
-        move |_| add_node(selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned()), None)
+        move |_| {
+            add_node(
+                selected
+                    .get_untracked()
+                    .unwrap_or_else(|| CENTRAL_NODE_ID.to_owned()),
+                None,
+            )
+        }
     };
     let add_sibling_button = {
         let add_node = add_node.clone();
         move |_| {
-            let current = selected.get_untracked().unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
+            let current = selected
+                .get_untracked()
+                .unwrap_or_else(|| CENTRAL_NODE_ID.to_owned());
             match parent_of(&nodes.get_untracked(), &current) {
                 Some(parent) => add_node(parent, Some(current)),
                 None => add_node(current, None),
@@ -449,8 +542,15 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
         let id = placed.id.clone();
         let node = nodes.with_untracked(|n| n.iter().find(|n| n.id == id).cloned());
         let text = node.as_ref().map(|n| n.text.clone()).unwrap_or_default();
-        let author = node.as_ref().map(|n| author_label(&n.author)).unwrap_or_default();
-        let shown = if text.is_empty() { i18n.t(Key::NewIdea).to_owned() } else { text.clone() };
+        let author = node
+            .as_ref()
+            .map(|n| author_label(&n.author))
+            .unwrap_or_default();
+        let shown = if text.is_empty() {
+            i18n.t(Key::NewIdea).to_owned()
+        } else {
+            text.clone()
+        };
         let is_selected = {
             let id = id.clone();
             move || selected.get().as_deref() == Some(id.as_str())
@@ -460,9 +560,19 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             move || matches!(drop_target.get(), Some(Drop::Child(t)) if t == id)
         };
         let expanded = (placed.hidden_children > 0).then_some("false").or_else(|| {
-            layout_memo.with_untracked(|l| l.nodes.iter().any(|n| n.parent.as_deref() == Some(id.as_str()))).then_some("true")
+            layout_memo
+                .with_untracked(|l| {
+                    l.nodes
+                        .iter()
+                        .any(|n| n.parent.as_deref() == Some(id.as_str()))
+                })
+                .then_some("true")
         });
-        let title = if author.is_empty() { String::new() } else { format!("{} {author}", i18n.t(Key::By)) };
+        let title = if author.is_empty() {
+            String::new()
+        } else {
+            format!("{} {author}", i18n.t(Key::By))
+        };
         let class = match placed.side {
             Side::Center => "node central",
             Side::Left => "node left",
@@ -477,7 +587,11 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             placed.color
         );
         let label = if placed.hidden_children > 0 {
-            format!("{shown} ({} {})", placed.hidden_children, i18n.t(Key::ChildrenHidden))
+            format!(
+                "{shown} ({} {})",
+                placed.hidden_children,
+                i18n.t(Key::ChildrenHidden)
+            )
         } else {
             shown.clone()
         };
@@ -562,7 +676,10 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     };
     let canvas_style = move || {
         let v = view.get();
-        format!("transform:translate({}px,{}px) scale({})", v.x, v.y, v.scale)
+        format!(
+            "transform:translate({}px,{}px) scale({})",
+            v.x, v.y, v.scale
+        )
     };
     let active_descendant = move || selected.get().map(|id| format!("node-{id}"));
 
@@ -612,7 +729,8 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                     <input
                         class="node-editor"
                         node_ref=editor
-                        style=move || editor_style().unwrap_or_else(|| "display:none".into())
+                        style=move || editor_style().unwrap_or_else(|| EDITOR_IDLE_STYLE.into())
+                        tabindex=move || if editing.get().is_some() { "0" } else { "-1" }
                         aria-label=move || i18n.t(Key::EditNodeLabel)
                         on:keydown=on_editor_keydown
                         on:input=on_editor_input
@@ -629,7 +747,10 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
 /// The node id a DOM event target belongs to (the target or an ancestor with `data-node`).
 fn node_id_of(target: &web_sys::EventTarget) -> Option<String> {
     let element = target.dyn_ref::<web_sys::Element>()?;
-    element.closest("[data-node]").ok()??.get_attribute("data-node")
+    element
+        .closest("[data-node]")
+        .ok()??
+        .get_attribute("data-node")
 }
 
 fn node_id_of_target(ev: &PointerEvent) -> Option<String> {
@@ -648,7 +769,10 @@ fn node_text<T: yrs::ReadTxn>(nodes: &MapRef, txn: &T, id: &str) -> Option<TextR
 
 fn expand(nodes: &MapRef, txn: &mut TransactionMut, id: &str) {
     if let Some(Out::YMap(node)) = nodes.get(txn, id)
-        && matches!(node.get(txn, "collapsed"), Some(Out::Any(yrs::Any::Bool(true))))
+        && matches!(
+            node.get(txn, "collapsed"),
+            Some(Out::Any(yrs::Any::Bool(true)))
+        )
     {
         node.insert(txn, "collapsed", false);
     }
@@ -659,7 +783,10 @@ fn parent_of(nodes: &[Node], id: &str) -> Option<String> {
         return None;
     }
     let tree = Tree::resolve(nodes);
-    tree.children.iter().find(|(_, kids)| kids.iter().any(|k| k == id)).map(|(p, _)| p.clone())
+    tree.children
+        .iter()
+        .find(|(_, kids)| kids.iter().any(|k| k == id))
+        .map(|(p, _)| p.clone())
 }
 
 /// An order placing a new child of `parent` after `after` (or last).
@@ -707,7 +834,11 @@ fn delete_subtree(session: &Session, nodes: &[Node], id: &str) {
 /// The node an arrow key moves to.
 fn navigate(layout: &Layout, current: &str, key: &str) -> Option<String> {
     let here = layout.get(current)?;
-    let children: Vec<&Placed> = layout.nodes.iter().filter(|n| n.parent.as_deref() == Some(current)).collect();
+    let children: Vec<&Placed> = layout
+        .nodes
+        .iter()
+        .filter(|n| n.parent.as_deref() == Some(current))
+        .collect();
     let towards = |side: Side| -> Option<String> {
         children
             .iter()
@@ -744,7 +875,9 @@ fn drop_at(layout: &Layout, nodes: &[Node], dragged: &str, (x, y): (f64, f64)) -
         index += 1;
     }
     let target = layout.nodes.iter().find(|n| {
-        (x - n.x).abs() <= n.width / 2.0 && (y - n.y).abs() <= n.height / 2.0 && !forbidden.contains(&n.id)
+        (x - n.x).abs() <= n.width / 2.0
+            && (y - n.y).abs() <= n.height / 2.0
+            && !forbidden.contains(&n.id)
     })?;
     let band = target.height / 4.0;
     if target.id != CENTRAL_NODE_ID && y < target.y - band {
@@ -763,7 +896,11 @@ fn edge_path(parent: &Placed, child: &Placed) -> (String, String, String) {
     let (x2, y2) = (child.x - direction * child.width / 2.0, child.y);
     let mid = (x1 + x2) / 2.0;
     let d = format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}");
-    (format!("{}|{d}|{}", child.id, child.color), d, child.color.clone())
+    (
+        format!("{}|{d}|{}", child.id, child.color),
+        d,
+        child.color.clone(),
+    )
 }
 
 fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
@@ -775,7 +912,9 @@ fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
 }
 
 fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
-    let Some(el) = viewport.get_untracked() else { return };
+    let Some(el) = viewport.get_untracked() else {
+        return;
+    };
     let rect = el.get_bounding_client_rect();
     let (x0, y0, x1, y1) = layout.with_untracked(|l| l.bounds());
     if x0 > x1 || rect.width() <= 0.0 {
@@ -783,7 +922,7 @@ fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>)
     }
     let scale = ((rect.width() - 2.0 * FIT_MARGIN_PX) / (x1 - x0))
         .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0))
-        .clamp(ZOOM_MIN, 1.5);
+        .clamp(ZOOM_MIN, 1.0);
     view.set(View {
         x: rect.width() / 2.0 - (x0 + x1) / 2.0 * scale,
         y: rect.height() / 2.0 - (y0 + y1) / 2.0 * scale,

@@ -227,9 +227,15 @@ impl Session {
         self.offline_by_choice.set(offline);
         if offline {
             if let Some(socket) = self.socket.borrow_mut().take() {
+                // Detach the callbacks before they are freed: the close event comes later.
+                socket.set_onopen(None);
+                socket.set_onmessage(None);
+                socket.set_onclose(None);
                 let _ = socket.close();
             }
             self.handlers.borrow_mut().clear();
+            self.remote_peers.borrow_mut().clear();
+            self.refresh_peers();
             self.signals.status.set(Status::Offline);
         } else if self.socket.borrow().is_none() {
             self.connect();
@@ -238,7 +244,11 @@ impl Session {
 
     fn url(&self) -> String {
         let location = web_sys::window().unwrap().location();
-        let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+        let scheme = if location.protocol().unwrap_or_default() == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
         let host = location.host().unwrap_or_default();
         let p = &self.profile;
         let encode = |s: &str| String::from(js_sys::encode_uri_component(s));
@@ -276,7 +286,9 @@ impl Session {
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let weak = weak.clone();
             move |event: MessageEvent| {
-                let Some(session) = weak.upgrade() else { return };
+                let Some(session) = weak.upgrade() else {
+                    return;
+                };
                 if let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() {
                     session.on_frame(&js_sys::Uint8Array::new(&buffer).to_vec());
                 }
@@ -290,7 +302,8 @@ impl Session {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        *self.handlers.borrow_mut() = vec![Box::new(on_open), Box::new(on_message), Box::new(on_close)];
+        *self.handlers.borrow_mut() =
+            vec![Box::new(on_open), Box::new(on_message), Box::new(on_close)];
         *self.socket.borrow_mut() = Some(socket);
     }
 
@@ -317,9 +330,15 @@ impl Session {
     fn schedule_reconnect(self: &Rc<Self>) {
         let attempt = self.attempts.get();
         self.attempts.set(attempt + 1);
-        self.signals.status.set(if attempt == 0 { Status::Reconnecting } else { Status::Offline });
+        self.signals.status.set(if attempt == 0 {
+            Status::Reconnecting
+        } else {
+            Status::Offline
+        });
         // Exponential backoff with jitter, so a restarted server is not hit by every client at once.
-        let base = RECONNECT_DELAY_MIN_MS.saturating_mul(1 << attempt.min(5)).min(RECONNECT_DELAY_MAX_MS);
+        let base = RECONNECT_DELAY_MIN_MS
+            .saturating_mul(1 << attempt.min(5))
+            .min(RECONNECT_DELAY_MAX_MS);
         let delay = f64::from(base) * (0.75 + js_sys::Math::random() / 2.0);
         let weak = Rc::downgrade(self);
         set_timeout(
@@ -393,7 +412,11 @@ impl Session {
         let txn = self.doc.transact();
         self.signals.nodes.set(self.roots.nodes(&txn));
         let participants = self.roots.participants(&txn);
-        if self.signals.participants.with_untracked(|p| *p != participants) {
+        if self
+            .signals
+            .participants
+            .with_untracked(|p| *p != participants)
+        {
             self.signals.participants.set(participants);
         }
     }
@@ -407,7 +430,9 @@ impl Session {
                 if entry.client_id == own {
                     continue;
                 }
-                let newer = peers.get(&entry.client_id).is_none_or(|(clock, _, _)| entry.clock >= *clock);
+                let newer = peers
+                    .get(&entry.client_id)
+                    .is_none_or(|(clock, _, _)| entry.clock >= *clock);
                 if !newer {
                     continue;
                 }
@@ -442,8 +467,18 @@ impl Session {
             pointer: None,
             is_self: true,
         }];
-        let mut others: Vec<Peer> = self.remote_peers.borrow().values().map(|(_, p, _)| p.clone()).collect();
-        others.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.client_id.cmp(&b.client_id)));
+        let mut others: Vec<Peer> = self
+            .remote_peers
+            .borrow()
+            .values()
+            .map(|(_, p, _)| p.clone())
+            .collect();
+        others.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.client_id.cmp(&b.client_id))
+        });
         peers.extend(others);
         if self.signals.peers.with_untracked(|p| *p != peers) {
             self.signals.peers.set(peers);
@@ -481,10 +516,15 @@ impl Session {
         let weak = Rc::downgrade(self);
         let _ = set_interval_with_handle(
             move || {
-                let Some(session) = weak.upgrade() else { return };
+                let Some(session) = weak.upgrade() else {
+                    return;
+                };
                 session.send_presence();
                 let now = js_sys::Date::now();
-                session.remote_peers.borrow_mut().retain(|_, (_, _, seen)| now - *seen < PEER_TIMEOUT_MS);
+                session
+                    .remote_peers
+                    .borrow_mut()
+                    .retain(|_, (_, _, seen)| now - *seen < PEER_TIMEOUT_MS);
                 session.refresh_peers();
             },
             std::time::Duration::from_millis(u64::from(AWARENESS_RENEW_MS)),

@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     std::env::set_current_dir(&root)?;
     match task.as_str() {
         "web" => build_web(&root),
-        "dist" => dist(&root),
+        "dist" => dist(&root).map(|_| ()),
         "run" => run(&root, &rest),
         "test" => test(&root, &rest),
         _ => {
@@ -35,7 +35,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn cargo() -> Command {
@@ -61,7 +64,15 @@ fn dist_dir(root: &Path) -> PathBuf {
 fn build_web(root: &Path) -> anyhow::Result<()> {
     ensure_wasm_target()?;
     let bindgen = ensure_wasm_bindgen(root)?;
-    run_checked(cargo().args(["build", "-p", "web", "--target", WASM_TARGET, "--profile", WASM_PROFILE]))?;
+    run_checked(cargo().args([
+        "build",
+        "-p",
+        "web",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        WASM_PROFILE,
+    ]))?;
     let out = dist_dir(root);
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
@@ -70,7 +81,14 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
     let wasm = root.join(format!("target/{WASM_TARGET}/{WASM_PROFILE}/web.wasm"));
     run_checked(
         Command::new(bindgen)
-            .args(["--target", "web", "--no-typescript", "--out-name", "web", "--out-dir"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                "web",
+                "--out-dir",
+            ])
             .arg(&out)
             .arg(&wasm),
     )?;
@@ -78,18 +96,33 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
     match wasm_opt(root)? {
         Some(wasm_opt) => run_checked(
             Command::new(wasm_opt)
-                .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "-o"])
+                .args([
+                    "-Oz",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    "-o",
+                ])
                 .arg(&bundle)
                 .arg(&bundle),
         )?,
-        None => eprintln!("xtask: npm's binaryen is not available; the bundle is not size-optimised"),
+        None => {
+            eprintln!("xtask: npm's binaryen is not available; the bundle is not size-optimised")
+        }
     }
     for entry in std::fs::read_dir(root.join("web/static"))? {
         let path = entry?.path();
         std::fs::copy(&path, out.join(path.file_name().unwrap()))?;
     }
     let size = std::fs::metadata(&bundle)?.len();
-    eprintln!("xtask: web app built in {} ({} KB of wasm)", out.display(), size / 1024);
+    eprintln!(
+        "xtask: web app built in {} ({} KB of wasm)",
+        out.display(),
+        size / 1024
+    );
     Ok(())
 }
 
@@ -113,7 +146,13 @@ fn ensure_wasm_bindgen(root: &Path) -> anyhow::Result<PathBuf> {
     let matches = current.is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(&version));
     if !matches {
         // Not `--locked`: its lockfile pins a crate version the registry here does not serve.
-        run_checked(cargo().args(["install", "wasm-bindgen-cli", "--force", "--version", &version]))?;
+        run_checked(cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--force",
+            "--version",
+            &version,
+        ]))?;
     }
     Ok(binary)
 }
@@ -127,7 +166,10 @@ fn cargo_home() -> PathBuf {
 fn locked_version(root: &Path, package: &str) -> anyhow::Result<String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock"))?;
     let marker = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&marker).with_context(|| format!("{package} is not in Cargo.lock"))? + marker.len();
+    let start = lock
+        .find(&marker)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + marker.len();
     let end = lock[start..].find('"').unwrap();
     Ok(lock[start..start + end].to_owned())
 }
@@ -137,7 +179,11 @@ fn wasm_opt(root: &Path) -> anyhow::Result<Option<PathBuf>> {
     let web = root.join("web");
     let binary = web.join("node_modules/.bin/wasm-opt");
     if !binary.exists() && which("npm") {
-        run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&web))?;
+        run_checked(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&web),
+        )?;
     }
     Ok(binary.exists().then_some(binary))
 }
@@ -151,12 +197,26 @@ fn which(program: &str) -> bool {
 
 fn dist(root: &Path) -> anyhow::Result<PathBuf> {
     build_web(root)?;
-    run_checked(cargo().args(["build", "--release", "-p", "nouage-server", "--bin", "nouage"]).env("NOUAGE_WEB_DIST", dist_dir(root)))?;
+    run_checked(
+        cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "nouage-server",
+                "--bin",
+                "nouage",
+            ])
+            .env("NOUAGE_WEB_DIST", dist_dir(root)),
+    )?;
     let out = root.join("target/dist");
     std::fs::create_dir_all(&out)?;
     let binary = out.join("nouage");
     std::fs::copy(root.join("target/release/nouage"), &binary)?;
-    eprintln!("xtask: {} carries the web app; copy it anywhere and run `nouage serve`", binary.display());
+    eprintln!(
+        "xtask: {} carries the web app; copy it anywhere and run `nouage serve`",
+        binary.display()
+    );
     Ok(binary)
 }
 
@@ -175,13 +235,23 @@ fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let js = root.join("tests/js");
     if !js.join("node_modules").exists() {
-        run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&js))?;
+        run_checked(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&js),
+        )?;
     }
     ensure_chromium()?;
     build_web(root)?;
     // The debug server binary, with the web app embedded, for the tests that run it as a process.
     run_checked(cargo().args(["build", "-p", "nouage-server", "--bin", "nouage"]))?;
-    run_checked(cargo().args(["test", "--workspace"]).args(args))
+    // NOUAGE_E2E makes a missing prerequisite a failure rather than a test not run.
+    run_checked(
+        cargo()
+            .args(["test", "--workspace"])
+            .args(args)
+            .env("NOUAGE_E2E", "1"),
+    )
 }
 
 /// Debian's Chromium and its WebDriver, for the browser tests.
@@ -192,7 +262,13 @@ fn ensure_chromium() -> anyhow::Result<()> {
     run_checked(Command::new("apt-get").arg("update"))?;
     run_checked(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

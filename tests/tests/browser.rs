@@ -1,0 +1,85 @@
+//! The web app in headless Chromium (Debian's), driven by playwright-core (`tests/js/browser.mjs`).
+//! Screenshots land in `artifacts/`.
+
+use nouage_tests::{TempDir, TestServer, browser_ready, browser_scenario};
+use serde_json::{Value, json};
+
+async fn run(scenario: &str) -> Option<Value> {
+    if !browser_ready() {
+        return None;
+    }
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let result = browser_scenario(scenario, &server.base).await;
+    server.stop().await;
+    Some(result.unwrap())
+}
+
+#[tokio::test]
+async fn a_node_typed_in_one_page_appears_in_another_with_its_author_present() {
+    let Some(result) = run("two-pages").await else {
+        return;
+    };
+    let remote_ms = result["remoteMs"].as_u64().unwrap();
+    assert!(remote_ms < 1_000, "the node took {remote_ms} ms to appear");
+    let presence = result["presence"].as_str().unwrap();
+    assert!(
+        presence.contains("Anne Bérubé") && presence.contains("Baie-Saint-Paul"),
+        "{presence}"
+    );
+    assert_eq!(
+        result["outline"], "Bruno Tremblay",
+        "a peer's selection is outlined with their name"
+    );
+    assert_eq!(
+        result["annesLabels"],
+        json!(["Mobilités douces", "Navette estivale"])
+    );
+}
+
+#[tokio::test]
+async fn a_stock_yjs_client_and_the_page_see_each_others_nodes() {
+    let Some(result) = run("yjs-interop").await else {
+        return;
+    };
+    assert_eq!(
+        result["pageLabels"],
+        json!(["Interop", "Écrit par Node.js", "Tapé dans la page"])
+    );
+    assert_eq!(result["nodeSawParent"], "root");
+    assert!(
+        !result["nodeSawAuthor"].as_str().unwrap().is_empty(),
+        "the page records its author"
+    );
+}
+
+#[tokio::test]
+async fn edits_made_offline_merge_when_the_connection_returns() {
+    let Some(result) = run("offline").await else {
+        return;
+    };
+    let all = json!(["Hors ligne", "Idée en ligne", "Idée hors ligne"]);
+    assert_eq!(
+        result["bWhileOffline"],
+        json!(["Hors ligne", "Idée hors ligne"]),
+        "offline, only its own idea"
+    );
+    assert_eq!(result["a"], all);
+    assert_eq!(result["b"], all);
+}
+
+#[tokio::test]
+async fn a_viewer_page_cannot_change_the_map() {
+    let Some(result) = run("viewer").await else {
+        return;
+    };
+    let expected = json!(["Lecture", "Visible par tous"]);
+    assert_eq!(result["viewerLabels"], expected);
+    assert_eq!(result["editorLabels"], expected);
+    assert_eq!(
+        result["editButtons"],
+        json!(["+", "−", "Ajuster à l'écran"]),
+        "no editing button for a viewer"
+    );
+    assert_eq!(result["readOnlyBadge"], "Lecture seule");
+}
