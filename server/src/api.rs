@@ -291,6 +291,25 @@ fn link_base(app: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// Errors produced by axum itself (a body over the limit, a wrong method) arrive as plain
+/// text or empty; the API answers every error as JSON.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_owned(),
+        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    ApiError::new(status, message).into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such API route")
 }

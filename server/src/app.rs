@@ -49,7 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/boards/{id}", get(api::get_board))
         .route("/boards/{id}/export", get(api::export_board))
         .fallback(api::not_found)
-        .layer(DefaultBodyLimit::max(body_limit));
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(api::json_errors));
     Router::new()
         .nest("/api", api)
         .route("/ws/{board}", any(ws::upgrade))

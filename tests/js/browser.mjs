@@ -164,6 +164,38 @@ const scenarios = {
     }
   },
 
+  // Undo takes back one's own edits only, never somebody else's.
+  async undo (browser) {
+    const board = await createBoard('mindmap', 'Annuler')
+    const alice = await join(browser, board.links.editor, 'Alice')
+    const bob = await join(browser, board.links.editor, 'Bob')
+    await typeChild(alice, 'Idée d’Alice')
+    await typeChild(bob, 'Idée de Bob')
+    await waitForLabel(alice, 'Idée de Bob')
+    await waitForLabel(bob, 'Idée d’Alice')
+    await alice.focus('.viewport')
+    await alice.keyboard.press('Control+z')
+    await alice.keyboard.press('Control+z')
+    await bob.waitForFunction(() => ![...document.querySelectorAll('[role=treeitem] .node-text')].some((e) => e.textContent.includes('Alice')))
+    const afterUndo = { alice: (await labels(alice)).sort(), bob: (await labels(bob)).sort() }
+    await alice.keyboard.press('Control+y')
+    await alice.keyboard.press('Control+y')
+    await waitForLabel(bob, 'Idée d’Alice')
+    return { afterUndo, afterRedo: (await labels(bob)).sort() }
+  },
+
+  // French by default; one click switches the whole interface to English.
+  async language (browser) {
+    const board = await createBoard('mindmap', 'Langue')
+    const page = await join(browser, board.links.editor, 'Zoé')
+    const before = { lang: await page.getAttribute('html', 'lang'), toolbar: await page.$eval('.toolbar', (e) => e.textContent) }
+    await page.click('.lang-switch')
+    await page.waitForFunction(() => document.documentElement.lang === 'en')
+    const after = { lang: await page.getAttribute('html', 'lang'), toolbar: await page.$eval('.toolbar', (e) => e.textContent), status: await page.$eval('[role=status]', (e) => e.textContent) }
+    await page.screenshot({ path: `${shots}/mindmap-english.png` })
+    return { before, after }
+  },
+
   // Figures for the closing note: first render of a large map, keystroke-to-remote-render.
   async measure (browser) {
     const count = Number(opts.nodes ?? 2000)

@@ -318,6 +318,17 @@ async fn rest_errors_are_json_with_a_4xx_status() {
             "{url}: {got}"
         );
     }
+    let (status, got) = post(
+        base,
+        &format!(r#"{{"kind":"mindmap","title":"{}"}}"#, "x".repeat(100_000)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 413, "an oversized body");
+    assert_eq!(got["error"], "request body too large");
+    let (status, got) = get(&format!("{base}/api/boards")).await;
+    assert_eq!(status, 405, "a wrong method");
+    assert_eq!(got["error"], "method not allowed on this route");
     let (status, got) = get(&format!("{base}/api/boards/{id}?token={}", board.viewer)).await;
     assert_eq!(status, 200);
     assert_eq!(got["role"], "viewer");

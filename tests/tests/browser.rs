@@ -83,3 +83,39 @@ async fn a_viewer_page_cannot_change_the_map() {
     );
     assert_eq!(result["readOnlyBadge"], "Lecture seule");
 }
+
+#[tokio::test]
+async fn undo_takes_back_only_ones_own_edits() {
+    let Some(result) = run("undo").await else {
+        return;
+    };
+    let only_bob = json!(["Annuler", "Idée de Bob"]);
+    assert_eq!(result["afterUndo"]["alice"], only_bob);
+    assert_eq!(result["afterUndo"]["bob"], only_bob);
+    assert_eq!(
+        result["afterRedo"],
+        json!(["Annuler", "Idée de Bob", "Idée d’Alice"])
+    );
+}
+
+#[tokio::test]
+async fn the_interface_is_french_by_default_and_switches_to_english() {
+    let Some(result) = run("language").await else {
+        return;
+    };
+    assert_eq!(result["before"]["lang"], "fr");
+    assert!(
+        result["before"]["toolbar"]
+            .as_str()
+            .unwrap()
+            .contains("Ajouter un enfant")
+    );
+    assert_eq!(result["after"]["lang"], "en");
+    assert!(
+        result["after"]["toolbar"]
+            .as_str()
+            .unwrap()
+            .contains("Add child (Tab)")
+    );
+    assert_eq!(result["after"]["status"], "Connected");
+}
