@@ -87,6 +87,9 @@ const scenarios = {
     const typed = Date.now()
     await waitForLabel(bruno, 'Navette estivale')
     const remoteMs = Date.now() - typed
+    // A short text keeps the node's size: it must show all the same.
+    await typeChild(anne, 'A1')
+    await waitForLabel(bruno, 'A1')
     await bruno.waitForFunction(() => document.querySelector('.people').textContent.includes('Anne Bérubé'))
     const presence = await bruno.$eval('.people', (e) => e.textContent)
     // Bruno selects Anne's node; Anne sees his selection outlined with his name.
@@ -97,6 +100,7 @@ const scenarios = {
     await bruno.screenshot({ path: `${shots}/mindmap-two-pages-bruno.png` })
     await bruno.close()
     await anne.waitForFunction(() => !document.querySelector('.people').textContent.includes('Bruno'), null, { timeout: 5000 })
+    await anne.waitForFunction(() => !document.querySelector('.peer-selection'), null, { timeout: 5000 })
     return { remoteMs, presence, outline, annesLabels: await labels(anne), left: true }
   },
 

@@ -33,7 +33,7 @@ async fn a_node_typed_in_one_page_appears_in_another_with_its_author_present() {
     );
     assert_eq!(
         result["annesLabels"],
-        json!(["Mobilités douces", "Navette estivale"])
+        json!(["Mobilités douces", "Navette estivale", "A1"])
     );
 }
 

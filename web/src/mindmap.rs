@@ -538,14 +538,26 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             None => String::new(),
         })
     };
-    let node_view = move |placed: Placed| {
+    // What each node shows; every field is in the key of `<For>`, so a change re-renders it.
+    let shown_nodes = move || {
+        let content: std::collections::HashMap<String, (String, String)> = nodes.with(|n| {
+            n.iter()
+                .map(|n| (n.id.clone(), (n.text.clone(), n.author.clone())))
+                .collect()
+        });
+        layout_memo.with(|l| {
+            l.nodes
+                .iter()
+                .map(|p| {
+                    let (text, author) = content.get(&p.id).cloned().unwrap_or_default();
+                    (p.clone(), text, author)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let node_view = move |(placed, text, author_pid): (Placed, String, String)| {
         let id = placed.id.clone();
-        let node = nodes.with_untracked(|n| n.iter().find(|n| n.id == id).cloned());
-        let text = node.as_ref().map(|n| n.text.clone()).unwrap_or_default();
-        let author = node
-            .as_ref()
-            .map(|n| author_label(&n.author))
-            .unwrap_or_default();
+        let author = author_label(&author_pid);
         let shown = if text.is_empty() {
             i18n.t(Key::NewIdea).to_owned()
         } else {
@@ -720,8 +732,8 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                         } />
                     </svg>
                     <For
-                        each=move || layout_memo.get().nodes
-                        key=|p| format!("{}|{}|{}|{}|{}|{}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
+                        each=shown_nodes
+                        key=|(p, text, author)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
                         children=node_view
                     />
                     {others_selection}

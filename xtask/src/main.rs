@@ -212,6 +212,8 @@ fn dist(root: &Path) -> anyhow::Result<PathBuf> {
     let out = root.join("target/dist");
     std::fs::create_dir_all(&out)?;
     let binary = out.join("nouage");
+    // Unlink first: copying over a binary that is running fails ("text file busy").
+    let _ = std::fs::remove_file(&binary);
     std::fs::copy(root.join("target/release/nouage"), &binary)?;
     eprintln!(
         "xtask: {} carries the web app; copy it anywhere and run `nouage serve`",
