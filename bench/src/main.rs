@@ -67,24 +67,41 @@ async fn main() -> anyhow::Result<()> {
     let totals = Arc::new(Totals::default());
     let mut receivers = Vec::new();
     for _ in 0..args.receivers {
-        let (socket, _) = tokio_tungstenite::connect_async(&url).await.context("receiver connect")?;
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .context("receiver connect")?;
         receivers.push(tokio::spawn(receive(socket, start, totals.clone())));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut senders = Vec::new();
     for id in 0..args.senders {
-        let (socket, _) = tokio_tungstenite::connect_async(&url).await.context("sender connect")?;
-        senders.push(tokio::spawn(send(socket, id, args.rate, args.seconds, start)));
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .context("sender connect")?;
+        senders.push(tokio::spawn(send(
+            socket,
+            id,
+            args.rate,
+            args.seconds,
+            start,
+        )));
     }
     for sender in senders {
         sender.await??;
     }
     // Let the last updates arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let expected = (args.senders as u64) * u64::from(args.rate) * args.seconds * args.receivers as u64;
+    let expected =
+        (args.senders as u64) * u64::from(args.rate) * args.seconds * args.receivers as u64;
     let mut latencies = totals.latencies_us.lock().await.clone();
     latencies.sort_unstable();
-    let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
     let report = serde_json::json!({
         "receivers": args.receivers,
         "senders": args.senders,
@@ -116,11 +133,15 @@ async fn create_board(api: &str) -> anyhow::Result<(String, String)> {
         .json()
         .await?;
     let id = response["id"].as_str().context("no board id")?.to_owned();
-    let token = response["tokens"]["editor"].as_str().context("no token")?.to_owned();
+    let token = response["tokens"]["editor"]
+        .as_str()
+        .context("no token")?
+        .to_owned();
     Ok((id, token))
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Reads every frame; answers the server's sync step 1 with an empty step 2; records the
 /// latency of each marked update.
@@ -128,11 +149,17 @@ async fn receive(socket: Socket, start: Instant, totals: Arc<Totals>) {
     let (mut sink, mut stream) = socket.split();
     let mut local = Vec::new();
     while let Some(Ok(message)) = stream.next().await {
-        let WsMessage::Binary(frame) = message else { continue };
+        let WsMessage::Binary(frame) = message else {
+            continue;
+        };
         let now_us = start.elapsed().as_micros() as u64;
         totals.messages.fetch_add(1, Ordering::Relaxed);
-        totals.bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
-        let Ok(messages) = protocol::decode_frame(&frame, usize::MAX) else { continue };
+        totals
+            .bytes
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        let Ok(messages) = protocol::decode_frame(&frame, usize::MAX) else {
+            continue;
+        };
         for message in messages {
             match message {
                 Message::SyncStep1(_) => {
@@ -158,21 +185,33 @@ async fn receive(socket: Socket, start: Instant, totals: Arc<Totals>) {
 fn next_mark(rest: &mut &[u8]) -> Option<u64> {
     let at = rest.windows(MARK.len()).position(|w| w == MARK)?;
     let digits = &rest[at + MARK.len()..];
-    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
     let value = std::str::from_utf8(&digits[..end]).ok()?.parse().ok();
     *rest = &digits[end..];
     value
 }
 
 /// Makes `rate` updates per second for `seconds`, each carrying its send time.
-async fn send(socket: Socket, id: usize, rate: u32, seconds: u64, start: Instant) -> anyhow::Result<()> {
+async fn send(
+    socket: Socket,
+    id: usize,
+    rate: u32,
+    seconds: u64,
+    start: Instant,
+) -> anyhow::Result<()> {
     let (mut sink, mut stream) = socket.split();
     let doc = Doc::new();
     let map = doc.get_or_insert_map("bench");
     // Drain what the server sends (its step 1, others' updates) so its queue never fills.
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
     let sv = yrs::updates::encoder::Encode::encode_v1(&StateVector::default());
-    sink.send(WsMessage::Binary(Bytes::from(protocol::encode(&Message::SyncStep1(&sv))))).await?;
+    sink.send(WsMessage::Binary(Bytes::from(protocol::encode(
+        &Message::SyncStep1(&sv),
+    ))))
+    .await?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     for seq in 0..u64::from(rate) * seconds {
         tick.tick().await;
@@ -183,7 +222,10 @@ async fn send(socket: Socket, id: usize, rate: u32, seconds: u64, start: Instant
             txn.encode_update_v1()
         };
         debug_assert!(yrs::Update::decode_v1(&update).is_ok());
-        sink.send(WsMessage::Binary(Bytes::from(protocol::encode(&Message::Update(&update))))).await?;
+        sink.send(WsMessage::Binary(Bytes::from(protocol::encode(
+            &Message::Update(&update),
+        ))))
+        .await?;
     }
     drain.abort();
     Ok(())

@@ -295,6 +295,11 @@ impl Room {
     /// Handles one command; returns the reply channel of a shutdown request.
     fn handle(&mut self, cmd: RoomCmd) -> Option<oneshot::Sender<()>> {
         match cmd {
+            // Once failed, the document may hold half an update: apply nothing more.
+            RoomCmd::Join { reply, .. } if self.failed.is_some() => {
+                let _ = reply.send(Err(JoinError::RoomClosed));
+            }
+            RoomCmd::Frame { .. } if self.failed.is_some() => {}
             RoomCmd::Join { joiner, reply } => self.join(joiner, reply),
             RoomCmd::Frame { conn, frame } => self.on_frame(conn, frame),
             RoomCmd::Leave { conn } => self.leave(conn),

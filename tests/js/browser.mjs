@@ -188,6 +188,31 @@ const scenarios = {
     return { afterUndo, afterRedo: (await labels(bob)).sort() }
   },
 
+  // Dragging an idea onto another makes it its child, for everybody.
+  async drag (browser) {
+    const board = await createBoard('mindmap', 'Glisser')
+    const page = await join(browser, board.links.editor, 'Dora')
+    const other = await join(browser, board.links.editor, 'Émile')
+    await typeChild(page, 'Parent visé')
+    await page.click('[data-node=root]')
+    await typeChild(page, 'À déplacer')
+    const box = async (text) => {
+      const b = await page.locator('[role=treeitem]', { hasText: text }).boundingBox()
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 }
+    }
+    const from = await box('À déplacer')
+    const to = await box('Parent visé')
+    await page.mouse.move(from.x, from.y)
+    await page.mouse.down()
+    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 5 })
+    await page.mouse.move(to.x, to.y, { steps: 5 })
+    await page.mouse.up()
+    const level = (p) => p.locator('[role=treeitem]', { hasText: 'À déplacer' }).getAttribute('aria-level')
+    await other.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => e.textContent.includes('À déplacer') && e.getAttribute('aria-level') === '3'))
+    await page.screenshot({ path: `${shots}/mindmap-drag.png` })
+    return { levelHere: await level(page), levelThere: await level(other) }
+  },
+
   // French by default; one click switches the whole interface to English.
   async language (browser) {
     const board = await createBoard('mindmap', 'Langue')

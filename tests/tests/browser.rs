@@ -119,3 +119,15 @@ async fn the_interface_is_french_by_default_and_switches_to_english() {
     );
     assert_eq!(result["after"]["status"], "Connected");
 }
+
+#[tokio::test]
+async fn dragging_an_idea_onto_another_makes_it_its_child_for_everybody() {
+    let Some(result) = run("drag").await else {
+        return;
+    };
+    assert_eq!(
+        result["levelHere"], "3",
+        "the dragged idea is a grandchild of the central topic"
+    );
+    assert_eq!(result["levelThere"], "3");
+}

@@ -616,7 +616,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                 id=format!("node-{id}")
                 data-node=id.clone()
                 role="treeitem"
-                attr:aria-level=(placed.depth + 1).to_string()
+                prop:ariaLevel=(placed.depth + 1).to_string()
                 aria-selected=move || if is_selected() { "true" } else { "false" }
                 aria-expanded=expanded
                 aria-label=label
