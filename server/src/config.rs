@@ -46,6 +46,14 @@ pub struct Limits {
     pub max_rooms_loaded: usize,
     /// Frames queued towards one client; a client that lets it fill is disconnected (4429).
     pub send_queue_frames_max: usize,
+    /// Bytes queued towards one client (4429 beyond); must hold one sync answer of a full board.
+    pub send_queue_bytes_max: usize,
+    /// Awareness client ids one connection may announce (4429 beyond).
+    pub max_awareness_clients_per_connection: usize,
+    /// Size of one awareness state (4429 beyond).
+    pub max_awareness_state_bytes: usize,
+    /// Entries the server writes in a board's `participants` map; later pids are not recorded there.
+    pub max_participants_per_board: usize,
     /// Commands queued towards one room; readers wait when it is full.
     pub room_queue_commands_max: usize,
     /// Jobs queued towards the journal writer; rooms wait when it is full.
@@ -76,6 +84,10 @@ impl Default for Limits {
             max_clients_per_board: 2_000,
             max_rooms_loaded: 10_000,
             send_queue_frames_max: 4_096,
+            send_queue_bytes_max: 96 * 1024 * 1024,
+            max_awareness_clients_per_connection: 8,
+            max_awareness_state_bytes: 32 * 1024,
+            max_participants_per_board: 10_000,
             room_queue_commands_max: 4_096,
             journal_queue_jobs_max: 4_096,
             snapshot_every_updates: 2_000,

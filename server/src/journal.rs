@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{JournalEntry, Snapshot, Store};
+use std::collections::HashSet;
+
+use crate::store::{BoardId, JournalEntry, Snapshot, Store};
 
 /// Jobs folded into one transaction at most.
 const JOBS_PER_COMMIT_MAX: usize = 256;
@@ -106,10 +108,20 @@ fn commit_appends(
             }
         }
         Err(error) => {
-            // One bad job must not fail its neighbours: retry each job on its own.
+            // One bad job must not fail its neighbours: retry each job on its own. A job of a
+            // board whose earlier job failed fails too, so no board's journal gets a gap.
             tracing::warn!(%error, jobs = appends.len(), "group commit failed; committing jobs one by one");
+            let mut failed_boards: HashSet<BoardId> = HashSet::new();
             for (entries, done) in appends {
-                let _ = done.send(store.append(&entries).map_err(|e| e.to_string()));
+                let result = if entries.iter().any(|e| failed_boards.contains(&e.board)) {
+                    Err("an earlier write of this board failed".to_owned())
+                } else {
+                    store.append(&entries).map_err(|e| e.to_string())
+                };
+                if result.is_err() {
+                    failed_boards.extend(entries.iter().map(|e| e.board.clone()));
+                }
+                let _ = done.send(result);
             }
         }
     }

@@ -25,7 +25,7 @@ use shared::protocol::{self, AwarenessEntry, Message};
 use shared::{Participant, Roots};
 use tokio::sync::{mpsc, oneshot, watch};
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{Doc, Map, ReadTxn, StateVector, Transact, Update};
 
 use crate::config::Limits;
 use crate::journal::{JournalWriter, WriteResult};
@@ -37,6 +37,8 @@ use crate::tokens::Role;
 const ROOM_TICK_MS: u64 = 1_000;
 /// Commands handled before the room commits what they produced.
 const COMMANDS_PER_BATCH_MAX: usize = 512;
+/// The largest integer lib0 decodes exactly on the JavaScript side.
+const AWARENESS_CLOCK_MAX: u64 = (1 << 53) - 1;
 
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_MALFORMED: u16 = 1003;
@@ -92,7 +94,7 @@ pub struct Joiner {
     pub actor: Arc<Actor>,
     /// Written into the document's `participants` map when the pid is new there.
     pub participant: Option<Participant>,
-    pub outbox: mpsc::Sender<Bytes>,
+    pub outbox: Outbox,
     pub closer: Closer,
 }
 
@@ -131,9 +133,49 @@ pub struct RoomContext {
 struct Peer {
     role: Role,
     actor: Arc<Actor>,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: Outbox,
     closer: Closer,
     awareness_clients: HashSet<u64>,
+    /// A sync step 2 answer is waiting for its commit; further step 1 requests are ignored
+    /// until it is sent, so a client cannot make the room compute many full diffs.
+    step1_pending: bool,
+}
+
+/// The queue of frames towards one connection, bounded in frames (by the channel) and in
+/// bytes (by `queued_bytes`, which the connection's write loop decreases as it sends).
+#[derive(Clone)]
+pub struct Outbox {
+    pub frames: mpsc::Sender<Bytes>,
+    pub queued_bytes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Outbox {
+    pub fn new(frames_max: usize) -> (Self, mpsc::Receiver<Bytes>) {
+        let (frames, rx) = mpsc::channel(frames_max);
+        let queued_bytes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        (
+            Outbox {
+                frames,
+                queued_bytes,
+            },
+            rx,
+        )
+    }
+
+    /// Queues a frame unless the queue is full (in frames or in bytes).
+    fn try_push(&self, frame: Bytes, bytes_max: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let len = frame.len();
+        if self.queued_bytes.load(Relaxed) + len > bytes_max {
+            return false;
+        }
+        self.queued_bytes.fetch_add(len, Relaxed);
+        if self.frames.try_send(frame).is_err() {
+            self.queued_bytes.fetch_sub(len, Relaxed);
+            return false;
+        }
+        true
+    }
 }
 
 struct AwarenessState {
@@ -147,7 +189,7 @@ enum Action {
         except: Option<ConnId>,
         frame: Bytes,
     },
-    Send {
+    AnswerStep1 {
         conn: ConnId,
         frame: Bytes,
     },
@@ -322,6 +364,7 @@ impl Room {
                 outbox: joiner.outbox,
                 closer: joiner.closer,
                 awareness_clients: HashSet::new(),
+                step1_pending: false,
             },
         );
         if reply.send(Ok(())).is_err() {
@@ -344,8 +387,15 @@ impl Room {
     }
 
     fn record_participant(&mut self, actor: &Arc<Actor>, participant: &Participant) {
+        let limits = &self.ctx.limits;
+        if self.document_bytes >= limits.max_document_bytes {
+            return;
+        }
         let update = {
             let mut txn = self.doc.transact_mut();
+            if self.roots.participants.len(&txn) as usize >= limits.max_participants_per_board {
+                return;
+            }
             if !self
                 .roots
                 .add_participant(&mut txn, &actor.pid, participant)
@@ -376,12 +426,19 @@ impl Room {
             Ok(messages) => messages,
             Err(e) => return self.kick(conn, CLOSE_MALFORMED, e.to_string()),
         };
+        let mut answered_step1 = false;
         for message in messages {
             if !self.peers.contains_key(&conn) {
                 return;
             }
             match message {
-                Message::SyncStep1(state_vector) => self.answer_step1(conn, state_vector),
+                // One answer per frame: a frame of many step 1 requests would otherwise make
+                // the room compute as many full diffs.
+                Message::SyncStep1(state_vector) if !answered_step1 => {
+                    answered_step1 = true;
+                    self.answer_step1(conn, state_vector);
+                }
+                Message::SyncStep1(_) => {}
                 Message::SyncStep2(update) | Message::Update(update) => {
                     // A viewer's updates are dropped: never applied, stored nor relayed.
                     if role.can_edit() {
@@ -399,6 +456,10 @@ impl Room {
     }
 
     fn answer_step1(&mut self, conn: ConnId, state_vector: &[u8]) {
+        match self.peers.get_mut(&conn) {
+            Some(peer) if !peer.step1_pending => peer.step1_pending = true,
+            _ => return,
+        }
         let diff = catch_unwind(AssertUnwindSafe(|| {
             let state_vector = StateVector::decode_v1(state_vector).ok()?;
             Some(self.doc.transact().encode_diff_v1(&state_vector))
@@ -408,7 +469,7 @@ impl Room {
         };
         let frame = Bytes::from(protocol::encode(&Message::SyncStep2(&diff)));
         // The answer may hold updates still being written: it waits for their commit.
-        self.enqueue(self.next_seq - 1, Action::Send { conn, frame });
+        self.enqueue(self.next_seq - 1, Action::AnswerStep1 { conn, frame });
     }
 
     fn apply_client_update(&mut self, conn: ConnId, update_v1: Bytes) {
@@ -428,10 +489,23 @@ impl Room {
             return;
         }
         let applied = catch_unwind(AssertUnwindSafe(|| {
-            self.doc.transact_mut().apply_update(update)
+            let mut txn = self.doc.transact_mut();
+            txn.apply_update(update)?;
+            Ok::<_, yrs::error::UpdateError>(txn.has_missing_updates())
         }));
         match applied {
-            Ok(Ok(())) => {}
+            Ok(Ok(false)) => {}
+            Ok(Ok(true)) => {
+                // The update refers to changes the server never had. Through this relay that
+                // cannot happen honestly; storing it would poison every later load.
+                self.kick(
+                    conn,
+                    CLOSE_MALFORMED,
+                    "update depends on changes the server does not have",
+                );
+                self.failed = Some("an update left unintegrated structures".into());
+                return;
+            }
             Ok(Err(e)) => {
                 // The document may hold part of the update: reload it from the journal,
                 // which does not have it.
@@ -471,14 +545,19 @@ impl Room {
     }
 
     fn apply_awareness(&mut self, conn: ConnId, payload: &[u8]) {
-        let entries =
-            match protocol::decode_awareness(payload, self.ctx.limits.max_awareness_entries) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    return self.kick(conn, CLOSE_MALFORMED, format!("malformed awareness: {e}"));
-                }
-            };
+        let limits = &self.ctx.limits;
+        let entries = match protocol::decode_awareness(payload, limits.max_awareness_entries) {
+            Ok(entries) => entries,
+            Err(e) => return self.kick(conn, CLOSE_MALFORMED, format!("malformed awareness: {e}")),
+        };
+        let state_bytes_max = limits.max_awareness_state_bytes;
+        if entries.iter().any(|e| e.state.len() > state_bytes_max) {
+            let reason = format!("an awareness state is over {state_bytes_max} bytes");
+            return self.kick(conn, CLOSE_LIMIT, reason);
+        }
+        let clients_max = limits.max_awareness_clients_per_connection;
         let now = Instant::now();
+        let mut accepted = Vec::new();
         for entry in entries {
             let newer = match self.awareness.get(&entry.client_id) {
                 None => true,
@@ -491,11 +570,21 @@ impl Room {
                 continue;
             }
             let client_id = entry.client_id;
+            let Some(peer) = self.peers.get(&conn) else {
+                return;
+            };
+            if !entry.is_removal()
+                && !peer.awareness_clients.contains(&client_id)
+                && peer.awareness_clients.len() >= clients_max
+            {
+                let reason = format!("more than {clients_max} awareness clients on one connection");
+                return self.kick(conn, CLOSE_LIMIT, reason);
+            }
             let previous_owner = if entry.is_removal() {
                 self.awareness.remove(&client_id).map(|s| s.owner)
             } else {
                 let state = AwarenessState {
-                    entry,
+                    entry: entry.clone(),
                     renewed: now,
                     owner: conn,
                 };
@@ -509,10 +598,14 @@ impl Room {
             {
                 peer.awareness_clients.insert(client_id);
             }
+            accepted.push(entry);
+        }
+        if accepted.is_empty() {
+            return;
         }
         // Relayed to everybody, the sender included: stock clients count the echo of their
-        // own renewals as the sign that the connection is alive.
-        let frame = Bytes::from(protocol::encode(&Message::Awareness(payload)));
+        // own renewals as the sign that the connection is alive. Only accepted entries go out.
+        let frame = self.awareness_frame(accepted.iter());
         self.broadcast(None, &frame);
     }
 
@@ -543,7 +636,8 @@ impl Room {
                 }
                 AwarenessEntry {
                     client_id: state.entry.client_id,
-                    clock: state.entry.clock + 1,
+                    // lib0 clients read clocks as 53-bit integers.
+                    clock: (state.entry.clock + 1).min(AWARENESS_CLOCK_MAX),
                     state: "null".into(),
                 }
             })
@@ -586,14 +680,20 @@ impl Room {
     fn perform(&mut self, action: Action) {
         match action {
             Action::Broadcast { except, frame } => self.broadcast(except, &frame),
-            Action::Send { conn, frame } => self.send(conn, frame),
+            Action::AnswerStep1 { conn, frame } => {
+                if let Some(peer) = self.peers.get_mut(&conn) {
+                    peer.step1_pending = false;
+                }
+                self.send(conn, frame);
+            }
         }
     }
 
     fn broadcast(&mut self, except: Option<ConnId>, frame: &Bytes) {
+        let bytes_max = self.ctx.limits.send_queue_bytes_max;
         let mut overflowing = Vec::new();
         for (conn, peer) in &self.peers {
-            if Some(*conn) != except && peer.outbox.try_send(frame.clone()).is_err() {
+            if Some(*conn) != except && !peer.outbox.try_push(frame.clone(), bytes_max) {
                 overflowing.push(*conn);
             }
         }
@@ -610,7 +710,10 @@ impl Room {
         let Some(peer) = self.peers.get(&conn) else {
             return;
         };
-        if peer.outbox.try_send(frame).is_err() {
+        if !peer
+            .outbox
+            .try_push(frame, self.ctx.limits.send_queue_bytes_max)
+        {
             self.kick(
                 conn,
                 CLOSE_LIMIT,
@@ -713,11 +816,14 @@ impl Room {
     /// next join reloads the document from the journal.
     async fn fail(mut self, rx: mpsc::Receiver<RoomCmd>, reason: String) {
         tracing::error!(board = %self.board, %reason, "room failed; it will reload from storage");
-        self.rooms.remove(&self.board, self.room_id);
         for (_, peer) in self.peers.drain() {
             peer.closer
                 .close(CLOSE_INTERNAL, "the board is reloading, reconnect");
         }
+        // Writes already handed to the journal end before another room may load the board,
+        // so the next room starts after the last stored entry and never reuses a seq.
+        while self.inflight.next().await.is_some() {}
+        self.rooms.remove(&self.board, self.room_id);
         refuse_all(rx, JoinError::RoomClosed).await;
     }
 

@@ -90,7 +90,8 @@ impl Rooms {
     /// Closes every connection and waits until each room has committed what it applied.
     pub async fn shut_down(&self) {
         let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
-        for handle in handles {
+        // All rooms at once: a service manager's stop timeout is for the whole server.
+        let stops = handles.into_iter().map(|handle| async move {
             let (done, finished) = oneshot::channel();
             if handle
                 .commands
@@ -100,6 +101,7 @@ impl Rooms {
             {
                 let _ = finished.await;
             }
-        }
+        });
+        futures_util::future::join_all(stops).await;
     }
 }

@@ -17,7 +17,8 @@ use tokio::sync::mpsc;
 
 use crate::app::AppState;
 use crate::room::{
-    CLOSE_GOING_AWAY, CLOSE_LIMIT, CLOSE_MALFORMED, CloseReason, Closer, JoinError, Joiner, RoomCmd,
+    CLOSE_GOING_AWAY, CLOSE_LIMIT, CLOSE_MALFORMED, CloseReason, Closer, JoinError, Joiner, Outbox,
+    RoomCmd,
 };
 use crate::store::{Actor, BoardId};
 use crate::tokens::Role;
@@ -152,7 +153,8 @@ async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
 async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSocket) {
     let conn = app.next_conn_id();
     let limits = app.config.limits.clone();
-    let (outbox, outbox_rx) = mpsc::channel::<Bytes>(limits.send_queue_frames_max);
+    let (outbox, outbox_rx) = Outbox::new(limits.send_queue_frames_max);
+    let queued_bytes = outbox.queued_bytes.clone();
     let closer = Closer::new();
     let actor = Arc::new(identity.actor);
     let joined = app
@@ -180,7 +182,13 @@ async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSoc
     drop(outbox);
     let (sink, stream) = socket.split();
     let ping_interval = Duration::from_millis(limits.ping_interval_ms);
-    let writer = tokio::spawn(write_loop(sink, outbox_rx, closer.clone(), ping_interval));
+    let writer = tokio::spawn(write_loop(
+        sink,
+        outbox_rx,
+        queued_bytes,
+        closer.clone(),
+        ping_interval,
+    ));
     let silence_timeout = Duration::from_millis(limits.client_silence_timeout_ms);
     let mut shutdown = app.shutdown.clone();
     tokio::select! {
@@ -256,9 +264,11 @@ fn read_error_close(error: &axum::Error) -> CloseReason {
 }
 
 /// Writes the room's frames and pings; on close, sends the close frame with its reason.
+/// Frames still queued when a close is requested are dropped: the client resyncs on reconnect.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, WsMessage>,
     mut outbox: mpsc::Receiver<Bytes>,
+    queued_bytes: Arc<std::sync::atomic::AtomicUsize>,
     closer: Closer,
     ping_interval: Duration,
 ) {
@@ -270,7 +280,10 @@ async fn write_loop(
             reason = closer.closed() => break reason,
             frame = outbox.recv() => {
                 let Some(frame) = frame else { break (CLOSE_GOING_AWAY, String::new()) };
-                if sink.send(WsMessage::Binary(frame)).await.is_err() {
+                let len = frame.len();
+                let sent = sink.send(WsMessage::Binary(frame)).await;
+                queued_bytes.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
+                if sent.is_err() {
                     closer.close(CLOSE_GOING_AWAY, "");
                     return;
                 }

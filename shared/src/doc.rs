@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use yrs::types::ToJson;
 use yrs::{
-    Any, Array, ArrayPrelim, Doc, GetString, Map, MapPrelim, MapRef, Out, ReadTxn, StateVector,
-    TextPrelim, Transact, TransactionMut,
+    Any, Doc, GetString, Map, MapPrelim, MapRef, Out, ReadTxn, StateVector, Text, TextPrelim,
+    TextRef, Transact, TransactionMut,
 };
 
 use crate::board::{BoardKind, Lang, OrgKind};
@@ -71,20 +71,6 @@ pub struct Note {
     pub color: String,
     pub author: String,
     pub votes: BTreeMap<String, i64>,
-}
-
-/// A portfolio project as read from the document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Project {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub stage: String,
-    pub status: String,
-    pub lead_mode: String,
-    pub lead: String,
-    pub partners: Vec<String>,
-    pub author: String,
 }
 
 /// What a board's `meta` map says about it.
@@ -309,62 +295,6 @@ impl Roots {
         notes.sort_by(|a, b| a.id.cmp(&b.id));
         notes
     }
-
-    /// Adds a project to a portfolio.
-    pub fn add_project(&self, txn: &mut TransactionMut, id: &str, project: &Project) {
-        let map = self.projects.insert(txn, id, MapPrelim::default());
-        map.insert(txn, "title", TextPrelim::new(project.title.as_str()));
-        map.insert(
-            txn,
-            "description",
-            TextPrelim::new(project.description.as_str()),
-        );
-        map.insert(txn, "stage", project.stage.as_str());
-        map.insert(txn, "status", project.status.as_str());
-        map.insert(txn, "leadMode", project.lead_mode.as_str());
-        map.insert(txn, "lead", project.lead.as_str());
-        let partners: Vec<Any> = project
-            .partners
-            .iter()
-            .map(|p| Any::from(p.as_str()))
-            .collect();
-        map.insert(txn, "partners", ArrayPrelim::from(partners));
-        map.insert(txn, "author", project.author.as_str());
-    }
-
-    pub fn projects<T: ReadTxn>(&self, txn: &T) -> Vec<Project> {
-        let mut projects: Vec<Project> = self
-            .projects
-            .iter(txn)
-            .filter_map(|(id, value)| {
-                let Out::YMap(map) = value else { return None };
-                let partners = match map.get(txn, "partners") {
-                    Some(Out::YArray(array)) => array
-                        .iter(txn)
-                        .filter_map(|v| match v {
-                            Out::Any(Any::String(s)) => Some(s.to_string()),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let text = |key: &str| get_string(&map, txn, key).unwrap_or_default();
-                Some(Project {
-                    id: id.to_owned(),
-                    title: get_text(&map, txn, "title"),
-                    description: get_text(&map, txn, "description"),
-                    stage: text("stage"),
-                    status: text("status"),
-                    lead_mode: text("leadMode"),
-                    lead: text("lead"),
-                    partners,
-                    author: text("author"),
-                })
-            })
-            .collect();
-        projects.sort_by(|a, b| a.id.cmp(&b.id));
-        projects
-    }
 }
 
 fn write_initial(
@@ -466,26 +396,51 @@ impl Tree {
     }
 }
 
+/// The `Y.Text` under `key` of the child map `id` of `parent` (a node, note or project).
+pub fn child_text<T: ReadTxn>(parent: &MapRef, txn: &T, id: &str, key: &str) -> Option<TextRef> {
+    match parent.get(txn, id)? {
+        Out::YMap(child) => match child.get(txn, key)? {
+            Out::YText(text) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Rewrites a `Y.Text` to `new` with the smallest change, so that two people typing in the
+/// same text merge character by character instead of overwriting each other.
+pub fn edit_text(txn: &mut TransactionMut, text: &TextRef, new: &str) {
+    let old = text.get_string(txn);
+    if let Some(change) = crate::text::text_change(&old, new) {
+        if change.delete_len > 0 {
+            text.remove_range(txn, change.index as u32, change.delete_len as u32);
+        }
+        if !change.insert.is_empty() {
+            text.insert(txn, change.index as u32, &change.insert);
+        }
+    }
+}
+
 /// Encodes what a peer at `state_vector` lacks; used for sync step 2 answers.
 pub fn encode_diff<T: ReadTxn>(txn: &T, state_vector: &StateVector) -> Vec<u8> {
     txn.encode_diff_v1(state_vector)
 }
 
-fn get_string<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option<String> {
+pub(crate) fn get_string<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option<String> {
     match map.get(txn, key) {
         Some(Out::Any(Any::String(s))) => Some(s.to_string()),
         _ => None,
     }
 }
 
-fn get_number<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option<f64> {
+pub(crate) fn get_number<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option<f64> {
     match map.get(txn, key) {
         Some(Out::Any(Any::Number(n))) => n.as_f64(),
         _ => None,
     }
 }
 
-fn get_text<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> String {
+pub(crate) fn get_text<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> String {
     match map.get(txn, key) {
         Some(Out::YText(text)) => text.get_string(txn),
         Some(Out::Any(Any::String(s))) => s.to_string(),

@@ -5,11 +5,14 @@
 //! compiled to WebAssembly, agree on one definition of the document shape and of the protocol.
 
 pub mod board;
+pub mod canvas;
 pub mod doc;
 pub mod layout;
+pub mod portfolio;
 pub mod protocol;
 pub mod template;
 pub mod text;
 
 pub use board::{BoardKind, Lang, OrgKind, UnknownValue};
-pub use doc::{Node, Note, Participant, Project, Roots, Section, Tree};
+pub use doc::{Node, Note, Participant, Roots, Section, Tree};
+pub use portfolio::Project;

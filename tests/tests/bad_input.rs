@@ -373,3 +373,126 @@ async fn links_use_the_public_url_when_one_is_set() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_update_that_depends_on_unknown_changes_is_refused_and_not_stored() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    // Two updates of one client, the second typed after the first: sent alone, it depends on
+    // an item the server never received.
+    let doc = yrs::Doc::new();
+    let text = yrs::Doc::get_or_insert_text(&doc, "t");
+    let first = {
+        let mut txn = doc.transact_mut();
+        yrs::Text::insert(&text, &mut txn, 0, "a");
+        txn.encode_update_v1()
+    };
+    let second = {
+        let mut txn = doc.transact_mut();
+        yrs::Text::insert(&text, &mut txn, 1, "b");
+        txn.encode_update_v1()
+    };
+    assert!(!first.is_empty());
+    let journal_len = || {
+        rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM journal", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = journal_len();
+    let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let frame = protocol::encode(&Message::Update(&second));
+    let code = close_code(
+        &server,
+        &board.id,
+        &format!("token={}", board.editor),
+        Some(WsMessage::Binary(frame.into())),
+    )
+    .await;
+    assert_eq!(code, 1003);
+    assert_eq!(journal_len(), before, "nothing of it is stored");
+    // The board reloads and keeps working for everybody else.
+    let _ = witness.closed().await;
+    let again = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let map = again.doc().get_or_insert_map("m");
+    again.edit(|txn| {
+        map.insert(txn, "after", "ok");
+    });
+    let other = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let seen = other.doc().get_or_insert_map("m");
+    other
+        .wait_until(|doc| seen.get(&doc.transact(), "after").is_some())
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn awareness_floods_are_refused_with_4429() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let many = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    for client in 0..9 {
+        many.set_awareness(100 + client, 1, r#"{"user":{"name":"x"}}"#);
+    }
+    assert_eq!(
+        many.closed().await.unwrap().0,
+        4429,
+        "nine awareness clients on one connection"
+    );
+    let big = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    big.set_awareness(
+        7,
+        1,
+        &format!(r#"{{"user":{{"name":"{}"}}}}"#, "x".repeat(40 * 1024)),
+    );
+    assert_eq!(
+        big.closed().await.unwrap().0,
+        4429,
+        "a 40 KB awareness state"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn many_sync_requests_in_one_frame_get_one_answer() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let url = format!("{}/{}?token={}", server.ws_base(), board.id, board.viewer);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut frame = Vec::new();
+    for _ in 0..50 {
+        protocol::encode_into(&mut frame, &Message::SyncStep1(&[0]));
+    }
+    futures_util::SinkExt::send(&mut socket, WsMessage::Binary(frame.into()))
+        .await
+        .unwrap();
+    let mut answers = 0;
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(800), async {
+        while let Some(Ok(WsMessage::Binary(bytes))) =
+            futures_util::StreamExt::next(&mut socket).await
+        {
+            let messages = protocol::decode_frame(&bytes, usize::MAX).unwrap();
+            answers += messages
+                .iter()
+                .filter(|m| matches!(m, Message::SyncStep2(_)))
+                .count();
+        }
+    })
+    .await;
+    assert_eq!(answers, 1);
+    server.stop().await;
+}

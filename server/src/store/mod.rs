@@ -10,6 +10,9 @@ mod sqlite;
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 
+#[cfg(test)]
+mod tests;
+
 use bytes::Bytes;
 use shared::{BoardKind, Lang, OrgKind};
 

@@ -118,8 +118,12 @@ impl SqliteStore {
             None => open_connection(&self.path, self.durability)?,
         };
         let result = f(&conn);
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        // A connection stuck in a transaction would pin the WAL: it is not reused.
         let mut readers = self.readers.lock().unwrap();
-        if readers.len() < READ_POOL_CONNECTIONS_MAX {
+        if conn.is_autocommit() && readers.len() < READ_POOL_CONNECTIONS_MAX {
             readers.push(conn);
         }
         result
@@ -309,16 +313,40 @@ impl Writer {
 
     fn append(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = self.append_in_transaction(entries);
-        match result {
-            Ok(()) => self.conn.execute_batch("COMMIT")?,
-            Err(_) => self.conn.execute_batch("ROLLBACK")?,
+        let result = self
+            .append_in_transaction(entries)
+            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if result.is_err() && !self.conn.is_autocommit() {
+            // A failed COMMIT (disk full, I/O error) can leave the transaction open; every later
+            // write would fail behind it.
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
         result
     }
 
     fn append_in_transaction(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
+        // Each board's journal grows by exactly one seq at a time: an entry that would leave a
+        // gap or repeat a seq is refused, whatever the caller believed.
+        let mut next_seq: HashMap<BoardId, u64> = HashMap::new();
         for entry in entries {
+            let expected = match next_seq.get(&entry.board) {
+                Some(seq) => *seq,
+                None => {
+                    let last: i64 = self.conn.query_row(
+                        "SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = ?1",
+                        [entry.board.as_str()],
+                        |r| r.get(0),
+                    )?;
+                    last as u64 + 1
+                }
+            };
+            if entry.seq != expected {
+                return Err(StoreError::SeqConflict {
+                    board: entry.board.clone(),
+                    seq: entry.seq,
+                });
+            }
+            next_seq.insert(entry.board.clone(), expected + 1);
             let actor_id = self.actor_id(&entry.actor)?;
             let mut stmt = self.conn.prepare_cached(
                 "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
