@@ -63,7 +63,7 @@ pub struct Section {
 }
 
 /// A diagnosis note as read from the document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Note {
     pub id: String,
     pub section: String,

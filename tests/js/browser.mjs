@@ -49,6 +49,32 @@ async function join (browser, link, name, org = '') {
   return page
 }
 
+// Joins any kind of board (the mind map helper also waits for its nodes).
+async function joinBoard (browser, link, name, org, orgKind) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
+  await page.goto(link)
+  await page.waitForSelector('form.join')
+  await page.fill('input[name=name]', name)
+  if (org) await page.fill('input[name=org]', org)
+  if (orgKind) await page.selectOption('select[name=orgKind]', orgKind)
+  await page.click('form.join button[type=submit]')
+  await page.waitForSelector('[data-status=Connected]')
+  return page
+}
+
+async function addNote (page, section, text) {
+  await page.click(`[data-section=${section}] [data-action=add-note]`)
+  await page.waitForSelector('.note-editor:focus')
+  await page.keyboard.type(text)
+  await page.keyboard.press('Enter')
+}
+
+async function waitForNote (page, text) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('.note .note-text')].some((e) => e.textContent === t), text)
+}
+
 const labels = (page) => page.$$eval('[role=treeitem]', (els) => els.map((e) => e.querySelector('.node-text').textContent))
 
 async function typeChild (page, text) {
@@ -211,6 +237,135 @@ const scenarios = {
     await other.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => e.textContent.includes('À déplacer') && e.getAttribute('aria-level') === '3'))
     await page.screenshot({ path: `${shots}/mindmap-drag.png` })
     return { levelHere: await level(page), levelThere: await level(other) }
+  },
+
+  // A diagnosis canvas in a working session: notes, a stock client's note, votes, moves.
+  async diagnosis (browser) {
+    const board = await createBoard('diagnosis', 'Diagnostic de Charlevoix')
+    const anne = await joinBoard(browser, board.links.facilitator, 'Anne Bérubé', 'MRC de Charlevoix', 'epci')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno Tremblay', 'Baie-Saint-Paul', 'commune')
+    const sections = await anne.$$eval('.section .section-title', (els) => els.map((e) => e.value ?? e.textContent))
+    await addNote(anne, 's1', 'Villages éloignés des services')
+    await waitForNote(bruno, 'Villages éloignés des services')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced, 'the Node client to sync')
+    doc.transact(() => {
+      const note = new Y.Map()
+      note.set('section', 's5')
+      note.set('text', new Y.Text('Écrit par Node.js'))
+      note.set('color', '#bfdbfe')
+      note.set('author', 'node-pid')
+      note.set('votes', new Y.Map())
+      doc.getMap('notes').set('from-node', note)
+    })
+    await waitForNote(anne, 'Écrit par Node.js')
+    await waitForNote(bruno, 'Écrit par Node.js')
+    // Dot voting: Anne opens it, both vote on the Node note, totals agree everywhere.
+    await anne.click('[data-action=toggle-vote]')
+    await bruno.waitForSelector('[data-note=from-node] [data-action=vote]')
+    await anne.click('[data-note=from-node] [data-action=vote]')
+    await bruno.click('[data-note=from-node] [data-action=vote]')
+    await bruno.waitForTimeout(100)
+    await bruno.click('[data-note=from-node] [data-action=vote]')
+    const total = (page) => page.$eval('[data-note=from-node] .votes', (e) => e.dataset.total)
+    await anne.waitForFunction(() => document.querySelector('[data-note=from-node] .votes').dataset.total === '3')
+    await bruno.waitForFunction(() => document.querySelector('[data-note=from-node] .votes').dataset.total === '3')
+    const nodeVotes = doc.getMap('notes').get('from-node').get('votes').toJSON()
+    const totals = { anne: await total(anne), bruno: await total(bruno), node: Object.values(nodeVotes).reduce((a, b) => a + b, 0) }
+    await anne.click('[data-action=toggle-hidden]')
+    await bruno.waitForFunction(() => document.querySelector('[data-note=from-node] .votes').dataset.total === '?')
+    // Bruno moves the first note to the next section with the keyboard.
+    const first = await bruno.locator('.note', { hasText: 'Villages éloignés' }).getAttribute('data-note')
+    await bruno.focus(`[data-note="${first}"]`)
+    await bruno.keyboard.press('Alt+ArrowRight')
+    await anne.waitForSelector(`[data-section=s2] [data-note="${first}"]`)
+    const viewer = await joinBoard(browser, board.links.viewer, 'Claire', '', '')
+    await waitForNote(viewer, 'Écrit par Node.js')
+    await viewer.focus(`[data-note="${first}"]`)
+    await viewer.keyboard.press('Enter')
+    await viewer.keyboard.type('intrus')
+    const viewerCanEdit = (await viewer.$$('.note-editor, [data-action=add-note], .note-actions')).length
+    // Thirty notes from the partners, for the record.
+    doc.transact(() => {
+      const ideas = ['Vieillissement de la population', 'Transport collectif rare', 'Tourisme saisonnier', 'Logement des travailleurs', 'Circuits courts agricoles', 'Fibre optique incomplète', 'Bénévoles épuisés', 'Écoles menacées de fermeture', 'Patrimoine bâti', 'Eau potable', 'Désaccord sur les éoliennes', 'Cohésion entre communes']
+      for (let i = 0; i < 28; i++) {
+        const note = new Y.Map()
+        note.set('section', `s${1 + (i % 7)}`)
+        note.set('text', new Y.Text(`${ideas[i % ideas.length]} (${i + 1})`))
+        note.set('color', ['#fef08a', '#bbf7d0', '#bfdbfe', '#fbcfe8'][i % 4])
+        note.set('author', 'node-pid')
+        note.set('votes', new Y.Map())
+        doc.getMap('notes').set(`seed-${String(i).padStart(2, '0')}`, note)
+      }
+    })
+    await anne.waitForFunction(() => document.querySelectorAll('.note').length >= 30)
+    await anne.click('[data-action=toggle-hidden]')
+    await anne.screenshot({ path: `${shots}/diagnosis-30-notes.png`, fullPage: true })
+    provider.destroy()
+    return { sections, totals, notesOnAnne: await anne.$$eval('.note', (e) => e.length), viewerCanEdit, movedTo: 's2' }
+  },
+
+  // A project portfolio: cards by stage, a stock client's project, moves, the table.
+  async portfolio (browser) {
+    const board = await createBoard('portfolio', 'Projets du bloc local')
+    const anne = await joinBoard(browser, board.links.editor, 'Anne Bérubé', 'MRC de Charlevoix', 'epci')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno Tremblay', 'Baie-Saint-Paul', 'commune')
+    await anne.click('[data-action=add-project]')
+    await anne.waitForSelector('.project-panel input[name=title]')
+    await anne.fill('.project-panel input[name=title]', 'Navette estivale')
+    await anne.fill('.project-panel input[name=lead]', 'MRC de Charlevoix')
+    await anne.press('.project-panel input[name=lead]', 'Tab')
+    await bruno.waitForSelector('[data-stage=codiagnose] .card-project:has-text("Navette estivale")')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced, 'the Node client to sync')
+    const addProject = (id, title, stage, lead, partners) => {
+      const project = new Y.Map()
+      project.set('title', new Y.Text(title))
+      project.set('description', new Y.Text(''))
+      project.set('stage', stage)
+      project.set('status', 'en cours')
+      project.set('leadMode', 'commune')
+      project.set('lead', lead)
+      const list = new Y.Array()
+      list.push(partners)
+      project.set('partners', list)
+      project.set('author', 'node-pid')
+      doc.getMap('projects').set(id, project)
+    }
+    doc.transact(() => addProject('from-node', 'Maison des aînés', 'cofund', 'Les Éboulements', ['CISSS', 'Région']))
+    await anne.waitForSelector('[data-stage=cofund] [data-project=from-node]')
+    await bruno.focus('[data-project=from-node]')
+    await bruno.keyboard.press('Alt+ArrowRight')
+    await anne.waitForSelector('[data-stage=coproduce] [data-project=from-node]')
+    const nodeSawStage = await (async () => {
+      await until(() => doc.getMap('projects').get('from-node').get('stage') === 'coproduce', 'the stage in Node')
+      return doc.getMap('projects').get('from-node').get('stage')
+    })()
+    const titles = ['Navette vers les plages', 'Fibre pour tous', 'Marché de producteurs', 'Halte-garderie', 'Sentier du fleuve', 'Guichet unique', 'Coopérative d’habitation', 'Jardin collectif', 'Rénovation de l’église', 'Covoiturage rural']
+    const stages = ['codiagnose', 'codesign', 'cofund', 'coproduce', 'costeer', 'coevaluate']
+    doc.transact(() => {
+      for (let i = 0; i < 18; i++) addProject(`seed-${String(i).padStart(2, '0')}`, `${titles[i % titles.length]} ${i + 1}`, stages[i % 6], ['Baie-Saint-Paul', 'La Malbaie', 'MRC de Charlevoix'][i % 3], ['Région', 'Association Vélo'].slice(0, 1 + (i % 2)))
+    })
+    await anne.waitForFunction(() => document.querySelectorAll('.card-project').length >= 20)
+    await anne.click('.project-panel .close')
+    const cards = await anne.$$eval('.card-project', (e) => e.length)
+    await anne.screenshot({ path: `${shots}/portfolio-20-projects-columns.png`, fullPage: true })
+    await anne.click('text=Tableau')
+    await anne.waitForSelector('.projects-table')
+    await anne.selectOption('[data-filter=stage]', 'cofund')
+    const filtered = await anne.$$eval('.projects-table tbody tr', (rows) => rows.length)
+    await anne.selectOption('[data-filter=stage]', '')
+    await anne.click('th >> text=Projet')
+    const sortedTitles = await anne.$$eval('.projects-table tbody tr td:first-child', (cells) => cells.map((c) => c.textContent))
+    await anne.screenshot({ path: `${shots}/portfolio-20-projects-table.png`, fullPage: true })
+    const viewer = await joinBoard(browser, board.links.viewer, 'Claire', '', '')
+    await viewer.waitForSelector('[data-project=from-node]')
+    await viewer.click('[data-project=from-node]')
+    await viewer.waitForSelector('.project-panel')
+    const viewerAdd = (await viewer.$$('[data-action=add-project]')).length
+    const viewerReadonly = await viewer.$eval('.project-panel input[name=title]', (e) => e.readOnly)
+    provider.destroy()
+    return { nodeSawStage, filtered, sortedTitles, cards, viewerAdd, viewerReadonly }
   },
 
   // French by default; one click switches the whole interface to English.

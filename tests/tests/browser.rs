@@ -131,3 +131,46 @@ async fn dragging_an_idea_onto_another_makes_it_its_child_for_everybody() {
     );
     assert_eq!(result["levelThere"], "3");
 }
+
+#[tokio::test]
+async fn a_diagnosis_canvas_runs_a_working_session() {
+    let Some(result) = run("diagnosis").await else {
+        return;
+    };
+    let sections = result["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 7, "the seven sections of the template");
+    assert_eq!(sections[0], "Territoire");
+    assert_eq!(
+        result["totals"],
+        json!({"anne": "3", "bruno": "3", "node": 3}),
+        "vote totals agree everywhere"
+    );
+    assert_eq!(result["notesOnAnne"], 30);
+    assert_eq!(
+        result["viewerCanEdit"], 0,
+        "a viewer has no editing affordance"
+    );
+}
+
+#[tokio::test]
+async fn a_project_portfolio_runs_a_working_session() {
+    let Some(result) = run("portfolio").await else {
+        return;
+    };
+    assert_eq!(
+        result["nodeSawStage"], "coproduce",
+        "a stage changed by keyboard reaches a stock client"
+    );
+    assert_eq!(result["cards"], 20);
+    let filtered = result["filtered"].as_u64().unwrap();
+    assert!(
+        filtered >= 3,
+        "filtering by stage keeps the co-fund projects ({filtered})"
+    );
+    let titles: Vec<String> = serde_json::from_value(result["sortedTitles"].clone()).unwrap();
+    let mut sorted = titles.clone();
+    sorted.sort_by_key(|t| t.to_lowercase());
+    assert_eq!(titles, sorted, "the table sorts by title");
+    assert_eq!(result["viewerAdd"], 0);
+    assert_eq!(result["viewerReadonly"], true);
+}

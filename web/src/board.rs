@@ -3,12 +3,15 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use shared::BoardKind;
 use wasm_bindgen::prelude::*;
 
 use crate::api;
+use crate::diagnosis::Diagnosis;
 use crate::i18n::{Key, use_i18n};
 use crate::local::{self, Profile, RecentBoard};
 use crate::mindmap::MindMap;
+use crate::portfolio::Portfolio;
 use crate::session::{Session, Status};
 
 /// Colours offered when joining.
@@ -16,7 +19,7 @@ pub const PARTICIPANT_COLORS: [&str; 8] = [
     "#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626",
 ];
 
-const ORG_KINDS: [(&str, Key); 6] = [
+pub const ORG_KINDS: [(&str, Key); 6] = [
     ("commune", Key::OrgCommune),
     ("epci", Key::OrgEpci),
     ("association", Key::OrgAssociation),
@@ -158,7 +161,9 @@ fn BoardView(
 ) -> impl IntoView {
     let i18n = use_i18n();
     let can_edit = info.role != "viewer";
-    let session = Session::start(board_id, token, profile, can_edit);
+    let facilitator = info.role == "facilitator";
+    let kind: BoardKind = info.kind.parse().unwrap_or(BoardKind::MindMap);
+    let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
     let status = session.signals.status;
     let peers = session.signals.peers;
@@ -177,9 +182,12 @@ fn BoardView(
         Status::Connecting | Status::Reconnecting => "status pending",
         _ => "status down",
     };
-    let body = match info.kind.as_str() {
-        "mindmap" => view! { <MindMap session=session.clone() /> }.into_any(),
-        _ => view! { <p class="page hint">{move || i18n.t(Key::KindNotYetHere)}</p> }.into_any(),
+    let body = match kind {
+        BoardKind::MindMap => view! { <MindMap session=session.clone() /> }.into_any(),
+        BoardKind::Diagnosis => {
+            view! { <Diagnosis session=session.clone() facilitator /> }.into_any()
+        }
+        BoardKind::Portfolio => view! { <Portfolio session=session.clone() /> }.into_any(),
     };
     view! {
         <div class="board">

@@ -3,10 +3,12 @@
 
 mod api;
 mod board;
+mod diagnosis;
 mod home;
 pub mod i18n;
 mod local;
 mod mindmap;
+mod portfolio;
 mod session;
 
 use leptos::prelude::*;

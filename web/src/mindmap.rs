@@ -6,15 +6,15 @@ use std::rc::Rc;
 use leptos::html;
 use leptos::prelude::*;
 use shared::doc::CENTRAL_NODE_ID;
+use shared::doc::{child_text, edit_text};
 use shared::layout::{Layout, Placed, Side, layout};
-use shared::text::text_change;
 use shared::{Node, Tree};
 use wasm_bindgen::JsCast;
 use web_sys::{KeyboardEvent, PointerEvent, WheelEvent};
-use yrs::{Map, MapRef, Out, Text, TextRef, TransactionMut};
+use yrs::{Map, MapRef, Out, TransactionMut};
 
 use crate::i18n::{Key, use_i18n};
-use crate::session::Session;
+use crate::session::{Session, who};
 
 const ZOOM_MIN: f64 = 0.2;
 const ZOOM_MAX: f64 = 3.0;
@@ -169,16 +169,8 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
         let session = session.clone();
         move |id: &str, new_text: &str| {
             session.edit(|roots, txn| {
-                if let Some(text) = node_text(&roots.nodes, txn, id) {
-                    let old = yrs::GetString::get_string(&text, txn);
-                    if let Some(change) = text_change(&old, new_text) {
-                        if change.delete_len > 0 {
-                            text.remove_range(txn, change.index as u32, change.delete_len as u32);
-                        }
-                        if !change.insert.is_empty() {
-                            text.insert(txn, change.index as u32, &change.insert);
-                        }
-                    }
+                if let Some(text) = child_text(&roots.nodes, txn, id, "text") {
+                    edit_text(txn, &text, new_text);
                 }
             });
         }
@@ -531,13 +523,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     };
     let (undo_session, redo_session) = (session.clone(), session.clone());
 
-    let author_label = move |pid: &str| -> String {
-        participants.with(|p| match p.get(pid) {
-            Some(who) if who.org.is_empty() => who.name.clone(),
-            Some(who) => format!("{} ({})", who.name, who.org),
-            None => String::new(),
-        })
-    };
+    let author_label = move |pid: &str| -> String { participants.with(|p| who(p, pid)) };
     // What each node shows; every field is in the key of `<For>`, so a change re-renders it.
     let shown_nodes = move || {
         let content: std::collections::HashMap<String, (String, String)> = nodes.with(|n| {
@@ -767,16 +753,6 @@ fn node_id_of(target: &web_sys::EventTarget) -> Option<String> {
 
 fn node_id_of_target(ev: &PointerEvent) -> Option<String> {
     node_id_of(&ev.target()?)
-}
-
-fn node_text<T: yrs::ReadTxn>(nodes: &MapRef, txn: &T, id: &str) -> Option<TextRef> {
-    match nodes.get(txn, id)? {
-        Out::YMap(node) => match node.get(txn, "text")? {
-            Out::YText(text) => Some(text),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn expand(nodes: &MapRef, txn: &mut TransactionMut, id: &str) {

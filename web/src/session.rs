@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use serde::Deserialize;
+use shared::canvas::{Link, Voting};
 use shared::protocol::{self, AwarenessEntry, Message};
-use shared::{Node, Participant, Roots};
+use shared::{BoardKind, Node, Note, Participant, Project, Roots, Section};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -36,6 +37,12 @@ const POINTER_SEND_INTERVAL_MS: f64 = 80.0;
 /// Close codes after which reconnecting cannot help.
 const CLOSE_UNAUTHORIZED: u16 = 4401;
 const CLOSE_UNKNOWN_BOARD: u16 = 4404;
+const CLOSE_MALFORMED: u16 = 1003;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_LIMIT: u16 = 4429;
+/// Failed attempts after which the reconnect delay is at its longest.
+const RECONNECT_ATTEMPTS_SLOWEST: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -64,6 +71,11 @@ pub struct Peer {
 pub struct Signals {
     pub status: RwSignal<Status>,
     pub nodes: RwSignal<Vec<Node>>,
+    pub sections: RwSignal<Vec<Section>>,
+    pub notes: RwSignal<Vec<Note>>,
+    pub links: RwSignal<Vec<Link>>,
+    pub voting: RwSignal<Voting>,
+    pub projects: RwSignal<Vec<Project>>,
     pub participants: RwSignal<BTreeMap<String, Participant>>,
     pub peers: RwSignal<Vec<Peer>>,
 }
@@ -96,6 +108,7 @@ struct LocalPresence {
 }
 
 pub struct Session {
+    kind: BoardKind,
     board_id: String,
     token: String,
     profile: Profile,
@@ -114,7 +127,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn start(board_id: String, token: String, profile: Profile, can_edit: bool) -> Rc<Self> {
+    pub fn start(
+        kind: BoardKind,
+        board_id: String,
+        token: String,
+        profile: Profile,
+        can_edit: bool,
+    ) -> Rc<Self> {
         let doc = Doc::new();
         let roots = Roots::new(&doc);
         let mut undo = UndoManager::with_options(UndoOptions {
@@ -125,14 +144,33 @@ impl Session {
             init_undo_stack: Vec::new(),
             init_redo_stack: Vec::new(),
         });
-        undo.expand_scope(&doc, &roots.nodes);
+        // Undo covers the content of this kind of board, not the participants list.
+        match kind {
+            BoardKind::MindMap => undo.expand_scope(&doc, &roots.nodes),
+            BoardKind::Diagnosis => {
+                for root in [&roots.sections, &roots.notes, &roots.links, &roots.voting] {
+                    undo.expand_scope(&doc, root);
+                }
+            }
+            BoardKind::Portfolio => undo.expand_scope(&doc, &roots.projects),
+        }
         let signals = Signals {
             status: RwSignal::new(Status::Connecting),
             nodes: RwSignal::new(Vec::new()),
+            sections: RwSignal::new(Vec::new()),
+            notes: RwSignal::new(Vec::new()),
+            links: RwSignal::new(Vec::new()),
+            voting: RwSignal::new(Voting {
+                open: false,
+                per_participant: 0,
+                hidden: false,
+            }),
+            projects: RwSignal::new(Vec::new()),
             participants: RwSignal::new(BTreeMap::new()),
             peers: RwSignal::new(Vec::new()),
         };
         let session = Rc::new(Session {
+            kind,
             board_id,
             token,
             profile,
@@ -308,7 +346,6 @@ impl Session {
     }
 
     fn on_open(&self) {
-        self.attempts.set(0);
         self.signals.status.set(Status::Connected);
         let state_vector = self.doc.transact().state_vector().encode_v1();
         self.send(&protocol::encode(&Message::SyncStep1(&state_vector)));
@@ -323,6 +360,12 @@ impl Session {
             CLOSE_UNAUTHORIZED => self.signals.status.set(Status::Refused),
             CLOSE_UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
             _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
+            CLOSE_MALFORMED | CLOSE_TOO_BIG | CLOSE_POLICY | CLOSE_LIMIT => {
+                // The server refused what this client sends: retrying at once would repeat it.
+                self.attempts
+                    .set(self.attempts.get().max(RECONNECT_ATTEMPTS_SLOWEST));
+                self.schedule_reconnect();
+            }
             _ => self.schedule_reconnect(),
         }
     }
@@ -376,6 +419,10 @@ impl Session {
                     }
                 }
                 Message::SyncStep2(update) | Message::Update(update) => {
+                    if matches!(message, Message::SyncStep2(_)) {
+                        // Synced: only now does the connection count as good for the backoff.
+                        self.attempts.set(0);
+                    }
                     if let Ok(update) = Update::decode_v1(update) {
                         let mut txn = self.doc.transact_mut_with(ORIGIN_REMOTE);
                         doc_changed |= txn.apply_update(update).is_ok();
@@ -408,9 +455,21 @@ impl Session {
         });
     }
 
+    /// Reads the document into the signals of this kind of board; a signal is set only when
+    /// its value changed, so components re-render only what changed.
     fn refresh_doc(&self) {
         let txn = self.doc.transact();
-        self.signals.nodes.set(self.roots.nodes(&txn));
+        let s = &self.signals;
+        match self.kind {
+            BoardKind::MindMap => set_if_changed(s.nodes, self.roots.nodes(&txn)),
+            BoardKind::Diagnosis => {
+                set_if_changed(s.sections, self.roots.sections(&txn));
+                set_if_changed(s.notes, self.roots.notes(&txn));
+                set_if_changed(s.links, self.roots.links(&txn));
+                set_if_changed(s.voting, self.roots.voting(&txn));
+            }
+            BoardKind::Portfolio => set_if_changed(s.projects, self.roots.projects(&txn)),
+        }
         let participants = self.roots.participants(&txn);
         if self
             .signals
@@ -424,10 +483,16 @@ impl Session {
     fn apply_awareness(&self, entries: Vec<AwarenessEntry>) {
         let now = js_sys::Date::now();
         let own = self.client_id();
+        let mut reannounce_above = None;
         {
             let mut peers = self.remote_peers.borrow_mut();
             for entry in entries {
                 if entry.client_id == own {
+                    // Somebody (the relay's expiry) announced this client gone: announce it
+                    // again, with a clock above theirs, as y-protocols does.
+                    if entry.is_removal() {
+                        reannounce_above = Some(entry.clock);
+                    }
                     continue;
                 }
                 let newer = peers
@@ -452,6 +517,12 @@ impl Session {
                 };
                 peers.insert(entry.client_id, (entry.clock, peer, now));
             }
+        }
+        if let Some(clock) = reannounce_above {
+            let mut presence = self.presence.borrow_mut();
+            presence.clock = presence.clock.max(clock);
+            drop(presence);
+            self.send_presence();
         }
         self.refresh_peers();
     }
@@ -530,4 +601,34 @@ impl Session {
             std::time::Duration::from_millis(u64::from(AWARENESS_RENEW_MS)),
         );
     }
+}
+
+fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    if signal.with_untracked(|current| *current != value) {
+        signal.set(value);
+    }
+}
+
+/// A new element id that sorts by creation time (notes and projects list in creation order).
+pub fn new_id() -> String {
+    let millis = js_sys::Date::now() as u64;
+    let random = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{millis:011x}{random:08x}")
+}
+
+/// How an author is shown: their name, and their organisation when they gave one.
+pub fn who(participants: &BTreeMap<String, Participant>, pid: &str) -> String {
+    match participants.get(pid) {
+        Some(p) if p.org.is_empty() => p.name.clone(),
+        Some(p) => format!("{} ({})", p.name, p.org),
+        None => String::new(),
+    }
+}
+
+/// A `Copy` handle on the session for closures that Leptos requires to be `Send` (reactive
+/// children, `<For>` and `<Show>`): the session itself stays on the browser's one thread.
+pub type SessionRef = StoredValue<Rc<Session>, LocalStorage>;
+
+pub fn session_ref(session: Rc<Session>) -> SessionRef {
+    StoredValue::new_local(session)
 }

@@ -98,6 +98,8 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
             Command::new(wasm_opt)
                 .args([
                     "-Oz",
+                    "--strip-debug",
+                    "--strip-producers",
                     "--enable-bulk-memory",
                     "--enable-nontrapping-float-to-int",
                     "--enable-sign-ext",

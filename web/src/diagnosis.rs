@@ -1,0 +1,553 @@
+//! The territorial diagnosis canvas: sections of notes, links between notes, dot voting and
+//! filters by participant, organisation and organisation kind.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use shared::Note;
+use shared::canvas::Voting;
+use shared::doc::{child_text, edit_text};
+use web_sys::KeyboardEvent;
+
+use crate::i18n::{Key, use_i18n};
+use crate::session::{Session, SessionRef, new_id, session_ref, who};
+
+/// Note colours offered (sticky-note tones).
+pub const NOTE_COLORS: [&str; 6] = [
+    "#fef08a", "#bbf7d0", "#bfdbfe", "#fbcfe8", "#fed7aa", "#e9d5ff",
+];
+/// The largest number of votes a facilitator may give each participant.
+const VOTES_PER_PARTICIPANT_MAX: i64 = 50;
+
+/// Which notes to show.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filter {
+    participant: String,
+    org: String,
+    org_kind: String,
+}
+
+#[component]
+pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
+    let i18n = use_i18n();
+    let s = session.signals;
+    let can_edit = session.can_edit;
+    let pid = session.pid().to_owned();
+    let session = session_ref(session);
+    let filter = RwSignal::new(Filter::default());
+    let editing = RwSignal::new(None::<String>);
+    let linking_from = RwSignal::new(None::<String>);
+    let sorted_by_votes = RwSignal::new(BTreeSet::<String>::new());
+    let removing = RwSignal::new(None::<String>);
+
+    let votes_left = {
+        let pid = pid.clone();
+        move || {
+            let used: i64 = s
+                .notes
+                .with(|n| n.iter().filter_map(|n| n.votes.get(&pid)).sum());
+            s.voting.get().per_participant - used
+        }
+    };
+    let visible = move |note: &Note| {
+        let f = filter.get();
+        s.participants.with(|p| {
+            let author = p.get(&note.author);
+            (f.participant.is_empty() || note.author == f.participant)
+                && (f.org.is_empty() || author.is_some_and(|a| a.org == f.org))
+                && (f.org_kind.is_empty()
+                    || author.is_some_and(|a| {
+                        a.org_kind.map(|k| k.as_str()) == Some(f.org_kind.as_str())
+                    }))
+        })
+    };
+
+    let ctx = CanvasCtx {
+        session,
+        editing,
+        linking_from,
+        pid: StoredValue::new(pid.clone()),
+    };
+
+    let add_section = move |_| {
+        session.with_value(|session| {
+            session.edit(|roots, txn| {
+                let order = roots.next_section_order(txn);
+                roots.add_section(txn, &new_id(), i18n.t(Key::NewSection), "", order);
+            })
+        });
+    };
+    let voting_controls = {
+        move || {
+            let voting = s.voting.get();
+            let set = move |v: Voting| {
+                session.with_value(|session| session.edit(|roots, txn| roots.set_voting(txn, v)))
+            };
+            let (toggle_open, toggle_hidden, set_count) = (set, set, set);
+            view! {
+                <div class="voting" role="group" aria-label=move || i18n.t(Key::Voting)>
+                    <button data-action="toggle-vote" on:click=move |_| toggle_open(Voting { open: !voting.open, ..voting })>
+                        {move || i18n.t(if voting.open { Key::CloseVote } else { Key::OpenVote })}
+                    </button>
+                    <label>{move || i18n.t(Key::VotesPerParticipant)}
+                        <input type="number" min="1" max=VOTES_PER_PARTICIPANT_MAX.to_string() class="votes-per"
+                            prop:value=voting.per_participant.to_string()
+                            on:change=move |ev| {
+                                let n = event_target_value(&ev).parse::<i64>().unwrap_or(voting.per_participant);
+                                set_count(Voting { per_participant: n.clamp(1, VOTES_PER_PARTICIPANT_MAX), ..voting });
+                            } />
+                    </label>
+                    <button data-action="toggle-hidden" on:click=move |_| toggle_hidden(Voting { hidden: !voting.hidden, ..voting })>
+                        {move || i18n.t(if voting.hidden { Key::RevealVotes } else { Key::HideVotes })}
+                    </button>
+                </div>
+            }
+        }
+    };
+    let people = move || s.participants.get().into_iter().collect::<Vec<_>>();
+    let orgs = move || {
+        s.participants.with(|p| {
+            p.values()
+                .map(|p| p.org.clone())
+                .filter(|o| !o.is_empty())
+                .collect::<BTreeSet<_>>()
+        })
+    };
+
+    view! {
+        <div class="canvas-board">
+            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::KindDiagnosis)>
+                {(can_edit && facilitator).then(|| view! { <button on:click=add_section>{move || i18n.t(Key::AddSection)}</button> })}
+                {(can_edit && facilitator).then(|| view! { <span class="voting-wrap">{voting_controls}</span> })}
+                <Show when=move || s.voting.get().open>
+                    <span class="votes-left" data-votes-left=votes_left.clone()>{move || i18n.t(Key::VotesLeft)}" "{votes_left.clone()}</span>
+                </Show>
+                <label class="filter">{move || i18n.t(Key::FilterParticipant)}
+                    <select data-filter="participant" on:change=move |ev| filter.update(|f| f.participant = event_target_value(&ev))>
+                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        {move || people().into_iter().map(|(pid, p)| view! { <option value=pid>{p.name}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                <label class="filter">{move || i18n.t(Key::Organisation)}
+                    <select data-filter="org" on:change=move |ev| filter.update(|f| f.org = event_target_value(&ev))>
+                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        {move || orgs().into_iter().map(|o| { let label = o.clone(); view! { <option value=o>{label}</option> } }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                <label class="filter">{move || i18n.t(Key::OrgKindLabel)}
+                    <select data-filter="orgKind" on:change=move |ev| filter.update(|f| f.org_kind = event_target_value(&ev))>
+                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        {crate::board::ORG_KINDS.iter().map(|(value, key)| {
+                            let key = *key;
+                            view! { <option value=*value>{move || i18n.t(key)}</option> }
+                        }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                <Show when=move || linking_from.get().is_some()>
+                    <span class="linking" role="status">{move || i18n.t(Key::PickNoteToLink)}
+                        <button on:click=move |_| linking_from.set(None)>{move || i18n.t(Key::Cancel)}</button>
+                    </span>
+                </Show>
+            </div>
+            <div class="sections">
+                <For each=move || s.sections.get() key=|sec| (sec.id.clone(), sec.title.clone(), sec.hint.clone(), sec.order.to_bits()) children={
+                    move |section| {
+                        let id = section.id.clone();
+                        let section_notes = {
+                            let id = id.clone();
+                            move || {
+                                let mut notes: Vec<Note> = s.notes.with(|n| n.iter().filter(|n| n.section == id).cloned().collect());
+                                notes.retain(|n| visible(n));
+                                if sorted_by_votes.with(|set| set.contains(&id)) {
+                                    notes.sort_by_key(|n| std::cmp::Reverse(n.votes.values().sum::<i64>()));
+                                }
+                                notes
+                            }
+                        };
+                        view! { <SectionView ctx section notes=Signal::derive(section_notes) facilitator sorted_by_votes removing /> }
+                    }
+                } />
+            </div>
+        </div>
+    }
+}
+
+/// What every note and section of the canvas shares.
+#[derive(Clone, Copy)]
+struct CanvasCtx {
+    session: SessionRef,
+    editing: RwSignal<Option<String>>,
+    linking_from: RwSignal<Option<String>>,
+    pid: StoredValue<String>,
+}
+
+impl CanvasCtx {
+    fn edit(&self, f: impl FnOnce(&shared::Roots, &mut yrs::TransactionMut)) {
+        self.session.with_value(|session| session.edit(f));
+    }
+}
+
+#[component]
+fn SectionView(
+    ctx: CanvasCtx,
+    section: shared::Section,
+    notes: Signal<Vec<Note>>,
+    facilitator: bool,
+    sorted_by_votes: RwSignal<BTreeSet<String>>,
+    removing: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let (s, can_edit) = ctx
+        .session
+        .with_value(|session| (session.signals, session.can_edit));
+    let id = StoredValue::new(section.id.clone());
+    let manage = can_edit && facilitator;
+    let add_note = move |_| {
+        let note = new_id();
+        let pid = ctx.pid.get_value();
+        ctx.edit(|roots, txn| {
+            roots.add_note(txn, &note, &id.get_value(), "", NOTE_COLORS[0], &pid)
+        });
+        ctx.editing.set(Some(note));
+    };
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        if let Some(note) = ev
+            .data_transfer()
+            .and_then(|d| d.get_data("text/plain").ok())
+        {
+            ctx.edit(|roots, txn| {
+                roots.move_note(txn, &note, &id.get_value());
+            });
+        }
+    };
+    let rename = move |ev| {
+        let title = event_target_value(&ev);
+        ctx.edit(|roots, txn| roots.set_section_field(txn, &id.get_value(), "title", title.trim()));
+    };
+    let shift = move |step: i64| {
+        let sections = s.sections.get_untracked();
+        let id = id.get_value();
+        let Some(index) = sections.iter().position(|x| x.id == id) else {
+            return;
+        };
+        let target = index as i64 + step;
+        if target < 0 || target as usize >= sections.len() {
+            return;
+        }
+        let other = &sections[target as usize];
+        let (mine, theirs) = (sections[index].order, other.order);
+        let other_id = other.id.clone();
+        ctx.edit(|roots, txn| {
+            roots.set_section_order(txn, &id, theirs);
+            roots.set_section_order(txn, &other_id, mine);
+        });
+    };
+    let ask_remove = move |_| {
+        let id = id.get_value();
+        if s.notes
+            .with_untracked(|n| n.iter().all(|n| n.section != id))
+        {
+            ctx.edit(|roots, txn| roots.remove_section(txn, &id, None));
+        } else {
+            removing.set(Some(id));
+        }
+    };
+    let toggle_sort = move |_| {
+        let id = id.get_value();
+        sorted_by_votes.update(|set| {
+            if !set.remove(&id) {
+                set.insert(id);
+            }
+        })
+    };
+    let sorted = move || {
+        sorted_by_votes
+            .with(|set| set.contains(&id.get_value()))
+            .to_string()
+    };
+    let title_id = format!("section-{}", section.id);
+    view! {
+        <section class="section" data-section=section.id.clone() aria-labelledby=title_id.clone()
+            on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
+            <header class="section-head">
+                {if manage {
+                    view! { <input class="section-title" id=title_id.clone() prop:value=section.title.clone() aria-label=move || i18n.t(Key::SectionTitle) on:change=rename /> }.into_any()
+                } else {
+                    view! { <h2 class="section-title" id=title_id.clone()>{section.title.clone()}</h2> }.into_any()
+                }}
+                <p class="hint">{section.hint.clone()}</p>
+                <div class="section-actions">
+                    {can_edit.then(|| view! { <button data-action="add-note" on:click=add_note>{move || i18n.t(Key::AddNote)}</button> })}
+                    <button on:click=toggle_sort aria-pressed=sorted>{move || i18n.t(Key::SortByVotes)}</button>
+                    {manage.then(|| view! {
+                        <button on:click=move |_| shift(-1) aria-label=move || i18n.t(Key::MoveSectionLeft)>"←"</button>
+                        <button on:click=move |_| shift(1) aria-label=move || i18n.t(Key::MoveSectionRight)>"→"</button>
+                        <button data-action="remove-section" on:click=ask_remove aria-label=move || i18n.t(Key::RemoveSection)>"✕"</button>
+                    })}
+                </div>
+                <RemoveSectionDialog ctx section=section.id.clone() removing />
+            </header>
+            <ul class="notes">
+                <For each=move || notes.get() key=|n| n.id.clone()
+                    children=move |note| view! { <NoteCard ctx id=note.id /> } />
+            </ul>
+        </section>
+    }
+}
+
+/// Asks where the notes of a section being removed go.
+#[component]
+fn RemoveSectionDialog(
+    ctx: CanvasCtx,
+    section: String,
+    removing: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let s = ctx.session.with_value(|session| session.signals);
+    let target = RwSignal::new(String::new());
+    let section = StoredValue::new(section);
+    let shown = move || removing.get().as_deref() == Some(section.get_value().as_str());
+    let confirm = move |_| {
+        let to = target.get_untracked();
+        ctx.edit(|roots, txn| {
+            roots.remove_section(
+                txn,
+                &section.get_value(),
+                (!to.is_empty()).then_some(to.as_str()),
+            )
+        });
+        removing.set(None);
+    };
+    let others = move || {
+        s.sections
+            .get()
+            .into_iter()
+            .filter(|x| x.id != section.get_value())
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <Show when=shown>
+            <div class="dialog" role="dialog" aria-label=move || i18n.t(Key::RemoveSection)>
+                <p>{move || i18n.t(Key::WhereNotesGo)}</p>
+                <select data-field="notes-to" on:change=move |ev| target.set(event_target_value(&ev))>
+                    <option value="">{move || i18n.t(Key::DeleteTheNotes)}</option>
+                    {move || others().into_iter().map(|x| view! { <option value=x.id.clone()>{x.title.clone()}</option> }).collect::<Vec<_>>()}
+                </select>
+                <button class="primary" data-action="confirm-remove" on:click=confirm>{move || i18n.t(Key::RemoveSection)}</button>
+                <button on:click=move |_| removing.set(None)>{move || i18n.t(Key::Cancel)}</button>
+            </div>
+        </Show>
+    }
+}
+
+/// One note; keyed by id, it reads its fields from the notes signal, so typing in it does not
+/// rebuild it (which would take the focus away from the text being typed).
+#[component]
+fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let (s, can_edit) = ctx
+        .session
+        .with_value(|session| (session.signals, session.can_edit));
+    let id = StoredValue::new(id);
+    let note = Memo::new(move |_| {
+        s.notes
+            .with(|n| n.iter().find(|n| n.id == id.get_value()).cloned())
+            .unwrap_or_default()
+    });
+    let editing = ctx.editing;
+    let is_editing = Memo::new(move |_| editing.get().as_deref() == Some(id.get_value().as_str()));
+    let mine = move || note.with(|n| n.votes.get(&ctx.pid.get_value()).copied().unwrap_or(0));
+    let total = move || note.with(|n| n.votes.values().sum::<i64>());
+    let author_label = move || {
+        s.participants
+            .with(|p| who(p, &note.with(|n| n.author.clone())))
+    };
+    let edit = move |ev| {
+        let value = event_target_value(&ev);
+        ctx.edit(|roots, txn| {
+            if let Some(text) = child_text(&roots.notes, txn, &id.get_value(), "text") {
+                edit_text(txn, &text, &value);
+            }
+        });
+    };
+    let vote = move |delta: i64| {
+        let voting = s.voting.get_untracked();
+        let pid = ctx.pid.get_value();
+        let used: i64 = s
+            .notes
+            .with_untracked(|n| n.iter().filter_map(|n| n.votes.get(&pid)).sum());
+        let mine = mine();
+        if !voting.open || (delta > 0 && used >= voting.per_participant) || mine + delta < 0 {
+            return;
+        }
+        ctx.edit(|roots, txn| roots.set_vote(txn, &id.get_value(), &pid, mine + delta));
+    };
+    let move_by = move |step: i64| {
+        let sections = s.sections.get_untracked();
+        let section = note.with_untracked(|n| n.section.clone());
+        let Some(index) = sections.iter().position(|x| x.id == section) else {
+            return;
+        };
+        let target = (index as i64 + step).clamp(0, sections.len() as i64 - 1) as usize;
+        let to = sections[target].id.clone();
+        ctx.edit(|roots, txn| {
+            roots.move_note(txn, &id.get_value(), &to);
+        });
+    };
+    let delete = move || {
+        if window()
+            .confirm_with_message(i18n.t(Key::ConfirmDeleteNote))
+            .unwrap_or(false)
+        {
+            ctx.edit(|roots, txn| roots.delete_note(txn, &id.get_value()));
+        }
+    };
+    let link_click = move |_| {
+        let id = id.get_value();
+        match ctx.linking_from.get_untracked() {
+            Some(from) if from != id => {
+                let pid = ctx.pid.get_value();
+                ctx.edit(|roots, txn| roots.add_link(txn, &new_id(), &from, &id, &pid));
+                ctx.linking_from.set(None);
+            }
+            Some(_) => ctx.linking_from.set(None),
+            None => ctx.linking_from.set(Some(id)),
+        }
+    };
+    let on_key = move |ev: KeyboardEvent| {
+        if !can_edit || editing.get_untracked().is_some() {
+            return;
+        }
+        match ev.key().as_str() {
+            "Enter" | "F2" => editing.set(Some(id.get_value())),
+            "ArrowRight" if ev.alt_key() => move_by(1),
+            "ArrowLeft" if ev.alt_key() => move_by(-1),
+            "Delete" => delete(),
+            _ => return,
+        }
+        ev.prevent_default();
+    };
+    let links = move || {
+        let id = id.get_value();
+        let notes = s.notes.get();
+        s.links
+            .get()
+            .into_iter()
+            .filter(|l| l.from == id || l.to == id)
+            .map(|l| {
+                let other = if l.from == id {
+                    l.to.clone()
+                } else {
+                    l.from.clone()
+                };
+                let label = notes
+                    .iter()
+                    .find(|n| n.id == other)
+                    .map(|n| n.text.clone())
+                    .unwrap_or_default();
+                (l.id, label)
+            })
+            .collect::<Vec<_>>()
+    };
+    let remove_link = move |link: String| ctx.edit(|roots, txn| roots.remove_link(txn, &link));
+    let set_color = move |color: &'static str| {
+        ctx.edit(|roots, txn| roots.set_note_color(txn, &id.get_value(), color))
+    };
+    let hidden = move || s.voting.get().hidden;
+    let open = move || s.voting.get().open;
+    let linking_source = move || ctx.linking_from.get().as_deref() == Some(id.get_value().as_str());
+    let body = move || {
+        if is_editing.get() {
+            let text = note.with_untracked(|n| n.text.clone());
+            // Focused as soon as it is in the page, so no keystroke typed right away is lost.
+            let editor = NodeRef::<leptos::html::Textarea>::new();
+            editor.on_load(|el| {
+                let _ = el.focus();
+            });
+            view! {
+                <textarea class="note-editor" node_ref=editor prop:value=text on:input=edit on:blur=move |_| editing.set(None)
+                    aria-label=move || i18n.t(Key::NoteText)
+                    on:keydown=move |ev: KeyboardEvent| if ev.key() == "Escape" || (ev.key() == "Enter" && !ev.shift_key()) {
+                        ev.prevent_default();
+                        editing.set(None);
+                    }
+                    />
+            }
+            .into_any()
+        } else {
+            let text = move || {
+                note.with(|n| {
+                    if n.text.is_empty() {
+                        i18n.t(Key::EmptyNote).to_owned()
+                    } else {
+                        n.text.clone()
+                    }
+                })
+            };
+            let empty = move || note.with(|n| n.text.is_empty());
+            view! {
+                <p class="note-text" class:empty=empty on:dblclick=move |_| if can_edit { editing.set(Some(id.get_value())) }>{text}</p>
+            }
+            .into_any()
+        }
+    };
+    let label = move || {
+        note.with(|n| {
+            format!(
+                "{} — {}",
+                if n.text.is_empty() {
+                    i18n.t(Key::EmptyNote)
+                } else {
+                    n.text.as_str()
+                },
+                n.votes.values().sum::<i64>()
+            )
+        })
+    };
+    view! {
+        <li class="note" style=move || format!("--note:{}", note.with(|n| n.color.clone())) data-note=id.get_value() tabindex="0"
+            class:linking-source=linking_source
+            draggable=if can_edit { "true" } else { "false" }
+            on:dragstart=move |ev: web_sys::DragEvent| {
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data("text/plain", &id.get_value());
+                }
+            }
+            on:keydown=on_key
+            aria-label=label>
+            {body}
+            <div class="note-meta">
+                <span class="author">{author_label}</span>
+                <span class="votes" data-total=move || if hidden() { "?".to_owned() } else { total().to_string() }>
+                    {move || if hidden() { format!("● {}", mine()) } else { format!("● {}", total()) }}
+                </span>
+            </div>
+            <ul class="note-links">
+                {move || links().into_iter().map(|(link, label)| {
+                    let link = StoredValue::new(link);
+                    view! {
+                        <li>"↔ "{label}{can_edit.then(|| view! {
+                            <button class="tiny" aria-label=move || i18n.t(Key::RemoveLink) on:click=move |_| remove_link(link.get_value())>"×"</button>
+                        })}</li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+            {can_edit.then(|| view! {
+                <div class="note-actions">
+                    <Show when=open>
+                        <button class="tiny" data-action="unvote" aria-label=move || i18n.t(Key::RemoveVote) on:click=move |_| vote(-1)>"−"</button>
+                        <button class="tiny" data-action="vote" aria-label=move || i18n.t(Key::AddVote) on:click=move |_| vote(1)>"+"</button>
+                    </Show>
+                    {NOTE_COLORS.iter().map(|c| {
+                        let c = *c;
+                        view! { <button class="swatch-btn" style=format!("--swatch:{c}") aria-label=move || format!("{} {c}", i18n.t(Key::Colour)) on:click=move |_| set_color(c)></button> }
+                    }).collect::<Vec<_>>()}
+                    <button class="tiny" data-action="link" on:click=link_click aria-label=move || i18n.t(Key::LinkNote)>"↔"</button>
+                    <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=move || i18n.t(Key::DeleteNote)>"✕"</button>
+                </div>
+            })}
+        </li>
+    }
+}

@@ -1,0 +1,421 @@
+//! The project portfolio: columns by cooperation stage (drag a card to change its stage), a
+//! sortable and filterable table, and a detail panel editing every field.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use shared::Project;
+use shared::doc::{child_text, edit_text};
+use shared::portfolio::{LEAD_MODES, STAGES, Stake};
+use web_sys::KeyboardEvent;
+
+use crate::i18n::{Key, use_i18n};
+use crate::session::{Session, SessionRef, new_id, session_ref, who};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ViewMode {
+    Columns,
+    Table,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filter {
+    lead: String,
+    partner: String,
+    stage: String,
+    status: String,
+}
+
+pub fn stage_key(stage: &str) -> Key {
+    match stage {
+        "codiagnose" => Key::StageCodiagnose,
+        "codesign" => Key::StageCodesign,
+        "cofund" => Key::StageCofund,
+        "coproduce" => Key::StageCoproduce,
+        "costeer" => Key::StageCosteer,
+        _ => Key::StageCoevaluate,
+    }
+}
+
+fn lead_mode_key(mode: &str) -> Key {
+    match mode {
+        "epci" => Key::LeadEpci,
+        "commune" => Key::LeadCommune,
+        "colead" => Key::LeadColead,
+        _ => Key::LeadRotating,
+    }
+}
+
+#[component]
+pub fn Portfolio(session: Rc<Session>) -> impl IntoView {
+    let i18n = use_i18n();
+    let s = session.signals;
+    let can_edit = session.can_edit;
+    let author = session.pid().to_owned();
+    let session = session_ref(session);
+    let mode = RwSignal::new(ViewMode::Columns);
+    let filter = RwSignal::new(Filter::default());
+    let open = RwSignal::new(None::<String>);
+    let sort = RwSignal::new(("", false));
+
+    let shown = move || {
+        let f = filter.get();
+        s.projects
+            .get()
+            .into_iter()
+            .filter(|p| {
+                (f.lead.is_empty() || p.lead == f.lead)
+                    && (f.partner.is_empty() || p.partners.contains(&f.partner))
+                    && (f.stage.is_empty() || p.stage == f.stage)
+                    && (f.status.is_empty() || p.status == f.status)
+            })
+            .collect::<Vec<_>>()
+    };
+    let values = move |pick: fn(&Project) -> Vec<String>| {
+        s.projects.with(|ps| {
+            ps.iter()
+                .flat_map(pick)
+                .filter(|v| !v.is_empty())
+                .collect::<BTreeSet<_>>()
+        })
+    };
+    let add = move |_| {
+        let id = new_id();
+        let project = Project {
+            title: i18n.t(Key::NewProject).to_owned(),
+            stage: STAGES[0].to_owned(),
+            lead_mode: LEAD_MODES[0].to_owned(),
+            author: author.clone(),
+            ..Project::default()
+        };
+        session
+            .with_value(|session| session.edit(|roots, txn| roots.add_project(txn, &id, &project)));
+        open.set(Some(id));
+    };
+    let set_stage = move |id: String, stage: &str| {
+        session.with_value(|session| {
+            session.edit(|roots, txn| roots.set_project_field(txn, &id, "stage", stage))
+        })
+    };
+    let filter_select = move |label: Key, key: &'static str, options: Vec<(String, String)>| {
+        view! {
+            <label class="filter">{move || i18n.t(label)}
+                <select data-filter=key on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    filter.update(|f| match key {
+                        "lead" => f.lead = v,
+                        "partner" => f.partner = v,
+                        "stage" => f.stage = v,
+                        _ => f.status = v,
+                    });
+                }>
+                    <option value="">{move || i18n.t(Key::Everyone)}</option>
+                    {options.into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect::<Vec<_>>()}
+                </select>
+            </label>
+        }
+    };
+    let filters = move || {
+        let pairs =
+            |set: BTreeSet<String>| set.into_iter().map(|v| (v.clone(), v)).collect::<Vec<_>>();
+        let stages = STAGES
+            .iter()
+            .map(|st| (st.to_string(), i18n.t(stage_key(st)).to_owned()))
+            .collect();
+        view! {
+            {filter_select(Key::Lead, "lead", pairs(values(|p| vec![p.lead.clone()])))}
+            {filter_select(Key::Partners, "partner", pairs(values(|p| p.partners.clone())))}
+            {filter_select(Key::Stage, "stage", stages)}
+            {filter_select(Key::Status, "status", pairs(values(|p| vec![p.status.clone()])))}
+        }
+    };
+
+    let columns = {
+        move || {
+            let projects = shown();
+            STAGES.iter().map(|stage| {
+                let stage = *stage;
+                let in_stage: Vec<Project> = projects.iter().filter(|p| p.stage == stage || (stage == STAGES[0] && !STAGES.contains(&p.stage.as_str()))).cloned().collect();
+                let count = in_stage.len();
+                view! {
+                    <section class="stage-column" data-stage=stage aria-label=move || i18n.t(stage_key(stage))
+                        on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
+                        on:drop=move |ev: web_sys::DragEvent| {
+                            ev.prevent_default();
+                            if let Some(id) = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()) {
+                                set_stage(id, stage);
+                            }
+                        }>
+                        <h2>{move || i18n.t(stage_key(stage))}<span class="badge">{count}</span></h2>
+                        <ul class="cards">
+                            {in_stage.into_iter().map(|p| view! { <ProjectCard project=p open can_edit session /> }).collect::<Vec<_>>()}
+                        </ul>
+                    </section>
+                }
+            }).collect::<Vec<_>>()
+        }
+    };
+    let table = move || {
+        let mut projects = shown();
+        let (column, descending) = sort.get();
+        projects.sort_by(|a, b| {
+            let key = |p: &Project| match column {
+                "stage" => STAGES
+                    .iter()
+                    .position(|s| *s == p.stage)
+                    .unwrap_or(0)
+                    .to_string(),
+                "status" => p.status.clone(),
+                "lead" => p.lead.clone(),
+                "budget" => format!("{:>20}", p.budget),
+                "due" => p.due_date.clone(),
+                _ => p.title.to_lowercase(),
+            };
+            let order = key(a).cmp(&key(b));
+            if descending { order.reverse() } else { order }
+        });
+        let header = move |column: &'static str, label: Key| {
+            let on_click = move |_| {
+                sort.update(|(c, d)| {
+                    if *c == column {
+                        *d = !*d
+                    } else {
+                        *c = column;
+                        *d = false
+                    }
+                })
+            };
+            let aria = move || match sort.get() {
+                (c, false) if c == column => "ascending",
+                (c, true) if c == column => "descending",
+                _ => "none",
+            };
+            view! { <th aria-sort=aria><button class="th" on:click=on_click>{move || i18n.t(label)}</button></th> }
+        };
+        view! {
+            <table class="projects-table">
+                <thead><tr>
+                    {header("title", Key::ProjectTitle)}
+                    {header("stage", Key::Stage)}
+                    {header("status", Key::Status)}
+                    {header("lead", Key::Lead)}
+                    <th>{move || i18n.t(Key::Partners)}</th>
+                    {header("budget", Key::Budget)}
+                    {header("due", Key::DueDate)}
+                    <th>{move || i18n.t(Key::NextStep)}</th>
+                </tr></thead>
+                <tbody>
+                    {projects.into_iter().map(|p| {
+                        let id = p.id.clone();
+                        view! {
+                            <tr data-project=p.id.clone() tabindex="0" on:click=move |_| open.set(Some(id.clone()))>
+                                <td>{p.title.clone()}</td>
+                                <td>{i18n.t(stage_key(&p.stage))}</td>
+                                <td>{p.status.clone()}</td>
+                                <td>{p.lead.clone()}</td>
+                                <td>{p.partners.join(", ")}</td>
+                                <td>{p.budget.clone()}</td>
+                                <td>{p.due_date.clone()}</td>
+                                <td>{p.next_step.clone()}</td>
+                            </tr>
+                        }
+                    }).collect::<Vec<_>>()}
+                </tbody>
+            </table>
+        }
+    };
+
+    view! {
+        <div class="portfolio-board">
+            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::KindPortfolio)>
+                {can_edit.then(|| view! { <button data-action="add-project" on:click=add>{move || i18n.t(Key::AddProject)}</button> })}
+                <button aria-pressed=move || (mode.get() == ViewMode::Columns).to_string() on:click=move |_| mode.set(ViewMode::Columns)>{move || i18n.t(Key::ColumnsView)}</button>
+                <button aria-pressed=move || (mode.get() == ViewMode::Table).to_string() on:click=move |_| mode.set(ViewMode::Table)>{move || i18n.t(Key::TableView)}</button>
+                {filters}
+            </div>
+            <div class="portfolio-body">
+                {move || match mode.get() {
+                    ViewMode::Columns => view! { <div class="stages">{columns}</div> }.into_any(),
+                    ViewMode::Table => table().into_any(),
+                }}
+                {move || open.get().map(|id| view! { <ProjectPanel session id open /> })}
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn ProjectCard(
+    project: Project,
+    open: RwSignal<Option<String>>,
+    can_edit: bool,
+    session: SessionRef,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = project.id.clone();
+    let drag_id = id.clone();
+    let key_id = id.clone();
+    let stage_index = STAGES.iter().position(|s| *s == project.stage).unwrap_or(0);
+    let on_key = move |ev: KeyboardEvent| {
+        let step: i64 = match ev.key().as_str() {
+            "Enter" => {
+                open.set(Some(key_id.clone()));
+                return;
+            }
+            "ArrowRight" if ev.alt_key() && can_edit => 1,
+            "ArrowLeft" if ev.alt_key() && can_edit => -1,
+            _ => return,
+        };
+        ev.prevent_default();
+        let target = (stage_index as i64 + step).clamp(0, STAGES.len() as i64 - 1) as usize;
+        let id = key_id.clone();
+        session.with_value(|session| {
+            session.edit(|roots, txn| roots.set_project_field(txn, &id, "stage", STAGES[target]))
+        });
+    };
+    view! {
+        <li class="card-project" data-project=id.clone() tabindex="0"
+            draggable=if can_edit { "true" } else { "false" }
+            on:dragstart=move |ev: web_sys::DragEvent| {
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data("text/plain", &drag_id);
+                }
+            }
+            on:click=move |_| open.set(Some(id.clone()))
+            on:keydown=on_key>
+            <strong class="project-title">{project.title.clone()}</strong>
+            {(!project.lead.is_empty()).then(|| view! { <span class="lead">{move || i18n.t(Key::Lead)}" : "{project.lead.clone()}</span> })}
+            {(!project.status.is_empty()).then(|| view! { <span class="status-tag">{project.status.clone()}</span> })}
+            {(!project.due_date.is_empty()).then(|| view! { <span class="due">{project.due_date.clone()}</span> })}
+            {(!project.partners.is_empty()).then(|| view! { <span class="partners">{project.partners.join(", ")}</span> })}
+        </li>
+    }
+}
+
+/// Every field of one project, edited live.
+#[component]
+fn ProjectPanel(session: SessionRef, id: String, open: RwSignal<Option<String>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let (s, can_edit) = session.with_value(|session| (session.signals, session.can_edit));
+    let id = StoredValue::new(id);
+    let edit = move |f: &dyn Fn(&shared::Roots, &mut yrs::TransactionMut, &str)| {
+        session.with_value(|session| session.edit(|roots, txn| f(roots, txn, &id.get_value())));
+    };
+    let project = Memo::new(move |_| {
+        s.projects
+            .with(|ps| ps.iter().find(|p| p.id == id.get_value()).cloned())
+    });
+    let text_field = move |key: &'static str| {
+        move |ev| {
+            let value = event_target_value(&ev);
+            edit(&|roots, txn, id| {
+                if let Some(text) = child_text(&roots.projects, txn, id, key) {
+                    edit_text(txn, &text, &value);
+                }
+            });
+        }
+    };
+    let string_field = move |key: &'static str| {
+        move |ev| {
+            let value = event_target_value(&ev);
+            edit(&|roots, txn, id| roots.set_project_field(txn, id, key, value.trim()));
+        }
+    };
+    let stake_board = RwSignal::new(String::new());
+    let stake_note = RwSignal::new(String::new());
+    let stake_label = RwSignal::new(String::new());
+    let add_stake = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let stake = Stake {
+            board: stake_board.get_untracked(),
+            note: stake_note.get_untracked(),
+            label: stake_label.get_untracked(),
+        };
+        if stake.label.trim().is_empty() {
+            return;
+        }
+        edit(&|roots, txn, id| roots.add_stake(txn, id, &stake));
+        stake_label.set(String::new());
+        stake_note.set(String::new());
+    };
+    let remove_stake = move |index: u32| edit(&|roots, txn, id| roots.remove_stake(txn, id, index));
+    let delete = move |_| {
+        if window()
+            .confirm_with_message(i18n.t(Key::ConfirmDeleteProject))
+            .unwrap_or(false)
+        {
+            edit(&|roots, txn, id| roots.delete_project(txn, id));
+            open.set(None);
+        }
+    };
+    let input = move |label: Key, name: &'static str, value: String, kind: &'static str| {
+        view! {
+            <label>{move || i18n.t(label)}
+                <input name=name type=kind prop:value=value readonly=!can_edit on:change=move |ev| {
+                    let value = event_target_value(&ev);
+                    match name {
+                        "partners" | "cofinancers" => {
+                            let values: Vec<String> = value.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
+                            edit(&|roots, txn, id| roots.set_project_list(txn, id, name, &values));
+                        }
+                        _ => edit(&|roots, txn, id| roots.set_project_field(txn, id, name, value.trim())),
+                    }
+                } />
+            </label>
+        }
+    };
+    view! {
+        <aside class="project-panel" role="dialog" aria-label=move || i18n.t(Key::ProjectDetails)>
+            <button class="close" on:click=move |_| open.set(None) aria-label=move || i18n.t(Key::Close)>"×"</button>
+            {move || project.get().map(|p| {
+                let author = p.author.clone();
+                view! {
+                    <h2>{p.title.clone()}</h2>
+                    <p class="hint">{move || i18n.t(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author))}</p>
+                    <label>{move || i18n.t(Key::ProjectTitle)}
+                        <input name="title" prop:value=p.title.clone() readonly=!can_edit on:input=text_field("title") />
+                    </label>
+                    <label>{move || i18n.t(Key::Description)}
+                        <textarea name="description" prop:value=p.description.clone() readonly=!can_edit on:input=text_field("description") rows="4"></textarea>
+                    </label>
+                    <label>{move || i18n.t(Key::Stage)}
+                        <select name="stage" prop:disabled=!can_edit on:change=string_field("stage")>
+                            {STAGES.iter().map(|st| view! { <option value=*st selected=p.stage == *st>{move || i18n.t(stage_key(st))}</option> }).collect::<Vec<_>>()}
+                        </select>
+                    </label>
+                    <label>{move || i18n.t(Key::LeadMode)}
+                        <select name="leadMode" prop:disabled=!can_edit on:change=string_field("leadMode")>
+                            {LEAD_MODES.iter().map(|m| view! { <option value=*m selected=p.lead_mode == *m>{move || i18n.t(lead_mode_key(m))}</option> }).collect::<Vec<_>>()}
+                        </select>
+                    </label>
+                    {input(Key::Status, "status", p.status.clone(), "text")}
+                    {input(Key::Lead, "lead", p.lead.clone(), "text")}
+                    {input(Key::Partners, "partners", p.partners.join(", "), "text")}
+                    {input(Key::Budget, "budget", p.budget.clone(), "text")}
+                    {input(Key::Cofinancers, "cofinancers", p.cofinancers.join(", "), "text")}
+                    {input(Key::WorkingGroup, "workingGroup", p.working_group.clone(), "text")}
+                    {input(Key::NextStep, "nextStep", p.next_step.clone(), "text")}
+                    {input(Key::DueDate, "dueDate", p.due_date.clone(), "date")}
+                    <h3>{move || i18n.t(Key::Stakes)}</h3>
+                    <ul class="stakes">
+                        {p.stakes.iter().enumerate().map(|(index, stake)| view! {
+                            <li>{stake.label.clone()}{can_edit.then(|| view! {
+                                <button class="tiny" aria-label=move || i18n.t(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
+                            })}</li>
+                        }).collect::<Vec<_>>()}
+                    </ul>
+                }
+            })}
+            {can_edit.then(|| view! {
+                <form class="add-stake" on:submit=add_stake>
+                    <input name="stakeLabel" placeholder=move || i18n.t(Key::StakeLabel) prop:value=stake_label on:input=move |ev| stake_label.set(event_target_value(&ev)) />
+                    <input name="stakeBoard" placeholder=move || i18n.t(Key::StakeBoard) prop:value=stake_board on:input=move |ev| stake_board.set(event_target_value(&ev)) />
+                    <input name="stakeNote" placeholder=move || i18n.t(Key::StakeNote) prop:value=stake_note on:input=move |ev| stake_note.set(event_target_value(&ev)) />
+                    <button type="submit">{move || i18n.t(Key::AddStake)}</button>
+                </form>
+                <button class="danger" on:click=delete>{move || i18n.t(Key::DeleteProject)}</button>
+            })}
+        </aside>
+    }
+}
