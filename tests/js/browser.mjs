@@ -299,10 +299,26 @@ const scenarios = {
       }
     })
     await anne.waitForFunction(() => document.querySelectorAll('.note').length >= 30)
+    // Bruno links his moved note to the Node note; both pages show the link.
+    await bruno.click(`[data-note="${first}"] [data-action=link]`)
+    await bruno.click('[data-note=from-node] [data-action=link]')
+    await anne.waitForFunction(() => document.querySelector('[data-note=from-node] .note-links').textContent.includes('Villages éloignés'))
+    // Filters: only what Anne's organisation wrote, then everyone again.
+    await bruno.selectOption('[data-filter=org]', 'MRC de Charlevoix')
+    const filteredNotes = await bruno.$$eval('.note .note-text', (els) => els.map((e) => e.textContent))
+    await bruno.selectOption('[data-filter=org]', '')
+    // The facilitator removes the last section and sends its notes to the one before.
+    const inS7 = await anne.$$eval('[data-section=s7] .note', (els) => els.length)
+    anne.once('dialog', (d) => d.accept())
+    await anne.click('[data-section=s7] [data-action=remove-section]')
+    await anne.selectOption('[data-section=s7] [data-field=notes-to]', 's6')
+    await anne.click('[data-section=s7] [data-action=confirm-remove]')
+    await bruno.waitForFunction(() => !document.querySelector('[data-section=s7]'))
+    const inS6 = await bruno.$$eval('[data-section=s6] .note', (els) => els.length)
     await anne.click('[data-action=toggle-hidden]')
     await anne.screenshot({ path: `${shots}/diagnosis-30-notes.png`, fullPage: true })
     provider.destroy()
-    return { sections, totals, notesOnAnne: await anne.$$eval('.note', (e) => e.length), viewerCanEdit, movedTo: 's2' }
+    return { sections, totals, notesOnAnne: await anne.$$eval('.note', (e) => e.length), viewerCanEdit, filteredNotes, inS7, inS6, sectionsAfter: await anne.$$eval('.section', (e) => e.length) }
   },
 
   // A project portfolio: cards by stage, a stock client's project, moves, the table.
