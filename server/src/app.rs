@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::journal::JournalWriter;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
+use crate::store::backup::DataDirLock;
 use crate::store::{BoardId, BoardRecord, SqliteStore, Store, StoreResult};
 use crate::{api, web_assets, ws};
 
@@ -89,13 +90,16 @@ impl RunningServer {
 
 /// Opens the store under `config.data_dir`, binds `config.listen` and serves until stopped.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    // One server per data directory: two would each assign the same journal seqs.
+    let lock = DataDirLock::acquire(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
-    start_with_store(config, store).await
+    start_with_store(config, store, Some(lock)).await
 }
 
 pub async fn start_with_store(
     config: Config,
     store: Arc<dyn Store>,
+    lock: Option<DataDirLock>,
 ) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -130,6 +134,7 @@ pub async fn start_with_store(
         tokio::task::spawn_blocking(move || {
             let _ = writer_thread.join();
         });
+        drop(lock);
         Ok(())
     });
     Ok(RunningServer { addr, stop, task })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use server::config::Config;
-use server::store::Durability;
+use server::store::{Durability, backup};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -44,6 +44,23 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         room_idle_unload_secs: u64,
     },
+    /// Writes a consistent copy of the database, even while a server runs.
+    Backup {
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replaces the database with a backup, after checking it; the server must be stopped.
+    /// The database it replaces is kept beside it.
+    Restore {
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// The backup file to restore.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +86,28 @@ fn main() -> anyhow::Result<()> {
             config.durability = durability;
             config.limits.room_idle_unload_ms = room_idle_unload_secs * 1_000;
             serve(config)
+        }
+        Command::Backup { data, out } => {
+            let contents = backup::backup(&data, &out)?;
+            println!(
+                "backup written to {} ({} boards, {} journal entries)",
+                out.display(),
+                contents.boards,
+                contents.journal_entries
+            );
+            Ok(())
+        }
+        Command::Restore { data, from } => {
+            let (contents, kept) = backup::restore(&data, &from)?;
+            let kept = kept.map(|k| format!("; the previous database is kept as {}", k.display()));
+            println!(
+                "restored {} ({} boards, {} journal entries){}",
+                from.display(),
+                contents.boards,
+                contents.journal_entries,
+                kept.unwrap_or_default()
+            );
+            Ok(())
         }
     }
 }

@@ -165,3 +165,197 @@ async fn sigterm_stops_the_server_cleanly_and_keeps_everything() {
     assert_eq!(map.len(&after.doc().transact()), 50);
     server.kill().await;
 }
+
+/// Runs `nouage ARGS` to completion: (success, stdout, stderr).
+fn nouage(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(nouage_tests::nouage_binary())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn keys(client: &YClient) -> std::collections::BTreeSet<String> {
+    let map = client.doc().get_or_insert_map("m");
+    let txn = client.doc().transact();
+    map.keys(&txn).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received() {
+    if !nouage_tests::binary_ready() {
+        return;
+    }
+    let dir = TempDir::new();
+    let mut server = ProcessServer::start(dir.path(), &[]).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let mut received = std::collections::BTreeSet::new();
+    // Kill moments spread over the writing, in milliseconds.
+    for (round, kill_after_ms) in [173u64, 251, 337, 409, 97].into_iter().enumerate() {
+        let observer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+            .await
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut writers = Vec::new();
+        for writer in 0..3 {
+            let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+                .await
+                .unwrap();
+            let stop = stop.clone();
+            writers.push(tokio::spawn(async move {
+                let map = client.doc().get_or_insert_map("m");
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    client.edit(|txn| {
+                        map.insert(txn, format!("r{round}-w{writer}-{n}"), n as f64);
+                    });
+                    n += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(kill_after_ms)).await;
+        server.kill().await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        // What the observer received came through the relay: it must all be stored.
+        let observed = keys(&observer);
+        assert!(
+            observed
+                .iter()
+                .any(|k| k.starts_with(&format!("r{round}-"))),
+            "round {round}: nothing was relayed before the kill"
+        );
+        received.extend(observed);
+        server = ProcessServer::start(dir.path(), &[]).await;
+        let checker = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+            .await
+            .unwrap();
+        let stored = keys(&checker);
+        let lost: Vec<&String> = received.difference(&stored).collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: {} received updates lost, e.g. {:?}",
+            lost.len(),
+            lost.first()
+        );
+    }
+    server.kill().await;
+    let check: String = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
+    if !nouage_tests::binary_ready() {
+        return;
+    }
+    let (dir_a, dir_b) = (TempDir::new(), TempDir::new());
+    let backup_file = dir_b.path().join("backup.sqlite3");
+    let server = ProcessServer::start(dir_a.path(), &[]).await;
+    let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
+    let writer = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let map = writer.doc().get_or_insert_map("m");
+    for i in 0..50 {
+        writer.edit(|txn| {
+            map.insert(txn, format!("before-{i}"), i as f64);
+        });
+    }
+    let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let seen = witness.doc().get_or_insert_map("m");
+    witness
+        .wait_until(|doc| seen.len(&doc.transact()) == 50)
+        .await
+        .unwrap();
+    // The backup runs while edits keep arriving.
+    for i in 0..20 {
+        writer.edit(|txn| {
+            map.insert(txn, format!("during-{i}"), i as f64);
+        });
+    }
+    let data_a = dir_a.path().to_str().unwrap();
+    let (ok, stdout, stderr) = nouage(&[
+        "backup",
+        "--data",
+        data_a,
+        "--out",
+        backup_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "backup failed: {stderr}");
+    assert!(
+        stdout.starts_with("backup written to") && stdout.contains("1 boards"),
+        "{stdout}"
+    );
+
+    // Nothing restores into a directory a server holds, and a second server cannot start there.
+    let (ok, _, stderr) = nouage(&[
+        "restore",
+        "--data",
+        data_a,
+        "--from",
+        backup_file.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("another nouage process"), "{stderr}");
+    let (ok, _, stderr) = nouage(&["serve", "--listen", "127.0.0.1:0", "--data", data_a]);
+    assert!(!ok && stderr.contains("another nouage process"), "{stderr}");
+    server.kill().await;
+
+    // A file that is not a backup is refused and the data stays as it was.
+    let garbage = dir_b.path().join("garbage");
+    std::fs::write(&garbage, b"not a database at all").unwrap();
+    let (ok, _, stderr) = nouage(&[
+        "restore",
+        "--data",
+        data_a,
+        "--from",
+        garbage.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("not a SQLite database"), "{stderr}");
+
+    let data_b = dir_b.path().join("data");
+    let (ok, stdout, stderr) = nouage(&[
+        "restore",
+        "--data",
+        data_b.to_str().unwrap(),
+        "--from",
+        backup_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "restore failed: {stderr}");
+    assert!(stdout.starts_with("restored"), "{stdout}");
+    let server = ProcessServer::start(&data_b, &[]).await;
+    let restored = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let keys = keys(&restored);
+    assert!(
+        (0..50).all(|i| keys.contains(&format!("before-{i}"))),
+        "every edit made before the backup is there"
+    );
+    server.kill().await;
+
+    let server = ProcessServer::start(dir_a.path(), &[]).await;
+    let original = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    assert!(
+        original
+            .doc()
+            .get_or_insert_map("m")
+            .len(&original.doc().transact())
+            >= 50
+    );
+    server.kill().await;
+}

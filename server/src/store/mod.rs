@@ -4,6 +4,7 @@
 //! blocking threads (reads) or on the one journal writer thread (writes, see `journal.rs`).
 //! A PostgreSQL backend implements the same trait without touching the relay.
 
+pub mod backup;
 mod memory;
 mod sqlite;
 
@@ -131,6 +132,8 @@ pub enum StoreError {
     SeqConflict { board: BoardId, seq: u64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]

@@ -27,8 +27,8 @@ pub enum Durability {
     Process,
 }
 
-const DB_FILE_NAME: &str = "nouage.sqlite3";
-const SCHEMA_VERSION: i64 = 1;
+pub(super) const DB_FILE_NAME: &str = "nouage.sqlite3";
+pub(super) const SCHEMA_VERSION: i64 = 1;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 const READ_POOL_CONNECTIONS_MAX: usize = 8;
 
