@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -105,17 +107,31 @@ pub struct BoardResponse {
 
 pub async fn create_board(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some(admin_token) = &app.config.admin_token {
-        let presented = bearer(&headers).unwrap_or("");
-        if !secrets_equal(presented, admin_token) {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "creating a board on this instance needs its admin token (Authorization: Bearer ...)",
-            ));
-        }
+    let presented = bearer(&headers).unwrap_or("");
+    let is_admin = app
+        .config
+        .admin_token
+        .as_deref()
+        .is_some_and(|admin_token| secrets_equal(presented, admin_token));
+    if app.config.admin_token.is_some() && !is_admin {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "creating a board on this instance needs its admin token (Authorization: Bearer ...)",
+        ));
+    }
+    // The admin is not rate-limited; everybody else is, per address.
+    if !is_admin && !app.creations.allow(peer.ip(), std::time::Instant::now()) {
+        let per_minute = app.config.limits.max_board_creations_per_minute;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "more than {per_minute} boards created from this address in a minute; try again later"
+            ),
+        ));
     }
     let request: CreateBoardRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::journal::JournalWriter;
+use crate::limit::CreationLimiter;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::store::backup::DataDirLock;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    pub creations: Arc<CreationLimiter>,
     next_conn_id: Arc<AtomicU64>,
 }
 
@@ -112,11 +114,15 @@ pub async fn start_with_store(
     });
     let rooms = Rooms::new(ctx);
     let (stop, stop_rx) = watch::channel(false);
+    let creations = Arc::new(CreationLimiter::new(
+        config.limits.max_board_creations_per_minute,
+    ));
     let state = AppState {
         config: Arc::new(config),
         store,
         rooms: rooms.clone(),
         shutdown: stop_rx.clone(),
+        creations,
         next_conn_id: Arc::new(AtomicU64::new(1)),
     };
     let app = router(state);
@@ -125,9 +131,12 @@ pub async fn start_with_store(
         let graceful = async move {
             let _ = stopping.wait_for(|s| *s).await;
         };
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(graceful)
-            .await?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .await?;
         rooms.shut_down().await;
         // The writer thread ends once the rooms (and their handles on it) are gone.
         drop(rooms);

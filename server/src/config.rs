@@ -15,6 +15,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub durability: Durability,
     pub limits: Limits,
+    /// Browser origins allowed to open a websocket; empty admits any. A request without an
+    /// `Origin` header (Node.js and native clients) is always admitted.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -26,6 +29,7 @@ impl Config {
             admin_token: None,
             durability: Durability::Fsync,
             limits: Limits::default(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -72,6 +76,12 @@ pub struct Limits {
     pub max_request_body_bytes: usize,
     /// Longest board title, in characters.
     pub max_title_chars: usize,
+    /// Websocket messages per second one connection may send on average (4429 beyond).
+    pub max_messages_per_second: u32,
+    /// Messages one connection may send at once above that rate.
+    pub max_messages_burst: u32,
+    /// Boards one address may create per minute (429 beyond); the admin token is exempt.
+    pub max_board_creations_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -97,6 +107,9 @@ impl Default for Limits {
             client_silence_timeout_ms: 60_000,
             max_request_body_bytes: 64 * 1024,
             max_title_chars: 200,
+            max_messages_per_second: 200,
+            max_messages_burst: 400,
+            max_board_creations_per_minute: 30,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod export;
 pub mod journal;
+pub mod limit;
 pub mod room;
 pub mod rooms;
 pub mod store;

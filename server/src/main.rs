@@ -43,6 +43,11 @@ enum Command {
         /// Seconds a board with nobody connected stays in memory.
         #[arg(long, default_value_t = 30)]
         room_idle_unload_secs: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Browser origins allowed to open websockets (repeat or comma-separate); none: any.
+        #[arg(long, value_delimiter = ',')]
+        allowed_origin: Vec<String>,
     },
     /// Writes a consistent copy of the database, even while a server runs.
     Backup {
@@ -63,6 +68,53 @@ enum Command {
     },
 }
 
+/// Limits settable from the command line; each defaults to the value in `Limits::default()`.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Largest websocket message, in bytes (default 8 MiB).
+    #[arg(long)]
+    max_message_bytes: Option<usize>,
+    /// Largest board document, in bytes (default 64 MiB).
+    #[arg(long)]
+    max_document_bytes: Option<usize>,
+    /// Boards loaded in memory at once (default 10,000).
+    #[arg(long)]
+    max_rooms_loaded: Option<usize>,
+    /// Connections to one board (default 2,000).
+    #[arg(long)]
+    max_clients_per_board: Option<usize>,
+    /// Websocket messages per second per connection (default 200, bursts of twice that).
+    #[arg(long)]
+    max_messages_per_second: Option<u32>,
+    /// Boards one address may create per minute (default 30; the admin token is exempt).
+    #[arg(long)]
+    max_board_creations_per_minute: Option<u32>,
+}
+
+impl LimitArgs {
+    fn apply(&self, limits: &mut server::Limits) {
+        let set = |target: &mut usize, value: Option<usize>| {
+            if let Some(value) = value {
+                *target = value;
+            }
+        };
+        set(&mut limits.max_message_bytes, self.max_message_bytes);
+        set(&mut limits.max_document_bytes, self.max_document_bytes);
+        set(&mut limits.max_rooms_loaded, self.max_rooms_loaded);
+        set(
+            &mut limits.max_clients_per_board,
+            self.max_clients_per_board,
+        );
+        if let Some(rate) = self.max_messages_per_second {
+            limits.max_messages_per_second = rate.max(1);
+            limits.max_messages_burst = rate.max(1).saturating_mul(2);
+        }
+        if let Some(per_minute) = self.max_board_creations_per_minute {
+            limits.max_board_creations_per_minute = per_minute;
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -79,12 +131,19 @@ fn main() -> anyhow::Result<()> {
             admin_token,
             durability,
             room_idle_unload_secs,
+            limits,
+            allowed_origin,
         } => {
             let mut config = Config::new(listen, data);
             config.public_url = public_url;
             config.admin_token = admin_token.filter(|t| !t.is_empty());
             config.durability = durability;
             config.limits.room_idle_unload_ms = room_idle_unload_secs * 1_000;
+            limits.apply(&mut config.limits);
+            config.allowed_origins = allowed_origin
+                .into_iter()
+                .filter(|o| !o.is_empty())
+                .collect();
             serve(config)
         }
         Command::Backup { data, out } => {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -16,6 +16,8 @@ use shared::{OrgKind, Participant};
 use tokio::sync::mpsc;
 
 use crate::app::AppState;
+use crate::config::Limits;
+use crate::limit::TokenBucket;
 use crate::room::{
     CLOSE_GOING_AWAY, CLOSE_LIMIT, CLOSE_MALFORMED, CloseReason, Closer, JoinError, Joiner, Outbox,
     RoomCmd,
@@ -53,7 +55,25 @@ pub async fn upgrade(
     State(app): State<AppState>,
     Path(board): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok());
+    if let Some(origin) = origin
+        && !app.config.allowed_origins.is_empty()
+        && !app
+            .config
+            .allowed_origins
+            .iter()
+            .any(|allowed| allowed == origin)
+    {
+        let error = crate::api::ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!("origin {origin} is not allowed"),
+        );
+        return axum::response::IntoResponse::into_response(error);
+    }
     let limits = &app.config.limits;
     let ws = ws
         .max_message_size(limits.max_message_bytes)
@@ -189,10 +209,9 @@ async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSoc
         closer.clone(),
         ping_interval,
     ));
-    let silence_timeout = Duration::from_millis(limits.client_silence_timeout_ms);
     let mut shutdown = app.shutdown.clone();
     tokio::select! {
-        reason = read_loop(stream, &room, conn, &closer, silence_timeout, limits.max_messages_per_frame) => {
+        reason = read_loop(stream, &room, conn, &closer, &limits) => {
             closer.close(reason.0, reason.1);
         }
         _ = shutdown.wait_for(|stopping| *stopping) => {
@@ -217,9 +236,14 @@ async fn read_loop(
     room: &mpsc::Sender<RoomCmd>,
     conn: u64,
     closer: &Closer,
-    silence_timeout: Duration,
-    messages_per_frame_max: usize,
+    limits: &Limits,
 ) -> CloseReason {
+    let silence_timeout = Duration::from_millis(limits.client_silence_timeout_ms);
+    let mut bucket = TokenBucket::new(
+        limits.max_messages_per_second,
+        limits.max_messages_burst,
+        Instant::now(),
+    );
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(silence_timeout, stream.next()) => next,
@@ -233,8 +257,12 @@ async fn read_loop(
         };
         match message {
             WsMessage::Binary(frame) => {
+                if !bucket.take(Instant::now()) {
+                    let rate = limits.max_messages_per_second;
+                    return (CLOSE_LIMIT, format!("more than {rate} messages per second"));
+                }
                 // Framing is checked here so a malformed frame never reaches the room.
-                if let Err(e) = protocol::decode_frame(&frame, messages_per_frame_max) {
+                if let Err(e) = protocol::decode_frame(&frame, limits.max_messages_per_frame) {
                     return (CLOSE_MALFORMED, format!("malformed message: {e}"));
                 }
                 if room.send(RoomCmd::Frame { conn, frame }).await.is_err() {

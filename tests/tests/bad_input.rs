@@ -496,3 +496,118 @@ async fn many_sync_requests_in_one_frame_get_one_answer() {
     assert_eq!(answers, 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_sending_too_fast_is_closed_and_the_others_keep_working() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.limits.max_messages_per_second = 20;
+        c.limits.max_messages_burst = 20;
+    })
+    .await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let calm = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let flood = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let map = flood.doc().get_or_insert_map("m");
+    for i in 0..60 {
+        flood.edit(|txn| {
+            map.insert(txn, format!("k{i}"), i as f64);
+        });
+    }
+    let (code, reason) = flood.closed().await.unwrap();
+    assert_eq!(code, 4429);
+    assert_eq!(reason, "more than 20 messages per second");
+    let calm_map = calm.doc().get_or_insert_map("m");
+    calm.edit(|txn| {
+        calm_map.insert(txn, "calm", "yes");
+    });
+    let other = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let seen = other.doc().get_or_insert_map("m");
+    other
+        .wait_until(|doc| seen.get(&doc.transact(), "calm").is_some())
+        .await
+        .unwrap();
+    assert_eq!(calm.close_reason(), None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn board_creation_is_rate_limited_per_address_except_for_the_admin() {
+    let dir = TempDir::new();
+    let server =
+        TestServer::start_with(dir.path(), |c| c.limits.max_board_creations_per_minute = 3).await;
+    let body = r#"{"kind":"mindmap","title":"x"}"#;
+    for _ in 0..3 {
+        assert_eq!(post(&server.base, body, None).await.0, 201);
+    }
+    let (status, got) = post(&server.base, body, None).await;
+    assert_eq!(status, 429);
+    assert!(
+        got["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than 3 boards"),
+        "{got}"
+    );
+    server.stop().await;
+
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.limits.max_board_creations_per_minute = 1;
+        c.admin_token = Some("s3cret".into());
+    })
+    .await;
+    for _ in 0..5 {
+        assert_eq!(
+            post(&server.base, body, Some("s3cret")).await.0,
+            201,
+            "the admin is not limited"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_origin_allow_list_other_browser_origins_are_refused() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.allowed_origins = vec!["https://board.example.org".into()]
+    })
+    .await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let url = format!("{}/{}?token={}", server.ws_base(), board.id, board.editor);
+    let with_origin = |origin: &str| {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.as_str(),
+            )
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        request
+    };
+    let refused = tokio_tungstenite::connect_async(with_origin("https://evil.example")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected a 403, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        tokio_tungstenite::connect_async(with_origin("https://board.example.org"))
+            .await
+            .is_ok()
+    );
+    // Node.js and native clients send no Origin: admitted.
+    YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    server.stop().await;
+}
