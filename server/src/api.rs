@@ -18,7 +18,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 use crate::app::AppState;
 use crate::room::now_ms;
 use crate::store::{BoardId, BoardRecord, StoreError};
-use crate::tokens::{BoardTokens, Role, secrets_equal};
+use crate::tokens::{BoardTokens, Role, random_token, secrets_equal, sha256};
 
 /// An error answered as JSON.
 #[derive(Debug)]
@@ -264,6 +264,134 @@ pub async fn export_board(
             "unknown format {other:?}; formats: svg png pdf md opml mm csv json yjs odt"
         ))),
     }
+}
+
+#[derive(Serialize)]
+pub struct RotatedLink {
+    role: &'static str,
+    token: String,
+    link: String,
+}
+
+/// Gives a role a new link; holders of the old one are disconnected (4401).
+pub async fn rotate_link(
+    State(app): State<AppState>,
+    Path((id, role)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<RotatedLink>, ApiError> {
+    let (record, role) = authorize_facilitator(&app, &id, &role, &query, &headers).await?;
+    let token = random_token();
+    replace_token(
+        &app,
+        &record.id,
+        role,
+        sha256(&token),
+        "this link was replaced by a new one",
+    )
+    .await?;
+    let link = format!(
+        "{}/b/{}#token={token}",
+        link_base(&app, &headers),
+        record.id
+    );
+    Ok(Json(RotatedLink {
+        role: role.as_str(),
+        token,
+        link,
+    }))
+}
+
+/// Revokes a role's link: nobody holds a valid one until it is rotated.
+pub async fn revoke_link(
+    State(app): State<AppState>,
+    Path((id, role)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (record, role) = authorize_facilitator(&app, &id, &role, &query, &headers).await?;
+    if role == Role::Facilitator {
+        return Err(ApiError::bad_request(
+            "the facilitator link can be rotated, not revoked",
+        ));
+    }
+    // The hash of a secret nobody is given: no token matches it.
+    replace_token(
+        &app,
+        &record.id,
+        role,
+        sha256(&random_token()),
+        "this link was revoked",
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a board: it is no longer served (its journal is kept on disk).
+pub async fn delete_board(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    if role != Role::Facilitator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the facilitator link may delete the board",
+        ));
+    }
+    let store = app.store.clone();
+    let board = record.id.clone();
+    tokio::task::spawn_blocking(move || store.delete_board(&board))
+        .await
+        .map_err(ApiError::internal)??;
+    app.rooms
+        .close_connections(&record.id, None, 4404, "the board was deleted")
+        .await;
+    tracing::info!(board = %record.id, "board deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn authorize_facilitator(
+    app: &AppState,
+    id: &str,
+    role: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(BoardRecord, Role), ApiError> {
+    let (record, who) = authorize(app, id, query, headers).await?;
+    if who != Role::Facilitator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the facilitator link may change links",
+        ));
+    }
+    let role = Role::parse(role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown role {role:?}; roles: facilitator, editor, viewer"
+        ))
+    })?;
+    Ok((record, role))
+}
+
+async fn replace_token(
+    app: &AppState,
+    board: &BoardId,
+    role: Role,
+    hash: [u8; 32],
+    reason: &str,
+) -> Result<(), ApiError> {
+    let store = app.store.clone();
+    let id = board.clone();
+    tokio::task::spawn_blocking(move || store.set_token_hash(&id, role, hash))
+        .await
+        .map_err(ApiError::internal)??;
+    app.rooms
+        .close_connections(board, Some(role), 4401, reason)
+        .await;
+    tracing::info!(board = %board, role = role.as_str(), "link replaced");
+    Ok(())
 }
 
 /// Checks the board exists and the request carries one of its tokens.

@@ -49,7 +49,14 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.max_request_body_bytes;
     let api = Router::new()
         .route("/boards", post(api::create_board))
-        .route("/boards/{id}", get(api::get_board))
+        .route(
+            "/boards/{id}",
+            get(api::get_board).delete(api::delete_board),
+        )
+        .route(
+            "/boards/{id}/links/{role}",
+            post(api::rotate_link).delete(api::revoke_link),
+        )
         .route("/boards/{id}/export", get(api::export_board))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

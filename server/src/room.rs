@@ -121,6 +121,13 @@ pub enum RoomCmd {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+    /// Closes the connections of one role (all when `None`): a link was rotated or revoked,
+    /// or the board was deleted.
+    CloseRole {
+        role: Option<Role>,
+        code: u16,
+        reason: String,
+    },
 }
 
 /// Everything a room needs from the server.
@@ -345,6 +352,17 @@ impl Room {
             RoomCmd::Join { joiner, reply } => self.join(joiner, reply),
             RoomCmd::Frame { conn, frame } => self.on_frame(conn, frame),
             RoomCmd::Leave { conn } => self.leave(conn),
+            RoomCmd::CloseRole { role, code, reason } => {
+                let closing: Vec<ConnId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, peer)| role.is_none_or(|r| peer.role == r))
+                    .map(|(conn, _)| *conn)
+                    .collect();
+                for conn in closing {
+                    self.kick(conn, code, reason.clone());
+                }
+            }
             RoomCmd::Shutdown { done } => return Some(done),
         }
         None
@@ -857,7 +875,7 @@ async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
             RoomCmd::Shutdown { done } => {
                 let _ = done.send(());
             }
-            RoomCmd::Frame { .. } | RoomCmd::Leave { .. } => {}
+            RoomCmd::Frame { .. } | RoomCmd::Leave { .. } | RoomCmd::CloseRole { .. } => {}
         }
     }
 }

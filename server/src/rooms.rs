@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::room::{JoinError, Joiner, Room, RoomCmd, RoomContext};
 use crate::store::BoardId;
+use crate::tokens::Role;
 
 #[derive(Clone)]
 struct RoomHandle {
@@ -84,6 +85,25 @@ impl Rooms {
         let mut loaded = self.loaded.lock().unwrap();
         if loaded.get(board).is_some_and(|h| h.room_id == room_id) {
             loaded.remove(board);
+        }
+    }
+
+    /// Closes the board's connections of `role` (all when `None`), if the board is loaded.
+    pub async fn close_connections(
+        &self,
+        board: &BoardId,
+        role: Option<Role>,
+        code: u16,
+        reason: &str,
+    ) {
+        let handle = self.loaded.lock().unwrap().get(board).cloned();
+        if let Some(handle) = handle {
+            let cmd = RoomCmd::CloseRole {
+                role,
+                code,
+                reason: reason.to_owned(),
+            };
+            let _ = handle.commands.send(cmd).await;
         }
     }
 

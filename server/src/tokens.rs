@@ -26,6 +26,15 @@ impl Role {
     pub fn can_edit(self) -> bool {
         self >= Role::Editor
     }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "facilitator" => Some(Role::Facilitator),
+            _ => None,
+        }
+    }
 }
 
 /// The three secrets of a new board, shown once to its creator.
@@ -72,6 +81,15 @@ impl TokenHashes {
 
     /// The role a presented token grants, if any. Every hash is compared, in constant time,
     /// so timing tells nothing about which role (if any) came close.
+    /// Replaces the hash of one role's token.
+    pub fn set(&mut self, role: Role, hash: [u8; 32]) {
+        match role {
+            Role::Viewer => self.viewer = hash,
+            Role::Editor => self.editor = hash,
+            Role::Facilitator => self.facilitator = hash,
+        }
+    }
+
     pub fn role_of(&self, token: &str) -> Option<Role> {
         let presented = sha256(token);
         let mut role = None;
@@ -93,11 +111,11 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
     bool::from(sha256(a).ct_eq(&sha256(b)))
 }
 
-fn sha256(text: &str) -> [u8; 32] {
+pub fn sha256(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; TOKEN_BYTES];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -611,3 +611,142 @@ async fn with_an_origin_allow_list_other_browser_origins_are_refused() {
         .unwrap();
     server.stop().await;
 }
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn rotating_a_link_disconnects_its_holders_and_refuses_the_old_token() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let links = format!("{}/api/boards/{}/links", server.base, board.id);
+    let editor = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    // Only the facilitator changes links.
+    let (status, _) = send(
+        http()
+            .post(format!("{links}/editor"))
+            .bearer_auth(&board.editor),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, got) = send(
+        http()
+            .post(format!("{links}/owner"))
+            .bearer_auth(&board.facilitator),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            got["error"].as_str().unwrap_or("").contains("unknown role")
+        ),
+        (400, true)
+    );
+
+    let (status, rotated) = send(
+        http()
+            .post(format!("{links}/editor"))
+            .bearer_auth(&board.facilitator),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let new_token = rotated["token"].as_str().unwrap();
+    assert!(
+        rotated["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/b/{}#token={new_token}", board.id))
+    );
+    assert_eq!(
+        editor.closed().await.unwrap().0,
+        4401,
+        "the old link's holder is disconnected"
+    );
+    assert_eq!(viewer.close_reason(), None, "other roles stay");
+    let old = YClient::open(
+        &server.ws_base(),
+        &board.id,
+        &format!("token={}", board.editor),
+    )
+    .await
+    .unwrap();
+    assert_eq!(old.closed().await.unwrap().0, 4401);
+    YClient::connect(&server.ws_base(), &board.id, new_token)
+        .await
+        .unwrap();
+
+    let (status, _) = send(
+        http()
+            .delete(format!("{links}/viewer"))
+            .bearer_auth(&board.facilitator),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        viewer.closed().await.unwrap().0,
+        4401,
+        "a revoked link's holder is disconnected"
+    );
+    let (status, _) = send(
+        http()
+            .get(format!("{}/api/boards/{}", server.base, board.id))
+            .bearer_auth(&board.viewer),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, got) = send(
+        http()
+            .delete(format!("{links}/facilitator"))
+            .bearer_auth(&board.facilitator),
+    )
+    .await;
+    assert_eq!(status, 400, "{got}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_board_is_no_longer_served_but_its_journal_is_kept() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
+    let url = format!("{}/api/boards/{}", server.base, board.id);
+    let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let (status, _) = send(http().delete(&url).bearer_auth(&board.editor)).await;
+    assert_eq!(status, 403, "an editor cannot delete the board");
+    let (status, _) = send(http().delete(&url).bearer_auth(&board.facilitator)).await;
+    assert_eq!(status, 204);
+    assert_eq!(client.closed().await.unwrap().0, 4404);
+    let (status, _) = send(http().get(&url).bearer_auth(&board.facilitator)).await;
+    assert_eq!(status, 404);
+    let again = YClient::open(
+        &server.ws_base(),
+        &board.id,
+        &format!("token={}", board.facilitator),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.closed().await.unwrap().0, 4404);
+    server.stop().await;
+    let entries: i64 = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM journal WHERE board_id = ?1",
+            [&board.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(entries >= 1, "nothing anybody wrote disappears");
+}

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::tokens::Role;
+
 use super::{
     BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
 };
@@ -41,6 +43,7 @@ impl Store for MemoryStore {
         let journal = inner
             .journals
             .get(id)
+            .filter(|_| inner.boards.contains_key(id))
             .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
         let snapshot = inner.snapshots.get(id).cloned();
         let after = snapshot.as_ref().map_or(0, |s| s.upto_seq);
@@ -84,6 +87,25 @@ impl Store for MemoryStore {
         inner
             .snapshots
             .insert(snapshot.board.clone(), snapshot.clone());
+        Ok(())
+    }
+
+    fn set_token_hash(&self, id: &BoardId, role: Role, hash: [u8; 32]) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        let board = inner
+            .boards
+            .get_mut(id)
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
+        board.token_hashes.set(role, hash);
+        Ok(())
+    }
+
+    fn delete_board(&self, id: &BoardId) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .boards
+            .remove(id)
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ mod tests;
 use bytes::Bytes;
 use shared::{BoardKind, Lang, OrgKind};
 
-use crate::tokens::TokenHashes;
+use crate::tokens::{Role, TokenHashes};
 
 /// A board's id: the random string in its links.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,4 +158,10 @@ pub trait Store: Send + Sync + 'static {
     fn append(&self, entries: &[JournalEntry]) -> StoreResult<()>;
 
     fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()>;
+
+    /// Replaces the stored hash of one role's token (rotating or revoking its link).
+    fn set_token_hash(&self, id: &BoardId, role: Role, hash: [u8; 32]) -> StoreResult<()>;
+
+    /// Marks a board deleted: it is no longer found nor served; its journal is kept.
+    fn delete_board(&self, id: &BoardId) -> StoreResult<()>;
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     Actor, BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
 };
-use crate::tokens::TokenHashes;
+use crate::tokens::{Role, TokenHashes};
 
 /// What "committed" means for a journal entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,7 +28,7 @@ pub enum Durability {
 }
 
 pub(super) const DB_FILE_NAME: &str = "nouage.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 const READ_POOL_CONNECTIONS_MAX: usize = 8;
 
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS boards (
     created_ms INTEGER NOT NULL,
     facilitator_token_sha256 BLOB NOT NULL,
     editor_token_sha256 BLOB NOT NULL,
-    viewer_token_sha256 BLOB NOT NULL
+        viewer_token_sha256 BLOB NOT NULL,
+    deleted_ms INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS actors (
     id INTEGER PRIMARY KEY,
@@ -94,6 +95,10 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA)?;
+        if version == 1 {
+            // Version 2 keeps deleted boards (and their journals) but stops serving them.
+            conn.execute_batch("ALTER TABLE boards ADD COLUMN deleted_ms INTEGER")?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore {
             path,
@@ -187,7 +192,7 @@ impl Store for SqliteStore {
                 .query_row(
                     "SELECT kind, title, lang, created_ms, facilitator_token_sha256,
                         editor_token_sha256, viewer_token_sha256
-                     FROM boards WHERE id = ?1",
+                                          FROM boards WHERE id = ?1 AND deleted_ms IS NULL",
                     [id.as_str()],
                     |r| {
                         Ok((
@@ -238,6 +243,35 @@ impl Store for SqliteStore {
         result
     }
 
+    fn set_token_hash(&self, id: &BoardId, role: Role, hash: [u8; 32]) -> StoreResult<()> {
+        let column = match role {
+            Role::Viewer => "viewer_token_sha256",
+            Role::Editor => "editor_token_sha256",
+            Role::Facilitator => "facilitator_token_sha256",
+        };
+        let writer = self.writer.lock().unwrap();
+        let updated = writer.conn.execute(
+            &format!("UPDATE boards SET {column} = ?2 WHERE id = ?1 AND deleted_ms IS NULL"),
+            params![id.as_str(), &hash[..]],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        Ok(())
+    }
+
+    fn delete_board(&self, id: &BoardId) -> StoreResult<()> {
+        let writer = self.writer.lock().unwrap();
+        let updated = writer.conn.execute(
+            "UPDATE boards SET deleted_ms = ?2 WHERE id = ?1 AND deleted_ms IS NULL",
+            params![id.as_str(), crate::room::now_ms()],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        Ok(())
+    }
+
     fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {
         let writer = self.writer.lock().unwrap();
         writer.conn.execute(
@@ -256,9 +290,11 @@ impl Store for SqliteStore {
 
 fn load_in(conn: &Connection, id: &BoardId) -> StoreResult<StoredDoc> {
     let exists: bool = conn
-        .query_row("SELECT 1 FROM boards WHERE id = ?1", [id.as_str()], |_| {
-            Ok(true)
-        })
+        .query_row(
+            "SELECT 1 FROM boards WHERE id = ?1 AND deleted_ms IS NULL",
+            [id.as_str()],
+            |_| Ok(true),
+        )
         .optional()?
         .unwrap_or(false);
     if !exists {
