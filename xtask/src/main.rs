@@ -4,7 +4,8 @@
 //! - `dist`: `web`, then the release binary with the app embedded, copied to `target/dist/nouage`.
 //! - `run [ARGS]`: `dist`, then `nouage serve` on 127.0.0.1:8080 with SQLite under `./nouage-data`.
 //! - `test`: installs what the tests need (npm packages, the wasm toolchain, Chromium), builds
-//!   once, and runs every test of the workspace.
+//!   once, runs every test of the workspace, then fuzzes the relay input path for a minute.
+//! - `fuzz [SECONDS]`: fuzzes the relay input path (default 300 s).
 //!
 //! Tools are installed from package registries only: `cargo install`, `npm ci`, `apt-get`.
 
@@ -27,8 +28,12 @@ fn main() -> anyhow::Result<()> {
         "dist" => dist(&root).map(|_| ()),
         "run" => run(&root, &rest),
         "test" => test(&root, &rest),
+        "fuzz" => fuzz(
+            &root,
+            rest.first().and_then(|s| s.parse().ok()).unwrap_or(300),
+        ),
         _ => {
-            eprintln!("usage: cargo xtask <web|dist|run|test> [args]");
+            eprintln!("usage: cargo xtask <web|dist|run|test|fuzz> [args]");
             bail!("unknown task {task:?}")
         }
     }
@@ -255,6 +260,30 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .args(["test", "--workspace"])
             .args(args)
             .env("NOUAGE_E2E", "1"),
+    )?;
+    fuzz(root, FUZZ_SECONDS_IN_TESTS)
+}
+
+/// How long the test command fuzzes the relay's input path.
+const FUZZ_SECONDS_IN_TESTS: u32 = 60;
+
+/// Runs the fuzz target on the relay's input path for a bounded time (stable toolchain, no
+/// sanitizer: see TOOLCHAIN.md). A crash fails the command and leaves its input in
+/// `fuzz/artifacts/`.
+fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
+    let installed = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        run_checked(cargo().args(["install", "cargo-fuzz", "--version", "0.13.2"]))?;
+    }
+    run_checked(
+        cargo()
+            .args(["fuzz", "run", "-s", "none", "relay_input", "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .args(["-rss_limit_mb=2048", "-max_len=4096"])
+            .current_dir(root.join("fuzz")),
     )
 }
 
