@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::{BoardKind, Lang};
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::app::AppState;
 use crate::room::now_ms;
@@ -222,15 +222,7 @@ pub async fn export_board(
     let stored = tokio::task::spawn_blocking(move || store.load(&board))
         .await
         .map_err(ApiError::internal)??;
-    let doc = Doc::new();
-    {
-        let mut txn = doc.transact_mut();
-        let snapshot = stored.snapshot.iter().map(|s| s.state_v1.as_slice());
-        for update in snapshot.chain(stored.updates.iter().map(|(_, u)| u.as_slice())) {
-            let update = Update::decode_v1(update).map_err(ApiError::internal)?;
-            txn.apply_update(update).map_err(ApiError::internal)?;
-        }
-    }
+    let (doc, ..) = crate::room::load_doc(stored).map_err(ApiError::internal)?;
     let filename = |ext: &str| format!("attachment; filename=\"{}.{ext}\"", record.id);
     match format {
         "yjs" => {

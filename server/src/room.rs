@@ -492,6 +492,11 @@ impl Room {
 
     fn apply_client_update(&mut self, conn: ConnId, update_v1: Bytes) {
         if self.document_bytes + update_v1.len() > self.ctx.limits.max_document_bytes {
+            // The size is an estimate that only grows between snapshots: measure the real size
+            // (by writing a snapshot) before refusing, so deletions count.
+            self.snapshot_now();
+        }
+        if self.document_bytes + update_v1.len() > self.ctx.limits.max_document_bytes {
             let reason = format!(
                 "the board reached its size limit of {} bytes",
                 self.ctx.limits.max_document_bytes
@@ -753,9 +758,14 @@ impl Room {
 
     /// Writes a snapshot in the background when enough entries are committed since the last.
     fn snapshot_if_due(&mut self) {
-        let fully_committed = self.inflight.is_empty() && self.unsent.is_empty();
-        let due = self.committed_seq >= self.snapshot_seq + self.ctx.limits.snapshot_every_updates;
-        if !(fully_committed && due) {
+        if self.committed_seq >= self.snapshot_seq + self.ctx.limits.snapshot_every_updates {
+            self.snapshot_now();
+        }
+    }
+
+    /// Writes a snapshot in the background if everything applied is committed.
+    fn snapshot_now(&mut self) {
+        if !(self.inflight.is_empty() && self.unsent.is_empty()) {
             return;
         }
         if let Some(snapshot) = self.take_snapshot() {
@@ -895,8 +905,9 @@ async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
     }
 }
 
-/// Rebuilds a document from storage: (doc, last seq, snapshot seq, approximate bytes).
-fn load_doc(stored: StoredDoc) -> Result<(Doc, u64, u64, usize), String> {
+/// Rebuilds a document from storage: (doc, last seq, snapshot seq, approximate bytes). Stored
+/// bytes are decoded under `catch_unwind` too: a restored or damaged file is not trusted.
+pub fn load_doc(stored: StoredDoc) -> Result<(Doc, u64, u64, usize), String> {
     let doc = Doc::new();
     let last_seq = stored.last_seq();
     let snapshot_seq = stored.snapshot.as_ref().map_or(0, |s| s.upto_seq);

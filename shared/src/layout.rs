@@ -18,6 +18,13 @@ const WIDTH_MIN_PX: f64 = 56.0;
 const WIDTH_MAX_PX: f64 = 240.0;
 const CENTRAL_SCALE: f64 = 1.25;
 
+/// Whether `value` is a hex colour (`#rgb`, `#rrggbb`, `#rrggbbaa`): the only colours the app
+/// puts in a style attribute, since any client may write any string in the document.
+pub fn is_css_color(value: &str) -> bool {
+    let digits = value.strip_prefix('#').unwrap_or("");
+    matches!(digits.len(), 3 | 6 | 8) && digits.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The palette branches take their colour from, in order, unless a node sets one.
 pub const BRANCH_COLORS: [&str; 8] = [
     "#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626",
@@ -109,7 +116,11 @@ pub fn layout(nodes: &[Node]) -> Layout {
         height: root_height,
         side: Side::Center,
         depth: 0,
-        color: root.color.clone().unwrap_or_else(|| "#334155".into()),
+        color: root
+            .color
+            .clone()
+            .filter(|c| is_css_color(c))
+            .unwrap_or_else(|| "#334155".into()),
         hidden_children: if root.collapsed {
             tree.children_of(CENTRAL_NODE_ID).len()
         } else {
@@ -154,6 +165,7 @@ pub fn layout(nodes: &[Node]) -> Layout {
             let color = by_id[branch.as_str()]
                 .color
                 .clone()
+                .filter(|c| is_css_color(c))
                 .unwrap_or_else(|| BRANCH_COLORS[index % BRANCH_COLORS.len()].to_owned());
             let h = heights[branch.as_str()];
             let parent = (0.0, root_width);
@@ -200,6 +212,7 @@ impl Ctx<'_> {
         let color = node
             .color
             .clone()
+            .filter(|c| is_css_color(c))
             .unwrap_or_else(|| inherited_color.to_owned());
         let children = self.tree.children_of(id);
         out.nodes.push(Placed {
@@ -361,6 +374,26 @@ mod tests {
         let ids: Vec<&str> = layout.nodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["root", "a"]);
         assert_eq!(layout.get("a").unwrap().hidden_children, 2);
+    }
+
+    #[test]
+    fn only_hex_colours_reach_the_layout() {
+        for (color, ok) in [
+            ("#fff", true),
+            ("#2563eb", true),
+            ("#2563eb80", true),
+            ("red", false),
+            ("#12;}x", false),
+            ("", false),
+        ] {
+            assert_eq!(is_css_color(color), ok, "{color:?}");
+        }
+        let mut nodes = vec![
+            node("root", None, 0.0, "R"),
+            node("a", Some("root"), 0.0, "A"),
+        ];
+        nodes[1].color = Some("red;background:url(x)".into());
+        assert_eq!(layout(&nodes).get("a").unwrap().color, BRANCH_COLORS[0]);
     }
 
     #[test]

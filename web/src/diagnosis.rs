@@ -11,7 +11,7 @@ use shared::doc::{child_text, edit_text};
 use web_sys::KeyboardEvent;
 
 use crate::i18n::{Key, use_i18n};
-use crate::session::{Session, SessionRef, new_id, session_ref, who};
+use crate::session::{Session, SessionRef, new_id, safe_color, session_ref, who};
 
 /// Note colours offered (sticky-note tones).
 pub const NOTE_COLORS: [&str; 6] = [
@@ -507,7 +507,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         })
     };
     view! {
-        <li class="note" style=move || format!("--note:{}", note.with(|n| n.color.clone())) data-note=id.get_value() tabindex="0"
+        <li class="note" style=move || format!("--note:{}", note.with(|n| safe_color(&n.color).to_owned())) data-note=id.get_value() tabindex="0"
             class:linking-source=linking_source
             draggable=if can_edit { "true" } else { "false" }
             on:dragstart=move |ev: web_sys::DragEvent| {

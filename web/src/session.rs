@@ -510,7 +510,7 @@ impl Session {
                     client_id: entry.client_id,
                     name: state.user.name,
                     org: state.user.org,
-                    color: state.user.color,
+                    color: safe_color(&state.user.color).to_owned(),
                     selected: state.selected,
                     pointer: state.pointer,
                     is_self: false,
@@ -631,4 +631,13 @@ pub type SessionRef = StoredValue<Rc<Session>, LocalStorage>;
 
 pub fn session_ref(session: Rc<Session>) -> SessionRef {
     StoredValue::new_local(session)
+}
+
+/// A colour from the document or from awareness, safe to put in a style attribute.
+pub fn safe_color(color: &str) -> &str {
+    if shared::layout::is_css_color(color) {
+        color
+    } else {
+        "#64748b"
+    }
 }
