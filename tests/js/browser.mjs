@@ -34,17 +34,9 @@ async function createBoard (kind, title) {
   return response.json()
 }
 
-// Opens a board link in a new page and joins as `name`.
+// Opens a mind map link in a new page, joins as `name` and waits for its nodes.
 async function join (browser, link, name, org = '') {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.setDefaultTimeout(STEP_TIMEOUT_MS)
-  page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
-  await page.goto(link)
-  await page.waitForSelector('form.join')
-  await page.fill('input[name=name]', name)
-  if (org) await page.fill('input[name=org]', org)
-  await page.click('form.join button[type=submit]')
-  await page.waitForSelector('[data-status=Connected]')
+  const page = await joinBoard(browser, link, name, org, '')
   await page.waitForSelector('[role=treeitem]')
   return page
 }

@@ -517,6 +517,51 @@ async fn run_node(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     serde_json::from_str(stdout.trim()).with_context(|| format!("parsing {stdout:?}"))
 }
 
+/// One value of a SQL query on the database of a data directory, such as a row count.
+pub fn db_value(data: &Path, sql: &str) -> rusqlite::types::Value {
+    rusqlite::Connection::open(data.join("nouage.sqlite3"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A row count (or any integer) from the database of a data directory.
+pub fn db_count(data: &Path, sql: &str) -> i64 {
+    match db_value(data, sql) {
+        rusqlite::types::Value::Integer(n) => n,
+        other => panic!("{sql} gave {other:?}"),
+    }
+}
+
+/// The map most tests write to.
+const TEST_MAP: &str = "m";
+
+impl YClient {
+    /// Sets `{prefix}{i}` to `i` in the test map, one update per key, as typing does.
+    pub fn write_keys(&self, prefix: &str, count: usize) {
+        let map = self.doc.get_or_insert_map(TEST_MAP);
+        for i in 0..count {
+            self.edit(|txn| {
+                yrs::Map::insert(&map, txn, format!("{prefix}{i}"), i as f64);
+            });
+        }
+    }
+
+    /// The keys of the test map.
+    pub fn keys(&self) -> std::collections::BTreeSet<String> {
+        let map = self.doc.get_or_insert_map(TEST_MAP);
+        let txn = self.doc.transact();
+        yrs::Map::keys(&map, &txn).map(str::to_owned).collect()
+    }
+
+    /// Waits until the test map holds at least `count` keys.
+    pub async fn wait_keys(&self, count: usize) -> anyhow::Result<()> {
+        let map = self.doc.get_or_insert_map(TEST_MAP);
+        self.wait_until(|doc| yrs::Map::len(&map, &doc.transact()) as usize >= count)
+            .await
+    }
+}
+
 /// Reads a board's document as the server stores it, through the JSON export.
 pub async fn export_json(base: &str, board: &Board) -> Value {
     let response = http()

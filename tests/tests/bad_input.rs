@@ -1,6 +1,6 @@
 //! Bad input gets a clear answer, closes only its own connection, and stores nothing.
 
-use nouage_tests::{TempDir, TestServer, YClient, create_board, http};
+use nouage_tests::{TempDir, TestServer, YClient, create_board, db_count, http};
 use serde_json::{Value, json};
 use shared::protocol::{self, Message};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -139,10 +139,7 @@ async fn connecting_to_an_unknown_board_creates_nothing() {
     )
     .await;
     assert_eq!(code, 4404);
-    let boards: i64 = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-        .unwrap()
-        .query_row("SELECT count(*) FROM boards", [], |r| r.get(0))
-        .unwrap();
+    let boards = db_count(dir.path(), "SELECT count(*) FROM boards");
     assert_eq!(boards, 1);
     server.stop().await;
 }
@@ -152,12 +149,7 @@ async fn an_update_yrs_rejects_is_never_stored() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Carte").await;
-    let journal_len = || {
-        rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-            .unwrap()
-            .query_row("SELECT count(*) FROM journal", [], |r| r.get::<_, i64>(0))
-            .unwrap()
-    };
+    let journal_len = || db_count(dir.path(), "SELECT count(*) FROM journal");
     let before = journal_len();
     // Valid framing around bytes that are not a Yjs update.
     for garbage in [
@@ -394,12 +386,7 @@ async fn an_update_that_depends_on_unknown_changes_is_refused_and_not_stored() {
         txn.encode_update_v1()
     };
     assert!(!first.is_empty());
-    let journal_len = || {
-        rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-            .unwrap()
-            .query_row("SELECT count(*) FROM journal", [], |r| r.get::<_, i64>(0))
-            .unwrap()
-    };
+    let journal_len = || db_count(dir.path(), "SELECT count(*) FROM journal");
     let before = journal_len();
     let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
@@ -740,13 +727,10 @@ async fn a_deleted_board_is_no_longer_served_but_its_journal_is_kept() {
     .unwrap();
     assert_eq!(again.closed().await.unwrap().0, 4404);
     server.stop().await;
-    let entries: i64 = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM journal WHERE board_id = ?1",
-            [&board.id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let sql = format!(
+        "SELECT count(*) FROM journal WHERE board_id = '{}'",
+        board.id
+    );
+    let entries = db_count(dir.path(), &sql);
     assert!(entries >= 1, "nothing anybody wrote disappears");
 }

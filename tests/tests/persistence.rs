@@ -74,10 +74,7 @@ async fn a_room_unloaded_when_idle_reloads_from_snapshot_and_journal() {
         // Wait for the room to unload (nobody connected for 200 ms, checked every second).
         tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
     }
-    let snapshots: i64 = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-        .unwrap()
-        .query_row("SELECT count(*) FROM snapshots", [], |r| r.get(0))
-        .unwrap();
+    let snapshots = nouage_tests::db_count(dir.path(), "SELECT count(*) FROM snapshots");
     assert!(snapshots >= 1, "idle unloads wrote no snapshot");
     server.stop().await;
 }
@@ -120,11 +117,8 @@ async fn an_update_a_second_client_received_survives_sigkill() {
         assert_eq!(value.as_deref(), Some(format!("round {round}").as_str()));
         server.kill().await;
     }
-    let check: String = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let check = nouage_tests::db_value(dir.path(), "PRAGMA integrity_check");
+    assert_eq!(check, rusqlite::types::Value::Text("ok".into()));
 }
 
 #[tokio::test]
@@ -138,20 +132,11 @@ async fn sigterm_stops_the_server_cleanly_and_keeps_everything() {
     let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
         .unwrap();
-    let map = client.doc().get_or_insert_map("m");
-    for i in 0..50 {
-        client.edit(|txn| {
-            map.insert(txn, format!("k{i}"), i as f64);
-        });
-    }
+    client.write_keys("k", 50);
     let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
         .unwrap();
-    let seen = witness.doc().get_or_insert_map("m");
-    witness
-        .wait_until(|doc| seen.len(&doc.transact()) == 50)
-        .await
-        .unwrap();
+    witness.wait_keys(50).await.unwrap();
     let status = server.terminate().await;
     assert!(status.success(), "exit status {status}");
     let code = client.closed().await.unwrap().0;
@@ -177,12 +162,6 @@ fn nouage(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-fn keys(client: &YClient) -> std::collections::BTreeSet<String> {
-    let map = client.doc().get_or_insert_map("m");
-    let txn = client.doc().transact();
-    map.keys(&txn).map(str::to_owned).collect()
 }
 
 #[tokio::test]
@@ -225,7 +204,7 @@ async fn a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received
             writer.await.unwrap();
         }
         // What the observer received came through the relay: it must all be stored.
-        let observed = keys(&observer);
+        let observed = observer.keys();
         assert!(
             observed
                 .iter()
@@ -237,7 +216,7 @@ async fn a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received
         let checker = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
             .await
             .unwrap();
-        let stored = keys(&checker);
+        let stored = checker.keys();
         let lost: Vec<&String> = received.difference(&stored).collect();
         assert!(
             lost.is_empty(),
@@ -247,11 +226,8 @@ async fn a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received
         );
     }
     server.kill().await;
-    let check: String = rusqlite::Connection::open(dir.path().join("nouage.sqlite3"))
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let check = nouage_tests::db_value(dir.path(), "PRAGMA integrity_check");
+    assert_eq!(check, rusqlite::types::Value::Text("ok".into()));
 }
 
 #[tokio::test]
@@ -266,26 +242,13 @@ async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
     let writer = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
         .unwrap();
-    let map = writer.doc().get_or_insert_map("m");
-    for i in 0..50 {
-        writer.edit(|txn| {
-            map.insert(txn, format!("before-{i}"), i as f64);
-        });
-    }
+    writer.write_keys("before-", 50);
     let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
         .await
         .unwrap();
-    let seen = witness.doc().get_or_insert_map("m");
-    witness
-        .wait_until(|doc| seen.len(&doc.transact()) == 50)
-        .await
-        .unwrap();
+    witness.wait_keys(50).await.unwrap();
     // The backup runs while edits keep arriving.
-    for i in 0..20 {
-        writer.edit(|txn| {
-            map.insert(txn, format!("during-{i}"), i as f64);
-        });
-    }
+    writer.write_keys("during-", 20);
     let data_a = dir_a.path().to_str().unwrap();
     let (ok, stdout, stderr) = nouage(&[
         "backup",
@@ -339,7 +302,7 @@ async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
     let restored = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
         .await
         .unwrap();
-    let keys = keys(&restored);
+    let keys = restored.keys();
     assert!(
         (0..50).all(|i| keys.contains(&format!("before-{i}"))),
         "every edit made before the backup is there"
