@@ -562,6 +562,23 @@ impl YClient {
     }
 }
 
+/// Checks the board still relays: `writer` sets `key` in the test map and a client that joins
+/// afterwards sees it.
+pub async fn assert_still_relays(ws_base: &str, board: &Board, writer: &YClient, key: &str) {
+    let map = writer.doc.get_or_insert_map(TEST_MAP);
+    writer.edit(|txn| {
+        yrs::Map::insert(&map, txn, key, "ok");
+    });
+    let other = YClient::connect(ws_base, &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let seen = other.doc.get_or_insert_map(TEST_MAP);
+    let found = other
+        .wait_until(|doc| yrs::Map::get(&seen, &doc.transact(), key).is_some())
+        .await;
+    found.unwrap_or_else(|e| panic!("{key} written after the incident was not relayed: {e}"));
+}
+
 /// Reads a board's document as the server stores it, through the JSON export.
 pub async fn export_json(base: &str, board: &Board) -> Value {
     let response = http()

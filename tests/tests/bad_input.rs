@@ -111,18 +111,7 @@ async fn websocket_refusals_close_with_the_contract_codes() {
     }
     // None of that closed anybody else's connection.
     assert_eq!(witness.close_reason(), None);
-    let map = witness.doc().get_or_insert_map("m");
-    witness.edit(|txn| {
-        map.insert(txn, "still", "working");
-    });
-    let other = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    let seen = other.doc().get_or_insert_map("m");
-    other
-        .wait_until(|doc| seen.get(&doc.transact(), "still").is_some())
-        .await
-        .unwrap();
+    nouage_tests::assert_still_relays(&server.ws_base(), &board, &witness, "still").await;
     server.stop().await;
 }
 
@@ -406,18 +395,7 @@ async fn an_update_that_depends_on_unknown_changes_is_refused_and_not_stored() {
     let again = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
         .unwrap();
-    let map = again.doc().get_or_insert_map("m");
-    again.edit(|txn| {
-        map.insert(txn, "after", "ok");
-    });
-    let other = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    let seen = other.doc().get_or_insert_map("m");
-    other
-        .wait_until(|doc| seen.get(&doc.transact(), "after").is_some())
-        .await
-        .unwrap();
+    nouage_tests::assert_still_relays(&server.ws_base(), &board, &again, "after").await;
     server.stop().await;
 }
 
@@ -508,18 +486,7 @@ async fn a_connection_sending_too_fast_is_closed_and_the_others_keep_working() {
     let (code, reason) = flood.closed().await.unwrap();
     assert_eq!(code, 4429);
     assert_eq!(reason, "more than 20 messages per second");
-    let calm_map = calm.doc().get_or_insert_map("m");
-    calm.edit(|txn| {
-        calm_map.insert(txn, "calm", "yes");
-    });
-    let other = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
-        .await
-        .unwrap();
-    let seen = other.doc().get_or_insert_map("m");
-    other
-        .wait_until(|doc| seen.get(&doc.transact(), "calm").is_some())
-        .await
-        .unwrap();
+    nouage_tests::assert_still_relays(&server.ws_base(), &board, &calm, "calm").await;
     assert_eq!(calm.close_reason(), None);
     server.stop().await;
 }
