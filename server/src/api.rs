@@ -39,7 +39,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn internal(error: impl std::fmt::Display) -> Self {
+    pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -387,7 +387,7 @@ async fn replace_token(
 }
 
 /// Checks the board exists and the request carries one of its tokens.
-async fn authorize(
+pub async fn authorize(
     app: &AppState,
     id: &str,
     query: &HashMap<String, String>,

@@ -17,7 +17,7 @@ use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::store::backup::DataDirLock;
 use crate::store::{BoardId, BoardRecord, SqliteStore, Store, StoreResult};
-use crate::{api, web_assets, ws};
+use crate::{api, trace, web_assets, ws};
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             post(api::rotate_link).delete(api::revoke_link),
         )
         .route("/boards/{id}/export", get(api::export_board))
+        .route("/boards/{id}/contributions", get(trace::contributions))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(api::json_errors));

@@ -13,6 +13,7 @@ pub mod room;
 pub mod rooms;
 pub mod store;
 pub mod tokens;
+pub mod trace;
 pub mod web_assets;
 pub mod ws;
 

@@ -12,6 +12,7 @@ pub mod portfolio;
 pub mod protocol;
 pub mod template;
 pub mod text;
+pub mod trace;
 
 pub use board::{BoardKind, Lang, OrgKind, UnknownValue};
 pub use doc::{Node, Note, Participant, Roots, Section, Tree};

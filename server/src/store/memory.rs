@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use crate::tokens::Role;
 
 use super::{
-    BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
+    Actor, BoardId, BoardRecord, JournalEntry, JournalRow, Snapshot, Store, StoreError,
+    StoreResult, StoredDoc,
 };
 
 #[derive(Default)]
@@ -17,7 +18,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     boards: HashMap<BoardId, BoardRecord>,
-    journals: HashMap<BoardId, Vec<(u64, Vec<u8>)>>,
+    journals: HashMap<BoardId, Vec<JournalRow>>,
     snapshots: HashMap<BoardId, Snapshot>,
 }
 
@@ -28,9 +29,15 @@ impl Store for MemoryStore {
             return Err(StoreError::BoardExists(board.id.clone()));
         }
         inner.boards.insert(board.id.clone(), board.clone());
-        inner
-            .journals
-            .insert(board.id.clone(), vec![(1, initial_update_v1.to_vec())]);
+        inner.journals.insert(
+            board.id.clone(),
+            vec![JournalRow {
+                seq: 1,
+                ts_ms: board.created_ms,
+                actor: Actor::system(),
+                update_v1: initial_update_v1.to_vec(),
+            }],
+        );
         Ok(())
     }
 
@@ -49,8 +56,8 @@ impl Store for MemoryStore {
         let after = snapshot.as_ref().map_or(0, |s| s.upto_seq);
         let updates = journal
             .iter()
-            .filter(|(seq, _)| *seq > after)
-            .cloned()
+            .filter(|row| row.seq > after)
+            .map(|row| (row.seq, row.update_v1.clone()))
             .collect();
         Ok(StoredDoc { snapshot, updates })
     }
@@ -66,7 +73,7 @@ impl Store for MemoryStore {
                 .ok_or_else(|| StoreError::BoardNotFound(entry.board.clone()))?;
             let expected = next_seq
                 .entry(&entry.board)
-                .or_insert_with(|| journal.last().map_or(1, |(seq, _)| seq + 1));
+                .or_insert_with(|| journal.last().map_or(1, |row| row.seq + 1));
             if entry.seq != *expected {
                 return Err(StoreError::SeqConflict {
                     board: entry.board.clone(),
@@ -77,7 +84,12 @@ impl Store for MemoryStore {
         }
         for entry in entries {
             let journal = inner.journals.get_mut(&entry.board).unwrap();
-            journal.push((entry.seq, entry.update_v1.to_vec()));
+            journal.push(JournalRow {
+                seq: entry.seq,
+                ts_ms: entry.ts_ms,
+                actor: (*entry.actor).clone(),
+                update_v1: entry.update_v1.to_vec(),
+            });
         }
         Ok(())
     }
@@ -98,6 +110,17 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
         board.token_hashes.set(role, hash);
         Ok(())
+    }
+
+    fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        let inner = self.inner.lock().unwrap();
+        let journal = inner
+            .journals
+            .get(id)
+            .filter(|_| inner.boards.contains_key(id));
+        journal
+            .cloned()
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))
     }
 
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {

@@ -164,4 +164,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a board deleted: it is no longer found nor served; its journal is kept.
     fn delete_board(&self, id: &BoardId) -> StoreResult<()>;
+
+    /// The whole journal of a board, in order, with who wrote each entry and when.
+    fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;
+}
+
+/// One journal entry as read back for the trace of contributions.
+#[derive(Debug, Clone)]
+pub struct JournalRow {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub actor: Actor,
+    pub update_v1: Vec<u8>,
 }

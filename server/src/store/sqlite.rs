@@ -11,7 +11,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Actor, BoardId, BoardRecord, JournalEntry, Snapshot, Store, StoreError, StoreResult, StoredDoc,
+    Actor, BoardId, BoardRecord, JournalEntry, JournalRow, Snapshot, Store, StoreError,
+    StoreResult, StoredDoc,
 };
 use crate::tokens::{Role, TokenHashes};
 
@@ -258,6 +259,33 @@ impl Store for SqliteStore {
             return Err(StoreError::BoardNotFound(id.clone()));
         }
         Ok(())
+    }
+
+    fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        self.read(|conn| {
+            if self.board(id)?.is_none() {
+                return Err(StoreError::BoardNotFound(id.clone()));
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
+                 FROM journal j JOIN actors a ON a.id = j.actor_id
+                 WHERE j.board_id = ?1 ORDER BY j.seq",
+            )?;
+            let rows = stmt.query_map([id.as_str()], |r| {
+                Ok(JournalRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    ts_ms: r.get(1)?,
+                    actor: Actor {
+                        pid: r.get(2)?,
+                        name: r.get(3)?,
+                        org: r.get(4)?,
+                        org_kind: r.get::<_, String>(5)?.parse().ok(),
+                    },
+                    update_v1: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {

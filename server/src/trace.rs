@@ -1,0 +1,135 @@
+//! `GET /api/boards/{id}/contributions`: who contributed what, from the journal.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Serialize;
+use shared::trace::{Counts, Tally};
+
+use crate::api::{ApiError, authorize};
+use crate::app::AppState;
+use crate::store::{Actor, JournalRow};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CountsJson {
+    updates: u64,
+    created: u64,
+    edited: u64,
+    deleted: u64,
+    chars_written: u64,
+    votes_cast: u64,
+}
+
+impl From<&Counts> for CountsJson {
+    fn from(c: &Counts) -> Self {
+        CountsJson {
+            updates: c.updates,
+            created: c.created,
+            edited: c.edited,
+            deleted: c.deleted,
+            chars_written: c.chars_written,
+            votes_cast: c.votes_cast,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantRow {
+    pid: String,
+    name: String,
+    org: String,
+    org_kind: String,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRow {
+    name: String,
+    participants: usize,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContributionsResponse {
+    journal_entries: usize,
+    participants: Vec<ParticipantRow>,
+    organisations: Vec<GroupRow>,
+    org_kinds: Vec<GroupRow>,
+}
+
+pub async fn contributions(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<ContributionsResponse>, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let store = app.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
+        .await
+        .map_err(ApiError::internal)??;
+    let response = tokio::task::spawn_blocking(move || tally(&rows))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(response))
+}
+
+/// Replays the journal; the server's own entries (the initial document) count for nobody.
+fn tally(rows: &[JournalRow]) -> ContributionsResponse {
+    let mut tally = Tally::new();
+    let mut identities: BTreeMap<String, &Actor> = BTreeMap::new();
+    for row in rows {
+        tally.apply(&row.actor.pid, &row.update_v1);
+        // The latest name and organisation a participant used are the ones shown.
+        identities.insert(row.actor.pid.clone(), &row.actor);
+    }
+    let system = Actor::system().pid;
+    let mut participants = Vec::new();
+    let mut organisations: BTreeMap<String, (usize, Counts)> = BTreeMap::new();
+    let mut org_kinds: BTreeMap<String, (usize, Counts)> = BTreeMap::new();
+    for (pid, counts) in tally.counts() {
+        if *pid == system {
+            continue;
+        }
+        let actor = identities[pid];
+        let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("").to_owned();
+        for (groups, key) in [
+            (&mut organisations, &actor.org),
+            (&mut org_kinds, &org_kind),
+        ] {
+            let group = groups.entry(key.clone()).or_default();
+            group.0 += 1;
+            group.1.add(counts);
+        }
+        participants.push(ParticipantRow {
+            pid: pid.clone(),
+            name: actor.name.clone(),
+            org: actor.org.clone(),
+            org_kind,
+            counts: counts.into(),
+        });
+    }
+    let groups = |map: BTreeMap<String, (usize, Counts)>| {
+        map.into_iter()
+            .map(|(name, (participants, counts))| GroupRow {
+                name,
+                participants,
+                counts: (&counts).into(),
+            })
+            .collect()
+    };
+    ContributionsResponse {
+        journal_entries: rows.len(),
+        participants,
+        organisations: groups(organisations),
+        org_kinds: groups(org_kinds),
+    }
+}

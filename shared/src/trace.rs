@@ -1,0 +1,276 @@
+//! The trace of who contributed what, computed from the journal: each journal entry is an
+//! update and the participant the server bound it to. Replaying the entries in order and
+//! observing what each one changed gives, per participant, the elements (nodes, notes,
+//! projects) created, edited and deleted, the characters written and the votes cast.
+//!
+//! Attribution comes from the journal, never from the `author` fields inside the document,
+//! which any client may write.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+use yrs::types::{Delta, EntryChange, Event, PathSegment};
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Any, DeepObservable, Doc, GetString, Map, Out, ReadTxn, Transact, TransactionMut, Update,
+};
+
+use crate::doc::{ROOT_NODES, ROOT_NOTES, ROOT_PROJECTS, Roots};
+
+/// What one participant did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Journal entries (updates) of this participant.
+    pub updates: u64,
+    pub created: u64,
+    pub edited: u64,
+    pub deleted: u64,
+    pub chars_written: u64,
+    pub votes_cast: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.updates += other.updates;
+        self.created += other.created;
+        self.edited += other.edited;
+        self.deleted += other.deleted;
+        self.chars_written += other.chars_written;
+        self.votes_cast += other.votes_cast;
+    }
+}
+
+/// What the entry being replayed did, filled by the observers.
+#[derive(Default)]
+struct EntryChanges {
+    created: HashSet<String>,
+    deleted: u64,
+    edited: HashSet<String>,
+    chars: u64,
+    votes: u64,
+}
+
+/// Replays journal entries and counts each participant's contributions.
+pub struct Tally {
+    doc: Doc,
+    changes: Rc<RefCell<EntryChanges>>,
+    counts: BTreeMap<String, Counts>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tally {
+    pub fn new() -> Self {
+        let doc = Doc::new();
+        let roots = Roots::new(&doc);
+        let changes = Rc::new(RefCell::new(EntryChanges::default()));
+        for (name, root) in [
+            (ROOT_NODES, &roots.nodes),
+            (ROOT_NOTES, &roots.notes),
+            (ROOT_PROJECTS, &roots.projects),
+        ] {
+            let changes = changes.clone();
+            root.observe_deep(name, move |txn, events| {
+                let mut changes = changes.borrow_mut();
+                for event in events.iter() {
+                    record(txn, event, &mut changes);
+                }
+            });
+        }
+        Tally {
+            doc,
+            changes,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Replays one journal entry of `participant`. An entry that does not decode is counted
+    /// as an update with no visible effect (the relay never stores such entries).
+    pub fn apply(&mut self, participant: &str, update_v1: &[u8]) {
+        *self.changes.borrow_mut() = EntryChanges::default();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            let update = Update::decode_v1(update_v1).ok()?;
+            self.doc.transact_mut().apply_update(update).ok()
+        }));
+        let changes = std::mem::take(&mut *self.changes.borrow_mut());
+        let counts = self.counts.entry(participant.to_owned()).or_default();
+        counts.updates += 1;
+        if !matches!(applied, Ok(Some(()))) {
+            return;
+        }
+        counts.created += changes.created.len() as u64;
+        counts.deleted += changes.deleted;
+        counts.edited += changes.edited.difference(&changes.created).count() as u64;
+        counts.chars_written += changes.chars;
+        counts.votes_cast += changes.votes;
+    }
+
+    /// Counts per participant id.
+    pub fn counts(&self) -> &BTreeMap<String, Counts> {
+        &self.counts
+    }
+}
+
+fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
+    let path: Vec<String> = event
+        .path()
+        .into_iter()
+        .filter_map(|segment| match segment {
+            PathSegment::Key(key) => Some(key.to_string()),
+            PathSegment::Index(_) => None,
+        })
+        .collect();
+    match event {
+        Event::Map(map) if path.is_empty() => {
+            // A change at the root: an element created, replaced or deleted.
+            for (key, change) in map.keys(txn) {
+                match change {
+                    EntryChange::Inserted(value) => {
+                        changes.created.insert(key.to_string());
+                        changes.chars += initial_chars(txn, value);
+                    }
+                    EntryChange::Updated(_, value) => {
+                        changes.edited.insert(key.to_string());
+                        changes.chars += initial_chars(txn, value);
+                    }
+                    EntryChange::Removed(_) => changes.deleted += 1,
+                }
+            }
+        }
+        Event::Map(map) if path.len() == 2 && path[1] == "votes" => {
+            // Votes are counted as votes, not as edits of the note.
+            let placed = map
+                .keys(txn)
+                .values()
+                .filter(|c| !matches!(c, EntryChange::Removed(_)));
+            changes.votes += placed.count() as u64;
+        }
+        Event::Text(text) => {
+            if let Some(element) = path.first() {
+                changes.edited.insert(element.clone());
+            }
+            for delta in text.delta(txn) {
+                if let Delta::Inserted(Out::Any(Any::String(s)), _) = delta {
+                    changes.chars += s.chars().count() as u64;
+                }
+            }
+        }
+        _ => {
+            if let Some(element) = path.first() {
+                changes.edited.insert(element.clone());
+            }
+        }
+    }
+}
+
+/// Characters in the texts of an element as it was written (a new node's or note's text, a
+/// project's title and description).
+fn initial_chars<T: ReadTxn>(txn: &T, value: &Out) -> u64 {
+    let Out::YMap(map) = value else { return 0 };
+    map.iter(txn)
+        .map(|(_, field)| match field {
+            Out::YText(text) => text.get_string(txn).chars().count() as u64,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::{BoardKind, Lang};
+    use crate::doc::initial_update;
+    use yrs::Text;
+
+    /// A participant's replica: edits made there become journal entries.
+    struct Replica {
+        doc: Doc,
+        roots: Roots,
+    }
+
+    impl Replica {
+        fn new() -> Self {
+            let doc = Doc::new();
+            let roots = Roots::new(&doc);
+            Replica { doc, roots }
+        }
+
+        fn edit(&self, f: impl FnOnce(&Roots, &mut TransactionMut)) -> Vec<u8> {
+            let mut txn = self.doc.transact_mut();
+            f(&self.roots, &mut txn);
+            txn.encode_update_v1()
+        }
+
+        fn receive(&self, update: &[u8]) {
+            self.doc
+                .transact_mut()
+                .apply_update(Update::decode_v1(update).unwrap())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn each_participant_is_credited_with_exactly_what_they_did() {
+        let initial = initial_update(BoardKind::Diagnosis, "Diagnostic", Lang::Fr);
+        let (anne, bruno) = (Replica::new(), Replica::new());
+        anne.receive(&initial);
+        bruno.receive(&initial);
+        let mut journal: Vec<(&str, Vec<u8>)> = vec![("system", initial)];
+        let mut log = |who: &'static str, update: Vec<u8>, replicas: &[&Replica]| {
+            for replica in replicas {
+                replica.receive(&update);
+            }
+            journal.push((who, update));
+        };
+        let u = anne.edit(|r, t| r.add_note(t, "n1", "s1", "Écoles", "#fff", "anne"));
+        log("anne", u, &[&bruno]);
+        let u = anne.edit(|r, t| r.add_note(t, "n2", "s1", "Bus", "#fff", "anne"));
+        log("anne", u, &[&bruno]);
+        // Bruno writes in Anne's note and claims his own note is Anne's.
+        let u = bruno.edit(|r, t| {
+            let text = crate::doc::child_text(&r.notes, t, "n1", "text").unwrap();
+            text.insert(t, 6, " rurales");
+        });
+        log("bruno", u, &[&anne]);
+        let u = bruno.edit(|r, t| r.add_note(t, "n3", "s5", "Santé", "#fff", "anne"));
+        log("bruno", u, &[&anne]);
+        let u = bruno.edit(|r, t| r.set_vote(t, "n1", "bruno", 2));
+        log("bruno", u, &[&anne]);
+        let u = anne.edit(|r, t| r.delete_note(t, "n2"));
+        log("anne", u, &[&bruno]);
+
+        let mut tally = Tally::new();
+        for (who, update) in &journal {
+            tally.apply(who, update);
+        }
+        let counts = tally.counts();
+        assert_eq!(
+            counts["anne"],
+            Counts {
+                updates: 3,
+                created: 2,
+                edited: 0,
+                deleted: 1,
+                chars_written: 9,
+                votes_cast: 0
+            }
+        );
+        assert_eq!(
+            counts["bruno"],
+            Counts {
+                updates: 3,
+                created: 1,
+                edited: 1,
+                deleted: 0,
+                chars_written: 13,
+                votes_cast: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The trace of who contributed what, as the API reports it from the journal.
+
+use nouage_tests::{Board, TempDir, TestServer, YClient, create_board, http};
+use serde_json::Value;
+use shared::Roots;
+use yrs::{Text, Transact};
+
+async fn join(
+    server: &TestServer,
+    board: &Board,
+    pid: &str,
+    name: &str,
+    org: &str,
+    kind: &str,
+) -> (YClient, Roots) {
+    let query = format!(
+        "token={}&pid={pid}&name={}&org={}&orgKind={kind}",
+        board.editor,
+        percent(name),
+        percent(org)
+    );
+    let client = YClient::connect_with(&server.ws_base(), &board.id, &query)
+        .await
+        .unwrap();
+    let roots = Roots::new(client.doc());
+    (client, roots)
+}
+
+/// Percent-encodes a query value (UTF-8 bytes outside `A-Z a-z 0-9 - _`).
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn row<'a>(rows: &'a Value, key: &str, value: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {rows}"))
+}
+
+#[tokio::test]
+async fn contributions_count_exactly_what_each_participant_did_whatever_the_author_fields_say() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Mobilités").await;
+    let (anne, anne_roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne",
+        "Baie-Saint-Paul",
+        "commune",
+    )
+    .await;
+    let (bruno, bruno_roots) = join(
+        &server,
+        &board,
+        "p-bruno",
+        "Bruno",
+        "Baie-Saint-Paul",
+        "commune",
+    )
+    .await;
+    let (zoe, zoe_roots) = join(
+        &server,
+        &board,
+        "p-zoe",
+        "Zoé",
+        "Vélo Charlevoix",
+        "association",
+    )
+    .await;
+    anne.edit(|txn| anne_roots.add_node(txn, "n1", Some("root"), 1.0, "Navette", "p-anne"));
+    anne.edit(|txn| anne_roots.add_node(txn, "n2", Some("root"), 2.0, "Train", "p-anne"));
+    bruno
+        .wait_until(|doc| bruno_roots.nodes(&doc.transact()).len() == 3)
+        .await
+        .unwrap();
+    bruno.edit(|txn| {
+        let text = shared::doc::child_text(&bruno_roots.nodes, txn, "n1", "text").unwrap();
+        text.insert(txn, 7, " d'été");
+    });
+    zoe.wait_until(|doc| zoe_roots.nodes(&doc.transact()).len() == 3)
+        .await
+        .unwrap();
+    // Zoé writes Anne's pid in the author field of her node: the record is still hers.
+    zoe.edit(|txn| zoe_roots.add_node(txn, "n3", Some("root"), 3.0, "Vélos", "p-anne"));
+    zoe.edit(|txn| {
+        yrs::Map::remove(&zoe_roots.nodes, txn, "n2");
+    });
+    // Everything is committed once a late client sees it.
+    let late = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let late_roots = Roots::new(late.doc());
+    late.wait_until(|doc| {
+        let nodes = late_roots.nodes(&doc.transact());
+        nodes.len() == 3 && nodes.iter().any(|n| n.text == "Navette d'été")
+    })
+    .await
+    .unwrap();
+
+    let report: Value = http()
+        .get(format!(
+            "{}/api/boards/{}/contributions",
+            server.base, board.id
+        ))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let people = &report["participants"];
+    assert_eq!(people.as_array().unwrap().len(), 3, "{report}");
+    let counts = |pid: &str| {
+        let r = row(people, "pid", pid);
+        [
+            &r["updates"],
+            &r["created"],
+            &r["edited"],
+            &r["deleted"],
+            &r["charsWritten"],
+            &r["votesCast"],
+        ]
+        .map(|v| v.as_u64().unwrap())
+    };
+    // updates include the participant's own entry in `participants`, written when they joined.
+    assert_eq!(counts("p-anne"), [3, 2, 0, 0, 12, 0]);
+    assert_eq!(counts("p-bruno"), [2, 0, 1, 0, 6, 0]);
+    assert_eq!(counts("p-zoe"), [3, 1, 0, 1, 5, 0]);
+    assert_eq!(row(people, "pid", "p-zoe")["org"], "Vélo Charlevoix");
+    let baie = row(&report["organisations"], "name", "Baie-Saint-Paul");
+    assert_eq!(
+        (
+            baie["participants"].as_u64(),
+            baie["created"].as_u64(),
+            baie["edited"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1))
+    );
+    let associations = row(&report["orgKinds"], "name", "association");
+    assert_eq!(
+        (
+            associations["created"].as_u64(),
+            associations["deleted"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    server.stop().await;
+}
