@@ -217,11 +217,23 @@ pub async fn export_board(
 ) -> Result<Response, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
     let format = query.get("format").map(String::as_str).unwrap_or("");
+    // `at` (milliseconds since the epoch) exports the board as it was then (time travel).
+    let at_ms = match query.get("at") {
+        None => None,
+        Some(at) => Some(at.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "at must be a time in milliseconds since 1970, not {at:?}"
+            ))
+        })?),
+    };
     let store = app.store.clone();
     let board = record.id.clone();
-    let stored = tokio::task::spawn_blocking(move || store.load(&board))
-        .await
-        .map_err(ApiError::internal)??;
+    let stored = tokio::task::spawn_blocking(move || match at_ms {
+        Some(at_ms) => store.load_at(&board, at_ms),
+        None => store.load(&board),
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let (doc, ..) = crate::room::load_doc(stored).map_err(ApiError::internal)?;
     let filename = |ext: &str| format!("attachment; filename=\"{}.{ext}\"", record.id);
     match format {

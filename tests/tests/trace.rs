@@ -156,3 +156,88 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
     );
     server.stop().await;
 }
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
+    let dir = TempDir::new();
+    // Snapshots every 5 entries, so time travel crosses snapshots as well as the journal.
+    let server = TestServer::start_with(dir.path(), |c| c.limits.snapshot_every_updates = 5).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let roots = Roots::new(writer.doc());
+    let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let witness_roots = Roots::new(witness.doc());
+    let mut moments = Vec::new();
+    for batch in 0..3 {
+        for i in 0..7 {
+            writer.edit(|txn| {
+                roots.add_node(
+                    txn,
+                    &format!("b{batch}-{i}"),
+                    Some("root"),
+                    i as f64,
+                    "idée",
+                    "p",
+                )
+            });
+        }
+        let expected = 1 + 7 * (batch + 1);
+        witness
+            .wait_until(|doc| witness_roots.nodes(&doc.transact()).len() == expected)
+            .await
+            .unwrap();
+        // Let the room's tick write a snapshot, then note the moment and what a client saw.
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let seen: Vec<String> = witness_roots
+            .nodes(&witness.doc().transact())
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        moments.push((now_ms(), seen));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let snapshots = nouage_tests::db_count(dir.path(), "SELECT count(*) FROM snapshots");
+    assert!(
+        snapshots >= 2,
+        "the history crosses snapshots ({snapshots})"
+    );
+    for (at, seen) in &moments {
+        let json: Value = http()
+            .get(format!(
+                "{}/api/boards/{}/export?format=json&at={at}",
+                server.base, board.id
+            ))
+            .bearer_auth(&board.viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = json["nodes"].as_object().unwrap().keys().cloned().collect();
+        ids.sort();
+        assert_eq!(&ids, seen, "the board at {at}");
+    }
+    let before_creation = http()
+        .get(format!(
+            "{}/api/boards/{}/export?format=json&at=yesterday",
+            server.base, board.id
+        ))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(before_creation.status(), 400);
+    server.stop().await;
+}

@@ -112,6 +112,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
+        // The memory store keeps no snapshot history: replay the journal up to `at_ms`.
+        let updates = self
+            .journal(id)?
+            .into_iter()
+            .filter(|row| row.ts_ms <= at_ms)
+            .map(|row| (row.seq, row.update_v1))
+            .collect();
+        Ok(StoredDoc {
+            snapshot: None,
+            updates,
+        })
+    }
+
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
         let inner = self.inner.lock().unwrap();
         let journal = inner

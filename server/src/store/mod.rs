@@ -153,6 +153,10 @@ pub trait Store: Send + Sync + 'static {
     /// The newest snapshot of the board and every journal entry after it.
     fn load(&self, id: &BoardId) -> StoreResult<StoredDoc>;
 
+    /// The board as it was at `at_ms` (time travel): the newest snapshot taken by then and the
+    /// journal entries after it, up to `at_ms`.
+    fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc>;
+
     /// Appends entries of any boards atomically: all are stored, or none. Returns once they
     /// are committed under the store's durability setting.
     fn append(&self, entries: &[JournalEntry]) -> StoreResult<()>;

@@ -228,7 +228,16 @@ impl Store for SqliteStore {
         self.read(|conn| {
             // One read transaction, so the snapshot and the journal agree.
             conn.execute_batch("BEGIN")?;
-            let result = load_in(conn, id);
+            let result = load_in(conn, id, i64::MAX);
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
+        self.read(|conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = load_in(conn, id, at_ms);
             conn.execute_batch("COMMIT")?;
             result
         })
@@ -316,7 +325,8 @@ impl Store for SqliteStore {
     }
 }
 
-fn load_in(conn: &Connection, id: &BoardId) -> StoreResult<StoredDoc> {
+/// The newest snapshot taken at or before `at_ms` and the journal after it up to `at_ms`.
+fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
     let exists: bool = conn
         .query_row(
             "SELECT 1 FROM boards WHERE id = ?1 AND deleted_ms IS NULL",
@@ -330,9 +340,10 @@ fn load_in(conn: &Connection, id: &BoardId) -> StoreResult<StoredDoc> {
     }
     let snapshot = conn
         .query_row(
-            "SELECT upto_seq, state_v1, created_ms FROM snapshots
-             WHERE board_id = ?1 ORDER BY upto_seq DESC LIMIT 1",
-            [id.as_str()],
+            "SELECT s.upto_seq, s.state_v1, s.created_ms FROM snapshots s
+             JOIN journal j ON j.board_id = s.board_id AND j.seq = s.upto_seq
+             WHERE s.board_id = ?1 AND j.ts_ms <= ?2 ORDER BY s.upto_seq DESC LIMIT 1",
+            params![id.as_str(), at_ms],
             |r| {
                 Ok(Snapshot {
                     board: id.clone(),
@@ -345,10 +356,11 @@ fn load_in(conn: &Connection, id: &BoardId) -> StoreResult<StoredDoc> {
         .optional()?;
     let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, update_v1 FROM journal WHERE board_id = ?1 AND seq > ?2 ORDER BY seq",
+        "SELECT seq, update_v1 FROM journal
+         WHERE board_id = ?1 AND seq > ?2 AND ts_ms <= ?3 ORDER BY seq",
     )?;
     let updates = stmt
-        .query_map(params![id.as_str(), after], |r| {
+        .query_map(params![id.as_str(), after, at_ms], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
