@@ -133,3 +133,125 @@ fn tally(rows: &[JournalRow]) -> ContributionsResponse {
         org_kinds: groups(org_kinds),
     }
 }
+
+/// Entries one history answer holds at most; narrow `from`/`to` to see more.
+const HISTORY_ENTRIES_MAX: usize = 5_000;
+/// A pause longer than this between two entries starts a new working session.
+const SESSION_GAP_MS: i64 = 30 * 60 * 1_000;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryEntry {
+    seq: u64,
+    ts: i64,
+    pid: String,
+    name: String,
+    org: String,
+    created: Vec<String>,
+    edited: Vec<String>,
+    deleted: Vec<String>,
+    chars_written: u64,
+    votes_cast: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    start: i64,
+    end: i64,
+    entries: usize,
+    participants: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryResponse {
+    entries: Vec<HistoryEntry>,
+    sessions: Vec<Session>,
+    /// True when the range held more than `HISTORY_ENTRIES_MAX` entries (the first are given).
+    truncated: bool,
+}
+
+/// `GET /api/boards/{id}/history?from=MS&to=MS`: who did what and when, grouped in sessions.
+pub async fn history(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let bound = |key: &str, default: i64| -> Result<i64, ApiError> {
+        match query.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    format!("{key} must be a time in milliseconds since 1970, not {v:?}"),
+                )
+            }),
+        }
+    };
+    let (from, to) = (bound("from", i64::MIN)?, bound("to", i64::MAX)?);
+    let store = app.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
+        .await
+        .map_err(ApiError::internal)??;
+    let response = tokio::task::spawn_blocking(move || timeline(&rows, from, to))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(response))
+}
+
+/// Replays the whole journal (changes depend on what came before) and reports the entries in
+/// `[from, to]`; the server's own entries are left out.
+fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryResponse {
+    let system = Actor::system().pid;
+    let mut tally = Tally::new();
+    let mut entries = Vec::new();
+    let mut truncated = false;
+    for row in rows {
+        let report = tally.apply(&row.actor.pid, &row.update_v1);
+        if row.actor.pid == system || row.ts_ms < from || row.ts_ms > to {
+            continue;
+        }
+        if entries.len() == HISTORY_ENTRIES_MAX {
+            truncated = true;
+            break;
+        }
+        entries.push(HistoryEntry {
+            seq: row.seq,
+            ts: row.ts_ms,
+            pid: row.actor.pid.clone(),
+            name: row.actor.name.clone(),
+            org: row.actor.org.clone(),
+            created: report.created,
+            edited: report.edited,
+            deleted: report.deleted,
+            chars_written: report.chars_written,
+            votes_cast: report.votes_cast,
+        });
+    }
+    let mut sessions: Vec<Session> = Vec::new();
+    for entry in &entries {
+        match sessions.last_mut() {
+            Some(session) if entry.ts - session.end <= SESSION_GAP_MS => {
+                session.end = entry.ts;
+                session.entries += 1;
+                if !session.participants.contains(&entry.pid) {
+                    session.participants.push(entry.pid.clone());
+                }
+            }
+            _ => sessions.push(Session {
+                start: entry.ts,
+                end: entry.ts,
+                entries: 1,
+                participants: vec![entry.pid.clone()],
+            }),
+        }
+    }
+    HistoryResponse {
+        entries,
+        sessions,
+        truncated,
+    }
+}

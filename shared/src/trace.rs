@@ -46,10 +46,20 @@ impl Counts {
 #[derive(Default)]
 struct EntryChanges {
     created: HashSet<String>,
-    deleted: u64,
+    deleted: HashSet<String>,
     edited: HashSet<String>,
     chars: u64,
     votes: u64,
+}
+
+/// What one journal entry changed: element ids (sorted) and amounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryReport {
+    pub created: Vec<String>,
+    pub edited: Vec<String>,
+    pub deleted: Vec<String>,
+    pub chars_written: u64,
+    pub votes_cast: u64,
 }
 
 /// Replays journal entries and counts each participant's contributions.
@@ -90,9 +100,10 @@ impl Tally {
         }
     }
 
-    /// Replays one journal entry of `participant`. An entry that does not decode is counted
-    /// as an update with no visible effect (the relay never stores such entries).
-    pub fn apply(&mut self, participant: &str, update_v1: &[u8]) {
+    /// Replays one journal entry of `participant` and says what it changed. An entry that
+    /// does not decode is counted as an update with no visible effect (the relay never stores
+    /// such entries).
+    pub fn apply(&mut self, participant: &str, update_v1: &[u8]) -> EntryReport {
         *self.changes.borrow_mut() = EntryChanges::default();
         let applied = catch_unwind(AssertUnwindSafe(|| {
             let update = Update::decode_v1(update_v1).ok()?;
@@ -102,13 +113,31 @@ impl Tally {
         let counts = self.counts.entry(participant.to_owned()).or_default();
         counts.updates += 1;
         if !matches!(applied, Ok(Some(()))) {
-            return;
+            return EntryReport::default();
         }
-        counts.created += changes.created.len() as u64;
-        counts.deleted += changes.deleted;
-        counts.edited += changes.edited.difference(&changes.created).count() as u64;
-        counts.chars_written += changes.chars;
-        counts.votes_cast += changes.votes;
+        let sorted = |set: &HashSet<String>| {
+            let mut ids: Vec<String> = set.iter().cloned().collect();
+            ids.sort();
+            ids
+        };
+        let edited: HashSet<String> = changes
+            .edited
+            .difference(&changes.created)
+            .cloned()
+            .collect();
+        let report = EntryReport {
+            created: sorted(&changes.created),
+            edited: sorted(&edited),
+            deleted: sorted(&changes.deleted),
+            chars_written: changes.chars,
+            votes_cast: changes.votes,
+        };
+        counts.created += report.created.len() as u64;
+        counts.deleted += report.deleted.len() as u64;
+        counts.edited += report.edited.len() as u64;
+        counts.chars_written += report.chars_written;
+        counts.votes_cast += report.votes_cast;
+        report
     }
 
     /// Counts per participant id.
@@ -139,7 +168,9 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
                         changes.edited.insert(key.to_string());
                         changes.chars += initial_chars(txn, value);
                     }
-                    EntryChange::Removed(_) => changes.deleted += 1,
+                    EntryChange::Removed(_) => {
+                        changes.deleted.insert(key.to_string());
+                    }
                 }
             }
         }

@@ -146,6 +146,33 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
         ),
         (Some(2), Some(2), Some(1))
     );
+    let history: Value = http()
+        .get(format!("{}/api/boards/{}/history", server.base, board.id))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zoe_entries: Vec<&Value> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["pid"] == "p-zoe")
+        .collect();
+    assert_eq!(
+        zoe_entries.last().unwrap()["deleted"],
+        serde_json::json!(["n2"]),
+        "{history}"
+    );
+    assert_eq!(
+        zoe_entries[zoe_entries.len() - 2]["created"],
+        serde_json::json!(["n3"])
+    );
+    let sessions = history["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "one working session");
+    assert_eq!(sessions[0]["participants"].as_array().unwrap().len(), 3);
     let associations = row(&report["orgKinds"], "name", "association");
     assert_eq!(
         (

@@ -207,7 +207,7 @@ fn BoardView(
                             view! {
                                 <li class="person" style=format!("--peer:{}", p.color)>
                                     <span class="dot" aria-hidden="true"></span>
-                                    <span class="person-name">{p.name.clone()}{you}</span>
+                                    <span class="person-name">{if p.name.is_empty() { i18n.t(Key::AnonymousClient).to_owned() } else { p.name.clone() }}{you}</span>
                                     {(!p.org.is_empty()).then(|| view! { <span class="person-org">{p.org.clone()}</span> })}
                                 </li>
                             }

@@ -83,6 +83,7 @@ keys! {
     ReadOnly => "Lecture seule", "Read-only";
     Present => "Présents", "Present";
     You => "vous", "you";
+    AnonymousClient => "Client sans nom (programme)", "Unnamed client (a program)";
     Home => "Accueil", "Home";
     FitToScreen => "Ajuster à l'écran", "Fit to screen";
     ZoomIn => "Zoom avant", "Zoom in";
