@@ -25,6 +25,7 @@ pub struct Counts {
     /// Journal entries (updates) of this participant.
     pub updates: u64,
     pub created: u64,
+    /// Distinct elements changed that this participant did not create.
     pub edited: u64,
     pub deleted: u64,
     pub chars_written: u64,
@@ -67,6 +68,10 @@ pub struct Tally {
     doc: Doc,
     changes: Rc<RefCell<EntryChanges>>,
     counts: BTreeMap<String, Counts>,
+    /// Per participant, the elements they created and the others they edited: typing the text
+    /// of one's own new note is writing, not editing, and many keystrokes in somebody else's
+    /// node are one element edited.
+    elements: BTreeMap<String, (HashSet<String>, HashSet<String>)>,
 }
 
 impl Default for Tally {
@@ -97,6 +102,7 @@ impl Tally {
             doc,
             changes,
             counts: BTreeMap::new(),
+            elements: BTreeMap::new(),
         }
     }
 
@@ -132,9 +138,18 @@ impl Tally {
             chars_written: changes.chars,
             votes_cast: changes.votes,
         };
+        let (created, edited) = self.elements.entry(participant.to_owned()).or_default();
+        created.extend(report.created.iter().cloned());
+        edited.extend(
+            report
+                .edited
+                .iter()
+                .filter(|id| !created.contains(*id))
+                .cloned(),
+        );
         counts.created += report.created.len() as u64;
         counts.deleted += report.deleted.len() as u64;
-        counts.edited += report.edited.len() as u64;
+        counts.edited = edited.len() as u64;
         counts.chars_written += report.chars_written;
         counts.votes_cast += report.votes_cast;
         report

@@ -376,6 +376,25 @@ const scenarios = {
     return { nodeSawStage, filtered, sortedTitles, cards, viewerAdd, viewerReadonly }
   },
 
+  // The contributions panel credits each participant with what they did.
+  async contributions (browser) {
+    const board = await createBoard('mindmap', 'Qui a contribué')
+    const anne = await joinBoard(browser, board.links.editor, 'Anne Bérubé', 'Baie-Saint-Paul', 'commune')
+    await anne.waitForSelector('[role=treeitem]')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno Tremblay', 'Vélo Charlevoix', 'association')
+    await bruno.waitForSelector('[role=treeitem]')
+    await typeChild(anne, 'Navette')
+    await typeChild(anne, 'Train')
+    await typeChild(bruno, 'Vélos')
+    await waitForLabel(anne, 'Vélos')
+    await anne.click('.contributions-toggle')
+    await anne.waitForFunction(() => document.querySelectorAll('table.contributions tbody tr').length === 2)
+    const rows = await anne.$$eval('table.contributions tbody tr', (trs) => trs.map((tr) => [tr.cells[0].firstChild.textContent, tr.cells[1].textContent, tr.cells[2].textContent]))
+    const parity = await anne.$$eval('.parity li', (lis) => lis.map((li) => li.textContent))
+    await anne.screenshot({ path: `${shots}/contributions-panel.png` })
+    return { rows: rows.sort(), parity }
+  },
+
   // French by default; one click switches the whole interface to English.
   async language (browser) {
     const board = await createBoard('mindmap', 'Langue')

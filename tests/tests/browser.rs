@@ -174,3 +174,23 @@ async fn a_project_portfolio_runs_a_working_session() {
     assert_eq!(result["viewerAdd"], 0);
     assert_eq!(result["viewerReadonly"], true);
 }
+
+#[tokio::test]
+async fn the_contributions_panel_credits_each_participant() {
+    let Some(result) = run("contributions").await else {
+        return;
+    };
+    // Typing the text of one's own new idea is writing, not editing: edited stays 0.
+    assert_eq!(
+        result["rows"],
+        json!([["Anne Bérubé", "2", "0"], ["Bruno Tremblay", "1", "0"]])
+    );
+    let parity = result["parity"].as_array().unwrap();
+    assert_eq!(parity.len(), 2, "{parity:?}");
+    assert!(
+        parity
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("Commune (1)")),
+        "{parity:?}"
+    );
+}

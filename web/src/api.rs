@@ -36,6 +36,41 @@ pub struct BoardInfo {
     pub role: String,
 }
 
+/// One participant's (or one group's) contributions, as the server counts them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContributionRow {
+    #[serde(default)]
+    pub pid: String,
+    pub name: String,
+    #[serde(default)]
+    pub org: String,
+    #[serde(default)]
+    pub participants: u64,
+    pub created: u64,
+    pub edited: u64,
+    pub deleted: u64,
+    pub chars_written: u64,
+    pub votes_cast: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contributions {
+    pub participants: Vec<ContributionRow>,
+    pub org_kinds: Vec<ContributionRow>,
+}
+
+pub async fn contributions(id: &str, token: &str) -> Result<Contributions, String> {
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/contributions"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: String,

@@ -7,6 +7,7 @@ use shared::BoardKind;
 use wasm_bindgen::prelude::*;
 
 use crate::api;
+use crate::contributions::ContributionsPanel;
 use crate::diagnosis::Diagnosis;
 use crate::i18n::{Key, use_i18n};
 use crate::local::{self, Profile, RecentBoard};
@@ -163,6 +164,8 @@ fn BoardView(
     let can_edit = info.role != "viewer";
     let facilitator = info.role == "facilitator";
     let kind: BoardKind = info.kind.parse().unwrap_or(BoardKind::MindMap);
+    let show_contributions = RwSignal::new(false);
+    let (panel_board, panel_token) = (board_id.clone(), token.clone());
     let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
     let status = session.signals.status;
@@ -213,6 +216,11 @@ fn BoardView(
                             }
                         } />
                     </ul>
+                    <button class="contributions-toggle" aria-pressed=move || show_contributions.get().to_string()
+                        on:click=move |_| show_contributions.update(|s| *s = !*s)>{move || i18n.t(Key::ShowContributions)}</button>
+                    <Show when=move || show_contributions.get()>
+                        <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() />
+                    </Show>
                 </aside>
             </div>
         </div>

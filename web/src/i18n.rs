@@ -83,6 +83,15 @@ keys! {
     ReadOnly => "Lecture seule", "Read-only";
     Present => "Présents", "Present";
     You => "vous", "you";
+    Contributions => "Contributions", "Contributions";
+    ShowContributions => "Qui a contribué", "Who contributed";
+    Refresh => "Actualiser", "Refresh";
+    CreatedLong => "Éléments créés", "Elements created";
+    EditedLong => "Éléments modifiés", "Elements edited";
+    DeletedLong => "Éléments supprimés", "Elements deleted";
+    CharsLong => "Caractères écrits", "Characters written";
+    VotesLong => "Votes", "Votes";
+    ParityView => "Part de chaque type d'organisation (caractères écrits)", "Share of each kind of organisation (characters written)";
     AnonymousClient => "Client sans nom (programme)", "Unnamed client (a program)";
     Home => "Accueil", "Home";
     FitToScreen => "Ajuster à l'écran", "Fit to screen";

@@ -3,6 +3,7 @@
 
 mod api;
 mod board;
+mod contributions;
 mod diagnosis;
 mod home;
 pub mod i18n;

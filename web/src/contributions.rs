@@ -1,0 +1,89 @@
+//! The contributions panel: who did what on this board, per participant and per kind of
+//! organisation (the parity view), from the server's journal.
+
+use leptos::prelude::*;
+
+use crate::api::{self, Contributions};
+use crate::i18n::{Key, use_i18n};
+
+#[component]
+pub fn ContributionsPanel(board_id: String, token: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let refresh = RwSignal::new(0u32);
+    let report = LocalResource::new(move || {
+        refresh.track();
+        let (id, token) = (board_id.clone(), token.clone());
+        async move { api::contributions(&id, &token).await }
+    });
+    let kind_label = move |kind: &str| -> String {
+        let key = match kind {
+            "commune" => Key::OrgCommune,
+            "epci" => Key::OrgEpci,
+            "association" => Key::OrgAssociation,
+            "business" => Key::OrgBusiness,
+            "citizen" => Key::OrgCitizen,
+            "public" => Key::OrgPublic,
+            _ => Key::OrgKindNone,
+        };
+        i18n.t(key).to_owned()
+    };
+    let table = move |report: Contributions| {
+        let total_chars: u64 = report
+            .org_kinds
+            .iter()
+            .map(|k| k.chars_written)
+            .sum::<u64>()
+            .max(1);
+        view! {
+            <table class="contributions">
+                <thead><tr>
+                    <th>{move || i18n.t(Key::FilterParticipant)}</th>
+                    <th title=move || i18n.t(Key::CreatedLong)>"+"</th>
+                    <th title=move || i18n.t(Key::EditedLong)>"✎"</th>
+                    <th title=move || i18n.t(Key::DeletedLong)>"−"</th>
+                    <th title=move || i18n.t(Key::CharsLong)>"Aa"</th>
+                    <th title=move || i18n.t(Key::VotesLong)>"●"</th>
+                </tr></thead>
+                <tbody>
+                    {report.participants.into_iter().map(|p| view! {
+                        <tr data-pid=p.pid.clone()>
+                            <td>{p.name.clone()}<span class="person-org">{p.org.clone()}</span></td>
+                            <td class="created">{p.created}</td>
+                            <td>{p.edited}</td>
+                            <td>{p.deleted}</td>
+                            <td>{p.chars_written}</td>
+                            <td>{p.votes_cast}</td>
+                        </tr>
+                    }).collect::<Vec<_>>()}
+                </tbody>
+            </table>
+            <h3>{move || i18n.t(Key::ParityView)}</h3>
+            <ul class="parity">
+                {report.org_kinds.into_iter().map(|k| {
+                    let share = k.chars_written * 100 / total_chars;
+                    let label = kind_label(&k.name);
+                    view! {
+                        <li>
+                            <span class="parity-label">{label}" ("{k.participants}")"</span>
+                            <span class="bar" style=format!("--share:{share}%")></span>
+                            <span class="parity-share">{share}"%"</span>
+                        </li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+        }
+    };
+    view! {
+        <section class="contributions-panel" aria-labelledby="contributions-title">
+            <h2 id="contributions-title">{move || i18n.t(Key::Contributions)}
+                <button class="tiny" data-action="refresh-contributions" on:click=move |_| refresh.update(|n| *n += 1)>{move || i18n.t(Key::Refresh)}</button>
+            </h2>
+            <Suspense fallback=move || view! { <p class="hint">{move || i18n.t(Key::Loading)}</p> }>
+                {move || report.get().map(|result| match result {
+                    Ok(report) => table(report).into_any(),
+                    Err(error) => view! { <p class="error">{error}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
