@@ -25,6 +25,7 @@ use shared::protocol::{self, AwarenessEntry, Message};
 use shared::{Participant, Roots};
 use tokio::sync::{mpsc, oneshot, watch};
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{Doc, Map, ReadTxn, StateVector, Transact, Update};
 
 use crate::config::Limits;
@@ -70,11 +71,19 @@ impl Closer {
         });
     }
 
+    /// A receiver to wait on in a loop: subscribing once, not on every frame.
+    pub fn watch(&self) -> CloseWatch {
+        CloseWatch(self.0.subscribe())
+    }
+}
+
+/// Waits for a [`Closer`] to be closed.
+pub struct CloseWatch(watch::Receiver<Option<CloseReason>>);
+
+impl CloseWatch {
     /// Waits until `close` has been called, and returns its reason.
-    pub async fn closed(&self) -> CloseReason {
-        let mut rx = self.0.subscribe();
-        let reason = rx.wait_for(Option::is_some).await;
-        match reason {
+    pub async fn closed(&mut self) -> CloseReason {
+        match self.0.wait_for(Option::is_some).await {
             Ok(reason) => reason.clone().expect("wait_for returned a set value"),
             Err(_) => (CLOSE_GOING_AWAY, String::new()),
         }
@@ -390,7 +399,7 @@ impl Room {
             return;
         }
         // The server opens with its own sync step 1, and the awareness states it knows.
-        let state_vector = self.doc.transact().state_vector().encode_v1_bytes();
+        let state_vector = self.doc.transact().state_vector().encode_v1();
         self.send(
             conn,
             Bytes::from(protocol::encode(&Message::SyncStep1(&state_vector))),
@@ -939,17 +948,6 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-trait EncodeV1Bytes {
-    fn encode_v1_bytes(&self) -> Vec<u8>;
-}
-
-impl EncodeV1Bytes for StateVector {
-    fn encode_v1_bytes(&self) -> Vec<u8> {
-        use yrs::updates::encoder::Encode;
-        self.encode_v1()
-    }
 }
 
 #[cfg(test)]

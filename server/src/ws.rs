@@ -244,10 +244,11 @@ async fn read_loop(
         limits.max_messages_burst,
         Instant::now(),
     );
+    let mut close = closer.watch();
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(silence_timeout, stream.next()) => next,
-            reason = closer.closed() => return reason,
+            reason = close.closed() => return reason,
         };
         let message = match next {
             Err(_) => return (CLOSE_GOING_AWAY, "no message or pong for too long".into()),
@@ -302,10 +303,11 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
+    let mut close = closer.watch();
     let (code, reason) = loop {
         tokio::select! {
             biased;
-            reason = closer.closed() => break reason,
+            reason = close.closed() => break reason,
             frame = outbox.recv() => {
                 let Some(frame) = frame else { break (CLOSE_GOING_AWAY, String::new()) };
                 let len = frame.len();

@@ -579,6 +579,12 @@ pub async fn assert_still_relays(ws_base: &str, board: &Board, writer: &YClient,
     found.unwrap_or_else(|e| panic!("{key} written after the incident was not relayed: {e}"));
 }
 
+/// GETs an API URL with a board token and returns the JSON answer.
+pub async fn get_json(url: &str, token: &str) -> Value {
+    let response = http().get(url).bearer_auth(token).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 /// Reads a board's document as the server stores it, through the JSON export.
 pub async fn export_json(base: &str, board: &Board) -> Value {
     let response = http()

@@ -1,6 +1,6 @@
 //! The trace of who contributed what, as the API reports it from the journal.
 
-use nouage_tests::{Board, TempDir, TestServer, YClient, create_board, http};
+use nouage_tests::{Board, TempDir, TestServer, YClient, create_board, get_json, http};
 use serde_json::Value;
 use shared::Roots;
 use yrs::{Text, Transact};
@@ -106,18 +106,11 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
     .await
     .unwrap();
 
-    let report: Value = http()
-        .get(format!(
-            "{}/api/boards/{}/contributions",
-            server.base, board.id
-        ))
-        .bearer_auth(&board.viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = get_json(
+        &format!("{}/api/boards/{}/contributions", server.base, board.id),
+        &board.viewer,
+    )
+    .await;
     let people = &report["participants"];
     assert_eq!(people.as_array().unwrap().len(), 3, "{report}");
     let counts = |pid: &str| {
@@ -146,15 +139,11 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
         ),
         (Some(2), Some(2), Some(1))
     );
-    let history: Value = http()
-        .get(format!("{}/api/boards/{}/history", server.base, board.id))
-        .bearer_auth(&board.viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history: Value = get_json(
+        &format!("{}/api/boards/{}/history", server.base, board.id),
+        &board.viewer,
+    )
+    .await;
     let zoe_entries: Vec<&Value> = history["entries"]
         .as_array()
         .unwrap()
@@ -240,18 +229,14 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
         "the history crosses snapshots ({snapshots})"
     );
     for (at, seen) in &moments {
-        let json: Value = http()
-            .get(format!(
+        let json: Value = get_json(
+            &format!(
                 "{}/api/boards/{}/export?format=json&at={at}",
                 server.base, board.id
-            ))
-            .bearer_auth(&board.viewer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+            &board.viewer,
+        )
+        .await;
         let mut ids: Vec<String> = json["nodes"].as_object().unwrap().keys().cloned().collect();
         ids.sort();
         assert_eq!(&ids, seen, "the board at {at}");
