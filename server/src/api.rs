@@ -7,13 +7,12 @@ use axum::Json;
 use axum::body::Bytes;
 use std::net::SocketAddr;
 
+use crate::export::Format;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::{BoardKind, Lang};
-
-use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::app::AppState;
 use crate::room::now_ms;
@@ -111,7 +110,75 @@ pub async fn create_board(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let presented = bearer(&headers).unwrap_or("");
+    admit(&app, peer, &headers)?;
+    let request: CreateBoardRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let kind: BoardKind = request
+        .kind
+        .parse()
+        .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string()))?;
+    let lang = parse_lang(request.lang.as_deref())?;
+    let title = checked_title(&app, &request.title)?;
+    let initial = shared::doc::initial_update(kind, &title, lang);
+    store_new_board(&app, &headers, kind, title, lang, initial).await
+}
+
+/// `POST /api/boards/import?format=yjs|mm|opml|md[&title=...][&lang=fr|en]`, the file as the
+/// body: a new board holding what the file holds. Admitted like a creation.
+pub async fn import_board(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admit(&app, peer, &headers)?;
+    let name = query.get("format").map(String::as_str).unwrap_or("");
+    let format = crate::import::ImportFormat::parse(name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown import format {name:?}; formats: yjs mm opml md"
+        ))
+    })?;
+    let lang = parse_lang(query.get("lang").map(String::as_str))?;
+    let title = match query.get("title") {
+        Some(title) => Some(checked_title(&app, title)?),
+        None => None,
+    };
+    if body.len() > app.config.limits.max_document_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the file is larger than a board may be",
+        ));
+    }
+    let max_nodes = app.config.limits.max_import_nodes;
+    let imported = tokio::task::spawn_blocking(move || {
+        crate::import::import(format, &body, title.as_deref(), lang, max_nodes)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // A title read from the file is shortened to fit rather than refused.
+    let title: String = imported
+        .title
+        .chars()
+        .take(app.config.limits.max_title_chars)
+        .collect();
+    let title = checked_title(&app, &title).or_else(|_| checked_title(&app, "Import"))?;
+    store_new_board(
+        &app,
+        &headers,
+        imported.kind,
+        title,
+        imported.lang,
+        imported.initial_update_v1,
+    )
+    .await
+}
+
+/// Board creation (and import) needs the admin token when the instance has one, and is
+/// rate-limited per address for everybody else.
+fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = bearer(headers).unwrap_or("");
     let is_admin = app
         .config
         .admin_token
@@ -133,19 +200,20 @@ pub async fn create_board(
             ),
         ));
     }
-    let request: CreateBoardRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    let kind: BoardKind = request
-        .kind
-        .parse()
-        .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string()))?;
-    let lang: Lang = match request.lang.as_deref() {
-        None => Lang::default(),
+    Ok(())
+}
+
+fn parse_lang(lang: Option<&str>) -> Result<Lang, ApiError> {
+    match lang {
+        None => Ok(Lang::default()),
         Some(lang) => lang
             .parse()
-            .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string()))?,
-    };
-    let title = request.title.trim().to_owned();
+            .map_err(|e: shared::UnknownValue| ApiError::bad_request(e.to_string())),
+    }
+}
+
+fn checked_title(app: &AppState, title: &str) -> Result<String, ApiError> {
+    let title = title.trim().to_owned();
     let title_chars_max = app.config.limits.max_title_chars;
     if title.is_empty() {
         return Err(ApiError::bad_request("title must not be empty"));
@@ -155,6 +223,17 @@ pub async fn create_board(
             "title is longer than {title_chars_max} characters"
         )));
     }
+    Ok(title)
+}
+
+async fn store_new_board(
+    app: &AppState,
+    headers: &HeaderMap,
+    kind: BoardKind,
+    title: String,
+    lang: Lang,
+    initial: Vec<u8>,
+) -> Result<Response, ApiError> {
     let tokens = BoardTokens::generate();
     let record = BoardRecord {
         id: BoardId::new_random(),
@@ -164,7 +243,6 @@ pub async fn create_board(
         created_ms: now_ms(),
         token_hashes: tokens.hashes(),
     };
-    let initial = shared::doc::initial_update(kind, &record.title, lang);
     let store = app.store.clone();
     let stored = record.clone();
     tokio::task::spawn_blocking(move || store.create_board(&stored, &initial))
@@ -172,7 +250,7 @@ pub async fn create_board(
         .map_err(ApiError::internal)??;
     tracing::info!(board = %record.id, kind = kind.as_str(), "board created");
 
-    let base = link_base(&app, &headers);
+    let base = link_base(app, headers);
     let link = |token: &str| format!("{base}/b/{}#token={token}", record.id);
     let response = CreateBoardResponse {
         id: record.id.to_string(),
@@ -226,48 +304,62 @@ pub async fn export_board(
             ))
         })?),
     };
+    let offered = || Format::names_for(record.kind).join(" ");
+    let format = match Format::parse(format) {
+        Some(format) if format.fits(record.kind) => format,
+        Some(format) => {
+            return Err(ApiError::bad_request(format!(
+                "a {} board cannot be exported as {}; formats: {}",
+                record.kind.as_str(),
+                format.as_str(),
+                offered()
+            )));
+        }
+        None if format.is_empty() => {
+            return Err(ApiError::bad_request(format!(
+                "missing format; formats: {}",
+                offered()
+            )));
+        }
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format {format:?}; formats: {}",
+                offered()
+            )));
+        }
+    };
     let store = app.store.clone();
-    let board = record.id.clone();
-    let stored = tokio::task::spawn_blocking(move || match at_ms {
-        Some(at_ms) => store.load_at(&board, at_ms),
-        None => store.load(&board),
+    let board = record.clone();
+    let started = std::time::Instant::now();
+    let bytes = tokio::task::spawn_blocking(move || {
+        crate::export::export(store.as_ref(), &board, format, at_ms)
     })
     .await
-    .map_err(ApiError::internal)??;
-    let (doc, ..) = crate::room::load_doc(stored).map_err(ApiError::internal)?;
-    let filename = |ext: &str| format!("attachment; filename=\"{}.{ext}\"", record.id);
-    match format {
-        "yjs" => {
-            let state = doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default());
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-                    (header::CONTENT_DISPOSITION, filename("yjs")),
-                ],
-                state,
-            )
-                .into_response())
-        }
-        "json" => {
-            let json = crate::export::document_json(&doc, record.kind);
-            Ok((
-                [(header::CONTENT_DISPOSITION, filename("json"))],
-                Json(json),
-            )
-                .into_response())
-        }
-        "svg" | "png" | "pdf" | "md" | "opml" | "mm" | "csv" | "odt" => Err(ApiError::bad_request(
-            format!("format {format} is not available yet on this server; available: json, yjs"),
-        )),
-        "" => Err(ApiError::bad_request(
-            "missing format; available: json, yjs",
-        )),
-        other => Err(ApiError::bad_request(format!(
-            "unknown format {other:?}; formats: svg png pdf md opml mm csv json yjs odt"
-        ))),
-    }
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        crate::export::ExportError::Store(e) => ApiError::from(e),
+        other => ApiError::internal(other),
+    })?;
+    tracing::info!(
+        board = %record.id,
+        format = format.as_str(),
+        bytes = bytes.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "board exported"
+    );
+    let filename = format!(
+        "attachment; filename=\"{}.{}\"",
+        record.id,
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Serialize)]

@@ -47,8 +47,14 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.max_request_body_bytes;
+    // An import carries a whole board.
+    let import_limit = state.config.limits.max_document_bytes;
     let api = Router::new()
         .route("/boards", post(api::create_board))
+        .route(
+            "/boards/import",
+            post(api::import_board).layer(DefaultBodyLimit::max(import_limit)),
+        )
         .route(
             "/boards/{id}",
             get(api::get_board).delete(api::delete_board),

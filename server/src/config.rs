@@ -76,6 +76,8 @@ pub struct Limits {
     pub max_request_body_bytes: usize,
     /// Longest board title, in characters.
     pub max_title_chars: usize,
+    /// Nodes one imported outline (FreeMind, OPML, Markdown) may hold (400 beyond).
+    pub max_import_nodes: usize,
     /// Websocket messages per second one connection may send on average (4429 beyond).
     pub max_messages_per_second: u32,
     /// Messages one connection may send at once above that rate.
@@ -107,6 +109,7 @@ impl Default for Limits {
             client_silence_timeout_ms: 60_000,
             max_request_body_bytes: 64 * 1024,
             max_title_chars: 200,
+            max_import_nodes: 20_000,
             max_messages_per_second: 200,
             max_messages_burst: 400,
             max_board_creations_per_minute: 30,

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod export;
+pub mod import;
 pub mod journal;
 pub mod limit;
 pub mod room;

@@ -49,6 +49,24 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         allowed_origin: Vec<String>,
     },
+    /// Exports a board to a file, as `GET /api/boards/{id}/export` does; works while a server
+    /// runs on the same data directory.
+    Export {
+        /// The board's id.
+        board: String,
+        /// svg png pdf md opml mm csv json yjs odt record-md record-pdf (those that fit the
+        /// board's kind).
+        #[arg(long)]
+        format: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// Export the board as it was at this time (milliseconds since 1970).
+        #[arg(long)]
+        at: Option<i64>,
+    },
     /// Writes a consistent copy of the database, even while a server runs.
     Backup {
         #[arg(long, default_value = "./nouage-data")]
@@ -146,6 +164,13 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             serve(config)
         }
+        Command::Export {
+            board,
+            format,
+            out,
+            data,
+            at,
+        } => export(&board, &format, &out, &data, at),
         Command::Backup { data, out } => {
             let contents = backup::backup(&data, &out)?;
             println!(
@@ -169,6 +194,55 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn export(
+    board: &str,
+    format: &str,
+    out: &std::path::Path,
+    data: &std::path::Path,
+    at: Option<i64>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use server::export::Format;
+    use server::store::{BoardId, SqliteStore, Store};
+    let format = Format::parse(format).with_context(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {format:?}; formats: {}", names.join(" "))
+    })?;
+    if !data.join(server::store::DB_FILE_NAME).exists() {
+        anyhow::bail!("no Nouage database in {}", data.display());
+    }
+    let store = SqliteStore::open(data, Durability::Fsync)?;
+    let record = BoardId::parse(board)
+        .map(|id| store.board(&id))
+        .transpose()?
+        .flatten()
+        .with_context(|| format!("board {board} not found in {}", data.display()))?;
+    if !format.fits(record.kind) {
+        anyhow::bail!(
+            "a {} board cannot be exported as {}; formats: {}",
+            record.kind.as_str(),
+            format.as_str(),
+            Format::names_for(record.kind).join(" ")
+        );
+    }
+    let started = std::time::Instant::now();
+    let bytes = server::export::export(&store, &record, format, at)?;
+    // Written beside the target and renamed, so an interrupted export leaves no torn file.
+    let partial = out.with_extension("partial");
+    std::fs::write(&partial, &bytes)
+        .and_then(|()| std::fs::rename(&partial, out))
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "exported board {} as {} to {} ({} bytes in {} ms)",
+        record.id,
+        format.as_str(),
+        out.display(),
+        bytes.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

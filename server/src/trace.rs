@@ -14,13 +14,13 @@ use crate::store::{Actor, JournalRow};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CountsJson {
-    updates: u64,
-    created: u64,
-    edited: u64,
-    deleted: u64,
-    chars_written: u64,
-    votes_cast: u64,
+pub(crate) struct CountsJson {
+    pub(crate) updates: u64,
+    pub(crate) created: u64,
+    pub(crate) edited: u64,
+    pub(crate) deleted: u64,
+    pub(crate) chars_written: u64,
+    pub(crate) votes_cast: u64,
 }
 
 impl From<&Counts> for CountsJson {
@@ -38,31 +38,31 @@ impl From<&Counts> for CountsJson {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ParticipantRow {
-    pid: String,
-    name: String,
-    org: String,
-    org_kind: String,
+pub(crate) struct ParticipantRow {
+    pub(crate) pid: String,
+    pub(crate) name: String,
+    pub(crate) org: String,
+    pub(crate) org_kind: String,
     #[serde(flatten)]
-    counts: CountsJson,
+    pub(crate) counts: CountsJson,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct GroupRow {
-    name: String,
-    participants: usize,
+pub(crate) struct GroupRow {
+    pub(crate) name: String,
+    pub(crate) participants: usize,
     #[serde(flatten)]
-    counts: CountsJson,
+    pub(crate) counts: CountsJson,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContributionsResponse {
-    journal_entries: usize,
-    participants: Vec<ParticipantRow>,
-    organisations: Vec<GroupRow>,
-    org_kinds: Vec<GroupRow>,
+    pub(crate) journal_entries: usize,
+    pub(crate) participants: Vec<ParticipantRow>,
+    pub(crate) organisations: Vec<GroupRow>,
+    pub(crate) org_kinds: Vec<GroupRow>,
 }
 
 pub async fn contributions(
@@ -83,7 +83,7 @@ pub async fn contributions(
 }
 
 /// Replays the journal; the server's own entries (the initial document) count for nobody.
-fn tally(rows: &[JournalRow]) -> ContributionsResponse {
+pub(crate) fn tally(rows: &[JournalRow]) -> ContributionsResponse {
     let mut tally = Tally::new();
     let mut identities: BTreeMap<String, &Actor> = BTreeMap::new();
     for row in rows {
@@ -141,35 +141,35 @@ const SESSION_GAP_MS: i64 = 30 * 60 * 1_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct HistoryEntry {
-    seq: u64,
-    ts: i64,
-    pid: String,
-    name: String,
-    org: String,
-    created: Vec<String>,
-    edited: Vec<String>,
-    deleted: Vec<String>,
-    chars_written: u64,
-    votes_cast: u64,
+pub(crate) struct HistoryEntry {
+    pub(crate) seq: u64,
+    pub(crate) ts: i64,
+    pub(crate) pid: String,
+    pub(crate) name: String,
+    pub(crate) org: String,
+    pub(crate) created: Vec<String>,
+    pub(crate) edited: Vec<String>,
+    pub(crate) deleted: Vec<String>,
+    pub(crate) chars_written: u64,
+    pub(crate) votes_cast: u64,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Session {
-    start: i64,
-    end: i64,
-    entries: usize,
-    participants: Vec<String>,
+pub(crate) struct Session {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) entries: usize,
+    pub(crate) participants: Vec<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryResponse {
-    entries: Vec<HistoryEntry>,
-    sessions: Vec<Session>,
+    pub(crate) entries: Vec<HistoryEntry>,
+    pub(crate) sessions: Vec<Session>,
     /// True when the range held more than `HISTORY_ENTRIES_MAX` entries (the first are given).
-    truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// `GET /api/boards/{id}/history?from=MS&to=MS`: who did what and when, grouped in sessions.
@@ -204,7 +204,7 @@ pub async fn history(
 
 /// Replays the whole journal (changes depend on what came before) and reports the entries in
 /// `[from, to]`; the server's own entries are left out.
-fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryResponse {
+pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryResponse {
     let system = Actor::system().pid;
     let mut tally = Tally::new();
     let mut entries = Vec::new();

@@ -596,3 +596,73 @@ pub async fn export_json(base: &str, board: &Board) -> Value {
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
+
+/// `GET /api/boards/{id}/export?format=...` with the board's viewer token: status and body.
+pub async fn export_bytes(base: &str, board: &Board, format: &str) -> (u16, Vec<u8>) {
+    let response = http()
+        .get(format!(
+            "{base}/api/boards/{}/export?format={format}",
+            board.id
+        ))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+/// `POST /api/boards/import?format=...` with `body`: status and JSON answer.
+pub async fn import_board(base: &str, format: &str, body: Vec<u8>) -> (u16, Value) {
+    let response = http()
+        .post(format!("{base}/api/boards/import?format={format}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The board an import answer describes.
+pub fn board_from(answer: &Value) -> Board {
+    let token = |role: &str| answer["tokens"][role].as_str().unwrap().to_owned();
+    Board {
+        id: answer["id"].as_str().unwrap().to_owned(),
+        facilitator: token("facilitator"),
+        editor: token("editor"),
+        viewer: token("viewer"),
+        response: answer.clone(),
+    }
+}
+
+/// The text of a PDF in content order (`pdftotext -raw`), whitespace collapsed; `None` when
+/// poppler is missing and the suite does not require it.
+pub fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let present = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !prerequisites("pdftotext (Debian's poppler-utils)", present) {
+        return None;
+    }
+    let dir = TempDir::new();
+    let path = dir.path().join("export.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .args(["-raw", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pdftotext failed: {output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Keeps `bytes` as `artifacts/NAME` for people to look at.
+pub fn keep_artifact(name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/export");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}

@@ -250,7 +250,7 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 .current_dir(&js),
         )?;
     }
-    ensure_chromium()?;
+    ensure_system_tools()?;
     build_web(root)?;
     // The debug server binary, with the web app embedded, for the tests that run it as a process.
     run_checked(cargo().args(["build", "-p", "nouage-server", "--bin", "nouage"]))?;
@@ -299,9 +299,10 @@ fn fuzz(root: &Path, budget: FuzzBudget) -> anyhow::Result<()> {
     )
 }
 
-/// Debian's Chromium and its WebDriver, for the browser tests.
-fn ensure_chromium() -> anyhow::Result<()> {
-    if which("chromium") && which("chromedriver") {
+/// Debian's Chromium and its WebDriver, for the browser tests, and poppler's `pdftotext`,
+/// which the export tests read PDFs with.
+fn ensure_system_tools() -> anyhow::Result<()> {
+    if which("chromium") && which("chromedriver") && which("pdftotext") {
         return Ok(());
     }
     run_checked(Command::new("apt-get").arg("update"))?;
@@ -313,6 +314,7 @@ fn ensure_chromium() -> anyhow::Result<()> {
                 "--no-install-recommends",
                 "chromium",
                 "chromium-driver",
+                "poppler-utils",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )

@@ -9,7 +9,7 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::{Durability, SqliteStore};
+pub use sqlite::{DB_FILE_NAME, Durability, SqliteStore};
 
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,7 @@ pub enum Durability {
     Process,
 }
 
-pub(super) const DB_FILE_NAME: &str = "nouage.sqlite3";
+pub const DB_FILE_NAME: &str = "nouage.sqlite3";
 pub(super) const SCHEMA_VERSION: i64 = 2;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 const READ_POOL_CONNECTIONS_MAX: usize = 8;

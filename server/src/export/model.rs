@@ -1,0 +1,204 @@
+//! What an export reads: the board's document as plain values, with every element's author
+//! taken from the journal (the server's record), not from the `author` hints in the document.
+
+use std::collections::{BTreeMap, HashMap};
+
+use shared::canvas::{Link, Voting};
+use shared::doc::{Node, Note, Participant, Roots, Section};
+use shared::portfolio::Project;
+use shared::trace::Tally;
+use shared::{BoardKind, Lang};
+use yrs::{Doc, Transact};
+
+use crate::store::{Actor, JournalRow};
+
+/// Who wrote an element, as an export prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Author {
+    pub name: String,
+    pub org: String,
+}
+
+/// When and by whom each element was created, from the journal.
+#[derive(Debug, Default)]
+pub struct Provenance {
+    created: HashMap<String, (String, i64)>,
+    actors: HashMap<String, Actor>,
+}
+
+impl Provenance {
+    /// Replays `rows` (a board's journal, in order) and keeps each element's creator.
+    pub fn from_journal(rows: &[JournalRow]) -> Self {
+        let mut tally = Tally::new();
+        let mut provenance = Provenance::default();
+        for row in rows {
+            let report = tally.apply(&row.actor.pid, &row.update_v1);
+            for id in report.created {
+                provenance
+                    .created
+                    .entry(id)
+                    .or_insert_with(|| (row.actor.pid.clone(), row.ts_ms));
+            }
+            provenance
+                .actors
+                .insert(row.actor.pid.clone(), row.actor.clone());
+        }
+        provenance
+    }
+
+    /// When `element` was created, if the journal saw it.
+    pub fn created_ms(&self, element: &str) -> Option<i64> {
+        self.created.get(element).map(|(_, ts)| *ts)
+    }
+}
+
+/// A note with what the export prints beside it.
+#[derive(Debug, Clone)]
+pub struct NoteView {
+    pub note: Note,
+    pub author: Author,
+    pub votes: i64,
+    pub created_ms: Option<i64>,
+}
+
+/// A section and its notes, in the order they were written.
+#[derive(Debug, Clone)]
+pub struct SectionView {
+    pub section: Section,
+    pub notes: Vec<NoteView>,
+}
+
+/// A board as exports see it.
+#[derive(Debug)]
+pub struct Board {
+    pub id: String,
+    pub kind: BoardKind,
+    pub lang: Lang,
+    pub title: String,
+    pub participants: BTreeMap<String, Participant>,
+    pub provenance: Provenance,
+    /// Mind map nodes (every node, collapsed or not).
+    pub nodes: Vec<Node>,
+    pub sections: Vec<SectionView>,
+    pub links: Vec<Link>,
+    pub voting: Voting,
+    pub projects: Vec<Project>,
+}
+
+impl Board {
+    /// Reads `doc`; `journal` is the board's journal up to the moment `doc` shows.
+    pub fn read(id: &str, kind: BoardKind, lang: Lang, doc: &Doc, journal: &[JournalRow]) -> Board {
+        let roots = Roots::new(doc);
+        let provenance = Provenance::from_journal(journal);
+        let txn = doc.transact();
+        let meta = roots.meta(&txn);
+        let participants = roots.participants(&txn);
+        let mut board = Board {
+            id: id.to_owned(),
+            kind,
+            lang,
+            title: meta.title,
+            participants,
+            provenance,
+            nodes: Vec::new(),
+            sections: Vec::new(),
+            links: Vec::new(),
+            voting: roots.voting(&txn),
+            projects: Vec::new(),
+        };
+        match kind {
+            BoardKind::MindMap => {
+                board.nodes = roots.nodes(&txn);
+                for node in &mut board.nodes {
+                    node.collapsed = false;
+                }
+            }
+            BoardKind::Diagnosis => {
+                let mut sections = roots.sections(&txn);
+                sections.sort_by(|a, b| a.order.total_cmp(&b.order).then(a.id.cmp(&b.id)));
+                let mut views: Vec<SectionView> = sections
+                    .into_iter()
+                    .map(|section| SectionView {
+                        section,
+                        notes: Vec::new(),
+                    })
+                    .collect();
+                let mut unsorted = Vec::new();
+                let mut notes: Vec<NoteView> = roots
+                    .notes(&txn)
+                    .into_iter()
+                    .map(|note| board.note_view(note))
+                    .collect();
+                notes.sort_by(|a, b| {
+                    (a.created_ms.unwrap_or(i64::MAX), &a.note.id)
+                        .cmp(&(b.created_ms.unwrap_or(i64::MAX), &b.note.id))
+                });
+                for note in notes {
+                    match views.iter_mut().find(|v| v.section.id == note.note.section) {
+                        Some(view) => view.notes.push(note),
+                        None => unsorted.push(note),
+                    }
+                }
+                if !unsorted.is_empty() {
+                    views.push(SectionView {
+                        section: Section {
+                            id: String::new(),
+                            title: super::labels::tr(lang, super::labels::Label::Unsorted)
+                                .to_owned(),
+                            hint: String::new(),
+                            order: f64::MAX,
+                        },
+                        notes: unsorted,
+                    });
+                }
+                board.sections = views;
+                board.links = roots.links(&txn);
+            }
+            BoardKind::Portfolio => {
+                let mut projects = roots.projects(&txn);
+                projects.sort_by_key(|p| {
+                    (
+                        shared::portfolio::STAGES
+                            .iter()
+                            .position(|s| *s == p.stage)
+                            .unwrap_or(usize::MAX),
+                        board.provenance.created_ms(&p.id).unwrap_or(i64::MAX),
+                        p.id.clone(),
+                    )
+                });
+                board.projects = projects;
+            }
+        }
+        board
+    }
+
+    fn note_view(&self, note: Note) -> NoteView {
+        NoteView {
+            author: self.author(&note.id, &note.author),
+            votes: note.votes.values().sum(),
+            created_ms: self.provenance.created_ms(&note.id),
+            note,
+        }
+    }
+
+    /// Who created `element`: the journal's participant; for an element the journal did not
+    /// see created (an imported board), the participant its `author` hint names.
+    pub fn author(&self, element: &str, hint: &str) -> Author {
+        if let Some((pid, _)) = self.provenance.created.get(element)
+            && let Some(actor) = self.provenance.actors.get(pid)
+            && pid != &Actor::system().pid
+        {
+            return Author {
+                name: actor.name.clone(),
+                org: actor.org.clone(),
+            };
+        }
+        match self.participants.get(hint) {
+            Some(p) => Author {
+                name: p.name.clone(),
+                org: p.org.clone(),
+            },
+            None => Author::default(),
+        }
+    }
+}
