@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::export::Format;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -16,7 +17,7 @@ use shared::{BoardKind, Lang};
 
 use crate::app::AppState;
 use crate::room::now_ms;
-use crate::store::{BoardId, BoardRecord, StoreError};
+use crate::store::{Actor, BoardId, BoardRecord, StoreError};
 use crate::tokens::{BoardTokens, Role, random_token, secrets_equal, sha256};
 
 /// An error answered as JSON.
@@ -360,6 +361,50 @@ pub async fn export_board(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameRequest {
+    title: String,
+}
+
+/// `PATCH /api/boards/{id}` with `{"title": "..."}` (facilitator): renames the board, in its
+/// record and in its document's `meta.title`, which every connected client sees at once.
+pub async fn rename_board(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BoardResponse>, ApiError> {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    if role != Role::Facilitator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the facilitator link may rename the board",
+        ));
+    }
+    let request: RenameRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let title = checked_title(&app, &request.title)?;
+    let store = app.store.clone();
+    let (board, stored_title) = (record.id.clone(), title.clone());
+    tokio::task::spawn_blocking(move || store.set_title(&board, &stored_title))
+        .await
+        .map_err(ApiError::internal)??;
+    app.rooms
+        .set_title(&record.id, &title, Arc::new(Actor::system()))
+        .await
+        .map_err(|e| ApiError::internal(format!("{e:?}")))?;
+    tracing::info!(board = %record.id, "board renamed");
+    Ok(Json(BoardResponse {
+        id: record.id.to_string(),
+        kind: record.kind.as_str(),
+        title,
+        lang: record.lang.as_str(),
+        role: role.as_str(),
+    }))
 }
 
 #[derive(Serialize)]

@@ -57,7 +57,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/boards/{id}",
-            get(api::get_board).delete(api::delete_board),
+            get(api::get_board)
+                .patch(api::rename_board)
+                .delete(api::delete_board),
         )
         .route(
             "/boards/{id}/links/{role}",

@@ -130,6 +130,13 @@ pub enum RoomCmd {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+    /// Sets the document's `meta.title` (the facilitator renamed the board), as an update of
+    /// `actor` journaled and relayed like any other.
+    SetTitle {
+        title: String,
+        actor: Arc<Actor>,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
     /// Closes the connections of one role (all when `None`): a link was rotated or revoked,
     /// or the board was deleted.
     CloseRole {
@@ -358,6 +365,22 @@ impl Room {
                 let _ = reply.send(Err(JoinError::RoomClosed));
             }
             RoomCmd::Frame { .. } if self.failed.is_some() => {}
+            RoomCmd::SetTitle { reply, .. } if self.failed.is_some() => {
+                let _ = reply.send(Err(JoinError::RoomClosed));
+            }
+            RoomCmd::SetTitle {
+                title,
+                actor,
+                reply,
+            } => {
+                let update = {
+                    let mut txn = self.doc.transact_mut();
+                    self.roots.meta.insert(&mut txn, "title", title);
+                    txn.encode_update_v1()
+                };
+                self.journal_and_broadcast(actor, Bytes::from(update), None);
+                let _ = reply.send(Ok(()));
+            }
             RoomCmd::Join { joiner, reply } => self.join(joiner, reply),
             RoomCmd::Frame { conn, frame } => self.on_frame(conn, frame),
             RoomCmd::Leave { conn } => self.leave(conn),
@@ -903,7 +926,7 @@ async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
     rx.close();
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            RoomCmd::Join { reply, .. } => {
+            RoomCmd::Join { reply, .. } | RoomCmd::SetTitle { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
             RoomCmd::Shutdown { done } => {

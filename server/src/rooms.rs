@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::room::{JoinError, Joiner, Room, RoomCmd, RoomContext};
-use crate::store::BoardId;
+use crate::store::{Actor, BoardId};
 use crate::tokens::Role;
 
 #[derive(Clone)]
@@ -44,14 +44,40 @@ impl Rooms {
         board: &BoardId,
         mut joiner: impl FnMut() -> Joiner,
     ) -> Result<mpsc::Sender<RoomCmd>, JoinError> {
+        self.ask(board, |reply| RoomCmd::Join {
+            joiner: joiner(),
+            reply,
+        })
+        .await
+    }
+
+    /// Sets the board's title in its document, loading the room if needed.
+    pub async fn set_title(
+        self: &Arc<Self>,
+        board: &BoardId,
+        title: &str,
+        actor: Arc<Actor>,
+    ) -> Result<(), JoinError> {
+        self.ask(board, |reply| RoomCmd::SetTitle {
+            title: title.to_owned(),
+            actor: actor.clone(),
+            reply,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Sends the room of `board` (loaded if needed) the command `make` builds, again while the
+    /// room answers that it is unloading. Returns the room's command queue.
+    async fn ask(
+        self: &Arc<Self>,
+        board: &BoardId,
+        mut make: impl FnMut(oneshot::Sender<Result<(), JoinError>>) -> RoomCmd,
+    ) -> Result<mpsc::Sender<RoomCmd>, JoinError> {
         for _ in 0..JOIN_ATTEMPTS_MAX {
             let handle = self.handle(board)?;
             let (reply, answer) = oneshot::channel();
-            let cmd = RoomCmd::Join {
-                joiner: joiner(),
-                reply,
-            };
-            if handle.commands.send(cmd).await.is_err() {
+            if handle.commands.send(make(reply)).await.is_err() {
                 self.remove(board, handle.room_id);
                 continue;
             }

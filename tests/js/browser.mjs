@@ -5,7 +5,7 @@
 //
 // usage: browser.mjs SCENARIO --base http://127.0.0.1:PORT --shots DIR
 import { parseArgs } from 'node:util'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -96,6 +96,55 @@ async function until (check, what) {
 }
 
 const scenarios = {
+  // The facilitator renames the board (everybody sees it), downloads exports from the menu,
+  // and a map exported as OPML is imported from the home page as a new board.
+  async 'export-import' (browser) {
+    const board = await createBoard('mindmap', 'Carte du territoire')
+    const anne = await join(browser, board.links.facilitator, 'Anne Bérubé', 'Lodève')
+    const bruno = await join(browser, board.links.editor, 'Bruno Tremblay', 'Vélo Vert')
+    await typeChild(anne, 'Gare de Lodève')
+    await waitForLabel(bruno, 'Gare de Lodève')
+    anne.once('dialog', (dialog) => dialog.accept('Carte des mobilités du Lodévois'))
+    await anne.click('button.rename')
+    await bruno.waitForFunction(() => document.querySelector('.board-title').textContent === 'Carte des mobilités du Lodévois')
+    const renamedOnOther = await bruno.$eval('.board-title', (e) => e.textContent)
+    // Bruno has no rename button: only the facilitator does.
+    const brunoCanRename = await bruno.$('button.rename') !== null
+    await anne.click('.export-menu summary')
+    await anne.screenshot({ path: `${shots}/export-menu.png` })
+    const download = async (format) => {
+      const [file] = await Promise.all([anne.waitForEvent('download'), anne.click(`.export-menu button[data-format="${format}"]`)])
+      const path = `${shots}/export-from-menu.${file.suggestedFilename().split('.').slice(1).join('.')}`
+      await file.saveAs(path)
+      return { name: file.suggestedFilename(), bytes: readFileSync(path) }
+    }
+    const pdf = await download('pdf')
+    const opml = await download('opml')
+    const md = await download('md')
+    const formats = await anne.$$eval('.export-menu button', (els) => els.map((e) => e.dataset.format))
+    // Import the OPML from the home page.
+    const home = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    home.setDefaultTimeout(STEP_TIMEOUT_MS)
+    await home.goto(`${base}/`)
+    await home.setInputFiles('#import-file', { name: 'carte.opml', mimeType: 'text/x-opml', buffer: opml.bytes })
+    await home.click('form.import button[type=submit]')
+    await home.waitForSelector('.links [data-role=facilitator] input')
+    await home.screenshot({ path: `${shots}/import-done.png` })
+    const importedLink = await home.$eval('.links [data-role=facilitator] input', (e) => e.value)
+    const imported = await join(browser, importedLink, 'Claire')
+    await waitForLabel(imported, 'Gare de Lodève')
+    return {
+      renamedOnOther,
+      brunoCanRename,
+      formats,
+      pdfName: pdf.name,
+      pdfHead: pdf.bytes.subarray(0, 5).toString(),
+      md: md.bytes.toString(),
+      importedLabels: await labels(imported),
+      importedTitle: await imported.$eval('.board-title', (e) => e.textContent)
+    }
+  },
+
   // Two people on one map: what one types shows on the other's screen, and who is there.
   async 'two-pages' (browser) {
     const board = await createBoard('mindmap', 'Mobilités douces')

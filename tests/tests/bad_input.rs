@@ -701,3 +701,67 @@ async fn a_deleted_board_is_no_longer_served_but_its_journal_is_kept() {
     let entries = db_count(dir.path(), &sql);
     assert!(entries >= 1, "nothing anybody wrote disappears");
 }
+
+#[tokio::test]
+async fn the_facilitator_renames_a_board_live_and_nobody_else_can() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
+    let url = format!("{}/api/boards/{}", server.base, board.id);
+    let editor = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let meta_title = |doc: &yrs::Doc| shared::Roots::new(doc).meta(&doc.transact()).title;
+    let rename =
+        |token: &str, body: Value| http().patch(&url).bearer_auth(token).json(&body).send();
+    for token in [&board.editor, &board.viewer] {
+        let response = rename(token, json!({"title": "Pris"})).await.unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    for bad in [
+        json!({"title": "  "}),
+        json!({"title": "x".repeat(201)}),
+        json!({"name": "x"}),
+    ] {
+        let response = rename(&board.facilitator, bad).await.unwrap();
+        assert_eq!(response.status(), 400);
+    }
+    let response = rename(
+        &board.facilitator,
+        json!({"title": "Diagnostic de la vallée de l'Hérault"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    // A connected client sees the new title in the document at once; the API reports it.
+    editor
+        .wait_until(|doc| meta_title(doc) == "Diagnostic de la vallée de l'Hérault")
+        .await
+        .unwrap();
+    let (status, info) = send(http().get(&url).bearer_auth(&board.viewer)).await;
+    assert_eq!(
+        (status, info["title"].as_str()),
+        (200, Some("Diagnostic de la vallée de l'Hérault"))
+    );
+    editor.close();
+    server.stop().await;
+
+    // After a restart, with the board not loaded, a rename still reaches the document.
+    let server = TestServer::start(dir.path()).await;
+    let url = format!("{}/api/boards/{}", server.base, board.id);
+    let response = http()
+        .patch(&url)
+        .bearer_auth(&board.facilitator)
+        .json(&json!({"title": "Diagnostic partagé"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let late = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    late.wait_until(|doc| meta_title(doc) == "Diagnostic partagé")
+        .await
+        .unwrap();
+    server.stop().await;
+}

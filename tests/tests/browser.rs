@@ -194,3 +194,39 @@ async fn the_contributions_panel_credits_each_participant() {
         "{parity:?}"
     );
 }
+
+#[tokio::test]
+async fn the_facilitator_renames_exports_from_the_menu_and_a_map_imports_from_the_home_page() {
+    let Some(result) = run("export-import").await else {
+        return;
+    };
+    assert_eq!(result["renamedOnOther"], "Carte des mobilités du Lodévois");
+    assert_eq!(result["brunoCanRename"], false);
+    assert_eq!(
+        result["formats"],
+        json!([
+            "pdf",
+            "png",
+            "svg",
+            "md",
+            "opml",
+            "mm",
+            "odt",
+            "record-pdf",
+            "record-md",
+            "json",
+            "yjs"
+        ])
+    );
+    assert_eq!(result["pdfHead"], "%PDF-");
+    assert!(result["pdfName"].as_str().unwrap().ends_with(".pdf"));
+    assert_eq!(
+        result["md"], "# Carte du territoire\n\n- Gare de Lodève\n",
+        "the central topic keeps its text; the rename changed the board's title"
+    );
+    assert_eq!(
+        result["importedLabels"],
+        json!(["Carte du territoire", "Gare de Lodève"])
+    );
+    assert_eq!(result["importedTitle"], "Carte du territoire");
+}

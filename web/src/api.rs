@@ -81,6 +81,41 @@ pub async fn create_board(request: &CreateBoard<'_>) -> Result<CreatedBoard, Str
     fetch_json("POST", "/api/boards", Some(&body), None).await
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `static/main.js`: posts the chosen file to `/api/boards/import`.
+    #[wasm_bindgen(js_name = nouageImport, catch)]
+    fn nouage_import(input_id: &str, lang: &str) -> Result<js_sys::Promise, wasm_bindgen::JsValue>;
+}
+
+/// Imports the file chosen in the input `input_id` as a new board.
+pub async fn import_board(input_id: &str, lang: &str) -> Result<CreatedBoard, String> {
+    let js_error = |e: wasm_bindgen::JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let answer = JsFuture::from(nouage_import(input_id, lang).map_err(js_error)?)
+        .await
+        .map_err(js_error)?
+        .as_string()
+        .unwrap_or_default();
+    serde_json::from_str(&answer).map_err(|e| e.to_string())
+}
+
+#[derive(Serialize)]
+struct Rename<'a> {
+    title: &'a str,
+}
+
+/// Renames the board (facilitator); every page sees the new title through the document.
+pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInfo, String> {
+    let body = serde_json::to_string(&Rename { title }).map_err(|e| e.to_string())?;
+    fetch_json(
+        "PATCH",
+        &format!("/api/boards/{id}"),
+        Some(&body),
+        Some(token),
+    )
+    .await
+}
+
 pub async fn board_info(id: &str, token: &str) -> Result<BoardInfo, String> {
     fetch_json("GET", &format!("/api/boards/{id}"), None, Some(token)).await
 }

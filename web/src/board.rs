@@ -166,8 +166,26 @@ fn BoardView(
     let kind: BoardKind = info.kind.parse().unwrap_or(BoardKind::MindMap);
     let show_contributions = RwSignal::new(false);
     let (panel_board, panel_token) = (board_id.clone(), token.clone());
+    let (export_board, export_token) = (board_id.clone(), token.clone());
+    let (rename_board, rename_token) = (board_id.clone(), token.clone());
     let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
+    let title = session.signals.title;
+    let fallback_title = info.title.clone();
+    let rename = move |_| {
+        let current = title.get_untracked();
+        let Ok(Some(new_title)) =
+            window().prompt_with_message_and_default(i18n.t(Key::RenamePrompt), &current)
+        else {
+            return;
+        };
+        let (board_id, token) = (rename_board.clone(), rename_token.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(e) = api::rename_board(&board_id, &token, new_title.trim()).await {
+                let _ = window().alert_with_message(&format!("{}{e}", i18n.t(Key::ErrorPrefix)));
+            }
+        });
+    };
     let status = session.signals.status;
     let peers = session.signals.peers;
     let status_text = move || {
@@ -196,9 +214,14 @@ fn BoardView(
         <div class="board">
             <header class="board-header">
                 <a href="/" class="home-link">{move || i18n.t(Key::Home)}</a>
-                <h1 class="board-title">{info.title.clone()}</h1>
+                <h1 class="board-title">{move || {
+                    let live = title.get();
+                    if live.is_empty() { fallback_title.clone() } else { live }
+                }}</h1>
+                {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{move || i18n.t(Key::Rename)}</button> })}
                 {(!can_edit).then(|| view! { <span class="badge readonly">{move || i18n.t(Key::ReadOnly)}</span> })}
                 <span class=status_class role="status" data-status=move || format!("{:?}", status.get())>{status_text}</span>
+                <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
             <div class="board-body">
                 {body}
@@ -224,6 +247,93 @@ fn BoardView(
                 </aside>
             </div>
         </div>
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `static/main.js`: downloads an export with the token in a header.
+    #[wasm_bindgen(js_name = nouageDownload, catch)]
+    fn nouage_download(url: &str, token: &str, filename: &str) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The formats each kind offers, as the API names them (see docs/api.md).
+fn export_formats(kind: BoardKind) -> &'static [(&'static str, &'static str, Key)] {
+    const MAP: &[(&str, &str, Key)] = &[
+        ("pdf", "pdf", Key::ExportPdf),
+        ("png", "png", Key::ExportPng),
+        ("svg", "svg", Key::ExportSvg),
+        ("md", "md", Key::ExportMd),
+        ("opml", "opml", Key::ExportOpml),
+        ("mm", "mm", Key::ExportMm),
+        ("odt", "odt", Key::ExportOdt),
+        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
+        ("record-md", "record.md", Key::ExportRecordMd),
+        ("json", "json", Key::ExportJson),
+        ("yjs", "yjs", Key::ExportYjs),
+    ];
+    const CANVAS: &[(&str, &str, Key)] = &[
+        ("pdf", "pdf", Key::ExportPdf),
+        ("png", "png", Key::ExportPng),
+        ("svg", "svg", Key::ExportSvg),
+        ("md", "md", Key::ExportMd),
+        ("csv", "csv", Key::ExportCsv),
+        ("odt", "odt", Key::ExportOdt),
+        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
+        ("record-md", "record.md", Key::ExportRecordMd),
+        ("json", "json", Key::ExportJson),
+        ("yjs", "yjs", Key::ExportYjs),
+    ];
+    const PORTFOLIO: &[(&str, &str, Key)] = &[
+        ("pdf", "pdf", Key::ExportPdf),
+        ("md", "md", Key::ExportMd),
+        ("csv", "csv", Key::ExportCsv),
+        ("odt", "odt", Key::ExportOdt),
+        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
+        ("record-md", "record.md", Key::ExportRecordMd),
+        ("json", "json", Key::ExportJson),
+        ("yjs", "yjs", Key::ExportYjs),
+    ];
+    match kind {
+        BoardKind::MindMap => MAP,
+        BoardKind::Diagnosis => CANVAS,
+        BoardKind::Portfolio => PORTFOLIO,
+    }
+}
+
+/// The export menu of the board header: each entry downloads the board in one format.
+#[component]
+fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView {
+    let i18n = use_i18n();
+    let error = RwSignal::new(None::<String>);
+    let entries = export_formats(kind)
+        .iter()
+        .map(|(format, extension, key)| {
+            let (board_id, token) = (board_id.clone(), token.clone());
+            let download = move |_| {
+                let url = format!("/api/boards/{board_id}/export?format={format}");
+                let filename = format!("{board_id}.{extension}");
+                let token = token.clone();
+                error.set(None);
+                leptos::task::spawn_local(async move {
+                    let done = match nouage_download(&url, &token, &filename) {
+                        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = done {
+                        error.set(Some(e.as_string().unwrap_or_else(|| format!("{e:?}"))));
+                    }
+                });
+            };
+            view! { <li><button type="button" data-format=*format on:click=download>{move || i18n.t(*key)}</button></li> }
+        })
+        .collect::<Vec<_>>();
+    view! {
+        <details class="export-menu">
+            <summary>{move || i18n.t(Key::Export)}</summary>
+            <ul>{entries}</ul>
+            <Show when=move || error.get().is_some()><p class="error" role="alert">{move || error.get()}</p></Show>
+        </details>
     }
 }
 

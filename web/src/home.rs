@@ -54,6 +54,21 @@ pub fn Home() -> impl IntoView {
         });
     };
 
+    let import_error = RwSignal::new(None::<String>);
+    let import = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        import_error.set(None);
+        let l = lang.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::import_board("import-file", &l).await {
+                Ok(board) => created.set(Some(board)),
+                Err(e) => import_error.set(Some(format!("{}{e}", i18n.t(Key::ErrorPrefix)))),
+            }
+            busy.set(false);
+        });
+    };
+
     view! {
         <main class="page home">
             <p class="tagline">{move || i18n.t(Key::AppTagline)}</p>
@@ -88,6 +103,15 @@ pub fn Home() -> impl IntoView {
             <Show when=move || created.get().is_some()>
                 {move || created.get().map(|board| view! { <Links board /> })}
             </Show>
+            <form class="card import" on:submit=import>
+                <h2>{move || i18n.t(Key::ImportTitle)}</h2>
+                <p class="hint">{move || i18n.t(Key::ImportHint)}</p>
+                <label>{move || i18n.t(Key::ImportFile)}
+                    <input type="file" id="import-file" accept=".mm,.opml,.md,.markdown,.txt,.yjs" />
+                </label>
+                <Show when=move || import_error.get().is_some()><p class="error" role="alert">{move || import_error.get()}</p></Show>
+                <button type="submit" prop:disabled=busy>{move || i18n.t(Key::ImportButton)}</button>
+            </form>
             <section class="card recent">
                 <h2>{move || i18n.t(Key::RecentBoards)}</h2>
                 {if recent.is_empty() {

@@ -176,6 +176,25 @@ keys! {
     ConfirmDeleteProject => "Supprimer ce projet ? (il reste dans l'historique)", "Delete this project? (it stays in the history)";
     Loading => "Chargement…", "Loading…";
     By => "par", "by";
+    Export => "Exporter", "Export";
+    Rename => "Renommer", "Rename";
+    RenamePrompt => "Nouveau titre du tableau", "New title of the board";
+    ExportPdf => "PDF (impression)", "PDF (print)";
+    ExportPng => "Image PNG", "PNG image";
+    ExportSvg => "Image SVG", "SVG image";
+    ExportMd => "Markdown", "Markdown";
+    ExportOpml => "OPML (plan)", "OPML (outline)";
+    ExportMm => "FreeMind (.mm)", "FreeMind (.mm)";
+    ExportCsv => "CSV (tableur)", "CSV (spreadsheet)";
+    ExportOdt => "Compte rendu (.odt)", "Meeting report (.odt)";
+    ExportRecordPdf => "Trace des contributions (PDF)", "Contribution record (PDF)";
+    ExportRecordMd => "Trace des contributions (Markdown)", "Contribution record (Markdown)";
+    ExportJson => "Document JSON", "JSON document";
+    ExportYjs => "Sauvegarde Yjs (réimportable)", "Yjs backup (re-importable)";
+    ImportTitle => "Importer", "Import";
+    ImportHint => "Une carte FreeMind (.mm), OPML (.opml) ou Markdown (.md) devient une carte mentale ; une sauvegarde Yjs (.yjs) redevient le tableau qu'elle contient.", "A FreeMind (.mm), OPML (.opml) or Markdown (.md) map becomes a mind map; a Yjs backup (.yjs) becomes the board it holds again.";
+    ImportFile => "Fichier", "File";
+    ImportButton => "Importer le fichier", "Import the file";
 }
 
 #[cfg(test)]

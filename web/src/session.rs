@@ -77,6 +77,8 @@ pub struct Signals {
     pub voting: RwSignal<Voting>,
     pub projects: RwSignal<Vec<Project>>,
     pub participants: RwSignal<BTreeMap<String, Participant>>,
+    /// The document's `meta.title` (the facilitator may rename the board).
+    pub title: RwSignal<String>,
     pub peers: RwSignal<Vec<Peer>>,
 }
 
@@ -167,6 +169,7 @@ impl Session {
             }),
             projects: RwSignal::new(Vec::new()),
             participants: RwSignal::new(BTreeMap::new()),
+            title: RwSignal::new(String::new()),
             peers: RwSignal::new(Vec::new()),
         };
         let session = Rc::new(Session {
@@ -470,6 +473,7 @@ impl Session {
             }
             BoardKind::Portfolio => set_if_changed(s.projects, self.roots.projects(&txn)),
         }
+        set_if_changed(s.title, self.roots.meta(&txn).title);
         let participants = self.roots.participants(&txn);
         if self
             .signals

@@ -103,6 +103,7 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
             Command::new(wasm_opt)
                 .args([
                     "-Oz",
+                    "--converge",
                     "--strip-debug",
                     "--strip-producers",
                     "--enable-bulk-memory",
@@ -125,12 +126,31 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
         std::fs::copy(&path, out.join(path.file_name().unwrap()))?;
     }
     let size = std::fs::metadata(&bundle)?.len();
+    let gzipped = gzipped_bytes(&std::fs::read(&bundle)?)?;
     eprintln!(
-        "xtask: web app built in {} ({} KB of wasm)",
+        "xtask: web app built in {} ({} KB of wasm, {} KB gzipped; budget {} KB)",
         out.display(),
-        size / 1024
+        size / 1000,
+        gzipped / 1000,
+        WASM_GZIP_BUDGET_BYTES / 1000
     );
+    // The budget is checked on every build, so CI fails when a change breaks it.
+    if wasm_opt(root)?.is_some() && gzipped > WASM_GZIP_BUDGET_BYTES {
+        anyhow::bail!(
+            "the web app's WebAssembly is {gzipped} bytes gzipped, over the budget of {WASM_GZIP_BUDGET_BYTES}"
+        );
+    }
     Ok(())
+}
+
+/// The web app's WebAssembly, gzipped at the highest level, must stay under this.
+const WASM_GZIP_BUDGET_BYTES: usize = 500_000;
+
+fn gzipped_bytes(data: &[u8]) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data)?;
+    Ok(encoder.finish()?.len())
 }
 
 fn ensure_wasm_target() -> anyhow::Result<()> {

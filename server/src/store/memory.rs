@@ -137,6 +137,16 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::BoardNotFound(id.clone()))
     }
 
+    fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        let board = inner
+            .boards
+            .get_mut(id)
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
+        board.title = title.to_owned();
+        Ok(())
+    }
+
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {
         let mut inner = self.inner.lock().unwrap();
         inner

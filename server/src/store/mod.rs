@@ -168,6 +168,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a board deleted: it is no longer found nor served; its journal is kept.
     fn delete_board(&self, id: &BoardId) -> StoreResult<()>;
+    /// Renames a board (its record; the document's `meta.title` is the room's to change).
+    fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()>;
 
     /// The whole journal of a board, in order, with who wrote each entry and when.
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;

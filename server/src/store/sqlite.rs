@@ -309,6 +309,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()> {
+        let writer = self.writer.lock().unwrap();
+        let updated = writer.conn.execute(
+            "UPDATE boards SET title = ?2 WHERE id = ?1 AND deleted_ms IS NULL",
+            params![id.as_str(), title],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        Ok(())
+    }
+
     fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {
         let writer = self.writer.lock().unwrap();
         writer.conn.execute(
