@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::{BoardKind, Lang};
+use yrs::Map;
 
 use crate::app::AppState;
 use crate::room::now_ms;
@@ -35,7 +36,7 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
@@ -393,8 +394,16 @@ pub async fn rename_board(
     tokio::task::spawn_blocking(move || store.set_title(&board, &stored_title))
         .await
         .map_err(ApiError::internal)??;
+    let new_title = title.clone();
     app.rooms
-        .set_title(&record.id, &title, Arc::new(Actor::system()))
+        .edit(
+            &record.id,
+            Arc::new(move |roots, txn| {
+                roots.meta.insert(txn, "title", new_title.as_str());
+                Ok(())
+            }),
+            Arc::new(Actor::system()),
+        )
         .await
         .map_err(|e| ApiError::internal(format!("{e:?}")))?;
     tracing::info!(board = %record.id, "board renamed");

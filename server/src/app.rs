@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/boards/{id}/export", get(api::export_board))
         .route("/boards/{id}/contributions", get(trace::contributions))
         .route("/boards/{id}/history", get(trace::history))
+        .route("/boards/{id}/deleted", get(crate::restore::deleted))
+        .route("/boards/{id}/restore", post(crate::restore::restore))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(api::json_errors));

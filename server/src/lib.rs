@@ -10,6 +10,7 @@ pub mod export;
 pub mod import;
 pub mod journal;
 pub mod limit;
+pub mod restore;
 pub mod room;
 pub mod rooms;
 pub mod store;

@@ -115,6 +115,11 @@ pub enum JoinError {
     Failed(String),
 }
 
+/// A change the server makes to a board's document.
+/// Shared, so a command that meets an unloading room can be sent again to the next one.
+pub type ServerEdit =
+    Arc<dyn Fn(&Roots, &mut yrs::TransactionMut) -> Result<(), String> + Send + Sync>;
+
 pub enum RoomCmd {
     Join {
         joiner: Joiner,
@@ -130,10 +135,10 @@ pub enum RoomCmd {
     Shutdown {
         done: oneshot::Sender<()>,
     },
-    /// Sets the document's `meta.title` (the facilitator renamed the board), as an update of
-    /// `actor` journaled and relayed like any other.
-    SetTitle {
-        title: String,
+    /// An edit the server makes itself (a rename, a restored element), journaled under `actor`
+    /// and relayed like any other update. An edit that returns an error must change nothing.
+    Edit {
+        edit: ServerEdit,
         actor: Arc<Actor>,
         reply: oneshot::Sender<Result<(), JoinError>>,
     },
@@ -365,21 +370,23 @@ impl Room {
                 let _ = reply.send(Err(JoinError::RoomClosed));
             }
             RoomCmd::Frame { .. } if self.failed.is_some() => {}
-            RoomCmd::SetTitle { reply, .. } if self.failed.is_some() => {
+            RoomCmd::Edit { reply, .. } if self.failed.is_some() => {
                 let _ = reply.send(Err(JoinError::RoomClosed));
             }
-            RoomCmd::SetTitle {
-                title,
-                actor,
-                reply,
-            } => {
+            RoomCmd::Edit { edit, actor, reply } => {
                 let update = {
                     let mut txn = self.doc.transact_mut();
-                    self.roots.meta.insert(&mut txn, "title", title);
-                    txn.encode_update_v1()
+                    edit(&self.roots, &mut txn).map(|()| txn.encode_update_v1())
                 };
-                self.journal_and_broadcast(actor, Bytes::from(update), None);
-                let _ = reply.send(Ok(()));
+                match update {
+                    Ok(update) => {
+                        self.journal_and_broadcast(actor, Bytes::from(update), None);
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(JoinError::Failed(e)));
+                    }
+                }
             }
             RoomCmd::Join { joiner, reply } => self.join(joiner, reply),
             RoomCmd::Frame { conn, frame } => self.on_frame(conn, frame),
@@ -926,7 +933,7 @@ async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
     rx.close();
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            RoomCmd::Join { reply, .. } | RoomCmd::SetTitle { reply, .. } => {
+            RoomCmd::Join { reply, .. } | RoomCmd::Edit { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
             RoomCmd::Shutdown { done } => {

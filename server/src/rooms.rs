@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::room::{JoinError, Joiner, Room, RoomCmd, RoomContext};
+use crate::room::{JoinError, Joiner, Room, RoomCmd, RoomContext, ServerEdit};
 use crate::store::{Actor, BoardId};
 use crate::tokens::Role;
 
@@ -51,15 +51,15 @@ impl Rooms {
         .await
     }
 
-    /// Sets the board's title in its document, loading the room if needed.
-    pub async fn set_title(
+    /// Makes `edit` in the board's document, loading the room if needed.
+    pub async fn edit(
         self: &Arc<Self>,
         board: &BoardId,
-        title: &str,
+        edit: ServerEdit,
         actor: Arc<Actor>,
     ) -> Result<(), JoinError> {
-        self.ask(board, |reply| RoomCmd::SetTitle {
-            title: title.to_owned(),
+        self.ask(board, |reply| RoomCmd::Edit {
+            edit: edit.clone(),
             actor: actor.clone(),
             reply,
         })

@@ -51,6 +51,8 @@ pub struct Node {
     pub collapsed: bool,
     pub color: Option<String>,
     pub author: String,
+    /// Locked by the facilitator: the web app lets only the facilitator change it.
+    pub locked: bool,
 }
 
 /// A diagnosis section as read from the document.
@@ -71,6 +73,8 @@ pub struct Note {
     pub color: String,
     pub author: String,
     pub votes: BTreeMap<String, i64>,
+    /// Locked by the facilitator: the web app lets only the facilitator change it.
+    pub locked: bool,
 }
 
 /// What a board's `meta` map says about it.
@@ -194,6 +198,15 @@ impl Roots {
         node.insert(txn, "author", author);
     }
 
+    /// Locks or unlocks an element (node, note or project) of `root`, one of this board's
+    /// element maps. The lock is the facilitator's, kept by the web app (the relay does not
+    /// police content).
+    pub fn set_locked(&self, txn: &mut TransactionMut, root: &MapRef, id: &str, locked: bool) {
+        if let Some(Out::YMap(element)) = root.get(txn, id) {
+            element.insert(txn, "locked", locked);
+        }
+    }
+
     pub fn nodes<T: ReadTxn>(&self, txn: &T) -> Vec<Node> {
         let mut nodes: Vec<Node> = self
             .nodes
@@ -205,12 +218,10 @@ impl Roots {
                     text: get_text(&node, txn, "text"),
                     parent: get_string(&node, txn, "parent"),
                     order: get_number(&node, txn, "order").unwrap_or(0.0),
-                    collapsed: matches!(
-                        node.get(txn, "collapsed"),
-                        Some(Out::Any(Any::Bool(true)))
-                    ),
+                    collapsed: get_bool(&node, txn, "collapsed"),
                     color: get_string(&node, txn, "color"),
                     author: get_string(&node, txn, "author").unwrap_or_default(),
+                    locked: get_bool(&node, txn, "locked"),
                 })
             })
             .collect();
@@ -289,6 +300,7 @@ impl Roots {
                     color: get_string(&note, txn, "color").unwrap_or_default(),
                     author: get_string(&note, txn, "author").unwrap_or_default(),
                     votes,
+                    locked: get_bool(&note, txn, "locked"),
                 })
             })
             .collect();
@@ -433,6 +445,11 @@ pub(crate) fn get_string<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option
     }
 }
 
+/// A boolean field; anything but `true` reads as false.
+pub(crate) fn get_bool<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> bool {
+    matches!(map.get(txn, key), Some(Out::Any(Any::Bool(true))))
+}
+
 pub(crate) fn get_number<T: ReadTxn>(map: &MapRef, txn: &T, key: &str) -> Option<f64> {
     match map.get(txn, key) {
         Some(Out::Any(Any::Number(n))) => n.as_f64(),
@@ -527,6 +544,7 @@ mod tests {
             collapsed: false,
             color: None,
             author: String::new(),
+            locked: false,
         }
     }
 

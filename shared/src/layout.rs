@@ -304,6 +304,7 @@ mod tests {
             collapsed: false,
             color: None,
             author: String::new(),
+            locked: false,
         }
     }
 

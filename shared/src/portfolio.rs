@@ -53,6 +53,8 @@ pub struct Project {
     pub next_step: String,
     pub due_date: String,
     pub stakes: Vec<Stake>,
+    /// Locked by the facilitator: the web app lets only the facilitator change it.
+    pub locked: bool,
 }
 
 /// The plain string fields of a project, by their key in the document.
@@ -179,6 +181,7 @@ impl Roots {
                     next_step: text("nextStep"),
                     due_date: text("dueDate"),
                     stakes: stakes(&map, txn),
+                    locked: crate::doc::get_bool(&map, txn, "locked"),
                 })
             })
             .collect();
@@ -272,6 +275,7 @@ mod tests {
                 note: "n1".into(),
                 label: "Isolement".into(),
             }],
+            locked: false,
         };
         let mut txn = doc.transact_mut();
         roots.add_project(&mut txn, "p1", &project);

@@ -155,6 +155,11 @@ impl Tally {
         report
     }
 
+    /// The document as the entries replayed so far left it.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
     /// Counts per participant id.
     pub fn counts(&self) -> &BTreeMap<String, Counts> {
         &self.counts

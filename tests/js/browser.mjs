@@ -146,6 +146,53 @@ const scenarios = {
   },
 
   // Two people on one map: what one types shows on the other's screen, and who is there.
+  // The facilitator locks a note and a node: the editor can no longer change them (votes still
+  // count); unlocked, they are editable again.
+  async locks (browser) {
+    const canvas = await createBoard('diagnosis', 'Diagnostic')
+    const anne = await joinBoard(browser, canvas.links.facilitator, 'Anne', 'Lodève', 'commune')
+    const bruno = await joinBoard(browser, canvas.links.editor, 'Bruno', 'Vélo Vert', 'association')
+    await addNote(anne, 's1', 'Constat validé en séance')
+    await waitForNote(bruno, 'Constat validé en séance')
+    // Enter closed the editor (it does not reopen it).
+    await anne.waitForSelector('.note-editor', { state: 'detached' })
+    const note = '[data-section=s1] .note'
+    await anne.click(`${note} [data-action=lock]`)
+    await bruno.waitForSelector(`${note}.locked`)
+    const lockedNote = {
+      deleteButton: await bruno.$(`${note} [data-action=delete]`) !== null,
+      draggable: await bruno.$eval(note, (e) => e.getAttribute('draggable')),
+      lockButton: await bruno.$(`${note} [data-action=lock]`) !== null
+    }
+    await bruno.dblclick(`${note} .note-text`)
+    await bruno.focus(note)
+    await bruno.keyboard.press('Delete')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    lockedNote.editorOpened = await bruno.$('.note-editor') !== null
+    lockedNote.stillThere = await bruno.$eval(`${note} .note-text`, (e) => e.textContent)
+    await bruno.screenshot({ path: `${shots}/locked-note.png` })
+    await anne.click(`${note} [data-action=lock]`)
+    await bruno.waitForSelector(`${note}:not(.locked) [data-action=delete]`)
+
+    const map = await createBoard('mindmap', 'Carte')
+    const claire = await join(browser, map.links.facilitator, 'Claire')
+    const denis = await join(browser, map.links.editor, 'Denis')
+    await typeChild(claire, 'Idée validée')
+    await waitForLabel(denis, 'Idée validée')
+    await claire.click('text=Idée validée')
+    await claire.focus('.viewport')
+    await claire.keyboard.press('l')
+    await denis.waitForSelector('[role=treeitem].locked')
+    await denis.click('text=Idée validée')
+    await denis.focus('.viewport')
+    await denis.keyboard.type('x')
+    await denis.keyboard.press('Delete')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const lockedNode = { labels: await labels(denis), ariaLabel: await denis.$eval('[role=treeitem].locked', (e) => e.getAttribute('aria-label')) }
+    await denis.screenshot({ path: `${shots}/locked-node.png` })
+    return { lockedNote, lockedNode, claireLabels: await labels(claire) }
+  },
+
   async 'two-pages' (browser) {
     const board = await createBoard('mindmap', 'Mobilités douces')
     const anne = await join(browser, board.links.editor, 'Anne Bérubé', 'Baie-Saint-Paul')
@@ -426,6 +473,29 @@ const scenarios = {
   },
 
   // The contributions panel credits each participant with what they did.
+  // A note deleted by mistake is listed in the contributions panel and restored from there.
+  async restore (browser) {
+    const board = await createBoard('diagnosis', 'Diagnostic')
+    const anne = await joinBoard(browser, board.links.editor, 'Anne', 'Lodève', 'commune')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno', 'Vélo Vert', 'association')
+    await addNote(anne, 's2', 'Peu de bus le dimanche')
+    await waitForNote(bruno, 'Peu de bus le dimanche')
+    bruno.once('dialog', (dialog) => dialog.accept())
+    await bruno.focus('[data-section=s2] .note')
+    await bruno.keyboard.press('Delete')
+    await anne.waitForFunction(() => document.querySelectorAll('.note').length === 0)
+    await anne.click('.contributions-toggle')
+    await anne.waitForSelector('.deleted li [data-action=restore]')
+    const listed = await anne.$eval('.deleted li', (e) => e.textContent)
+    await anne.screenshot({ path: `${shots}/deleted-elements.png` })
+    await anne.click('.deleted li [data-action=restore]')
+    await waitForNote(anne, 'Peu de bus le dimanche')
+    await waitForNote(bruno, 'Peu de bus le dimanche')
+    await anne.waitForFunction(() => document.querySelectorAll('.deleted li').length === 0)
+    const author = await bruno.$eval('[data-section=s2] .note .author', (e) => e.textContent)
+    return { listed, author }
+  },
+
   async contributions (browser) {
     const board = await createBoard('mindmap', 'Qui a contribué')
     const anne = await joinBoard(browser, board.links.editor, 'Anne Bérubé', 'Baie-Saint-Paul', 'commune')

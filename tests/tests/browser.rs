@@ -230,3 +230,39 @@ async fn the_facilitator_renames_exports_from_the_menu_and_a_map_imports_from_th
     );
     assert_eq!(result["importedTitle"], "Carte du territoire");
 }
+
+#[tokio::test]
+async fn what_the_facilitator_locks_editors_can_no_longer_change() {
+    let Some(result) = run("locks").await else {
+        return;
+    };
+    let note = &result["lockedNote"];
+    assert_eq!(note["deleteButton"], false, "{note}");
+    assert_eq!(note["draggable"], "false");
+    assert_eq!(note["lockButton"], false, "only the facilitator locks");
+    assert_eq!(note["editorOpened"], false);
+    assert_eq!(note["stillThere"], "Constat validé en séance");
+    let node = &result["lockedNode"];
+    assert_eq!(node["labels"], json!(["Carte", "Idée validée"]), "{node}");
+    assert!(
+        node["ariaLabel"].as_str().unwrap().contains("verrouillé"),
+        "{node}"
+    );
+    assert_eq!(result["claireLabels"], json!(["Carte", "Idée validée"]));
+}
+
+#[tokio::test]
+async fn a_note_deleted_by_mistake_is_restored_from_the_contributions_panel() {
+    let Some(result) = run("restore").await else {
+        return;
+    };
+    let listed = result["listed"].as_str().unwrap();
+    assert!(
+        listed.contains("Peu de bus le dimanche") && listed.contains("Bruno"),
+        "{listed}"
+    );
+    assert_eq!(
+        result["author"], "Anne (Lodève)",
+        "the restored note keeps its author"
+    );
+}

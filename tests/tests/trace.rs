@@ -253,3 +253,91 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
     assert_eq!(before_creation.status(), 400);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
+    let (anne, anne_roots) = join(&server, &board, "p-anne", "Anne", "Lodève", "commune").await;
+    let (zoe, zoe_roots) = join(&server, &board, "p-zoe", "Zoé", "Vélo Vert", "association").await;
+    anne.edit(|txn| {
+        anne_roots.add_note(
+            txn,
+            "n1",
+            "s2",
+            "Peu de bus le dimanche",
+            "#fde68a",
+            "p-anne",
+        );
+        anne_roots.add_note(txn, "n2", "s2", "Une note de passage", "", "p-anne");
+    });
+    zoe.wait_until(|doc| zoe_roots.notes(&doc.transact()).len() == 2)
+        .await
+        .unwrap();
+    zoe.edit(|txn| zoe_roots.set_vote(txn, "n1", "p-zoe", 2));
+    // Zoé deletes Anne's note by mistake.
+    zoe.edit(|txn| zoe_roots.delete_note(txn, "n1"));
+    anne.wait_until(|doc| anne_roots.notes(&doc.transact()).len() == 1)
+        .await
+        .unwrap();
+
+    let url = |path: &str| format!("{}/api/boards/{}/{path}", server.base, board.id);
+    let listed = get_json(&url("deleted"), &board.viewer).await;
+    let elements = listed["elements"].as_array().unwrap();
+    assert_eq!(elements.len(), 1, "{listed}");
+    assert_eq!(elements[0]["id"], "n1");
+    assert_eq!(elements[0]["kind"], "note");
+    assert_eq!(elements[0]["text"], "Peu de bus le dimanche");
+    assert_eq!(elements[0]["deletedBy"], "Zoé");
+
+    let restore = |token: String, element: &str| {
+        let body = serde_json::json!({ "element": element });
+        let url = url("restore");
+        async move {
+            let response = http()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    assert_eq!(restore(board.viewer.clone(), "n1").await, 403);
+    assert_eq!(restore(board.editor.clone(), "no-such-note").await, 404);
+    assert_eq!(
+        restore(board.editor.clone(), "n2").await,
+        404,
+        "n2 was never deleted"
+    );
+    assert_eq!(restore(board.editor.clone(), "n1").await, 200);
+    assert_eq!(
+        restore(board.editor.clone(), "n1").await,
+        409,
+        "it is back already"
+    );
+
+    // Both participants see it back as it was: text, section, colour, author, votes.
+    for (client, roots) in [(&anne, &anne_roots), (&zoe, &zoe_roots)] {
+        client
+            .wait_until(|doc| roots.notes(&doc.transact()).len() == 2)
+            .await
+            .unwrap();
+        let notes = roots.notes(&client.doc().transact());
+        let note = notes.iter().find(|n| n.id == "n1").unwrap();
+        assert_eq!(note.text, "Peu de bus le dimanche");
+        assert_eq!(note.section, "s2");
+        assert_eq!(note.color, "#fde68a");
+        assert_eq!(note.author, "p-anne");
+        assert_eq!(note.votes.get("p-zoe"), Some(&2));
+    }
+    // It is no longer listed, and the record still credits Anne with writing it.
+    let listed = get_json(&url("deleted"), &board.viewer).await;
+    assert_eq!(listed["elements"], serde_json::json!([]));
+    let report = get_json(&url("contributions"), &board.viewer).await;
+    let anne_row = row(&report["participants"], "name", "Anne");
+    assert_eq!(anne_row["created"], 2);
+    server.stop().await;
+}

@@ -1,24 +1,24 @@
 //! The small REST client of the app. Wire types are explicit structs here, at the edge.
 
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[derive(Serialize)]
+use crate::json::{Builder, Json};
+
 pub struct CreateBoard<'a> {
     pub kind: &'a str,
     pub title: &'a str,
     pub lang: &'a str,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub struct RoleStrings {
     pub facilitator: String,
     pub editor: String,
     pub viewer: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub struct CreatedBoard {
     pub id: String,
     pub kind: String,
@@ -27,7 +27,7 @@ pub struct CreatedBoard {
     pub links: RoleStrings,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub struct BoardInfo {
     pub id: String,
     pub kind: String,
@@ -37,15 +37,11 @@ pub struct BoardInfo {
 }
 
 /// One participant's (or one group's) contributions, as the server counts them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq)]
 pub struct ContributionRow {
-    #[serde(default)]
     pub pid: String,
     pub name: String,
-    #[serde(default)]
     pub org: String,
-    #[serde(default)]
     pub participants: u64,
     pub created: u64,
     pub edited: u64,
@@ -54,11 +50,123 @@ pub struct ContributionRow {
     pub votes_cast: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq)]
 pub struct Contributions {
     pub participants: Vec<ContributionRow>,
     pub org_kinds: Vec<ContributionRow>,
+}
+
+/// Reads an API answer of type `Self`.
+pub trait FromJson: Sized {
+    fn from_json(json: &Json) -> Option<Self>;
+}
+
+impl FromJson for CreatedBoard {
+    fn from_json(j: &Json) -> Option<Self> {
+        let links = j.get("links");
+        Some(CreatedBoard {
+            id: j.get("id").opt_str()?,
+            kind: j.get("kind").str(),
+            title: j.get("title").str(),
+            lang: j.get("lang").str(),
+            links: RoleStrings {
+                facilitator: links.get("facilitator").opt_str()?,
+                editor: links.get("editor").opt_str()?,
+                viewer: links.get("viewer").opt_str()?,
+            },
+        })
+    }
+}
+
+impl FromJson for BoardInfo {
+    fn from_json(j: &Json) -> Option<Self> {
+        Some(BoardInfo {
+            id: j.get("id").opt_str()?,
+            kind: j.get("kind").str(),
+            title: j.get("title").str(),
+            lang: j.get("lang").str(),
+            role: j.get("role").opt_str()?,
+        })
+    }
+}
+
+fn contribution_row(j: &Json) -> ContributionRow {
+    ContributionRow {
+        pid: j.get("pid").str(),
+        name: j.get("name").str(),
+        org: j.get("org").str(),
+        participants: j.get("participants").count(),
+        created: j.get("created").count(),
+        edited: j.get("edited").count(),
+        deleted: j.get("deleted").count(),
+        chars_written: j.get("charsWritten").count(),
+        votes_cast: j.get("votesCast").count(),
+    }
+}
+
+impl FromJson for Contributions {
+    fn from_json(j: &Json) -> Option<Self> {
+        let rows = |key: &str| j.get(key).items().iter().map(contribution_row).collect();
+        Some(Contributions {
+            participants: rows("participants"),
+            org_kinds: rows("orgKinds"),
+        })
+    }
+}
+
+/// A node, note or project deleted and still absent, as `GET /deleted` lists it.
+#[derive(Clone, PartialEq)]
+pub struct DeletedElement {
+    pub id: String,
+    pub text: String,
+    pub deleted_by: String,
+}
+
+#[derive(Clone)]
+pub struct Deleted(pub Vec<DeletedElement>);
+
+impl FromJson for Deleted {
+    fn from_json(j: &Json) -> Option<Self> {
+        let elements = j.get("elements").items();
+        Some(Deleted(
+            elements
+                .iter()
+                .map(|e| DeletedElement {
+                    id: e.get("id").str(),
+                    text: e.get("text").str(),
+                    deleted_by: e.get("deletedBy").str(),
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl FromJson for () {
+    fn from_json(_: &Json) -> Option<Self> {
+        Some(())
+    }
+}
+
+pub async fn deleted(id: &str, token: &str) -> Result<Deleted, String> {
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/deleted"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
+/// Puts a deleted element back as it was (text, author, votes).
+pub async fn restore(id: &str, token: &str, element: &str) -> Result<(), String> {
+    let body = Builder::new().set("element", element).text();
+    fetch_json(
+        "POST",
+        &format!("/api/boards/{id}/restore"),
+        Some(&body),
+        Some(token),
+    )
+    .await
 }
 
 pub async fn contributions(id: &str, token: &str) -> Result<Contributions, String> {
@@ -71,13 +179,12 @@ pub async fn contributions(id: &str, token: &str) -> Result<Contributions, Strin
     .await
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-}
-
 pub async fn create_board(request: &CreateBoard<'_>) -> Result<CreatedBoard, String> {
-    let body = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let body = Builder::new()
+        .set("kind", request.kind)
+        .set("title", request.title)
+        .set("lang", request.lang)
+        .text();
     fetch_json("POST", "/api/boards", Some(&body), None).await
 }
 
@@ -96,17 +203,12 @@ pub async fn import_board(input_id: &str, lang: &str) -> Result<CreatedBoard, St
         .map_err(js_error)?
         .as_string()
         .unwrap_or_default();
-    serde_json::from_str(&answer).map_err(|e| e.to_string())
-}
-
-#[derive(Serialize)]
-struct Rename<'a> {
-    title: &'a str,
+    read_answer(&answer)
 }
 
 /// Renames the board (facilitator); every page sees the new title through the document.
 pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInfo, String> {
-    let body = serde_json::to_string(&Rename { title }).map_err(|e| e.to_string())?;
+    let body = Builder::new().set("title", title).text();
     fetch_json(
         "PATCH",
         &format!("/api/boards/{id}"),
@@ -120,7 +222,13 @@ pub async fn board_info(id: &str, token: &str) -> Result<BoardInfo, String> {
     fetch_json("GET", &format!("/api/boards/{id}"), None, Some(token)).await
 }
 
-async fn fetch_json<T: for<'de> Deserialize<'de>>(
+fn read_answer<T: FromJson>(text: &str) -> Result<T, String> {
+    Json::parse(text)
+        .and_then(|json| T::from_json(&json))
+        .ok_or_else(|| "unexpected answer from the server".to_owned())
+}
+
+async fn fetch_json<T: FromJson>(
     method: &str,
     url: &str,
     body: Option<&str>,
@@ -155,10 +263,10 @@ async fn fetch_json<T: for<'de> Deserialize<'de>>(
         .as_string()
         .unwrap_or_default();
     if !response.ok() {
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| format!("HTTP {}", response.status()));
+        let message = Json::parse(&text)
+            .and_then(|body| body.get("error").opt_str())
+            .unwrap_or_else(|| format!("HTTP {}", response.status()));
         return Err(message);
     }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    read_answer(&text)
 }

@@ -204,11 +204,13 @@ fn BoardView(
         _ => "status down",
     };
     let body = match kind {
-        BoardKind::MindMap => view! { <MindMap session=session.clone() /> }.into_any(),
+        BoardKind::MindMap => view! { <MindMap session=session.clone() facilitator /> }.into_any(),
         BoardKind::Diagnosis => {
             view! { <Diagnosis session=session.clone() facilitator /> }.into_any()
         }
-        BoardKind::Portfolio => view! { <Portfolio session=session.clone() /> }.into_any(),
+        BoardKind::Portfolio => {
+            view! { <Portfolio session=session.clone() facilitator /> }.into_any()
+        }
     };
     view! {
         <div class="board">
@@ -242,7 +244,7 @@ fn BoardView(
                     <button class="contributions-toggle" aria-pressed=move || show_contributions.get().to_string()
                         on:click=move |_| show_contributions.update(|s| *s = !*s)>{move || i18n.t(Key::ShowContributions)}</button>
                     <Show when=move || show_contributions.get()>
-                        <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() />
+                        <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() can_edit />
                     </Show>
                 </aside>
             </div>

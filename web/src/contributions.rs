@@ -7,14 +7,53 @@ use crate::api::{self, Contributions};
 use crate::i18n::{Key, use_i18n};
 
 #[component]
-pub fn ContributionsPanel(board_id: String, token: String) -> impl IntoView {
+pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> impl IntoView {
     let i18n = use_i18n();
     let refresh = RwSignal::new(0u32);
-    let report = LocalResource::new(move || {
-        refresh.track();
+    let report = LocalResource::new({
         let (id, token) = (board_id.clone(), token.clone());
-        async move { api::contributions(&id, &token).await }
+        move || {
+            refresh.track();
+            let (id, token) = (id.clone(), token.clone());
+            async move { api::contributions(&id, &token).await }
+        }
     });
+    let deleted = LocalResource::new({
+        let (id, token) = (board_id.clone(), token.clone());
+        move || {
+            refresh.track();
+            let (id, token) = (id.clone(), token.clone());
+            async move { api::deleted(&id, &token).await }
+        }
+    });
+    let restore = move |element: String| {
+        let (id, token) = (board_id.clone(), token.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(e) = api::restore(&id, &token, &element).await {
+                let _ = window().alert_with_message(&format!("{}{e}", i18n.t(Key::ErrorPrefix)));
+            }
+            refresh.update(|n| *n += 1);
+        });
+    };
+    let restore = StoredValue::new(restore);
+    let bin = move |list: api::Deleted| {
+        view! {
+            <h3>{move || i18n.t(Key::DeletedElements)}</h3>
+            {list.0.is_empty().then(|| view! { <p class="hint">{move || i18n.t(Key::NothingDeleted)}</p> })}
+            <ul class="deleted">
+                {list.0.into_iter().map(|e| {
+                    let element = e.id.clone();
+                    view! {
+                        <li data-element=e.id.clone()>"« "{e.text.clone()}" » — "{e.deleted_by.clone()}
+                            {can_edit.then(|| view! {
+                                <button class="tiny" data-action="restore" on:click=move |_| restore.with_value(|r| r(element.clone()))>{move || i18n.t(Key::Restore)}</button>
+                            })}
+                        </li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+        }
+    };
     let kind_label = move |kind: &str| -> String {
         let key = match kind {
             "commune" => Key::OrgCommune,
@@ -83,6 +122,7 @@ pub fn ContributionsPanel(board_id: String, token: String) -> impl IntoView {
                     Ok(report) => table(report).into_any(),
                     Err(error) => view! { <p class="error">{error}</p> }.into_any(),
                 })}
+                {move || deleted.get().map(|result| result.ok().map(bin))}
             </Suspense>
         </section>
     }

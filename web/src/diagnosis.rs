@@ -68,6 +68,7 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         editing,
         linking_from,
         pid: StoredValue::new(pid.clone()),
+        facilitator,
     };
 
     let add_section = move |_| {
@@ -180,6 +181,7 @@ struct CanvasCtx {
     editing: RwSignal<Option<String>>,
     linking_from: RwSignal<Option<String>>,
     pid: StoredValue<String>,
+    facilitator: bool,
 }
 
 impl CanvasCtx {
@@ -358,6 +360,14 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     });
     let editing = ctx.editing;
     let is_editing = Memo::new(move |_| editing.get().as_deref() == Some(id.get_value().as_str()));
+    let facilitator = ctx.facilitator;
+    let locked = move || note.with(|n| n.locked);
+    // A note the facilitator locked changes only by the facilitator's hand; votes still count.
+    let changeable = move || can_edit && (facilitator || !locked());
+    let toggle_lock = move |_| {
+        let lock = !locked();
+        ctx.edit(|roots, txn| roots.set_locked(txn, &roots.notes, &id.get_value(), lock));
+    };
     let mine = move || note.with(|n| n.votes.get(&ctx.pid.get_value()).copied().unwrap_or(0));
     let total = move || note.with(|n| n.votes.values().sum::<i64>());
     let author_label = move || {
@@ -417,7 +427,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         }
     };
     let on_key = move |ev: KeyboardEvent| {
-        if !can_edit || editing.get_untracked().is_some() {
+        if !changeable() || editing.get_untracked().is_some() {
             return;
         }
         match ev.key().as_str() {
@@ -470,7 +480,9 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 <textarea class="note-editor" node_ref=editor prop:value=text on:input=edit on:blur=move |_| editing.set(None)
                     aria-label=move || i18n.t(Key::NoteText)
                     on:keydown=move |ev: KeyboardEvent| if ev.key() == "Escape" || (ev.key() == "Enter" && !ev.shift_key()) {
+                        // Handled here: the note's own Enter (open the editor) must not see it.
                         ev.prevent_default();
+                        ev.stop_propagation();
                         editing.set(None);
                     }
                     />
@@ -488,7 +500,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             };
             let empty = move || note.with(|n| n.text.is_empty());
             view! {
-                <p class="note-text" class:empty=empty on:dblclick=move |_| if can_edit { editing.set(Some(id.get_value())) }>{text}</p>
+                <p class="note-text" class:empty=empty on:dblclick=move |_| if changeable() { editing.set(Some(id.get_value())) }>{text}</p>
             }
             .into_any()
         }
@@ -509,7 +521,8 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     view! {
         <li class="note" style=move || format!("--note:{}", note.with(|n| safe_color(&n.color).to_owned())) data-note=id.get_value() tabindex="0"
             class:linking-source=linking_source
-            draggable=if can_edit { "true" } else { "false" }
+            draggable=move || if changeable() { "true" } else { "false" }
+            class:locked=locked
             on:dragstart=move |ev: web_sys::DragEvent| {
                 if let Some(dt) = ev.data_transfer() {
                     let _ = dt.set_data("text/plain", &id.get_value());
@@ -520,6 +533,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             {body}
             <div class="note-meta">
                 <span class="author">{author_label}</span>
+                {move || locked().then(|| view! { <span class="lock" title=move || i18n.t(Key::Locked)>"🔒"</span> })}
                 <span class="votes" data-total=move || if hidden() { "?".to_owned() } else { total().to_string() }>
                     {move || if hidden() { format!("● {}", mine()) } else { format!("● {}", total()) }}
                 </span>
@@ -540,12 +554,18 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                         <button class="tiny" data-action="unvote" aria-label=move || i18n.t(Key::RemoveVote) on:click=move |_| vote(-1)>"−"</button>
                         <button class="tiny" data-action="vote" aria-label=move || i18n.t(Key::AddVote) on:click=move |_| vote(1)>"+"</button>
                     </Show>
-                    {NOTE_COLORS.iter().map(|c| {
-                        let c = *c;
-                        view! { <button class="swatch-btn" style=format!("--swatch:{c}") aria-label=move || format!("{} {c}", i18n.t(Key::Colour)) on:click=move |_| set_color(c)></button> }
-                    }).collect::<Vec<_>>()}
-                    <button class="tiny" data-action="link" on:click=link_click aria-label=move || i18n.t(Key::LinkNote)>"↔"</button>
-                    <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=move || i18n.t(Key::DeleteNote)>"✕"</button>
+                    <Show when=changeable>
+                        {NOTE_COLORS.iter().map(|c| {
+                            let c = *c;
+                            view! { <button class="swatch-btn" style=format!("--swatch:{c}") aria-label=move || format!("{} {c}", i18n.t(Key::Colour)) on:click=move |_| set_color(c)></button> }
+                        }).collect::<Vec<_>>()}
+                        <button class="tiny" data-action="link" on:click=link_click aria-label=move || i18n.t(Key::LinkNote)>"↔"</button>
+                        <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=move || i18n.t(Key::DeleteNote)>"✕"</button>
+                    </Show>
+                    {facilitator.then(|| view! {
+                        <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock
+                            aria-label=move || i18n.t(if locked() { Key::Unlock } else { Key::Lock })>{move || if locked() { "🔓" } else { "🔒" }}</button>
+                    })}
                 </div>
             })}
         </li>

@@ -108,7 +108,7 @@ keys! {
     Collapsed => "replié", "collapsed";
     Expanded => "déplié", "expanded";
     ChildrenHidden => "sous-idées masquées", "hidden sub-ideas";
-    KeyboardHelp => "Tab : enfant · Entrée : voisin · F2 : éditer · Échap : terminer · Suppr : supprimer · Flèches : naviguer · Espace : replier", "Tab: child · Enter: sibling · F2: edit · Esc: done · Del: delete · Arrows: move · Space: collapse";
+    KeyboardHelp => "Tab : enfant · Entrée : voisin · F2 : éditer · Échap : terminer · Suppr : supprimer · Flèches : naviguer · Espace : replier · L : verrouiller (facilitation)", "Tab: child · Enter: sibling · F2: edit · Esc: done · Del: delete · Arrows: move · Space: collapse · L: lock (facilitation)";
     EditNodeLabel => "Texte de l'idée", "Idea text";
     NewSection => "Nouvelle section", "New section";
     AddSection => "Ajouter une section", "Add section";
@@ -178,6 +178,13 @@ keys! {
     By => "par", "by";
     Export => "Exporter", "Export";
     Rename => "Renommer", "Rename";
+    DeletedElements => "Éléments supprimés", "Deleted elements";
+    NothingDeleted => "Rien n'a été supprimé.", "Nothing was deleted.";
+    Restore => "Restaurer", "Restore";
+    Locked => "verrouillé", "locked";
+    LockedElement => "Le facilitateur a verrouillé cet élément (ou un élément en dessous).", "The facilitator locked this element (or one below it).";
+    Lock => "Verrouiller", "Lock";
+    Unlock => "Déverrouiller", "Unlock";
     RenamePrompt => "Nouveau titre du tableau", "New title of the board";
     ExportPdf => "PDF (impression)", "PDF (print)";
     ExportPng => "Image PNG", "PNG image";

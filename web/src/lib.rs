@@ -7,6 +7,7 @@ mod contributions;
 mod diagnosis;
 mod home;
 pub mod i18n;
+mod json;
 mod local;
 mod mindmap;
 mod portfolio;

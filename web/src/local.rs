@@ -1,6 +1,6 @@
 //! What this browser remembers: the participant's profile and the boards opened recently.
 
-use serde::{Deserialize, Serialize};
+use crate::json::{self, Builder, Json};
 
 const PROFILE_KEY: &str = "nouage.profile";
 const RECENT_KEY: &str = "nouage.recent";
@@ -9,17 +9,16 @@ const UI_LANG_KEY: &str = "nouage.lang";
 const RECENT_BOARDS_MAX: usize = 20;
 
 /// The participant as they introduced themselves; `pid` is stable for this browser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub pid: String,
     pub name: String,
     pub org: String,
-    #[serde(rename = "orgKind")]
     pub org_kind: String,
     pub color: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecentBoard {
     pub id: String,
     pub title: String,
@@ -32,35 +31,64 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-fn read<T: for<'de> Deserialize<'de>>(key: &str) -> Option<T> {
-    let text = storage()?.get_item(key).ok()??;
-    serde_json::from_str(&text).ok()
+fn read(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok()?
 }
 
-fn write<T: Serialize>(key: &str, value: &T) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(value)) {
-        let _ = storage.set_item(key, &text);
+fn write(key: &str, text: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(key, text);
     }
 }
 
+fn read_profile() -> Option<Profile> {
+    let j = Json::parse(&read(PROFILE_KEY)?)?;
+    Some(Profile {
+        pid: j.get("pid").str(),
+        name: j.get("name").str(),
+        org: j.get("org").str(),
+        org_kind: j.get("orgKind").str(),
+        color: j.get("color").str(),
+    })
+}
+
 pub fn profile() -> Option<Profile> {
-    read(PROFILE_KEY).filter(|p: &Profile| !p.pid.is_empty() && !p.name.trim().is_empty())
+    read_profile().filter(|p| !p.pid.is_empty() && !p.name.trim().is_empty())
 }
 
 pub fn save_profile(profile: &Profile) {
-    write(PROFILE_KEY, profile);
+    let text = Builder::new()
+        .set("pid", profile.pid.as_str())
+        .set("name", profile.name.as_str())
+        .set("org", profile.org.as_str())
+        .set("orgKind", profile.org_kind.as_str())
+        .set("color", profile.color.as_str())
+        .text();
+    write(PROFILE_KEY, &text);
 }
 
 /// The pid this browser uses, created on first use.
 pub fn pid() -> String {
-    read::<Profile>(PROFILE_KEY)
+    read_profile()
         .map(|p| p.pid)
         .filter(|pid| !pid.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 pub fn recent_boards() -> Vec<RecentBoard> {
-    read(RECENT_KEY).unwrap_or_default()
+    let Some(j) = read(RECENT_KEY).and_then(|text| Json::parse(&text)) else {
+        return Vec::new();
+    };
+    j.items()
+        .iter()
+        .map(|b| RecentBoard {
+            id: b.get("id").str(),
+            title: b.get("title").str(),
+            kind: b.get("kind").str(),
+            link: b.get("link").str(),
+        })
+        .filter(|b| !b.id.is_empty())
+        .collect()
 }
 
 pub fn remember_board(board: RecentBoard) {
@@ -68,7 +96,16 @@ pub fn remember_board(board: RecentBoard) {
     boards.retain(|b| b.id != board.id);
     boards.insert(0, board);
     boards.truncate(RECENT_BOARDS_MAX);
-    write(RECENT_KEY, &boards);
+    let items = boards.iter().map(|b| {
+        Builder::new()
+            .set("id", b.id.as_str())
+            .set("title", b.title.as_str())
+            .set("kind", b.kind.as_str())
+            .set("link", b.link.as_str())
+            .value()
+    });
+    let text = json::stringify(&json::array(items));
+    write(RECENT_KEY, &text);
 }
 
 pub fn ui_lang() -> Option<String> {

@@ -49,7 +49,7 @@ enum Drop {
 }
 
 #[component]
-pub fn MindMap(session: Rc<Session>) -> impl IntoView {
+pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     let i18n = use_i18n();
     let nodes = session.signals.nodes;
     let peers = session.signals.peers;
@@ -68,6 +68,10 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     let viewport = NodeRef::<html::Div>::new();
     let editor = NodeRef::<html::Input>::new();
     let can_edit = session.can_edit;
+    // A node the facilitator locked changes only by the facilitator's hand.
+    let locked_for_me = move |id: &str| {
+        !facilitator && nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.locked))
+    };
     let fitted = StoredValue::new(false);
 
     {
@@ -142,7 +146,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     };
     let start_editing = {
         move |id: String, replace_with: Option<String>| {
-            if !can_edit {
+            if !can_edit || locked_for_me(&id) {
                 return;
             }
             let text = replace_with.clone().unwrap_or_else(|| {
@@ -245,6 +249,10 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             }
             let all = nodes.get_untracked();
             let tree = Tree::resolve(&all);
+            if !facilitator && subtree_locked(&all, &tree, &id) {
+                let _ = window().alert_with_message(i18n.t(Key::LockedElement));
+                return;
+            }
             if !tree.children_of(&id).is_empty() {
                 let confirmed = window()
                     .confirm_with_message(i18n.t(Key::ConfirmDeleteSubtree))
@@ -319,10 +327,20 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                     session.redo();
                     true
                 }
+                "l" | "L" if facilitator && !ctrl && !ev.alt_key() => {
+                    let locked =
+                        nodes.with_untracked(|n| n.iter().any(|n| n.id == current && n.locked));
+                    session.edit(|roots, txn| {
+                        roots.set_locked(txn, &roots.nodes, &current, !locked);
+                    });
+                    true
+                }
                 _ if !ctrl && !ev.alt_key() && key.chars().count() == 1 => {
                     // Typing on a selected idea replaces its text, as in the tools people know.
-                    start_editing(current.clone(), Some(key.clone()));
-                    apply_text(&current, &key);
+                    if can_edit && !locked_for_me(&current) {
+                        start_editing(current.clone(), Some(key.clone()));
+                        apply_text(&current, &key);
+                    }
                     true
                 }
                 _ => false,
@@ -412,7 +430,11 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                 }
                 Gesture::Press { node, start } => {
                     let moved = (point.0 - start.0).hypot(point.1 - start.1);
-                    if moved > DRAG_THRESHOLD_PX && can_edit && node != CENTRAL_NODE_ID {
+                    if moved > DRAG_THRESHOLD_PX
+                        && can_edit
+                        && node != CENTRAL_NODE_ID
+                        && !locked_for_me(&node)
+                    {
                         gesture.set_value(Some(Gesture::Drag { node, over: None }));
                     }
                 }
@@ -526,22 +548,22 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
     let author_label = move |pid: &str| -> String { participants.with(|p| who(p, pid)) };
     // What each node shows; every field is in the key of `<For>`, so a change re-renders it.
     let shown_nodes = move || {
-        let content: std::collections::HashMap<String, (String, String)> = nodes.with(|n| {
+        let content: std::collections::HashMap<String, (String, String, bool)> = nodes.with(|n| {
             n.iter()
-                .map(|n| (n.id.clone(), (n.text.clone(), n.author.clone())))
+                .map(|n| (n.id.clone(), (n.text.clone(), n.author.clone(), n.locked)))
                 .collect()
         });
         layout_memo.with(|l| {
             l.nodes
                 .iter()
                 .map(|p| {
-                    let (text, author) = content.get(&p.id).cloned().unwrap_or_default();
-                    (p.clone(), text, author)
+                    let (text, author, locked) = content.get(&p.id).cloned().unwrap_or_default();
+                    (p.clone(), text, author, locked)
                 })
                 .collect::<Vec<_>>()
         })
     };
-    let node_view = move |(placed, text, author_pid): (Placed, String, String)| {
+    let node_view = move |(placed, text, author_pid, locked): (Placed, String, String, bool)| {
         let id = placed.id.clone();
         let author = author_label(&author_pid);
         let shown = if text.is_empty() {
@@ -584,7 +606,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             placed.height,
             placed.color
         );
-        let label = if placed.hidden_children > 0 {
+        let mut label = if placed.hidden_children > 0 {
             format!(
                 "{shown} ({} {})",
                 placed.hidden_children,
@@ -593,12 +615,16 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
         } else {
             shown.clone()
         };
+        if locked {
+            label = format!("{label} ({})", i18n.t(Key::Locked));
+        }
         view! {
             <div
                 class=class
                 class:selected=is_selected.clone()
                 class:drop-target=is_drop
                 class:empty=text.is_empty()
+                class:locked=locked
                 id=format!("node-{id}")
                 data-node=id.clone()
                 role="treeitem"
@@ -611,6 +637,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
             >
                 <span class="node-text">{shown}</span>
                 {(placed.hidden_children > 0).then(|| view! { <span class="badge">{placed.hidden_children}</span> })}
+                {locked.then(|| view! { <span class="lock" aria-hidden="true">"🔒"</span> })}
             </div>
         }
     };
@@ -719,7 +746,7 @@ pub fn MindMap(session: Rc<Session>) -> impl IntoView {
                     </svg>
                     <For
                         each=shown_nodes
-                        key=|(p, text, author)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
+                        key=|(p, text, author, locked)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}|{locked}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
                         children=node_view
                     />
                     {others_selection}
@@ -802,6 +829,18 @@ fn order_before(nodes: &[Node], parent: &str, before: &str) -> f64 {
         Some(0) | None => order_of(before) - 1.0,
         Some(index) => (order_of(&siblings[index - 1]) + order_of(before)) / 2.0,
     }
+}
+
+/// Whether `id` or any node below it is locked.
+fn subtree_locked(nodes: &[Node], tree: &Tree, id: &str) -> bool {
+    let mut stack = vec![id];
+    while let Some(current) = stack.pop() {
+        if nodes.iter().any(|n| n.id == current && n.locked) {
+            return true;
+        }
+        stack.extend(tree.children_of(current).iter().map(String::as_str));
+    }
+    false
 }
 
 fn delete_subtree(session: &Session, nodes: &[Node], id: &str) {

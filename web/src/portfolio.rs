@@ -48,7 +48,7 @@ fn lead_mode_key(mode: &str) -> Key {
 }
 
 #[component]
-pub fn Portfolio(session: Rc<Session>) -> impl IntoView {
+pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     let i18n = use_i18n();
     let s = session.signals;
     let can_edit = session.can_edit;
@@ -149,7 +149,11 @@ pub fn Portfolio(session: Rc<Session>) -> impl IntoView {
                         }>
                         <h2>{move || i18n.t(stage_key(stage))}<span class="badge">{count}</span></h2>
                         <ul class="cards">
-                            {in_stage.into_iter().map(|p| view! { <ProjectCard project=p open can_edit session /> }).collect::<Vec<_>>()}
+                            {in_stage.into_iter().map(|p| {
+                                // A project the facilitator locked changes only by the facilitator's hand.
+                                let can_edit = can_edit && (facilitator || !p.locked);
+                                view! { <ProjectCard project=p open can_edit session /> }
+                            }).collect::<Vec<_>>()}
                         </ul>
                     </section>
                 }
@@ -239,7 +243,7 @@ pub fn Portfolio(session: Rc<Session>) -> impl IntoView {
                     ViewMode::Columns => view! { <div class="stages">{columns}</div> }.into_any(),
                     ViewMode::Table => table().into_any(),
                 }}
-                {move || open.get().map(|id| view! { <ProjectPanel session id open /> })}
+                {move || open.get().map(|id| view! { <ProjectPanel session id open facilitator /> })}
             </div>
         </div>
     }
@@ -284,7 +288,7 @@ fn ProjectCard(
             }
             on:click=move |_| open.set(Some(id.clone()))
             on:keydown=on_key>
-            <strong class="project-title">{project.title.clone()}</strong>
+            <strong class="project-title">{project.title.clone()}{project.locked.then_some(" 🔒")}</strong>
             {(!project.lead.is_empty()).then(|| view! { <span class="lead">{move || i18n.t(Key::Lead)}" : "{project.lead.clone()}</span> })}
             {(!project.status.is_empty()).then(|| view! { <span class="status-tag">{project.status.clone()}</span> })}
             {(!project.due_date.is_empty()).then(|| view! { <span class="due">{project.due_date.clone()}</span> })}
@@ -295,9 +299,14 @@ fn ProjectCard(
 
 /// Every field of one project, edited live.
 #[component]
-fn ProjectPanel(session: SessionRef, id: String, open: RwSignal<Option<String>>) -> impl IntoView {
+fn ProjectPanel(
+    session: SessionRef,
+    id: String,
+    open: RwSignal<Option<String>>,
+    facilitator: bool,
+) -> impl IntoView {
     let i18n = use_i18n();
-    let (s, can_edit) = session.with_value(|session| (session.signals, session.can_edit));
+    let (s, may_edit) = session.with_value(|session| (session.signals, session.can_edit));
     let id = StoredValue::new(id);
     let edit = move |f: &dyn Fn(&shared::Roots, &mut yrs::TransactionMut, &str)| {
         session.with_value(|session| session.edit(|roots, txn| f(roots, txn, &id.get_value())));
@@ -305,6 +314,19 @@ fn ProjectPanel(session: SessionRef, id: String, open: RwSignal<Option<String>>)
     let project = Memo::new(move |_| {
         s.projects
             .with(|ps| ps.iter().find(|p| p.id == id.get_value()).cloned())
+    });
+    let locked = move || project.with(|p| p.as_ref().is_some_and(|p| p.locked));
+    // Read once: the panel of a project locked or unlocked meanwhile is reopened to follow.
+    let can_edit = may_edit && (facilitator || !locked());
+    let toggle_lock = move |_| {
+        let lock = !locked();
+        edit(&|roots, txn, id| roots.set_locked(txn, &roots.projects, id, lock));
+    };
+    // Opened editable and locked meanwhile: closed, to reopen read-only.
+    Effect::new(move |_| {
+        if can_edit && !facilitator && locked() {
+            open.set(None);
+        }
     });
     let text_field = move |key: &'static str| {
         move |ev| {
@@ -368,6 +390,12 @@ fn ProjectPanel(session: SessionRef, id: String, open: RwSignal<Option<String>>)
     view! {
         <aside class="project-panel" role="dialog" aria-label=move || i18n.t(Key::ProjectDetails)>
             <button class="close" on:click=move |_| open.set(None) aria-label=move || i18n.t(Key::Close)>"×"</button>
+            {(may_edit && facilitator).then(|| view! {
+                <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock>
+                    {move || if locked() { "🔓 " } else { "🔒 " }}{move || i18n.t(if locked() { Key::Unlock } else { Key::Lock })}
+                </button>
+            })}
+            {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{move || i18n.t(Key::LockedElement)}</p> })}
             {move || project.get().map(|p| {
                 let author = p.author.clone();
                 view! {

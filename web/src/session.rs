@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use crate::json::{Builder, Json};
 use leptos::prelude::*;
-use serde::Deserialize;
 use shared::canvas::{Link, Voting};
 use shared::protocol::{self, AwarenessEntry, Message};
 use shared::{BoardKind, Node, Note, Participant, Project, Roots, Section};
@@ -80,26 +80,6 @@ pub struct Signals {
     /// The document's `meta.title` (the facilitator may rename the board).
     pub title: RwSignal<String>,
     pub peers: RwSignal<Vec<Peer>>,
-}
-
-#[derive(Deserialize, Default)]
-struct AwarenessState {
-    #[serde(default)]
-    user: AwarenessUser,
-    #[serde(default)]
-    selected: Option<String>,
-    #[serde(default)]
-    pointer: Option<(f64, f64)>,
-}
-
-#[derive(Deserialize, Default)]
-struct AwarenessUser {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    org: String,
-    #[serde(default)]
-    color: String,
 }
 
 struct LocalPresence {
@@ -509,14 +489,26 @@ impl Session {
                     peers.remove(&entry.client_id);
                     continue;
                 }
-                let state: AwarenessState = serde_json::from_str(&entry.state).unwrap_or_default();
+                // Any client may send any state: what is missing or mistyped reads as empty.
+                let state = Json::parse(&entry.state);
+                let field = |key: &str| state.as_ref().map(|s| s.get(key));
+                let user = field("user");
+                let user_field =
+                    |key: &str| user.as_ref().map(|u| u.get(key).str()).unwrap_or_default();
+                let pointer =
+                    field("pointer")
+                        .map(|p| p.items())
+                        .and_then(|xy| match xy.as_slice() {
+                            [x, y] => Some((x.num()?, y.num()?)),
+                            _ => None,
+                        });
                 let peer = Peer {
                     client_id: entry.client_id,
-                    name: state.user.name,
-                    org: state.user.org,
-                    color: safe_color(&state.user.color).to_owned(),
-                    selected: state.selected,
-                    pointer: state.pointer,
+                    name: user_field("name"),
+                    org: user_field("org"),
+                    color: safe_color(&user_field("color")).to_owned(),
+                    selected: field("selected").and_then(|s| s.opt_str()),
+                    pointer,
                     is_self: false,
                 };
                 peers.insert(entry.client_id, (entry.clock, peer, now));
@@ -564,22 +556,32 @@ impl Session {
         let state = {
             let mut presence = self.presence.borrow_mut();
             presence.clock += 1;
-            serde_json::json!({
-                "user": {
-                    "name": self.profile.name,
-                    "color": self.profile.color,
-                    "org": self.profile.org,
-                    "orgKind": self.profile.org_kind,
-                    "pid": self.profile.pid,
-                },
-                "selected": presence.selected,
-                "pointer": presence.pointer,
-            })
+            let p = &self.profile;
+            let user = Builder::new()
+                .set("name", p.name.as_str())
+                .set("color", p.color.as_str())
+                .set("org", p.org.as_str())
+                .set("orgKind", p.org_kind.as_str())
+                .set("pid", p.pid.as_str());
+            let pointer = presence.pointer.map_or(JsValue::NULL, |(x, y)| {
+                crate::json::array([JsValue::from_f64(x), JsValue::from_f64(y)])
+            });
+            Builder::new()
+                .object("user", user)
+                .set(
+                    "selected",
+                    presence
+                        .selected
+                        .as_deref()
+                        .map_or(JsValue::NULL, JsValue::from_str),
+                )
+                .set("pointer", pointer)
+                .text()
         };
         let entry = AwarenessEntry {
             client_id: self.client_id(),
             clock: self.presence.borrow().clock,
-            state: state.to_string(),
+            state,
         };
         let payload = protocol::encode_awareness([&entry]);
         self.send(&protocol::encode(&Message::Awareness(&payload)));

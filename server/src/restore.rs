@@ -1,0 +1,336 @@
+//! Deleted elements and their restoration: `GET /api/boards/{id}/deleted` lists the nodes,
+//! notes and projects deleted and still absent, from the journal; `POST .../restore` puts one
+//! back as it was just before its deletion (text, author, section or parent, votes, fields),
+//! as an edit of the server journaled and relayed like any other.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use shared::Roots;
+use shared::trace::Tally;
+use yrs::types::ToJson;
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Any, Array, ArrayPrelim, Doc, GetString, Map, MapPrelim, MapRef, Out, ReadTxn, TextPrelim,
+    Transact, Update,
+};
+
+use crate::api::{ApiError, authorize};
+use crate::app::AppState;
+use crate::room::{JoinError, ServerEdit};
+use crate::store::{Actor, JournalRow};
+use crate::tokens::Role;
+
+/// Deleted elements one answer lists at most (the most recent first).
+pub const DELETED_LISTED_MAX: usize = 200;
+
+/// Which element map an element lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementKind {
+    Node,
+    Note,
+    Project,
+}
+
+impl ElementKind {
+    fn root(self, roots: &Roots) -> &MapRef {
+        match self {
+            ElementKind::Node => &roots.nodes,
+            ElementKind::Note => &roots.notes,
+            ElementKind::Project => &roots.projects,
+        }
+    }
+
+    fn of<T: ReadTxn>(roots: &Roots, txn: &T, id: &str) -> Option<(ElementKind, MapRef)> {
+        [ElementKind::Node, ElementKind::Note, ElementKind::Project]
+            .into_iter()
+            .find_map(|kind| match kind.root(roots).get(txn, id) {
+                Some(Out::YMap(map)) => Some((kind, map)),
+                _ => None,
+            })
+    }
+}
+
+/// The text an element is known by: a node's or note's text, a project's title.
+fn label<T: ReadTxn>(map: &MapRef, txn: &T) -> String {
+    ["text", "title"]
+        .iter()
+        .find_map(|key| match map.get(txn, key) {
+            Some(Out::YText(text)) => Some(text.get_string(txn)),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedElement {
+    pub id: String,
+    pub kind: ElementKind,
+    pub text: String,
+    pub deleted_ms: i64,
+    pub deleted_by: String,
+    pub deleted_by_org: String,
+}
+
+/// The elements deleted in `rows` (a board's journal) and absent at its end, newest first.
+pub fn deleted_elements(rows: &[JournalRow]) -> Vec<DeletedElement> {
+    let mut tally = Tally::new();
+    let roots = Roots::new(tally.doc());
+    let mut known: HashMap<String, (ElementKind, String)> = HashMap::new();
+    let mut deleted: HashMap<String, DeletedElement> = HashMap::new();
+    for row in rows {
+        let report = tally.apply(&row.actor.pid, &row.update_v1);
+        let txn = tally.doc().transact();
+        for id in report.created.iter().chain(&report.edited) {
+            if let Some((kind, map)) = ElementKind::of(&roots, &txn, id) {
+                known.insert(id.clone(), (kind, label(&map, &txn)));
+            }
+            deleted.remove(id);
+        }
+        for id in report.deleted {
+            if let Some((kind, text)) = known.get(&id).cloned() {
+                deleted.insert(
+                    id.clone(),
+                    DeletedElement {
+                        id,
+                        kind,
+                        text,
+                        deleted_ms: row.ts_ms,
+                        deleted_by: row.actor.name.clone(),
+                        deleted_by_org: row.actor.org.clone(),
+                    },
+                );
+            }
+        }
+    }
+    let txn = tally.doc().transact();
+    let mut list: Vec<DeletedElement> = deleted
+        .into_values()
+        .filter(|d| ElementKind::of(&roots, &txn, &d.id).is_none())
+        .collect();
+    list.sort_by(|a, b| b.deleted_ms.cmp(&a.deleted_ms).then(a.id.cmp(&b.id)));
+    list
+}
+
+/// A field of an element, owned, to be written back.
+#[derive(Debug, Clone)]
+enum Field {
+    Value(Any),
+    Text(String),
+    Map(Vec<(String, Any)>),
+    List(Vec<Any>),
+}
+
+/// An element as it was: its kind and fields.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    kind: ElementKind,
+    fields: Vec<(String, Field)>,
+}
+
+/// The element `id` as it was just before its last deletion in `rows`, or `None` when the
+/// journal never deleted it.
+pub fn before_last_deletion(rows: &[JournalRow], id: &str) -> Option<Snapshot> {
+    let mut tally = Tally::new();
+    let mut last_deletion = None;
+    for (index, row) in rows.iter().enumerate() {
+        if tally
+            .apply(&row.actor.pid, &row.update_v1)
+            .deleted
+            .iter()
+            .any(|d| d == id)
+        {
+            last_deletion = Some(index);
+        }
+    }
+    let doc = Doc::new();
+    let roots = Roots::new(&doc);
+    for row in &rows[..last_deletion?] {
+        // Stored entries were applied once already; one that fails now is skipped, as the
+        // trace does.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(update) = Update::decode_v1(&row.update_v1) {
+                let _ = doc.transact_mut().apply_update(update);
+            }
+        }));
+    }
+    let txn = doc.transact();
+    let (kind, map) = ElementKind::of(&roots, &txn, id)?;
+    let fields = map
+        .iter(&txn)
+        .map(|(key, value)| {
+            let field = match value {
+                Out::Any(any) => Field::Value(any),
+                Out::YText(text) => Field::Text(text.get_string(&txn)),
+                Out::YMap(inner) => Field::Map(
+                    inner
+                        .iter(&txn)
+                        .map(|(k, v)| (k.to_owned(), v.to_json(&txn)))
+                        .collect(),
+                ),
+                Out::YArray(items) => {
+                    Field::List(items.iter(&txn).map(|v| v.to_json(&txn)).collect())
+                }
+                other => Field::Value(other.to_json(&txn)),
+            };
+            (key.to_owned(), field)
+        })
+        .collect();
+    Some(Snapshot { kind, fields })
+}
+
+/// The server edit that writes `snapshot` back under `id`; refused when `id` exists again.
+fn restore_edit(id: String, snapshot: Snapshot) -> ServerEdit {
+    Arc::new(move |roots, txn| {
+        let root = snapshot.kind.root(roots);
+        if root.get(txn, &id).is_some() {
+            return Err("the element exists".into());
+        }
+        let element = root.insert(txn, id.as_str(), MapPrelim::default());
+        for (key, field) in &snapshot.fields {
+            match field {
+                Field::Value(any) => {
+                    element.insert(txn, key.as_str(), any.clone());
+                }
+                Field::Text(text) => {
+                    element.insert(txn, key.as_str(), TextPrelim::new(text.as_str()));
+                }
+                Field::Map(entries) => {
+                    let map = element.insert(txn, key.as_str(), MapPrelim::default());
+                    for (k, v) in entries {
+                        map.insert(txn, k.as_str(), v.clone());
+                    }
+                }
+                Field::List(items) => {
+                    let list = element.insert(txn, key.as_str(), ArrayPrelim::default());
+                    for item in items {
+                        list.push_back(txn, item.clone());
+                    }
+                }
+            }
+        }
+        // A note whose section is gone goes to the first section there is.
+        if snapshot.kind == ElementKind::Note {
+            let section = match element.get(txn, "section") {
+                Some(Out::Any(Any::String(s))) => s.to_string(),
+                _ => String::new(),
+            };
+            let sections = roots.sections(txn);
+            if !sections.iter().any(|s| s.id == section)
+                && let Some(first) = sections.first()
+            {
+                element.insert(txn, "section", first.id.as_str());
+            }
+        }
+        Ok(())
+    })
+}
+
+#[derive(Serialize)]
+pub struct DeletedResponse {
+    elements: Vec<DeletedElement>,
+    /// True when more elements were deleted than `DELETED_LISTED_MAX`.
+    truncated: bool,
+}
+
+/// `GET /api/boards/{id}/deleted` (any role).
+pub async fn deleted(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<DeletedResponse>, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let store = app.store.clone();
+    let mut elements = tokio::task::spawn_blocking(move || {
+        store
+            .journal(&record.id)
+            .map(|rows| deleted_elements(&rows))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let truncated = elements.len() > DELETED_LISTED_MAX;
+    elements.truncate(DELETED_LISTED_MAX);
+    Ok(Json(DeletedResponse {
+        elements,
+        truncated,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreRequest {
+    element: String,
+}
+
+#[derive(Serialize)]
+pub struct RestoreResponse {
+    restored: String,
+    kind: ElementKind,
+}
+
+/// `POST /api/boards/{id}/restore` with `{"element": ID}` (editor or facilitator).
+pub async fn restore(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RestoreResponse>, ApiError> {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    if role == Role::Viewer {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a viewer cannot restore elements",
+        ));
+    }
+    let request: RestoreRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let store = app.store.clone();
+    let (board, element) = (record.id.clone(), request.element.clone());
+    let snapshot = tokio::task::spawn_blocking(move || {
+        store
+            .journal(&board)
+            .map(|rows| before_last_deletion(&rows, &element))
+    })
+    .await
+    .map_err(ApiError::internal)??
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no deleted element with this id on this board",
+        )
+    })?;
+    let kind = snapshot.kind;
+    let result = app
+        .rooms
+        .edit(
+            &record.id,
+            restore_edit(request.element.clone(), snapshot),
+            Arc::new(Actor::system()),
+        )
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(JoinError::Failed(reason)) if reason == "the element exists" => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "the element is on the board (already restored?)",
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(format!("{e:?}"))),
+    }
+    tracing::info!(board = %record.id, element = %request.element, "element restored");
+    Ok(Json(RestoreResponse {
+        restored: request.element,
+        kind,
+    }))
+}
