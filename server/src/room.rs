@@ -221,6 +221,8 @@ enum Action {
         conn: ConnId,
         frame: Bytes,
     },
+    /// Tells whoever asked for a server edit that it is committed.
+    Reply(oneshot::Sender<Result<(), JoinError>>),
 }
 
 type Commit = Pin<Box<dyn Future<Output = (u64, WriteResult)> + Send>>;
@@ -381,7 +383,9 @@ impl Room {
                 match update {
                     Ok(update) => {
                         self.journal_and_broadcast(actor, Bytes::from(update), None);
-                        let _ = reply.send(Ok(()));
+                        // Answered once committed, so what the caller reads next holds it.
+                        let seq = self.next_seq - 1;
+                        self.enqueue(seq, Action::Reply(reply));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(JoinError::Failed(e)));
@@ -720,6 +724,9 @@ impl Room {
                     peer.step1_pending = false;
                 }
                 self.send(conn, frame);
+            }
+            Action::Reply(reply) => {
+                let _ = reply.send(Ok(()));
             }
         }
     }

@@ -7,7 +7,7 @@ include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// Allows only this origin's scripts; WebAssembly compilation needs `'wasm-unsafe-eval'`.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+     style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 const NOT_BUILT_PAGE: &str = "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\">\

@@ -496,6 +496,46 @@ const scenarios = {
     return { listed, author }
   },
 
+  // The history panel lists the changes, and its slider shows the board as it was.
+  async history (browser) {
+    const board = await createBoard('mindmap', 'Carte')
+    const anne = await join(browser, board.links.editor, 'Anne', 'Lodève')
+    await typeChild(anne, 'Première idée')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await typeChild(anne, 'Deuxième idée')
+    await anne.click('.history-toggle')
+    await anne.waitForSelector('.history-panel input[type=range]')
+    const lines = await anne.$$eval('.history-panel .timeline li', (els) => els.length)
+    // Moves the slider and returns the drawing the page fetched (the page's own fetch of a
+    // blob: URL is not allowed by its Content-Security-Policy, so the response is read here).
+    const slide = async (to) => {
+      const before = await anne.$eval('.history-panel', (e) => e.querySelector('.past-board img')?.getAttribute('src') ?? '')
+      const [response] = await Promise.all([
+        anne.waitForResponse((r) => r.url().includes('format=svg&at=')),
+        anne.$eval('.history-panel input[type=range]', (e, v) => {
+          e.value = v === 'max' ? e.max : String(v)
+          e.dispatchEvent(new Event('input', { bubbles: true }))
+          e.dispatchEvent(new Event('change', { bubbles: true }))
+        }, to)
+      ])
+      await anne.waitForFunction((b) => { const img = document.querySelector('.past-board img'); return img && img.getAttribute('src') && img.getAttribute('src') !== b }, before)
+      const again = await fetch(response.url(), { headers: { Authorization: `Bearer ${board.tokens.viewer}` } })
+      return again.text()
+    }
+    const first = await slide(0)
+    const last = await slide('max')
+    const middle = await anne.$eval('.history-panel input[type=range]', (e) => Math.floor(Number(e.max) / 2))
+    const atMiddle = await slide(middle)
+    await anne.screenshot({ path: `${shots}/history-time-travel.png` })
+    return {
+      lines,
+      firstHasSecond: first.includes('Deuxième idée'),
+      lastHasBoth: last.includes('Première idée') && last.includes('Deuxième idée'),
+      middleIsSvg: atMiddle.startsWith('<svg'),
+      label: await anne.$eval('.time-label', (e) => e.textContent)
+    }
+  },
+
   async contributions (browser) {
     const board = await createBoard('mindmap', 'Qui a contribué')
     const anne = await joinBoard(browser, board.links.editor, 'Anne Bérubé', 'Baie-Saint-Paul', 'commune')

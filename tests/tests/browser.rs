@@ -266,3 +266,21 @@ async fn a_note_deleted_by_mistake_is_restored_from_the_contributions_panel() {
         "the restored note keeps its author"
     );
 }
+
+#[tokio::test]
+async fn the_history_panel_lists_changes_and_shows_the_board_as_it_was() {
+    let Some(result) = run("history").await else {
+        return;
+    };
+    assert!(result["lines"].as_u64().unwrap() >= 2, "{result}");
+    assert_eq!(
+        result["firstHasSecond"], false,
+        "the first change shows a board without the later idea"
+    );
+    assert_eq!(result["lastHasBoth"], true, "{result}");
+    assert_eq!(result["middleIsSvg"], true);
+    assert!(
+        result["label"].as_str().unwrap().contains("Anne"),
+        "{result}"
+    );
+}

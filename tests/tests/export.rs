@@ -438,6 +438,10 @@ async fn a_portfolio_exports_every_project_field() {
             "{text}"
         );
     }
+    let (status, png) = export_bytes(&server.base, &board, "png").await;
+    assert_eq!(status, 200);
+    keep_artifact("portfolio-columns.png", &png);
+    assert!(png_facts(&png).2 > 0.02);
     let md = export_text(&server, &board, "md").await;
     assert!(
         md.contains("## Co-financer") && md.contains("- **Budget** : 102 000 €"),

@@ -147,6 +147,55 @@ impl FromJson for () {
     }
 }
 
+/// One journal entry of the timeline.
+#[derive(Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub ts: f64,
+    pub name: String,
+    pub created: usize,
+    pub edited: usize,
+    pub deleted: usize,
+    pub votes: u64,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct History {
+    pub entries: Vec<HistoryEntry>,
+    pub sessions: usize,
+}
+
+impl FromJson for History {
+    fn from_json(j: &Json) -> Option<Self> {
+        let entries = j
+            .get("entries")
+            .items()
+            .iter()
+            .map(|e| HistoryEntry {
+                ts: e.get("ts").num().unwrap_or(0.0),
+                name: e.get("name").str(),
+                created: e.get("created").items().len(),
+                edited: e.get("edited").items().len(),
+                deleted: e.get("deleted").items().len(),
+                votes: e.get("votesCast").count(),
+            })
+            .collect();
+        Some(History {
+            entries,
+            sessions: j.get("sessions").items().len(),
+        })
+    }
+}
+
+pub async fn history(id: &str, token: &str) -> Result<History, String> {
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/history"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
 pub async fn deleted(id: &str, token: &str) -> Result<Deleted, String> {
     fetch_json(
         "GET",

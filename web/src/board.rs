@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::api;
 use crate::contributions::ContributionsPanel;
 use crate::diagnosis::Diagnosis;
+use crate::history::HistoryPanel;
 use crate::i18n::{Key, use_i18n};
 use crate::local::{self, Profile, RecentBoard};
 use crate::mindmap::MindMap;
@@ -33,7 +34,7 @@ pub const ORG_KINDS: [(&str, Key); 6] = [
 pub fn BoardPage(board_id: String, token: Option<String>) -> impl IntoView {
     let i18n = use_i18n();
     let Some(token) = token else {
-        return view! { <main class="page"><p class="error">{move || i18n.t(Key::MissingToken)}</p></main> }.into_any();
+        return view! { <main class="page"><p class="error">{i18n.live(Key::MissingToken)}</p></main> }.into_any();
     };
     let profile = RwSignal::new(local::profile());
     let info = LocalResource::new({
@@ -44,13 +45,13 @@ pub fn BoardPage(board_id: String, token: Option<String>) -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=move || view! { <p class="page">{move || i18n.t(Key::Loading)}</p> }>
+        <Suspense fallback=move || view! { <p class="page">{i18n.live(Key::Loading)}</p> }>
             {move || {
                 let board_id = board_id.clone();
                 let token = token.clone();
                 info.get().map(|result| match result {
                     Err(error) => view! {
-                        <main class="page"><p class="error">{move || i18n.t(Key::ErrorPrefix)}{error.clone()}</p></main>
+                        <main class="page"><p class="error">{i18n.live(Key::ErrorPrefix)}{error.clone()}</p></main>
                     }.into_any(),
                     Ok(info) => {
                         remember(&info, &token);
@@ -117,26 +118,26 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
     view! {
         <main class="page">
             <form class="card join" on:submit=submit>
-                <h1>{move || i18n.t(Key::JoinTitle)}</h1>
-                <p class="hint">{move || i18n.t(Key::JoinHint)}</p>
-                <label>{move || i18n.t(Key::YourName)}
+                <h1>{i18n.live(Key::JoinTitle)}</h1>
+                <p class="hint">{i18n.live(Key::JoinHint)}</p>
+                <label>{i18n.live(Key::YourName)}
                     <input name="name" required maxlength="80" autofocus prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
-                <Show when=move || error.get()><p class="error" role="alert">{move || i18n.t(Key::NameRequired)}</p></Show>
-                <label>{move || i18n.t(Key::Organisation)}
+                <Show when=move || error.get()><p class="error" role="alert">{i18n.live(Key::NameRequired)}</p></Show>
+                <label>{i18n.live(Key::Organisation)}
                     <input name="org" maxlength="120" prop:value=org on:input=move |ev| org.set(event_target_value(&ev)) />
                 </label>
-                <label>{move || i18n.t(Key::OrgKindLabel)}
+                <label>{i18n.live(Key::OrgKindLabel)}
                     <select name="orgKind" on:change=move |ev| org_kind.set(event_target_value(&ev))>
-                        <option value="">{move || i18n.t(Key::OrgKindNone)}</option>
+                        <option value="">{i18n.live(Key::OrgKindNone)}</option>
                         {ORG_KINDS.iter().map(|(value, key)| {
                             let key = *key;
-                            view! { <option value=*value>{move || i18n.t(key)}</option> }
+                            view! { <option value=*value>{i18n.live(key)}</option> }
                         }).collect::<Vec<_>>()}
                     </select>
                 </label>
                 <fieldset class="colors">
-                    <legend>{move || i18n.t(Key::Colour)}</legend>
+                    <legend>{i18n.live(Key::Colour)}</legend>
                     {PARTICIPANT_COLORS.iter().map(|c| {
                         let c = *c;
                         view! {
@@ -147,7 +148,7 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
                         }
                     }).collect::<Vec<_>>()}
                 </fieldset>
-                <button type="submit" class="primary">{move || i18n.t(Key::Join)}</button>
+                <button type="submit" class="primary">{i18n.live(Key::Join)}</button>
             </form>
         </main>
     }
@@ -167,6 +168,8 @@ fn BoardView(
     let show_contributions = RwSignal::new(false);
     let (panel_board, panel_token) = (board_id.clone(), token.clone());
     let (export_board, export_token) = (board_id.clone(), token.clone());
+    let (history_board, history_token) = (board_id.clone(), token.clone());
+    let show_history = RwSignal::new(false);
     let (rename_board, rename_token) = (board_id.clone(), token.clone());
     let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
@@ -215,20 +218,20 @@ fn BoardView(
     view! {
         <div class="board">
             <header class="board-header">
-                <a href="/" class="home-link">{move || i18n.t(Key::Home)}</a>
+                <a href="/" class="home-link">{i18n.live(Key::Home)}</a>
                 <h1 class="board-title">{move || {
                     let live = title.get();
                     if live.is_empty() { fallback_title.clone() } else { live }
                 }}</h1>
-                {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{move || i18n.t(Key::Rename)}</button> })}
-                {(!can_edit).then(|| view! { <span class="badge readonly">{move || i18n.t(Key::ReadOnly)}</span> })}
+                {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{i18n.live(Key::Rename)}</button> })}
+                {(!can_edit).then(|| view! { <span class="badge readonly">{i18n.live(Key::ReadOnly)}</span> })}
                 <span class=status_class role="status" data-status=move || format!("{:?}", status.get())>{status_text}</span>
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
             <div class="board-body">
                 {body}
                 <aside class="presence" aria-labelledby="presence-title">
-                    <h2 id="presence-title">{move || i18n.t(Key::Present)}</h2>
+                    <h2 id="presence-title">{i18n.live(Key::Present)}</h2>
                     <ul class="people">
                         <For each=move || peers.get() key=|p| (p.client_id, p.name.clone(), p.org.clone(), p.color.clone()) children=move |p| {
                             let you = p.is_self.then(|| format!(" ({})", i18n.t(Key::You)));
@@ -242,9 +245,14 @@ fn BoardView(
                         } />
                     </ul>
                     <button class="contributions-toggle" aria-pressed=move || show_contributions.get().to_string()
-                        on:click=move |_| show_contributions.update(|s| *s = !*s)>{move || i18n.t(Key::ShowContributions)}</button>
+                        on:click=move |_| show_contributions.update(|s| *s = !*s)>{i18n.live(Key::ShowContributions)}</button>
                     <Show when=move || show_contributions.get()>
                         <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() can_edit />
+                    </Show>
+                    <button class="history-toggle" aria-pressed=move || show_history.get().to_string()
+                        on:click=move |_| show_history.update(|s| *s = !*s)>{i18n.live(Key::ShowHistory)}</button>
+                    <Show when=move || show_history.get()>
+                        <HistoryPanel board_id=history_board.clone() token=history_token.clone() />
                     </Show>
                 </aside>
             </div>
@@ -288,6 +296,8 @@ fn export_formats(kind: BoardKind) -> &'static [(&'static str, &'static str, Key
     ];
     const PORTFOLIO: &[(&str, &str, Key)] = &[
         ("pdf", "pdf", Key::ExportPdf),
+        ("png", "png", Key::ExportPng),
+        ("svg", "svg", Key::ExportSvg),
         ("md", "md", Key::ExportMd),
         ("csv", "csv", Key::ExportCsv),
         ("odt", "odt", Key::ExportOdt),
@@ -327,12 +337,12 @@ fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView
                     }
                 });
             };
-            view! { <li><button type="button" data-format=*format on:click=download>{move || i18n.t(*key)}</button></li> }
+            view! { <li><button type="button" data-format=*format on:click=download>{i18n.live(*key)}</button></li> }
         })
         .collect::<Vec<_>>();
     view! {
         <details class="export-menu">
-            <summary>{move || i18n.t(Key::Export)}</summary>
+            <summary>{i18n.live(Key::Export)}</summary>
             <ul>{entries}</ul>
             <Show when=move || error.get().is_some()><p class="error" role="alert">{move || error.get()}</p></Show>
         </details>

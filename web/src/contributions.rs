@@ -38,15 +38,15 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
     let restore = StoredValue::new(restore);
     let bin = move |list: api::Deleted| {
         view! {
-            <h3>{move || i18n.t(Key::DeletedElements)}</h3>
-            {list.0.is_empty().then(|| view! { <p class="hint">{move || i18n.t(Key::NothingDeleted)}</p> })}
+            <h3>{i18n.live(Key::DeletedElements)}</h3>
+            {list.0.is_empty().then(|| view! { <p class="hint">{i18n.live(Key::NothingDeleted)}</p> })}
             <ul class="deleted">
                 {list.0.into_iter().map(|e| {
                     let element = e.id.clone();
                     view! {
                         <li data-element=e.id.clone()>"« "{e.text.clone()}" » — "{e.deleted_by.clone()}
                             {can_edit.then(|| view! {
-                                <button class="tiny" data-action="restore" on:click=move |_| restore.with_value(|r| r(element.clone()))>{move || i18n.t(Key::Restore)}</button>
+                                <button class="tiny" data-action="restore" on:click=move |_| restore.with_value(|r| r(element.clone()))>{i18n.live(Key::Restore)}</button>
                             })}
                         </li>
                     }
@@ -76,12 +76,12 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
         view! {
             <table class="contributions">
                 <thead><tr>
-                    <th>{move || i18n.t(Key::FilterParticipant)}</th>
-                    <th title=move || i18n.t(Key::CreatedLong)>"+"</th>
-                    <th title=move || i18n.t(Key::EditedLong)>"✎"</th>
-                    <th title=move || i18n.t(Key::DeletedLong)>"−"</th>
-                    <th title=move || i18n.t(Key::CharsLong)>"Aa"</th>
-                    <th title=move || i18n.t(Key::VotesLong)>"●"</th>
+                    <th>{i18n.live(Key::FilterParticipant)}</th>
+                    <th title=i18n.live(Key::CreatedLong)>"+"</th>
+                    <th title=i18n.live(Key::EditedLong)>"✎"</th>
+                    <th title=i18n.live(Key::DeletedLong)>"−"</th>
+                    <th title=i18n.live(Key::CharsLong)>"Aa"</th>
+                    <th title=i18n.live(Key::VotesLong)>"●"</th>
                 </tr></thead>
                 <tbody>
                     {report.participants.into_iter().map(|p| view! {
@@ -96,7 +96,7 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
                     }).collect::<Vec<_>>()}
                 </tbody>
             </table>
-            <h3>{move || i18n.t(Key::ParityView)}</h3>
+            <h3>{i18n.live(Key::ParityView)}</h3>
             <ul class="parity">
                 {report.org_kinds.into_iter().map(|k| {
                     let share = k.chars_written * 100 / total_chars;
@@ -114,10 +114,10 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
     };
     view! {
         <section class="contributions-panel" aria-labelledby="contributions-title">
-            <h2 id="contributions-title">{move || i18n.t(Key::Contributions)}
-                <button class="tiny" data-action="refresh-contributions" on:click=move |_| refresh.update(|n| *n += 1)>{move || i18n.t(Key::Refresh)}</button>
+            <h2 id="contributions-title">{i18n.live(Key::Contributions)}
+                <button class="tiny" data-action="refresh-contributions" on:click=move |_| refresh.update(|n| *n += 1)>{i18n.live(Key::Refresh)}</button>
             </h2>
-            <Suspense fallback=move || view! { <p class="hint">{move || i18n.t(Key::Loading)}</p> }>
+            <Suspense fallback=move || view! { <p class="hint">{i18n.live(Key::Loading)}</p> }>
                 {move || report.get().map(|result| match result {
                     Ok(report) => table(report).into_any(),
                     Err(error) => view! { <p class="error">{error}</p> }.into_any(),

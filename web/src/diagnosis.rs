@@ -87,11 +87,11 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             };
             let (toggle_open, toggle_hidden, set_count) = (set, set, set);
             view! {
-                <div class="voting" role="group" aria-label=move || i18n.t(Key::Voting)>
+                <div class="voting" role="group" aria-label=i18n.live(Key::Voting)>
                     <button data-action="toggle-vote" on:click=move |_| toggle_open(Voting { open: !voting.open, ..voting })>
                         {move || i18n.t(if voting.open { Key::CloseVote } else { Key::OpenVote })}
                     </button>
-                    <label>{move || i18n.t(Key::VotesPerParticipant)}
+                    <label>{i18n.live(Key::VotesPerParticipant)}
                         <input type="number" min="1" max=VOTES_PER_PARTICIPANT_MAX.to_string() class="votes-per"
                             prop:value=voting.per_participant.to_string()
                             on:change=move |ev| {
@@ -118,36 +118,36 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
 
     view! {
         <div class="canvas-board">
-            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::KindDiagnosis)>
-                {(can_edit && facilitator).then(|| view! { <button on:click=add_section>{move || i18n.t(Key::AddSection)}</button> })}
+            <div class="toolbar" role="toolbar" aria-label=i18n.live(Key::KindDiagnosis)>
+                {(can_edit && facilitator).then(|| view! { <button on:click=add_section>{i18n.live(Key::AddSection)}</button> })}
                 {(can_edit && facilitator).then(|| view! { <span class="voting-wrap">{voting_controls}</span> })}
                 <Show when=move || s.voting.get().open>
-                    <span class="votes-left" data-votes-left=votes_left.clone()>{move || i18n.t(Key::VotesLeft)}" "{votes_left.clone()}</span>
+                    <span class="votes-left" data-votes-left=votes_left.clone()>{i18n.live(Key::VotesLeft)}" "{votes_left.clone()}</span>
                 </Show>
-                <label class="filter">{move || i18n.t(Key::FilterParticipant)}
+                <label class="filter">{i18n.live(Key::FilterParticipant)}
                     <select data-filter="participant" on:change=move |ev| filter.update(|f| f.participant = event_target_value(&ev))>
-                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        <option value="">{i18n.live(Key::Everyone)}</option>
                         {move || people().into_iter().map(|(pid, p)| view! { <option value=pid>{p.name}</option> }).collect::<Vec<_>>()}
                     </select>
                 </label>
-                <label class="filter">{move || i18n.t(Key::Organisation)}
+                <label class="filter">{i18n.live(Key::Organisation)}
                     <select data-filter="org" on:change=move |ev| filter.update(|f| f.org = event_target_value(&ev))>
-                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        <option value="">{i18n.live(Key::Everyone)}</option>
                         {move || orgs().into_iter().map(|o| { let label = o.clone(); view! { <option value=o>{label}</option> } }).collect::<Vec<_>>()}
                     </select>
                 </label>
-                <label class="filter">{move || i18n.t(Key::OrgKindLabel)}
+                <label class="filter">{i18n.live(Key::OrgKindLabel)}
                     <select data-filter="orgKind" on:change=move |ev| filter.update(|f| f.org_kind = event_target_value(&ev))>
-                        <option value="">{move || i18n.t(Key::Everyone)}</option>
+                        <option value="">{i18n.live(Key::Everyone)}</option>
                         {crate::board::ORG_KINDS.iter().map(|(value, key)| {
                             let key = *key;
-                            view! { <option value=*value>{move || i18n.t(key)}</option> }
+                            view! { <option value=*value>{i18n.live(key)}</option> }
                         }).collect::<Vec<_>>()}
                     </select>
                 </label>
                 <Show when=move || linking_from.get().is_some()>
-                    <span class="linking" role="status">{move || i18n.t(Key::PickNoteToLink)}
-                        <button on:click=move |_| linking_from.set(None)>{move || i18n.t(Key::Cancel)}</button>
+                    <span class="linking" role="status">{i18n.live(Key::PickNoteToLink)}
+                        <button on:click=move |_| linking_from.set(None)>{i18n.live(Key::Cancel)}</button>
                     </span>
                 </Show>
             </div>
@@ -275,18 +275,18 @@ fn SectionView(
             on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
             <header class="section-head">
                 {if manage {
-                    view! { <input class="section-title" id=title_id.clone() prop:value=section.title.clone() aria-label=move || i18n.t(Key::SectionTitle) on:change=rename /> }.into_any()
+                    view! { <input class="section-title" id=title_id.clone() prop:value=section.title.clone() aria-label=i18n.live(Key::SectionTitle) on:change=rename /> }.into_any()
                 } else {
                     view! { <h2 class="section-title" id=title_id.clone()>{section.title.clone()}</h2> }.into_any()
                 }}
                 <p class="hint">{section.hint.clone()}</p>
                 <div class="section-actions">
-                    {can_edit.then(|| view! { <button data-action="add-note" on:click=add_note>{move || i18n.t(Key::AddNote)}</button> })}
-                    <button on:click=toggle_sort aria-pressed=sorted>{move || i18n.t(Key::SortByVotes)}</button>
+                    {can_edit.then(|| view! { <button data-action="add-note" on:click=add_note>{i18n.live(Key::AddNote)}</button> })}
+                    <button on:click=toggle_sort aria-pressed=sorted>{i18n.live(Key::SortByVotes)}</button>
                     {manage.then(|| view! {
-                        <button on:click=move |_| shift(-1) aria-label=move || i18n.t(Key::MoveSectionLeft)>"←"</button>
-                        <button on:click=move |_| shift(1) aria-label=move || i18n.t(Key::MoveSectionRight)>"→"</button>
-                        <button data-action="remove-section" on:click=ask_remove aria-label=move || i18n.t(Key::RemoveSection)>"✕"</button>
+                        <button on:click=move |_| shift(-1) aria-label=i18n.live(Key::MoveSectionLeft)>"←"</button>
+                        <button on:click=move |_| shift(1) aria-label=i18n.live(Key::MoveSectionRight)>"→"</button>
+                        <button data-action="remove-section" on:click=ask_remove aria-label=i18n.live(Key::RemoveSection)>"✕"</button>
                     })}
                 </div>
                 <RemoveSectionDialog ctx section=section.id.clone() removing />
@@ -331,14 +331,14 @@ fn RemoveSectionDialog(
     };
     view! {
         <Show when=shown>
-            <div class="dialog" role="dialog" aria-label=move || i18n.t(Key::RemoveSection)>
-                <p>{move || i18n.t(Key::WhereNotesGo)}</p>
+            <div class="dialog" role="dialog" aria-label=i18n.live(Key::RemoveSection)>
+                <p>{i18n.live(Key::WhereNotesGo)}</p>
                 <select data-field="notes-to" on:change=move |ev| target.set(event_target_value(&ev))>
-                    <option value="">{move || i18n.t(Key::DeleteTheNotes)}</option>
+                    <option value="">{i18n.live(Key::DeleteTheNotes)}</option>
                     {move || others().into_iter().map(|x| view! { <option value=x.id.clone()>{x.title.clone()}</option> }).collect::<Vec<_>>()}
                 </select>
-                <button class="primary" data-action="confirm-remove" on:click=confirm>{move || i18n.t(Key::RemoveSection)}</button>
-                <button on:click=move |_| removing.set(None)>{move || i18n.t(Key::Cancel)}</button>
+                <button class="primary" data-action="confirm-remove" on:click=confirm>{i18n.live(Key::RemoveSection)}</button>
+                <button on:click=move |_| removing.set(None)>{i18n.live(Key::Cancel)}</button>
             </div>
         </Show>
     }
@@ -478,7 +478,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             });
             view! {
                 <textarea class="note-editor" node_ref=editor prop:value=text on:input=edit on:blur=move |_| editing.set(None)
-                    aria-label=move || i18n.t(Key::NoteText)
+                    aria-label=i18n.live(Key::NoteText)
                     on:keydown=move |ev: KeyboardEvent| if ev.key() == "Escape" || (ev.key() == "Enter" && !ev.shift_key()) {
                         // Handled here: the note's own Enter (open the editor) must not see it.
                         ev.prevent_default();
@@ -533,7 +533,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             {body}
             <div class="note-meta">
                 <span class="author">{author_label}</span>
-                {move || locked().then(|| view! { <span class="lock" title=move || i18n.t(Key::Locked)>"🔒"</span> })}
+                {move || locked().then(|| view! { <span class="lock" title=i18n.live(Key::Locked)>"🔒"</span> })}
                 <span class="votes" data-total=move || if hidden() { "?".to_owned() } else { total().to_string() }>
                     {move || if hidden() { format!("● {}", mine()) } else { format!("● {}", total()) }}
                 </span>
@@ -543,7 +543,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                     let link = StoredValue::new(link);
                     view! {
                         <li>"↔ "{label}{can_edit.then(|| view! {
-                            <button class="tiny" aria-label=move || i18n.t(Key::RemoveLink) on:click=move |_| remove_link(link.get_value())>"×"</button>
+                            <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_link(link.get_value())>"×"</button>
                         })}</li>
                     }
                 }).collect::<Vec<_>>()}
@@ -551,16 +551,16 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             {can_edit.then(|| view! {
                 <div class="note-actions">
                     <Show when=open>
-                        <button class="tiny" data-action="unvote" aria-label=move || i18n.t(Key::RemoveVote) on:click=move |_| vote(-1)>"−"</button>
-                        <button class="tiny" data-action="vote" aria-label=move || i18n.t(Key::AddVote) on:click=move |_| vote(1)>"+"</button>
+                        <button class="tiny" data-action="unvote" aria-label=i18n.live(Key::RemoveVote) on:click=move |_| vote(-1)>"−"</button>
+                        <button class="tiny" data-action="vote" aria-label=i18n.live(Key::AddVote) on:click=move |_| vote(1)>"+"</button>
                     </Show>
                     <Show when=changeable>
                         {NOTE_COLORS.iter().map(|c| {
                             let c = *c;
                             view! { <button class="swatch-btn" style=format!("--swatch:{c}") aria-label=move || format!("{} {c}", i18n.t(Key::Colour)) on:click=move |_| set_color(c)></button> }
                         }).collect::<Vec<_>>()}
-                        <button class="tiny" data-action="link" on:click=link_click aria-label=move || i18n.t(Key::LinkNote)>"↔"</button>
-                        <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=move || i18n.t(Key::DeleteNote)>"✕"</button>
+                        <button class="tiny" data-action="link" on:click=link_click aria-label=i18n.live(Key::LinkNote)>"↔"</button>
+                        <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=i18n.live(Key::DeleteNote)>"✕"</button>
                     </Show>
                     {facilitator.then(|| view! {
                         <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock

@@ -71,28 +71,28 @@ pub fn Home() -> impl IntoView {
 
     view! {
         <main class="page home">
-            <p class="tagline">{move || i18n.t(Key::AppTagline)}</p>
+            <p class="tagline">{i18n.live(Key::AppTagline)}</p>
             <form class="card create" on:submit=submit>
-                <h2>{move || i18n.t(Key::NewBoard)}</h2>
-                <label>{move || i18n.t(Key::BoardTitle)}
+                <h2>{i18n.live(Key::NewBoard)}</h2>
+                <label>{i18n.live(Key::BoardTitle)}
                     <input name="title" maxlength="200" prop:value=title on:input=move |ev| title.set(event_target_value(&ev)) />
                 </label>
                 <fieldset class="kinds">
-                    <legend>{move || i18n.t(Key::BoardKindLabel)}</legend>
+                    <legend>{i18n.live(Key::BoardKindLabel)}</legend>
                     {KINDS.iter().map(|(value, key)| {
                         let (value, key) = (*value, *key);
                         view! {
                             <label class="kind">
                                 <input type="radio" name="kind" value=value prop:checked=move || kind.get() == value on:change=move |_| kind.set(value.to_owned()) />
-                                {move || i18n.t(key)}
+                                {i18n.live(key)}
                             </label>
                         }
                     }).collect::<Vec<_>>()}
                 </fieldset>
-                <label>{move || i18n.t(Key::BoardLang)}
+                <label>{i18n.live(Key::BoardLang)}
                     <select name="lang" on:change=move |ev| lang.set(event_target_value(&ev)) prop:value=lang>
-                        <option value="fr">{move || i18n.t(Key::LangFr)}</option>
-                        <option value="en">{move || i18n.t(Key::LangEn)}</option>
+                        <option value="fr">{i18n.live(Key::LangFr)}</option>
+                        <option value="en">{i18n.live(Key::LangEn)}</option>
                     </select>
                 </label>
                 <Show when=move || error.get().is_some()><p class="error" role="alert">{move || error.get()}</p></Show>
@@ -104,24 +104,24 @@ pub fn Home() -> impl IntoView {
                 {move || created.get().map(|board| view! { <Links board /> })}
             </Show>
             <form class="card import" on:submit=import>
-                <h2>{move || i18n.t(Key::ImportTitle)}</h2>
-                <p class="hint">{move || i18n.t(Key::ImportHint)}</p>
-                <label>{move || i18n.t(Key::ImportFile)}
+                <h2>{i18n.live(Key::ImportTitle)}</h2>
+                <p class="hint">{i18n.live(Key::ImportHint)}</p>
+                <label>{i18n.live(Key::ImportFile)}
                     <input type="file" id="import-file" accept=".mm,.opml,.md,.markdown,.txt,.yjs" />
                 </label>
                 <Show when=move || import_error.get().is_some()><p class="error" role="alert">{move || import_error.get()}</p></Show>
-                <button type="submit" prop:disabled=busy>{move || i18n.t(Key::ImportButton)}</button>
+                <button type="submit" prop:disabled=busy>{i18n.live(Key::ImportButton)}</button>
             </form>
             <section class="card recent">
-                <h2>{move || i18n.t(Key::RecentBoards)}</h2>
+                <h2>{i18n.live(Key::RecentBoards)}</h2>
                 {if recent.is_empty() {
-                    view! { <p class="hint">{move || i18n.t(Key::NoRecentBoards)}</p> }.into_any()
+                    view! { <p class="hint">{i18n.live(Key::NoRecentBoards)}</p> }.into_any()
                 } else {
                     view! {
                         <ul>
                             {recent.into_iter().map(|b| {
                                 let key = kind_key(&b.kind);
-                                view! { <li><a href=b.link.clone()>{b.title.clone()}</a>" · "<span class="hint">{move || i18n.t(key)}</span></li> }
+                                view! { <li><a href=b.link.clone()>{b.title.clone()}</a>" · "<span class="hint">{i18n.live(key)}</span></li> }
                             }).collect::<Vec<_>>()}
                         </ul>
                     }.into_any()
@@ -145,8 +145,8 @@ fn Links(board: CreatedBoard) -> impl IntoView {
     ];
     view! {
         <section class="card links" aria-labelledby="links-title">
-            <h2 id="links-title">{move || i18n.t(Key::LinksTitle)}" — "{board.title.clone()}</h2>
-            <p class="hint">{move || i18n.t(Key::LinksHint)}</p>
+            <h2 id="links-title">{i18n.live(Key::LinksTitle)}" — "{board.title.clone()}</h2>
+            <p class="hint">{i18n.live(Key::LinksHint)}</p>
             {rows.into_iter().map(|(key, link, role)| {
                 let copied = RwSignal::new(false);
                 let to_copy = link.clone();
@@ -157,10 +157,10 @@ fn Links(board: CreatedBoard) -> impl IntoView {
                 };
                 view! {
                     <div class="link-row" data-role=role>
-                        <span class="role">{move || i18n.t(key)}</span>
-                        <input readonly class="link" prop:value=link.clone() aria-label=move || i18n.t(key) />
+                        <span class="role">{i18n.live(key)}</span>
+                        <input readonly class="link" prop:value=link.clone() aria-label=i18n.live(key) />
                         <button type="button" on:click=copy>{move || i18n.t(if copied.get() { Key::Copied } else { Key::Copy })}</button>
-                        <a class="open" href=link.clone()>{move || i18n.t(Key::Open)}</a>
+                        <a class="open" href=link.clone()>{i18n.live(Key::Open)}</a>
                     </div>
                 }
             }).collect::<Vec<_>>()}

@@ -12,6 +12,13 @@ impl I18n {
     pub fn t(&self, key: Key) -> &'static str {
         tr(self.0.get(), key)
     }
+
+    /// The text of `key`, following a language switch, for a view. Every key gives the same
+    /// closure type, so the many translated texts and labels of the views share one compiled
+    /// copy of the rendering code instead of one each (this keeps the WebAssembly small).
+    pub fn live(self, key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        move || self.t(key)
+    }
 }
 
 pub fn use_i18n() -> I18n {
@@ -178,6 +185,13 @@ keys! {
     By => "par", "by";
     Export => "Exporter", "Export";
     Rename => "Renommer", "Rename";
+    History => "Historique", "History";
+    ClickToClose => "cliquer pour fermer", "click to close";
+    ShowHistory => "Historique et retour dans le temps", "History and time travel";
+    WorkingSessions => "séance(s) de travail", "working session(s)";
+    Changes => "modifications", "changes";
+    TimeTravel => "Revoir le tableau tel qu'il était", "See the board as it was";
+    PastBoard => "Le tableau à ce moment (lecture seule)", "The board at that moment (read-only)";
     DeletedElements => "Éléments supprimés", "Deleted elements";
     NothingDeleted => "Rien n'a été supprimé.", "Nothing was deleted.";
     Restore => "Restaurer", "Restore";

@@ -5,6 +5,7 @@ mod api;
 mod board;
 mod contributions;
 mod diagnosis;
+mod history;
 mod home;
 pub mod i18n;
 mod json;
@@ -62,7 +63,7 @@ fn App() -> impl IntoView {
             <nav class="topbar">
                 <a href="/" class="brand">"Nouage"</a>
                 <button class="lang-switch" on:click=switch lang=move || match i18n.0.get() { Lang::Fr => "en", Lang::En => "fr" }>
-                    {move || i18n.t(Key::SwitchLanguage)}
+                    {i18n.live(Key::SwitchLanguage)}
                 </button>
             </nav>
             {page}

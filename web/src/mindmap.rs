@@ -710,24 +710,24 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
 
     view! {
         <div class="mindmap">
-            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::MapLabel)>
+            <div class="toolbar" role="toolbar" aria-label=i18n.live(Key::MapLabel)>
                 {can_edit.then(|| view! {
-                    <button on:click=add_child_button>{move || i18n.t(Key::AddChild)}</button>
-                    <button on:click=add_sibling_button>{move || i18n.t(Key::AddSibling)}</button>
-                    <button on:click=delete_button>{move || i18n.t(Key::DeleteNode)}</button>
-                    <button on:click=move |_| undo_session.undo()>{move || i18n.t(Key::Undo)}</button>
-                    <button on:click=move |_| redo_session.redo()>{move || i18n.t(Key::Redo)}</button>
+                    <button on:click=add_child_button>{i18n.live(Key::AddChild)}</button>
+                    <button on:click=add_sibling_button>{i18n.live(Key::AddSibling)}</button>
+                    <button on:click=delete_button>{i18n.live(Key::DeleteNode)}</button>
+                    <button on:click=move |_| undo_session.undo()>{i18n.live(Key::Undo)}</button>
+                    <button on:click=move |_| redo_session.redo()>{i18n.live(Key::Redo)}</button>
                 })}
-                <button on:click=zoom_button(1.25) aria-label=move || i18n.t(Key::ZoomIn)>"+"</button>
-                <button on:click=zoom_button(0.8) aria-label=move || i18n.t(Key::ZoomOut)>"−"</button>
-                <button on:click=move |_| fit(viewport, layout_memo, view)>{move || i18n.t(Key::FitToScreen)}</button>
+                <button on:click=zoom_button(1.25) aria-label=i18n.live(Key::ZoomIn)>"+"</button>
+                <button on:click=zoom_button(0.8) aria-label=i18n.live(Key::ZoomOut)>"−"</button>
+                <button on:click=move |_| fit(viewport, layout_memo, view)>{i18n.live(Key::FitToScreen)}</button>
             </div>
             <div
                 class="viewport"
                 node_ref=viewport
                 tabindex="0"
                 role="tree"
-                aria-label=move || i18n.t(Key::MapLabel)
+                aria-label=i18n.live(Key::MapLabel)
                 aria-activedescendant=active_descendant
                 on:keydown=on_keydown
                 on:pointerdown=on_pointerdown
@@ -756,7 +756,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                         node_ref=editor
                         style=move || editor_style().unwrap_or_else(|| EDITOR_IDLE_STYLE.into())
                         tabindex=move || if editing.get().is_some() { "0" } else { "-1" }
-                        aria-label=move || i18n.t(Key::EditNodeLabel)
+                        aria-label=i18n.live(Key::EditNodeLabel)
                         on:keydown=on_editor_keydown
                         on:input=on_editor_input
                         on:blur=move |_| finish_editing()
@@ -764,7 +764,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     />
                 </div>
             </div>
-            <p class="help">{move || i18n.t(Key::KeyboardHelp)}</p>
+            <p class="help">{i18n.live(Key::KeyboardHelp)}</p>
         </div>
     }
 }

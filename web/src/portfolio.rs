@@ -100,7 +100,7 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     };
     let filter_select = move |label: Key, key: &'static str, options: Vec<(String, String)>| {
         view! {
-            <label class="filter">{move || i18n.t(label)}
+            <label class="filter">{i18n.live(label)}
                 <select data-filter=key on:change=move |ev| {
                     let v = event_target_value(&ev);
                     filter.update(|f| match key {
@@ -110,7 +110,7 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                         _ => f.status = v,
                     });
                 }>
-                    <option value="">{move || i18n.t(Key::Everyone)}</option>
+                    <option value="">{i18n.live(Key::Everyone)}</option>
                     {options.into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect::<Vec<_>>()}
                 </select>
             </label>
@@ -139,7 +139,7 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 let in_stage: Vec<Project> = projects.iter().filter(|p| p.stage == stage || (stage == STAGES[0] && !STAGES.contains(&p.stage.as_str()))).cloned().collect();
                 let count = in_stage.len();
                 view! {
-                    <section class="stage-column" data-stage=stage aria-label=move || i18n.t(stage_key(stage))
+                    <section class="stage-column" data-stage=stage aria-label=i18n.live(stage_key(stage))
                         on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
                         on:drop=move |ev: web_sys::DragEvent| {
                             ev.prevent_default();
@@ -147,7 +147,7 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                                 set_stage(id, stage);
                             }
                         }>
-                        <h2>{move || i18n.t(stage_key(stage))}<span class="badge">{count}</span></h2>
+                        <h2>{i18n.live(stage_key(stage))}<span class="badge">{count}</span></h2>
                         <ul class="cards">
                             {in_stage.into_iter().map(|p| {
                                 // A project the facilitator locked changes only by the facilitator's hand.
@@ -195,7 +195,7 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 (c, true) if c == column => "descending",
                 _ => "none",
             };
-            view! { <th aria-sort=aria><button class="th" on:click=on_click>{move || i18n.t(label)}</button></th> }
+            view! { <th aria-sort=aria><button class="th" on:click=on_click>{i18n.live(label)}</button></th> }
         };
         view! {
             <table class="projects-table">
@@ -204,10 +204,10 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     {header("stage", Key::Stage)}
                     {header("status", Key::Status)}
                     {header("lead", Key::Lead)}
-                    <th>{move || i18n.t(Key::Partners)}</th>
+                    <th>{i18n.live(Key::Partners)}</th>
                     {header("budget", Key::Budget)}
                     {header("due", Key::DueDate)}
-                    <th>{move || i18n.t(Key::NextStep)}</th>
+                    <th>{i18n.live(Key::NextStep)}</th>
                 </tr></thead>
                 <tbody>
                     {projects.into_iter().map(|p| {
@@ -232,10 +232,10 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
 
     view! {
         <div class="portfolio-board">
-            <div class="toolbar" role="toolbar" aria-label=move || i18n.t(Key::KindPortfolio)>
-                {can_edit.then(|| view! { <button data-action="add-project" on:click=add>{move || i18n.t(Key::AddProject)}</button> })}
-                <button aria-pressed=move || (mode.get() == ViewMode::Columns).to_string() on:click=move |_| mode.set(ViewMode::Columns)>{move || i18n.t(Key::ColumnsView)}</button>
-                <button aria-pressed=move || (mode.get() == ViewMode::Table).to_string() on:click=move |_| mode.set(ViewMode::Table)>{move || i18n.t(Key::TableView)}</button>
+            <div class="toolbar" role="toolbar" aria-label=i18n.live(Key::KindPortfolio)>
+                {can_edit.then(|| view! { <button data-action="add-project" on:click=add>{i18n.live(Key::AddProject)}</button> })}
+                <button aria-pressed=move || (mode.get() == ViewMode::Columns).to_string() on:click=move |_| mode.set(ViewMode::Columns)>{i18n.live(Key::ColumnsView)}</button>
+                <button aria-pressed=move || (mode.get() == ViewMode::Table).to_string() on:click=move |_| mode.set(ViewMode::Table)>{i18n.live(Key::TableView)}</button>
                 {filters}
             </div>
             <div class="portfolio-body">
@@ -289,7 +289,7 @@ fn ProjectCard(
             on:click=move |_| open.set(Some(id.clone()))
             on:keydown=on_key>
             <strong class="project-title">{project.title.clone()}{project.locked.then_some(" 🔒")}</strong>
-            {(!project.lead.is_empty()).then(|| view! { <span class="lead">{move || i18n.t(Key::Lead)}" : "{project.lead.clone()}</span> })}
+            {(!project.lead.is_empty()).then(|| view! { <span class="lead">{i18n.live(Key::Lead)}" : "{project.lead.clone()}</span> })}
             {(!project.status.is_empty()).then(|| view! { <span class="status-tag">{project.status.clone()}</span> })}
             {(!project.due_date.is_empty()).then(|| view! { <span class="due">{project.due_date.clone()}</span> })}
             {(!project.partners.is_empty()).then(|| view! { <span class="partners">{project.partners.join(", ")}</span> })}
@@ -373,7 +373,7 @@ fn ProjectPanel(
     };
     let input = move |label: Key, name: &'static str, value: String, kind: &'static str| {
         view! {
-            <label>{move || i18n.t(label)}
+            <label>{i18n.live(label)}
                 <input name=name type=kind prop:value=value readonly=!can_edit on:change=move |ev| {
                     let value = event_target_value(&ev);
                     match name {
@@ -388,33 +388,33 @@ fn ProjectPanel(
         }
     };
     view! {
-        <aside class="project-panel" role="dialog" aria-label=move || i18n.t(Key::ProjectDetails)>
-            <button class="close" on:click=move |_| open.set(None) aria-label=move || i18n.t(Key::Close)>"×"</button>
+        <aside class="project-panel" role="dialog" aria-label=i18n.live(Key::ProjectDetails)>
+            <button class="close" on:click=move |_| open.set(None) aria-label=i18n.live(Key::Close)>"×"</button>
             {(may_edit && facilitator).then(|| view! {
                 <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock>
                     {move || if locked() { "🔓 " } else { "🔒 " }}{move || i18n.t(if locked() { Key::Unlock } else { Key::Lock })}
                 </button>
             })}
-            {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{move || i18n.t(Key::LockedElement)}</p> })}
+            {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{i18n.live(Key::LockedElement)}</p> })}
             {move || project.get().map(|p| {
                 let author = p.author.clone();
                 view! {
                     <h2>{p.title.clone()}</h2>
-                    <p class="hint">{move || i18n.t(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author))}</p>
-                    <label>{move || i18n.t(Key::ProjectTitle)}
+                    <p class="hint">{i18n.live(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author))}</p>
+                    <label>{i18n.live(Key::ProjectTitle)}
                         <input name="title" prop:value=p.title.clone() readonly=!can_edit on:input=text_field("title") />
                     </label>
-                    <label>{move || i18n.t(Key::Description)}
+                    <label>{i18n.live(Key::Description)}
                         <textarea name="description" prop:value=p.description.clone() readonly=!can_edit on:input=text_field("description") rows="4"></textarea>
                     </label>
-                    <label>{move || i18n.t(Key::Stage)}
+                    <label>{i18n.live(Key::Stage)}
                         <select name="stage" prop:disabled=!can_edit on:change=string_field("stage")>
-                            {STAGES.iter().map(|st| view! { <option value=*st selected=p.stage == *st>{move || i18n.t(stage_key(st))}</option> }).collect::<Vec<_>>()}
+                            {STAGES.iter().map(|st| view! { <option value=*st selected=p.stage == *st>{i18n.live(stage_key(st))}</option> }).collect::<Vec<_>>()}
                         </select>
                     </label>
-                    <label>{move || i18n.t(Key::LeadMode)}
+                    <label>{i18n.live(Key::LeadMode)}
                         <select name="leadMode" prop:disabled=!can_edit on:change=string_field("leadMode")>
-                            {LEAD_MODES.iter().map(|m| view! { <option value=*m selected=p.lead_mode == *m>{move || i18n.t(lead_mode_key(m))}</option> }).collect::<Vec<_>>()}
+                            {LEAD_MODES.iter().map(|m| view! { <option value=*m selected=p.lead_mode == *m>{i18n.live(lead_mode_key(m))}</option> }).collect::<Vec<_>>()}
                         </select>
                     </label>
                     {input(Key::Status, "status", p.status.clone(), "text")}
@@ -425,11 +425,11 @@ fn ProjectPanel(
                     {input(Key::WorkingGroup, "workingGroup", p.working_group.clone(), "text")}
                     {input(Key::NextStep, "nextStep", p.next_step.clone(), "text")}
                     {input(Key::DueDate, "dueDate", p.due_date.clone(), "date")}
-                    <h3>{move || i18n.t(Key::Stakes)}</h3>
+                    <h3>{i18n.live(Key::Stakes)}</h3>
                     <ul class="stakes">
                         {p.stakes.iter().enumerate().map(|(index, stake)| view! {
                             <li>{stake.label.clone()}{can_edit.then(|| view! {
-                                <button class="tiny" aria-label=move || i18n.t(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
+                                <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
                             })}</li>
                         }).collect::<Vec<_>>()}
                     </ul>
@@ -437,12 +437,12 @@ fn ProjectPanel(
             })}
             {can_edit.then(|| view! {
                 <form class="add-stake" on:submit=add_stake>
-                    <input name="stakeLabel" placeholder=move || i18n.t(Key::StakeLabel) prop:value=stake_label on:input=move |ev| stake_label.set(event_target_value(&ev)) />
-                    <input name="stakeBoard" placeholder=move || i18n.t(Key::StakeBoard) prop:value=stake_board on:input=move |ev| stake_board.set(event_target_value(&ev)) />
-                    <input name="stakeNote" placeholder=move || i18n.t(Key::StakeNote) prop:value=stake_note on:input=move |ev| stake_note.set(event_target_value(&ev)) />
-                    <button type="submit">{move || i18n.t(Key::AddStake)}</button>
+                    <input name="stakeLabel" placeholder=i18n.live(Key::StakeLabel) prop:value=stake_label on:input=move |ev| stake_label.set(event_target_value(&ev)) />
+                    <input name="stakeBoard" placeholder=i18n.live(Key::StakeBoard) prop:value=stake_board on:input=move |ev| stake_board.set(event_target_value(&ev)) />
+                    <input name="stakeNote" placeholder=i18n.live(Key::StakeNote) prop:value=stake_note on:input=move |ev| stake_note.set(event_target_value(&ev)) />
+                    <button type="submit">{i18n.live(Key::AddStake)}</button>
                 </form>
-                <button class="danger" on:click=delete>{move || i18n.t(Key::DeleteProject)}</button>
+                <button class="danger" on:click=delete>{i18n.live(Key::DeleteProject)}</button>
             })}
         </aside>
     }

@@ -27,6 +27,17 @@ window.nouageDownload = async (url, token, filename) => {
   setTimeout(() => URL.revokeObjectURL(href), 10_000);
 };
 
+// Fetches an export (the board as it was, for the history panel) with the token in a header
+// and returns a blob: URL for an <img>; the previous one is released.
+let pastUrl = null;
+window.nouageObjectUrl = async (url, token) => {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw (await failure(response)).message;
+  if (pastUrl) URL.revokeObjectURL(pastUrl);
+  pastUrl = URL.createObjectURL(await response.blob());
+  return pastUrl;
+};
+
 // Imports the file chosen in the input `inputId` as a new board; resolves to the API's answer
 // (the JSON of a created board). The format comes from the file name.
 window.nouageImport = async (inputId, lang) => {

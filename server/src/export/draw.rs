@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use shared::layout::{Side, is_css_color};
 
 use super::labels::{Label, tr};
-use super::model::Board;
+use super::model::{Board, NoteView, SectionView};
 use super::text::{byline, xml_escape};
 use super::{one_line, utc};
 
@@ -227,13 +227,55 @@ const DEFAULT_NOTE_COLOR: &str = "#fef3c7";
 /// The diagnosis canvas: sections in three columns, each note as a card with its text, its
 /// author and organisation, and its votes.
 pub fn canvas(board: &Board) -> String {
+    canvas_of(board, &board.sections)
+}
+
+/// The portfolio drawn like a canvas: one column per cooperation stage, a card per project.
+pub fn portfolio(board: &Board) -> String {
+    let lang = board.lang;
+    let sections: Vec<SectionView> = shared::portfolio::STAGES
+        .iter()
+        .map(|stage| SectionView {
+            section: shared::doc::Section {
+                id: (*stage).to_owned(),
+                title: super::labels::stage(lang, stage).to_owned(),
+                hint: String::new(),
+                order: 0.0,
+            },
+            notes: board
+                .projects
+                .iter()
+                .filter(|p| p.stage == *stage)
+                .map(|p| NoteView {
+                    note: shared::doc::Note {
+                        id: p.id.clone(),
+                        text: [p.title.trim(), p.lead.trim(), p.status.trim()]
+                            .iter()
+                            .filter(|t| !t.is_empty())
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        color: "#e0e7ff".into(),
+                        ..Default::default()
+                    },
+                    author: board.author(&p.id, &p.author),
+                    votes: 0,
+                    created_ms: board.provenance.created_ms(&p.id),
+                })
+                .collect(),
+        })
+        .collect();
+    canvas_of(board, &sections)
+}
+
+fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
     let lang = board.lang;
     let column_width =
         (CANVAS_WIDTH_PX - CANVAS_GAP_PX * (CANVAS_COLUMNS as f64 + 1.0)) / CANVAS_COLUMNS as f64;
     let card_width = column_width - 24.0;
     let mut body = String::new();
     let mut y = 110.0;
-    for row in board.sections.chunks(CANVAS_COLUMNS) {
+    for row in sections.chunks(CANVAS_COLUMNS) {
         let mut row_height: f64 = 0.0;
         let mut drawn = Vec::new();
         for (col, view) in row.iter().enumerate() {
@@ -382,11 +424,19 @@ pub fn canvas(board: &Board) -> String {
         r##"font-weight="bold" fill="#111827""##,
         "start",
     );
-    let notes: usize = board.sections.iter().map(|s| s.notes.len()).sum();
+    let notes: usize = sections.iter().map(|s| s.notes.len()).sum();
     let _ = writeln!(
         svg,
-        r##"<text x="{CANVAS_GAP_PX}" y="80" font-size="12" fill="#6b7280">{} · {notes} notes · {} {}</text>"##,
+        r##"<text x="{CANVAS_GAP_PX}" y="80" font-size="12" fill="#6b7280">{} · {notes} {} · {} {}</text>"##,
         xml_escape(&board.id),
+        tr(
+            lang,
+            if board.kind == shared::BoardKind::Portfolio {
+                Label::ProjectsCount
+            } else {
+                Label::NotesCount
+            }
+        ),
         tr(lang, Label::Exported),
         utc(super::now_ms())
     );

@@ -24,6 +24,8 @@ labels! {
     OrgKind => "Type d'organisation", "Organisation kind";
     Votes => "Votes", "Votes";
     OneVote => "1 vote", "1 vote";
+    NotesCount => "notes", "notes";
+    ProjectsCount => "projets", "projects";
     Created => "Créé le", "Created";
     Section => "Section", "Section";
     Text => "Texte", "Text";

@@ -85,7 +85,6 @@ impl Format {
         match self {
             Format::Opml | Format::Mm => kind == BoardKind::MindMap,
             Format::Csv => kind != BoardKind::MindMap,
-            Format::Svg | Format::Png => kind != BoardKind::Portfolio,
             _ => true,
         }
     }
@@ -194,9 +193,11 @@ pub fn render_board(
     let footer = format!("{} · {}", one_line(&board.title), board.id);
     Ok(match (format, board.kind) {
         (Format::Svg, BoardKind::MindMap) => draw::mind_map(board).into_bytes(),
-        (Format::Svg, _) => draw::canvas(board).into_bytes(),
+        (Format::Svg, BoardKind::Diagnosis) => draw::canvas(board).into_bytes(),
+        (Format::Svg, BoardKind::Portfolio) => draw::portfolio(board).into_bytes(),
         (Format::Png, BoardKind::MindMap) => render::png(&draw::mind_map(board))?,
-        (Format::Png, _) => render::png(&draw::canvas(board))?,
+        (Format::Png, BoardKind::Diagnosis) => render::png(&draw::canvas(board))?,
+        (Format::Png, BoardKind::Portfolio) => render::png(&draw::portfolio(board))?,
         (Format::Pdf, BoardKind::MindMap) => render::pdf(&[draw::mind_map(board)], &board.title)?,
         (Format::Pdf, BoardKind::Diagnosis) => render::pdf(&[draw::canvas(board)], &board.title)?,
         (Format::Pdf, BoardKind::Portfolio) => {
@@ -396,7 +397,7 @@ mod tests {
         }
         assert!(!Format::Opml.fits(BoardKind::Diagnosis));
         assert!(!Format::Csv.fits(BoardKind::MindMap));
-        assert!(!Format::Png.fits(BoardKind::Portfolio));
+        assert!(Format::Png.fits(BoardKind::Portfolio));
         assert_eq!(Format::parse("record-pdf"), Some(Format::RecordPdf));
         assert_eq!(Format::parse("docx"), None);
     }
