@@ -1,8 +1,12 @@
-//! `nouage-bench`: drives any y-websocket-compatible relay and measures fan-out latency.
+//! `nouage-bench`: drives any y-websocket-compatible relay and measures it.
 //!
-//! Scenario: R receivers and S senders join one room; each sender makes U updates per second
-//! for D seconds, each carrying its send time; every receiver records the delay from the send
-//! to its arrival (one clock: the same process). Prints p50/p99/max, messages and bytes.
+//! `--mode fanout` (default): R receivers and S senders join one room; each sender makes U
+//! updates per second for D seconds, each carrying its send time; every receiver records the
+//! delay from the send to its arrival (one clock: the same process). Prints p50/p99/max,
+//! messages and bytes.
+//!
+//! `--mode rooms`: N rooms, one client each, each client writes a document of B bytes; then
+//! the server's resident memory (`--server-pid`, read from `/proc`) with every room loaded.
 //!
 //! The URL template names the room and token, so the same run drives Nouage
 //! (`ws://HOST/ws/{room}?token=T`), y-sweet (`ws://HOST/doc/ws/{room}`) or the Node
@@ -46,6 +50,91 @@ struct Args {
     rate: u32,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// `fanout` or `rooms`.
+    #[arg(long, default_value = "fanout")]
+    mode: String,
+    /// Rooms of the `rooms` mode.
+    #[arg(long, default_value_t = 2_000)]
+    rooms: usize,
+    /// Bytes of text each client of the `rooms` mode writes into its room.
+    #[arg(long, default_value_t = 20_000)]
+    doc_bytes: usize,
+    /// The server's process id, to read its resident memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Nouage's admin token, so creating many boards is not rate-limited.
+    #[arg(long)]
+    admin_token: Option<String>,
+}
+
+/// Resident memory of a process in MB, from `/proc/PID/status`.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// N rooms with one client each, each writing `doc_bytes` of text; reports resident memory.
+async fn rooms(args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let baseline = args.server_pid.and_then(rss_mb);
+    let mut clients = Vec::with_capacity(args.rooms);
+    let text: String = "Idée partagée, écrite à plusieurs. ".repeat(args.doc_bytes / 36 + 1);
+    let text = &text[..text
+        .char_indices()
+        .nth(args.doc_bytes)
+        .map_or(text.len(), |(i, _)| i)];
+    for i in 0..args.rooms {
+        let (room, token) = match &args.nouage_api {
+            Some(api) => create_board_with(api, args.admin_token.as_deref()).await?,
+            None => (format!("{}-{i}", args.room), String::new()),
+        };
+        let url = args.url.replace("{room}", &room).replace("{token}", &token);
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .with_context(|| format!("client {i} connect"))?;
+        let (mut sink, mut stream) = socket.split();
+        let doc = Doc::new();
+        let body = doc.get_or_insert_text("bench");
+        let update = {
+            let mut txn = doc.transact_mut();
+            yrs::Text::push(&body, &mut txn, text);
+            txn.encode_update_v1()
+        };
+        sink.send(WsMessage::Binary(Bytes::from(protocol::encode(
+            &Message::Update(&update),
+        ))))
+        .await?;
+        // Keep reading (pings, the server's step 1) so the connection stays healthy.
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                if let WsMessage::Binary(frame) = message
+                    && let Ok(messages) = protocol::decode_frame(&frame, usize::MAX)
+                    && messages.iter().any(|m| matches!(m, Message::SyncStep1(_)))
+                {
+                    let reply = protocol::encode(&Message::SyncStep2(&[0, 0]));
+                    let _ = sink.send(WsMessage::Binary(Bytes::from(reply))).await;
+                }
+            }
+        });
+        clients.push(reader);
+    }
+    let connected_s = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let loaded = args.server_pid.and_then(rss_mb);
+    let report = serde_json::json!({
+        "rooms": args.rooms,
+        "doc_bytes": args.doc_bytes,
+        "connect_and_write_s": connected_s,
+        "rss_before_mb": baseline,
+        "rss_loaded_mb": loaded,
+    });
+    println!("{report}");
+    for client in clients {
+        client.abort();
+    }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -58,8 +147,11 @@ struct Totals {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.mode == "rooms" {
+        return rooms(&args).await;
+    }
     let (room, token) = match &args.nouage_api {
-        Some(api) => create_board(api).await?,
+        Some(api) => create_board_with(api, args.admin_token.as_deref()).await?,
         None => (args.room.clone(), String::new()),
     };
     let url = args.url.replace("{room}", &room).replace("{token}", &token);
@@ -122,16 +214,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_board(api: &str) -> anyhow::Result<(String, String)> {
-    let response: serde_json::Value = reqwest::Client::builder()
+async fn create_board_with(
+    api: &str,
+    admin_token: Option<&str>,
+) -> anyhow::Result<(String, String)> {
+    let mut request = reqwest::Client::builder()
         .no_proxy()
         .build()?
         .post(format!("{api}/api/boards"))
-        .json(&serde_json::json!({"kind": "mindmap", "title": "bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
+        .json(&serde_json::json!({"kind": "mindmap", "title": "bench"}));
+    if let Some(token) = admin_token {
+        request = request.bearer_auth(token);
+    }
+    let response: serde_json::Value = request.send().await?.json().await?;
     let id = response["id"].as_str().context("no board id")?.to_owned();
     let token = response["tokens"]["editor"]
         .as_str()

@@ -536,6 +536,31 @@ const scenarios = {
     }
   },
 
+  // Colour by author, and a participant's contributions highlighted from the panel.
+  async 'by-author' (browser) {
+    const board = await createBoard('mindmap', 'Carte')
+    const anne = await joinBoard(browser, board.links.editor, 'Anne', 'Lodève', 'commune')
+    await anne.waitForSelector('[role=treeitem]')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno', 'Vélo Vert', 'association')
+    await bruno.waitForSelector('[role=treeitem]')
+    await typeChild(anne, 'Idée d’Anne')
+    await typeChild(bruno, 'Idée de Bruno')
+    await waitForLabel(anne, 'Idée de Bruno')
+    const border = (text) => anne.$$eval('[role=treeitem]', (els, t) => getComputedStyle(els.find((e) => e.querySelector('.node-text').textContent === t)).borderTopColor, text)
+    const opacity = (text) => anne.$$eval('[role=treeitem]', (els, t) => getComputedStyle(els.find((e) => e.querySelector('.node-text').textContent === t)).opacity, text)
+    await anne.click('.by-author-toggle')
+    await anne.waitForSelector('.board.by-author')
+    const colours = [await border('Idée d’Anne'), await border('Idée de Bruno')]
+    await anne.click('.contributions-toggle')
+    await anne.waitForSelector('table.contributions tbody tr')
+    await anne.click('table.contributions tbody tr:has-text("Bruno")')
+    await anne.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => getComputedStyle(e).opacity === '0.25'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const highlighted = { anne: await opacity('Idée d’Anne'), bruno: await opacity('Idée de Bruno') }
+    await anne.screenshot({ path: `${shots}/colour-by-author-highlight.png` })
+    return { colours, highlighted }
+  },
+
   async contributions (browser) {
     const board = await createBoard('mindmap', 'Qui a contribué')
     const anne = await joinBoard(browser, board.links.editor, 'Anne Bérubé', 'Baie-Saint-Paul', 'commune')

@@ -284,3 +284,14 @@ async fn the_history_panel_lists_changes_and_shows_the_board_as_it_was() {
         "{result}"
     );
 }
+
+#[tokio::test]
+async fn elements_take_their_authors_colour_and_one_persons_contributions_stand_out() {
+    let Some(result) = run("by-author").await else {
+        return;
+    };
+    let colours = result["colours"].as_array().unwrap();
+    assert_ne!(colours[0], colours[1], "two authors, two colours: {result}");
+    assert_eq!(result["highlighted"]["bruno"], "1", "{result}");
+    assert_eq!(result["highlighted"]["anne"], "0.25", "{result}");
+}

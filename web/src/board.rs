@@ -215,8 +215,15 @@ fn BoardView(
             view! { <Portfolio session=session.clone() facilitator /> }.into_any()
         }
     };
+    // Colour by author and the highlight of one participant's elements: one style sheet built
+    // from the participants, matched against each element's `data-author`.
+    let by_author = RwSignal::new(false);
+    let highlight = RwSignal::new(None::<String>);
+    let participants = session.signals.participants;
+    let author_styles = move || author_css(&participants.get(), highlight.get().as_deref());
     view! {
-        <div class="board">
+        <style>{author_styles}</style>
+        <div class="board" class:by-author=by_author>
             <header class="board-header">
                 <a href="/" class="home-link">{i18n.live(Key::Home)}</a>
                 <h1 class="board-title">{move || {
@@ -225,7 +232,8 @@ fn BoardView(
                 }}</h1>
                 {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{i18n.live(Key::Rename)}</button> })}
                 {(!can_edit).then(|| view! { <span class="badge readonly">{i18n.live(Key::ReadOnly)}</span> })}
-                <span class=status_class role="status" data-status=move || format!("{:?}", status.get())>{status_text}</span>
+                <span class=status_class role="status" data-status=move || status.get().name()>{status_text}</span>
+                <Toggle class="by-author-toggle" on=by_author label=Key::ColourByAuthor />
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
             <div class="board-body">
@@ -244,13 +252,11 @@ fn BoardView(
                             }
                         } />
                     </ul>
-                    <button class="contributions-toggle" aria-pressed=move || show_contributions.get().to_string()
-                        on:click=move |_| show_contributions.update(|s| *s = !*s)>{i18n.live(Key::ShowContributions)}</button>
+                    <Toggle class="contributions-toggle" on=show_contributions label=Key::ShowContributions />
                     <Show when=move || show_contributions.get()>
-                        <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() can_edit />
+                        <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() can_edit highlight />
                     </Show>
-                    <button class="history-toggle" aria-pressed=move || show_history.get().to_string()
-                        on:click=move |_| show_history.update(|s| *s = !*s)>{i18n.live(Key::ShowHistory)}</button>
+                    <Toggle class="history-toggle" on=show_history label=Key::ShowHistory />
                     <Show when=move || show_history.get()>
                         <HistoryPanel board_id=history_board.clone() token=history_token.clone() />
                     </Show>
@@ -347,6 +353,44 @@ fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView
             <Show when=move || error.get().is_some()><p class="error" role="alert">{move || error.get()}</p></Show>
         </details>
     }
+}
+
+/// A button that switches `on`, pressed while it is on.
+#[component]
+fn Toggle(class: &'static str, on: RwSignal<bool>, label: Key) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <button type="button" class=class aria-pressed=move || if on.get() { "true" } else { "false" }
+            on:click=move |_| on.update(|b| *b = !*b)>{i18n.live(label)}</button>
+    }
+}
+
+/// The rules giving each participant's elements their colour (`--author`), and dimming the
+/// others' when one participant is highlighted. Participant ids come from any client, so only
+/// plain ids (letters, digits, `-`, `_`) become selectors, and only hex colours are used.
+fn author_css(
+    participants: &std::collections::BTreeMap<String, shared::Participant>,
+    highlight: Option<&str>,
+) -> String {
+    let plain = |pid: &str| {
+        !pid.is_empty()
+            && pid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let mut css = String::new();
+    for (pid, p) in participants.iter().filter(|(pid, _)| plain(pid)) {
+        css.push_str(&format!(
+            "[data-author=\"{pid}\"]{{--author:{}}}",
+            crate::session::safe_color(&p.color)
+        ));
+    }
+    if let Some(pid) = highlight.filter(|pid| plain(pid)) {
+        css.push_str(&format!(
+            ".board [data-author]:not([data-author=\"{pid}\"]){{opacity:.25}}"
+        ));
+    }
+    css
 }
 
 /// `window.nouage.offline()` / `.online()`: cut and restore this page's connection, as the

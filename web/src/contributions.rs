@@ -7,7 +7,13 @@ use crate::api::{self, Contributions};
 use crate::i18n::{Key, use_i18n};
 
 #[component]
-pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> impl IntoView {
+pub fn ContributionsPanel(
+    board_id: String,
+    token: String,
+    can_edit: bool,
+    /// The participant whose elements the board shows highlighted, chosen by clicking a row.
+    highlight: RwSignal<Option<String>>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let refresh = RwSignal::new(0u32);
     let report = LocalResource::new({
@@ -84,8 +90,15 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
                     <th title=i18n.live(Key::VotesLong)>"●"</th>
                 </tr></thead>
                 <tbody>
-                    {report.participants.into_iter().map(|p| view! {
-                        <tr data-pid=p.pid.clone()>
+                    {report.participants.into_iter().map(|p| {
+                        let pid = p.pid.clone();
+                        let toggle = move |_| highlight.update(|h| *h = if h.as_deref() == Some(pid.as_str()) { None } else { Some(pid.clone()) });
+                        let chosen = {
+                            let pid = p.pid.clone();
+                            move || highlight.with(|h| h.as_deref() == Some(pid.as_str()))
+                        };
+                        view! {
+                        <tr data-pid=p.pid.clone() class:chosen=chosen on:click=toggle>
                             <td>{p.name.clone()}<span class="person-org">{p.org.clone()}</span></td>
                             <td class="created">{p.created}</td>
                             <td>{p.edited}</td>
@@ -93,9 +106,10 @@ pub fn ContributionsPanel(board_id: String, token: String, can_edit: bool) -> im
                             <td>{p.chars_written}</td>
                             <td>{p.votes_cast}</td>
                         </tr>
-                    }).collect::<Vec<_>>()}
+                    }}).collect::<Vec<_>>()}
                 </tbody>
             </table>
+            <p class="hint">{i18n.live(Key::ClickToHighlight)}</p>
             <h3>{i18n.live(Key::ParityView)}</h3>
             <ul class="parity">
                 {report.org_kinds.into_iter().map(|k| {

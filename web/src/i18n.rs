@@ -186,6 +186,8 @@ keys! {
     Export => "Exporter", "Export";
     Rename => "Renommer", "Rename";
     History => "Historique", "History";
+    ColourByAuthor => "Couleurs par auteur", "Colour by author";
+    ClickToHighlight => "Cliquer sur une personne pour surligner ses contributions.", "Click a person to highlight their contributions.";
     ClickToClose => "cliquer pour fermer", "click to close";
     ShowHistory => "Historique et retour dans le temps", "History and time travel";
     WorkingSessions => "séance(s) de travail", "working session(s)";

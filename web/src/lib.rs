@@ -23,7 +23,6 @@ use crate::i18n::{I18n, Key};
 /// Entry point, called by `main.js` once the module is loaded.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
 }
 

@@ -72,7 +72,12 @@ pub fn pid() -> String {
     read_profile()
         .map(|p| p.pid)
         .filter(|pid| !pid.is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| {
+            web_sys::window()
+                .and_then(|w| w.crypto().ok())
+                .map(|c| c.random_uuid())
+                .unwrap_or_else(crate::session::new_id)
+        })
 }
 
 pub fn recent_boards() -> Vec<RecentBoard> {

@@ -205,7 +205,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             if !can_edit {
                 return;
             }
-            let id = uuid::Uuid::new_v4().simple().to_string();
+            let id = crate::session::new_id();
             let all = nodes.get_untracked();
             let order = new_order(&all, &parent, after.as_deref());
             let pid = session.pid().to_owned();
@@ -627,6 +627,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 class:locked=locked
                 id=format!("node-{id}")
                 data-node=id.clone()
+                data-author=author_pid.clone()
                 role="treeitem"
                 prop:ariaLevel=(placed.depth + 1).to_string()
                 aria-selected=move || if is_selected() { "true" } else { "false" }

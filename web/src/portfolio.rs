@@ -279,7 +279,7 @@ fn ProjectCard(
         });
     };
     view! {
-        <li class="card-project" data-project=id.clone() tabindex="0"
+        <li class="card-project" data-project=id.clone() tabindex="0" data-author=project.author.clone()
             draggable=if can_edit { "true" } else { "false" }
             on:dragstart=move |ev: web_sys::DragEvent| {
                 if let Some(dt) = ev.data_transfer() {

@@ -54,6 +54,20 @@ pub enum Status {
     UnknownBoard,
 }
 
+impl Status {
+    /// The name the page exposes in `data-status` (tests and styles read it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Connecting => "Connecting",
+            Status::Connected => "Connected",
+            Status::Reconnecting => "Reconnecting",
+            Status::Offline => "Offline",
+            Status::Refused => "Refused",
+            Status::UnknownBoard => "UnknownBoard",
+        }
+    }
+}
+
 /// Somebody present on the board, from awareness.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Peer {
