@@ -67,6 +67,16 @@ struct Args {
     admin_token: Option<String>,
 }
 
+/// Opens a websocket with Nagle's algorithm off, as browsers do, so the client adds no delay.
+async fn connect(
+    url: &str,
+) -> anyhow::Result<(
+    Socket,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    Ok(tokio_tungstenite::connect_async_with_config(url, None, true).await?)
+}
+
 /// Resident memory of a process in MB, from `/proc/PID/status`.
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -91,7 +101,7 @@ async fn rooms(args: &Args) -> anyhow::Result<()> {
             None => (format!("{}-{i}", args.room), String::new()),
         };
         let url = args.url.replace("{room}", &room).replace("{token}", &token);
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
+        let (socket, _) = connect(&url)
             .await
             .with_context(|| format!("client {i} connect"))?;
         let (mut sink, mut stream) = socket.split();
@@ -159,17 +169,13 @@ async fn main() -> anyhow::Result<()> {
     let totals = Arc::new(Totals::default());
     let mut receivers = Vec::new();
     for _ in 0..args.receivers {
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("receiver connect")?;
+        let (socket, _) = connect(&url).await.context("receiver connect")?;
         receivers.push(tokio::spawn(receive(socket, start, totals.clone())));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut senders = Vec::new();
     for id in 0..args.senders {
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("sender connect")?;
+        let (socket, _) = connect(&url).await.context("sender connect")?;
         senders.push(tokio::spawn(send(
             socket,
             id,
@@ -322,6 +328,10 @@ async fn send(
         ))))
         .await?;
     }
+    // Close cleanly once the server has read everything: dropping a socket with unread
+    // data makes the kernel reset the connection, which can discard the last update.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = sink.close().await;
     drain.abort();
     Ok(())
 }

@@ -123,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         rows.len(),
         total_ms - read_ms
     );
-    for fraction in [0.1, 0.5, 0.9, 1.0] {
+    for fraction in [0.1234, 0.5555, 0.9876, 1.0] {
         let at = START_MS + (ENTRIES as f64 * fraction) as i64 * STEP_MS;
         let started = Instant::now();
         let stored = store.load_at(&record.id, at)?;
@@ -131,7 +131,7 @@ fn main() -> anyhow::Result<()> {
         let (past, ..) = server::room::load_doc(stored).map_err(anyhow::Error::msg)?;
         let nodes = Roots::new(&past).nodes(&past.transact()).len();
         println!(
-            "board at {:>3.0} % of its history: {nodes} nodes, snapshot + {replayed} entries, {:.1} ms",
+            "board at {:>4.1} % of its history: {nodes} nodes, snapshot + {replayed} entries, {:.1} ms",
             fraction * 100.0,
             started.elapsed().as_secs_f64() * 1e3
         );

@@ -113,8 +113,7 @@ pub async fn create_board(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     admit(&app, peer, &headers)?;
-    let request: CreateBoardRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let request: CreateBoardRequest = json_body(&body)?;
     let kind: BoardKind = request
         .kind
         .parse()
@@ -203,6 +202,12 @@ fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Ap
         ));
     }
     Ok(())
+}
+
+/// A JSON request body, or a 400 that says what is wrong with it.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
 fn parse_lang(lang: Option<&str>) -> Result<Lang, ApiError> {
@@ -386,8 +391,7 @@ pub async fn rename_board(
             "only the facilitator link may rename the board",
         ));
     }
-    let request: RenameRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let request: RenameRequest = json_body(&body)?;
     let title = checked_title(&app, &request.title)?;
     let store = app.store.clone();
     let (board, stored_title) = (record.id.clone(), title.clone());

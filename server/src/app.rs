@@ -150,6 +150,13 @@ pub async fn start_with_store(
         let graceful = async move {
             let _ = stopping.wait_for(|s| *s).await;
         };
+        // Small frames go out at once: without TCP_NODELAY, Nagle's algorithm meeting the
+        // peer's delayed ACK holds an update up to 40 ms (seen in the fan-out benchmark).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

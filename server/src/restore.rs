@@ -292,8 +292,7 @@ pub async fn restore(
             "a viewer cannot restore elements",
         ));
     }
-    let request: RestoreRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    let request: RestoreRequest = crate::api::json_body(&body)?;
     let store = app.store.clone();
     let (board, element) = (record.id.clone(), request.element.clone());
     let snapshot = tokio::task::spawn_blocking(move || {

@@ -666,3 +666,35 @@ pub fn keep_artifact(name: &str, bytes: &[u8]) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
 }
+
+/// Joins `board` as an editor with the identity of a participant (`kind`: an orgKind).
+pub async fn join(
+    server: &TestServer,
+    board: &Board,
+    pid: &str,
+    name: &str,
+    org: &str,
+    kind: &str,
+) -> (YClient, shared::Roots) {
+    let query = format!(
+        "token={}&pid={pid}&name={}&org={}&orgKind={kind}",
+        board.editor,
+        percent(name),
+        percent(org)
+    );
+    let client = YClient::connect_with(&server.ws_base(), &board.id, &query)
+        .await
+        .unwrap();
+    let roots = shared::Roots::new(client.doc());
+    (client, roots)
+}
+
+/// Percent-encodes a query value (UTF-8 bytes outside `A-Z a-z 0-9 - _`).
+pub fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -5,32 +5,11 @@ use std::io::Read;
 
 use nouage_tests::{
     Board, TempDir, TestServer, YClient, board_from, create_board, export_bytes, http,
-    import_board, keep_artifact, pdf_text,
+    import_board, join, keep_artifact, pdf_text,
 };
 use shared::Roots;
 use shared::portfolio::Project;
 use yrs::Transact;
-
-/// Joins `board` as a named participant of an organisation.
-async fn join(
-    server: &TestServer,
-    board: &Board,
-    pid: &str,
-    name: &str,
-    org: &str,
-) -> (YClient, Roots) {
-    let query = format!(
-        "token={}&pid={pid}&name={}&org={}&orgKind=commune",
-        board.editor,
-        name.replace(' ', "%20"),
-        org.replace(' ', "%20")
-    );
-    let client = YClient::connect_with(&server.ws_base(), &board.id, &query)
-        .await
-        .unwrap();
-    let roots = Roots::new(client.doc());
-    (client, roots)
-}
 
 const BRANCHES: [&str; 6] = [
     "Mobilités douces",
@@ -93,7 +72,15 @@ async fn a_mind_map_exports_to_every_format_and_imports_back_as_the_same_tree() 
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Projet de territoire").await;
-    let (anne, roots) = join(&server, &board, "p-anne", "Anne", "Commune de Lodève").await;
+    let (anne, roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
     let texts = write_map(&anne, &roots);
     assert_eq!(texts.len(), 100);
     let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
@@ -237,8 +224,24 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "diagnosis", "Diagnostic partagé").await;
-    let (anne, anne_roots) = join(&server, &board, "p-anne", "Anne", "Commune de Lodève").await;
-    let (zoe, zoe_roots) = join(&server, &board, "p-zoe", "Zoé", "Association Vélo Vert").await;
+    let (anne, anne_roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
+    let (zoe, zoe_roots) = join(
+        &server,
+        &board,
+        "p-zoe",
+        "Zoé",
+        "Association Vélo Vert",
+        "commune",
+    )
+    .await;
     anne.edit(|txn| {
         anne_roots.add_note(
             txn,
@@ -384,7 +387,15 @@ async fn a_portfolio_exports_every_project_field() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "portfolio", "Projets coopératifs").await;
-    let (anne, roots) = join(&server, &board, "p-anne", "Anne", "Communauté de communes").await;
+    let (anne, roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne",
+        "Communauté de communes",
+        "commune",
+    )
+    .await;
     let projects: Vec<Project> = (0..12)
         .map(|i| Project {
             id: format!("p{i}"),
@@ -529,7 +540,7 @@ async fn the_command_line_exports_what_the_api_exports_while_the_server_runs() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Carte des mobilités").await;
-    let (anne, roots) = join(&server, &board, "p-anne", "Anne", "Commune").await;
+    let (anne, roots) = join(&server, &board, "p-anne", "Anne", "Commune", "commune").await;
     anne.edit(|txn| roots.add_node(txn, "n1", Some("root"), 1.0, "Navette électrique", "p-anne"));
     let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
         .await

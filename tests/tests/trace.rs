@@ -1,40 +1,9 @@
 //! The trace of who contributed what, as the API reports it from the journal.
 
-use nouage_tests::{Board, TempDir, TestServer, YClient, create_board, get_json, http};
+use nouage_tests::{TempDir, TestServer, YClient, create_board, get_json, http, join};
 use serde_json::Value;
 use shared::Roots;
 use yrs::{Text, Transact};
-
-async fn join(
-    server: &TestServer,
-    board: &Board,
-    pid: &str,
-    name: &str,
-    org: &str,
-    kind: &str,
-) -> (YClient, Roots) {
-    let query = format!(
-        "token={}&pid={pid}&name={}&org={}&orgKind={kind}",
-        board.editor,
-        percent(name),
-        percent(org)
-    );
-    let client = YClient::connect_with(&server.ws_base(), &board.id, &query)
-        .await
-        .unwrap();
-    let roots = Roots::new(client.doc());
-    (client, roots)
-}
-
-/// Percent-encodes a query value (UTF-8 bytes outside `A-Z a-z 0-9 - _`).
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn row<'a>(rows: &'a Value, key: &str, value: &str) -> &'a Value {
     rows.as_array()

@@ -273,50 +273,42 @@ extern "C" {
     fn nouage_download(url: &str, token: &str, filename: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// The formats each kind offers, as the API names them (see docs/api.md).
-fn export_formats(kind: BoardKind) -> &'static [(&'static str, &'static str, Key)] {
-    const MAP: &[(&str, &str, Key)] = &[
-        ("pdf", "pdf", Key::ExportPdf),
-        ("png", "png", Key::ExportPng),
-        ("svg", "svg", Key::ExportSvg),
-        ("md", "md", Key::ExportMd),
-        ("opml", "opml", Key::ExportOpml),
-        ("mm", "mm", Key::ExportMm),
-        ("odt", "odt", Key::ExportOdt),
-        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
-        ("record-md", "record.md", Key::ExportRecordMd),
-        ("json", "json", Key::ExportJson),
-        ("yjs", "yjs", Key::ExportYjs),
-    ];
-    const CANVAS: &[(&str, &str, Key)] = &[
-        ("pdf", "pdf", Key::ExportPdf),
-        ("png", "png", Key::ExportPng),
-        ("svg", "svg", Key::ExportSvg),
-        ("md", "md", Key::ExportMd),
-        ("csv", "csv", Key::ExportCsv),
-        ("odt", "odt", Key::ExportOdt),
-        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
-        ("record-md", "record.md", Key::ExportRecordMd),
-        ("json", "json", Key::ExportJson),
-        ("yjs", "yjs", Key::ExportYjs),
-    ];
-    const PORTFOLIO: &[(&str, &str, Key)] = &[
-        ("pdf", "pdf", Key::ExportPdf),
-        ("png", "png", Key::ExportPng),
-        ("svg", "svg", Key::ExportSvg),
-        ("md", "md", Key::ExportMd),
-        ("csv", "csv", Key::ExportCsv),
-        ("odt", "odt", Key::ExportOdt),
-        ("record-pdf", "record.pdf", Key::ExportRecordPdf),
-        ("record-md", "record.md", Key::ExportRecordMd),
-        ("json", "json", Key::ExportJson),
-        ("yjs", "yjs", Key::ExportYjs),
-    ];
-    match kind {
-        BoardKind::MindMap => MAP,
-        BoardKind::Diagnosis => CANVAS,
-        BoardKind::Portfolio => PORTFOLIO,
-    }
+/// Every export format as the API names it, its file ending, its label, and whether a mind
+/// map, a canvas and a portfolio offer it (see docs/api.md).
+const EXPORT_FORMATS: [(&str, &str, Key, [bool; 3]); 12] = [
+    ("pdf", "pdf", Key::ExportPdf, [true, true, true]),
+    ("png", "png", Key::ExportPng, [true, true, true]),
+    ("svg", "svg", Key::ExportSvg, [true, true, true]),
+    ("md", "md", Key::ExportMd, [true, true, true]),
+    ("opml", "opml", Key::ExportOpml, [true, false, false]),
+    ("mm", "mm", Key::ExportMm, [true, false, false]),
+    ("csv", "csv", Key::ExportCsv, [false, true, true]),
+    ("odt", "odt", Key::ExportOdt, [true, true, true]),
+    (
+        "record-pdf",
+        "record.pdf",
+        Key::ExportRecordPdf,
+        [true, true, true],
+    ),
+    (
+        "record-md",
+        "record.md",
+        Key::ExportRecordMd,
+        [true, true, true],
+    ),
+    ("json", "json", Key::ExportJson, [true, true, true]),
+    ("yjs", "yjs", Key::ExportYjs, [true, true, true]),
+];
+
+fn export_formats(
+    kind: BoardKind,
+) -> impl Iterator<Item = &'static (&'static str, &'static str, Key, [bool; 3])> {
+    let column = match kind {
+        BoardKind::MindMap => 0,
+        BoardKind::Diagnosis => 1,
+        BoardKind::Portfolio => 2,
+    };
+    EXPORT_FORMATS.iter().filter(move |f| f.3[column])
 }
 
 /// The export menu of the board header: each entry downloads the board in one format.
@@ -325,8 +317,7 @@ fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView
     let i18n = use_i18n();
     let error = RwSignal::new(None::<String>);
     let entries = export_formats(kind)
-        .iter()
-        .map(|(format, extension, key)| {
+        .map(|(format, extension, key, _)| {
             let (board_id, token) = (board_id.clone(), token.clone());
             let download = move |_| {
                 let url = format!("/api/boards/{board_id}/export?format={format}");

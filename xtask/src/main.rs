@@ -6,6 +6,8 @@
 //! - `test`: installs what the tests need (npm packages, the wasm toolchain, Chromium), builds
 //!   once, runs every test of the workspace, then fuzzes the relay input path (30,000 inputs).
 //! - `fuzz [SECONDS]`: fuzzes the relay input path (default 300 s).
+//! - `bench [--quick] [--rounds N]`: Nouage, y-sweet and the Node reference server under the
+//!   same scenarios (see `bench.rs`); not part of the test command.
 //!
 //! Tools are installed from package registries only: `cargo install`, `npm ci`, `apt-get`.
 
@@ -13,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+
+mod bench;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WASM_PROFILE: &str = "wasm-release";
@@ -28,12 +32,13 @@ fn main() -> anyhow::Result<()> {
         "dist" => dist(&root).map(|_| ()),
         "run" => run(&root, &rest),
         "test" => test(&root, &rest),
+        "bench" => bench::bench(&root, &rest),
         "fuzz" => {
             let seconds = rest.first().and_then(|s| s.parse().ok()).unwrap_or(300);
             fuzz(&root, FuzzBudget::Seconds(seconds))
         }
         _ => {
-            eprintln!("usage: cargo xtask <web|dist|run|test|fuzz> [args]");
+            eprintln!("usage: cargo xtask <web|dist|run|test|fuzz|bench> [args]");
             bail!("unknown task {task:?}")
         }
     }

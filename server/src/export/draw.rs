@@ -375,15 +375,6 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
         y += row_height + CANVAS_GAP_PX;
     }
     if !board.links.is_empty() {
-        let text_of = |id: &str| {
-            board
-                .sections
-                .iter()
-                .flat_map(|s| &s.notes)
-                .find(|n| n.note.id == id)
-                .map(|n| one_line(&n.note.text))
-                .unwrap_or_else(|| id.to_owned())
-        };
         y += 10.0;
         let _ = writeln!(
             body,
@@ -392,7 +383,11 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
         );
         y += 22.0;
         for link in &board.links {
-            let line = format!("{} ↔ {}", text_of(&link.from), text_of(&link.to));
+            let line = format!(
+                "{} ↔ {}",
+                board.link_end(&link.from),
+                board.link_end(&link.to)
+            );
             let lines = wrap(&line, 12.0, false, CANVAS_WIDTH_PX - 2.0 * CANVAS_GAP_PX);
             text_lines(
                 &mut body,

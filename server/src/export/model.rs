@@ -172,6 +172,16 @@ impl Board {
         board
     }
 
+    /// How a link's end is printed: its note's text on one line, or the id of a note gone.
+    pub fn link_end(&self, id: &str) -> String {
+        self.sections
+            .iter()
+            .flat_map(|s| &s.notes)
+            .find(|n| n.note.id == id)
+            .map(|n| super::one_line(&n.note.text))
+            .unwrap_or_else(|| id.to_owned())
+    }
+
     fn note_view(&self, note: Note) -> NoteView {
         NoteView {
             author: self.author(&note.id, &note.author),

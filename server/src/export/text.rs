@@ -65,17 +65,13 @@ pub fn markdown(board: &Board) -> String {
             }
             if !board.links.is_empty() {
                 let _ = writeln!(md, "## {}\n", tr(lang, Label::Links));
-                let text_of = |id: &str| {
-                    board
-                        .sections
-                        .iter()
-                        .flat_map(|s| &s.notes)
-                        .find(|n| n.note.id == id)
-                        .map(|n| one_line(&n.note.text))
-                        .unwrap_or_else(|| id.to_owned())
-                };
                 for link in &board.links {
-                    let _ = writeln!(md, "- {} ↔ {}", text_of(&link.from), text_of(&link.to));
+                    let _ = writeln!(
+                        md,
+                        "- {} ↔ {}",
+                        board.link_end(&link.from),
+                        board.link_end(&link.to)
+                    );
                 }
             }
         }
