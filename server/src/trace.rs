@@ -255,3 +255,77 @@ pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryRespon
         truncated,
     }
 }
+
+/// Who created an element and who changed it last, with when, from the journal.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ElementTrace {
+    pub(crate) id: String,
+    pub(crate) created_by: String,
+    pub(crate) created_ms: i64,
+    pub(crate) changed_by: String,
+    pub(crate) changed_ms: i64,
+}
+
+#[derive(Serialize)]
+pub struct ElementsResponse {
+    elements: Vec<ElementTrace>,
+}
+
+/// `GET /api/boards/{id}/elements`: for every node, note and project on the board, who created
+/// it and who changed it last (the journal's participants; the server's own edits, such as a
+/// restore, count for nobody).
+pub async fn elements(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<ElementsResponse>, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let store = app.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
+        .await
+        .map_err(ApiError::internal)??;
+    let elements = tokio::task::spawn_blocking(move || element_traces(&rows))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(ElementsResponse {
+        elements: elements.into_values().collect(),
+    }))
+}
+
+pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
+    let system = Actor::system().pid;
+    let mut tally = Tally::new();
+    let mut traces: BTreeMap<String, ElementTrace> = BTreeMap::new();
+    for row in rows {
+        let report = tally.apply(&row.actor.pid, &row.update_v1);
+        if row.actor.pid == system {
+            continue;
+        }
+        for id in &report.created {
+            traces.entry(id.clone()).or_insert_with(|| ElementTrace {
+                id: id.clone(),
+                created_by: row.actor.name.clone(),
+                created_ms: row.ts_ms,
+                changed_by: row.actor.name.clone(),
+                changed_ms: row.ts_ms,
+            });
+        }
+        for id in report.created.iter().chain(&report.edited) {
+            if let Some(trace) = traces.get_mut(id) {
+                trace.changed_by = row.actor.name.clone();
+                trace.changed_ms = row.ts_ms;
+            }
+        }
+    }
+    // Only what is on the board now.
+    let roots = shared::Roots::new(tally.doc());
+    let txn = yrs::Transact::transact(tally.doc());
+    traces.retain(|id, _| {
+        [&roots.nodes, &roots.notes, &roots.projects]
+            .iter()
+            .any(|root| yrs::Map::get(*root, &txn, id).is_some())
+    });
+    traces
+}

@@ -558,7 +558,11 @@ const scenarios = {
     await new Promise((resolve) => setTimeout(resolve, 300))
     const highlighted = { anne: await opacity('Idée d’Anne'), bruno: await opacity('Idée de Bruno') }
     await anne.screenshot({ path: `${shots}/colour-by-author-highlight.png` })
-    return { colours, highlighted }
+    // The history panel loads the server's record: hovering an element says who made it.
+    await anne.click('.history-toggle')
+    await anne.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => (e.getAttribute('title') ?? '').startsWith('Créé par')))
+    const hover = await anne.$$eval('[role=treeitem]', (els) => els.find((e) => e.querySelector('.node-text').textContent === 'Idée de Bruno').getAttribute('title'))
+    return { colours, highlighted, hover }
   },
 
   async contributions (browser) {

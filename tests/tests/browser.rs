@@ -294,4 +294,9 @@ async fn elements_take_their_authors_colour_and_one_persons_contributions_stand_
     assert_ne!(colours[0], colours[1], "two authors, two colours: {result}");
     assert_eq!(result["highlighted"]["bruno"], "1", "{result}");
     assert_eq!(result["highlighted"]["anne"], "0.25", "{result}");
+    let hover = result["hover"].as_str().unwrap();
+    assert!(
+        hover.starts_with("Créé par Bruno") && hover.contains("modifié en dernier par Bruno"),
+        "{hover}"
+    );
 }

@@ -245,6 +245,10 @@ async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() 
         .await
         .unwrap();
     zoe.edit(|txn| zoe_roots.set_vote(txn, "n1", "p-zoe", 2));
+    zoe.edit(|txn| {
+        let text = shared::doc::child_text(&zoe_roots.notes, txn, "n2", "text").unwrap();
+        text.push(txn, " (à vérifier)");
+    });
     // Zoé deletes Anne's note by mistake.
     zoe.edit(|txn| zoe_roots.delete_note(txn, "n1"));
     anne.wait_until(|doc| anne_roots.notes(&doc.transact()).len() == 1)
@@ -308,5 +312,19 @@ async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() 
     let report = get_json(&url("contributions"), &board.viewer).await;
     let anne_row = row(&report["participants"], "name", "Anne");
     assert_eq!(anne_row["created"], 2);
+    // Per element: who created it and who changed it last. Votes are not changes of the note,
+    // and the server's restore counts for nobody; Zoé's edit of n2's text does.
+    let elements = get_json(&url("elements"), &board.viewer).await;
+    let element = |id: &str| row(&elements["elements"], "id", id).clone();
+    let n1 = &element("n1");
+    assert_eq!(n1["createdBy"], "Anne", "{elements}");
+    assert_eq!(n1["changedBy"], "Anne", "{elements}");
+    let n2 = &element("n2");
+    assert_eq!(
+        (&n2["createdBy"], &n2["changedBy"]),
+        (&serde_json::json!("Anne"), &serde_json::json!("Zoé")),
+        "{elements}"
+    );
+    assert!(n2["changedMs"].as_i64() >= n2["createdMs"].as_i64());
     server.stop().await;
 }

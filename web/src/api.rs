@@ -196,6 +196,40 @@ pub async fn history(id: &str, token: &str) -> Result<History, String> {
     .await
 }
 
+/// Who created each element and who changed it last (`GET /elements`): id → (created by,
+/// when, changed by, when).
+pub struct Elements(pub Vec<(String, String, f64, String, f64)>);
+
+impl FromJson for Elements {
+    fn from_json(j: &Json) -> Option<Self> {
+        Some(Elements(
+            j.get("elements")
+                .items()
+                .iter()
+                .map(|e| {
+                    (
+                        e.get("id").str(),
+                        e.get("createdBy").str(),
+                        e.get("createdMs").num().unwrap_or(0.0),
+                        e.get("changedBy").str(),
+                        e.get("changedMs").num().unwrap_or(0.0),
+                    )
+                })
+                .collect(),
+        ))
+    }
+}
+
+pub async fn elements(id: &str, token: &str) -> Result<Elements, String> {
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/elements"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
 pub async fn deleted(id: &str, token: &str) -> Result<Deleted, String> {
     fetch_json(
         "GET",

@@ -162,6 +162,8 @@ fn BoardView(
     profile: Profile,
 ) -> impl IntoView {
     let i18n = use_i18n();
+    // Before the board's views, which read it for their hover texts.
+    provide_context(crate::history::Traces(RwSignal::new(Default::default())));
     let can_edit = info.role != "viewer";
     let facilitator = info.role == "facilitator";
     let kind: BoardKind = info.kind.parse().unwrap_or(BoardKind::MindMap);
@@ -315,7 +317,6 @@ fn export_formats(
 #[component]
 fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView {
     let i18n = use_i18n();
-    let error = RwSignal::new(None::<String>);
     let entries = export_formats(kind)
         .map(|(format, extension, key, _)| {
             let (board_id, token) = (board_id.clone(), token.clone());
@@ -323,14 +324,14 @@ fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView
                 let url = format!("/api/boards/{board_id}/export?format={format}");
                 let filename = format!("{board_id}.{extension}");
                 let token = token.clone();
-                error.set(None);
                 leptos::task::spawn_local(async move {
                     let done = match nouage_download(&url, &token, &filename) {
                         Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.map(|_| ()),
                         Err(e) => Err(e),
                     };
                     if let Err(e) = done {
-                        error.set(Some(e.as_string().unwrap_or_else(|| format!("{e:?}"))));
+                        let message = e.as_string().unwrap_or_default();
+                        let _ = window().alert_with_message(&format!("{}{message}", i18n.t(Key::ErrorPrefix)));
                     }
                 });
             };
@@ -341,7 +342,6 @@ fn ExportMenu(board_id: String, token: String, kind: BoardKind) -> impl IntoView
         <details class="export-menu">
             <summary>{i18n.live(Key::Export)}</summary>
             <ul>{entries}</ul>
-            <Show when=move || error.get().is_some()><p class="error" role="alert">{move || error.get()}</p></Show>
         </details>
     }
 }

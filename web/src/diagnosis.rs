@@ -521,6 +521,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     view! {
         <li class="note" style=move || format!("--note:{}", note.with(|n| safe_color(&n.color).to_owned())) data-note=id.get_value() tabindex="0"
             data-author=note.with_untracked(|n| n.author.clone())
+            title=crate::history::trace_title(id.get_value(), String::new())
             class:linking-source=linking_source
             draggable=move || if changeable() { "true" } else { "false" }
             class:locked=locked

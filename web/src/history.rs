@@ -15,6 +15,21 @@ extern "C" {
     fn nouage_object_url(url: &str, token: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
+/// Element id → "created by … · changed by …", from the server's record; filled when the
+/// history panel opens, read by every element's hover text.
+#[derive(Clone, Copy)]
+pub struct Traces(pub RwSignal<std::collections::HashMap<String, String>>);
+
+/// The hover text of element `id`: the server's record when known, else `fallback`.
+pub fn trace_title(id: String, fallback: String) -> impl Fn() -> String + Send + Sync + 'static {
+    let traces = use_context::<Traces>();
+    move || {
+        traces
+            .and_then(|t| t.0.with(|m| m.get(&id).cloned()))
+            .unwrap_or_else(|| fallback.clone())
+    }
+}
+
 /// Entries of the timeline listed under the slider (the most recent).
 const TIMELINE_LINES_MAX: usize = 40;
 
@@ -39,11 +54,32 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
             async move { api::history(&id, &token).await }
         }
     });
+    // Who created and last changed each element, for the hover texts of the board.
+    if let Some(traces) = use_context::<Traces>() {
+        let (id, token) = (board_id.clone(), token.clone());
+        let lang = i18n.0.get_untracked().as_str();
+        leptos::task::spawn_local(async move {
+            if let Ok(api::Elements(list)) = api::elements(&id, &token).await {
+                let texts = list
+                    .into_iter()
+                    .map(|(element, created_by, _, changed_by, changed)| {
+                        let text = format!(
+                            "{} {created_by} · {} {changed_by} ({})",
+                            i18n.t(Key::CreatedBy),
+                            i18n.t(Key::ChangedBy),
+                            when(changed, lang)
+                        );
+                        (element, text)
+                    })
+                    .collect();
+                traces.0.set(texts);
+            }
+        });
+    }
     let picture = RwSignal::new(None::<String>);
     // The moment shown, for the picture's caption.
     let shown = RwSignal::new(String::new());
     let label_now = move || shown.get();
-    let error = RwSignal::new(None::<String>);
     let show_at = move |ms: f64| {
         let url = format!("/api/boards/{board_id}/export?format=svg&at={}", ms as i64);
         let token = token.clone();
@@ -54,7 +90,11 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
             };
             match answer {
                 Ok(href) => picture.set(href.as_string()),
-                Err(e) => error.set(e.as_string()),
+                Err(e) => {
+                    let message = e.as_string().unwrap_or_default();
+                    let _ = window()
+                        .alert_with_message(&format!("{}{message}", i18n.t(Key::ErrorPrefix)));
+                }
             }
         });
     };
@@ -110,7 +150,6 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
                 Ok(h) => content(h).into_any(),
                 Err(e) => view! { <p class="error">{e}</p> }.into_any(),
             })}
-            <Show when=move || error.get().is_some()><p class="error">{move || error.get()}</p></Show>
             <Show when=move || picture.get().is_some()>
                 <figure class="past-board" on:click=move |_| picture.set(None)>
                     <img src=move || picture.get().unwrap_or_default() alt=i18n.live(Key::PastBoard) />

@@ -186,6 +186,8 @@ keys! {
     Export => "Exporter", "Export";
     Rename => "Renommer", "Rename";
     History => "Historique", "History";
+    CreatedBy => "Créé par", "Created by";
+    ChangedBy => "modifié en dernier par", "last changed by";
     ColourByAuthor => "Couleurs par auteur", "Colour by author";
     ClickToHighlight => "Cliquer sur une personne pour surligner ses contributions.", "Click a person to highlight their contributions.";
     ClickToClose => "cliquer pour fermer", "click to close";

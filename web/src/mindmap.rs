@@ -633,7 +633,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 aria-selected=move || if is_selected() { "true" } else { "false" }
                 aria-expanded=expanded
                 aria-label=label
-                title=title
+                title=crate::history::trace_title(id.clone(), title)
                 style=style
             >
                 <span class="node-text">{shown}</span>

@@ -280,6 +280,7 @@ fn ProjectCard(
     };
     view! {
         <li class="card-project" data-project=id.clone() tabindex="0" data-author=project.author.clone()
+            title=crate::history::trace_title(id.clone(), String::new())
             draggable=if can_edit { "true" } else { "false" }
             on:dragstart=move |ev: web_sys::DragEvent| {
                 if let Some(dt) = ev.data_transfer() {
