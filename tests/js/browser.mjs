@@ -42,7 +42,7 @@ async function join (browser, link, name, org = '') {
 }
 
 // Joins any kind of board (the mind map helper also waits for its nodes).
-async function joinBoard (browser, link, name, org, orgKind) {
+async function joinBoard (browser, link, name, org, orgKind, color) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
   page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
@@ -51,6 +51,7 @@ async function joinBoard (browser, link, name, org, orgKind) {
   await page.fill('input[name=name]', name)
   if (org) await page.fill('input[name=org]', org)
   if (orgKind) await page.selectOption('select[name=orgKind]', orgKind)
+  if (color) await page.check(`input[name=color][value="${color}"]`)
   await page.click('form.join button[type=submit]')
   await page.waitForSelector('[data-status=Connected]')
   return page
@@ -539,9 +540,10 @@ const scenarios = {
   // Colour by author, and a participant's contributions highlighted from the panel.
   async 'by-author' (browser) {
     const board = await createBoard('mindmap', 'Carte')
-    const anne = await joinBoard(browser, board.links.editor, 'Anne', 'Lodève', 'commune')
+    // Colours chosen apart: the join form picks one at random otherwise.
+    const anne = await joinBoard(browser, board.links.editor, 'Anne', 'Lodève', 'commune', '#2563eb')
     await anne.waitForSelector('[role=treeitem]')
-    const bruno = await joinBoard(browser, board.links.editor, 'Bruno', 'Vélo Vert', 'association')
+    const bruno = await joinBoard(browser, board.links.editor, 'Bruno', 'Vélo Vert', 'association', '#059669')
     await bruno.waitForSelector('[role=treeitem]')
     await typeChild(anne, 'Idée d’Anne')
     await typeChild(bruno, 'Idée de Bruno')
