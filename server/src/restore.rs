@@ -48,7 +48,12 @@ impl ElementKind {
         }
     }
 
-    fn of<T: ReadTxn>(roots: &Roots, txn: &T, id: &str) -> Option<(ElementKind, MapRef)> {
+    /// The element `id` and the map it lives in, if it is on the board.
+    pub(crate) fn of<T: ReadTxn>(
+        roots: &Roots,
+        txn: &T,
+        id: &str,
+    ) -> Option<(ElementKind, MapRef)> {
         [ElementKind::Node, ElementKind::Note, ElementKind::Project]
             .into_iter()
             .find_map(|kind| match kind.root(roots).get(txn, id) {

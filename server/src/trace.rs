@@ -322,10 +322,6 @@ pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTra
     // Only what is on the board now.
     let roots = shared::Roots::new(tally.doc());
     let txn = yrs::Transact::transact(tally.doc());
-    traces.retain(|id, _| {
-        [&roots.nodes, &roots.notes, &roots.projects]
-            .iter()
-            .any(|root| yrs::Map::get(*root, &txn, id).is_some())
-    });
+    traces.retain(|id, _| crate::restore::ElementKind::of(&roots, &txn, id).is_some());
     traces
 }

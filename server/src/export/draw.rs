@@ -316,7 +316,7 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
             cy += 6.0;
             for note in &view.notes {
                 let lines = wrap(&note.note.text, NOTE_FONT_PX, false, card_width - 20.0);
-                let by = byline(lang, &note.author.name, &note.author.org);
+                let by = byline(&note.author.name, &note.author.org);
                 let by_lines = wrap(&by, 10.5, false, card_width - 70.0);
                 let height =
                     lines.len() as f64 * NOTE_LINE_PX + by_lines.len().max(1) as f64 * 13.0 + 20.0;
@@ -493,7 +493,7 @@ pub fn pages(blocks: &[Block], size: PageSize, footer: &str, lang: shared::Lang)
                 10.0,
             ),
             Block::Heading(text) => {
-                pager.keep(60.0);
+                pager.room(60.0);
                 pager.y += 6.0;
                 pager.lines(
                     &wrap(text, 14.0, true, width),
@@ -505,7 +505,7 @@ pub fn pages(blocks: &[Block], size: PageSize, footer: &str, lang: shared::Lang)
                 );
             }
             Block::Subheading(text) => {
-                pager.keep(40.0);
+                pager.room(40.0);
                 pager.lines(
                     &wrap(text, 11.5, true, width),
                     11.5,
@@ -608,7 +608,7 @@ pub fn pages(blocks: &[Block], size: PageSize, footer: &str, lang: shared::Lang)
                 };
                 let header_height =
                     header_lines.iter().map(Vec::len).max().unwrap_or(1) as f64 * 10.5 + 5.0;
-                pager.keep(header_height + 30.0);
+                pager.room(header_height + 30.0);
                 draw(&mut pager, &header_lines, true);
                 for row in rows {
                     let cells = row_lines(row, false);
@@ -667,16 +667,12 @@ impl Pager {
         self.y = PAGE_MARGIN;
     }
 
-    /// Starts a new page unless `height` still fits on this one.
+    /// Starts a new page unless `height` still fits on this one (a heading asks for room for
+    /// what follows it too).
     fn room(&mut self, height: f64) {
         if self.y + height > self.size.height - PAGE_MARGIN && !self.current.is_empty() {
             self.break_page();
         }
-    }
-
-    /// Keeps a heading with what follows it.
-    fn keep(&mut self, height: f64) {
-        self.room(height);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -259,7 +259,7 @@ fn portfolio_blocks(board: &Board) -> Vec<draw::Block> {
             .collect();
         fields.push((
             tr(lang, Label::Author).to_owned(),
-            text::byline(lang, &author.name, &author.org),
+            text::byline(&author.name, &author.org),
         ));
         blocks.push(Block::Fields(fields));
     }

@@ -201,7 +201,7 @@ fn content(board: &Board, record: &Record) -> String {
                     .collect();
                 rows.push(vec![
                     tr(lang, Label::Author).to_owned(),
-                    byline(lang, &author.name, &author.org),
+                    byline(&author.name, &author.org),
                 ]);
                 body.table(&[String::new(), String::new()], &rows);
             }

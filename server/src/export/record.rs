@@ -231,7 +231,7 @@ impl Record {
                 if did.is_empty() {
                     continue;
                 }
-                let who = super::text::byline(lang, &entry.name, &entry.org);
+                let who = super::text::byline(&entry.name, &entry.org);
                 lines.push(format!(
                     "{} {} {}",
                     time_of_day(entry.ts),

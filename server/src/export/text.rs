@@ -52,7 +52,7 @@ pub fn markdown(board: &Board) -> String {
                 }
                 for note in &view.notes {
                     let _ = write!(md, "- {}", one_line(&note.note.text));
-                    let by = byline(lang, &note.author.name, &note.author.org);
+                    let by = byline(&note.author.name, &note.author.org);
                     if !by.is_empty() {
                         let _ = write!(md, " — {by}");
                     }
@@ -96,7 +96,7 @@ pub fn markdown(board: &Board) -> String {
                     }
                 }
                 let author = board.author(&project.id, &project.author);
-                let by = byline(lang, &author.name, &author.org);
+                let by = byline(&author.name, &author.org);
                 if !by.is_empty() {
                     let _ = writeln!(md, "- **{}** : {by}", tr(lang, Label::Author));
                 }
@@ -108,7 +108,7 @@ pub fn markdown(board: &Board) -> String {
 }
 
 /// "Name (Organisation)", or what of it is known.
-pub fn byline(_lang: Lang, name: &str, org: &str) -> String {
+pub fn byline(name: &str, org: &str) -> String {
     match (name.trim(), org.trim()) {
         ("", "") => String::new(),
         (name, "") => name.to_owned(),
