@@ -70,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/boards/{id}/history", get(trace::history))
         .route("/boards/{id}/deleted", get(crate::restore::deleted))
         .route("/boards/{id}/elements", get(trace::elements))
+        .route(
+            "/boards/{id}/elements/{element}",
+            get(trace::element_history),
+        )
         .route("/boards/{id}/restore", post(crate::restore::restore))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -138,6 +138,9 @@ pub(crate) fn tally(rows: &[JournalRow]) -> ContributionsResponse {
 const HISTORY_ENTRIES_MAX: usize = 5_000;
 /// A pause longer than this between two entries starts a new working session.
 const SESSION_GAP_MS: i64 = 30 * 60 * 1_000;
+/// Entries of one participant closer than this to each other form one run of the timeline
+/// (the keystrokes of a sentence, the nodes of a brainstorm).
+const RUN_GAP_MS: i64 = 2 * 60 * 1_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,11 +166,30 @@ pub(crate) struct Session {
     pub(crate) participants: Vec<String>,
 }
 
+/// Consecutive entries of one participant, each less than `RUN_GAP_MS` after the previous:
+/// one line of the timeline. Counts are of distinct elements.
+#[derive(Serialize, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Run {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) pid: String,
+    pub(crate) name: String,
+    pub(crate) org: String,
+    pub(crate) entries: usize,
+    pub(crate) created: usize,
+    pub(crate) edited: usize,
+    pub(crate) deleted: usize,
+    pub(crate) chars_written: u64,
+    pub(crate) votes_cast: u64,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryResponse {
     pub(crate) entries: Vec<HistoryEntry>,
     pub(crate) sessions: Vec<Session>,
+    pub(crate) runs: Vec<Run>,
     /// True when the range held more than `HISTORY_ENTRIES_MAX` entries (the first are given).
     pub(crate) truncated: bool,
 }
@@ -249,11 +271,58 @@ pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryRespon
             }),
         }
     }
+    let runs = runs(&entries);
     HistoryResponse {
         entries,
         sessions,
+        runs,
         truncated,
     }
+}
+
+/// Groups the entries into runs (see [`Run`]).
+fn runs(entries: &[HistoryEntry]) -> Vec<Run> {
+    use std::collections::BTreeSet;
+    let mut runs: Vec<Run> = Vec::new();
+    let mut ids: [BTreeSet<&str>; 3] = Default::default();
+    for entry in entries {
+        let extends = runs
+            .last()
+            .is_some_and(|run| run.pid == entry.pid && entry.ts - run.end <= RUN_GAP_MS);
+        if !extends {
+            ids = Default::default();
+            runs.push(Run {
+                start: entry.ts,
+                end: entry.ts,
+                pid: entry.pid.clone(),
+                name: entry.name.clone(),
+                org: entry.org.clone(),
+                entries: 0,
+                created: 0,
+                edited: 0,
+                deleted: 0,
+                chars_written: 0,
+                votes_cast: 0,
+            });
+        }
+        let run = runs.last_mut().expect("a run was just pushed");
+        run.end = entry.ts;
+        run.entries += 1;
+        run.chars_written += entry.chars_written;
+        run.votes_cast += entry.votes_cast;
+        for (set, list) in ids
+            .iter_mut()
+            .zip([&entry.created, &entry.edited, &entry.deleted])
+        {
+            set.extend(list.iter().map(String::as_str));
+        }
+        let [created, edited, deleted] = &ids;
+        run.created = created.len();
+        // An element created and then typed into within the run counts as created only.
+        run.edited = edited.difference(created).count();
+        run.deleted = deleted.len();
+    }
+    runs
 }
 
 /// Who created an element and who changed it last, with when, from the journal.
@@ -262,8 +331,10 @@ pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryRespon
 pub(crate) struct ElementTrace {
     pub(crate) id: String,
     pub(crate) created_by: String,
+    pub(crate) created_org: String,
     pub(crate) created_ms: i64,
     pub(crate) changed_by: String,
+    pub(crate) changed_org: String,
     pub(crate) changed_ms: i64,
 }
 
@@ -307,14 +378,17 @@ pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTra
             traces.entry(id.clone()).or_insert_with(|| ElementTrace {
                 id: id.clone(),
                 created_by: row.actor.name.clone(),
+                created_org: row.actor.org.clone(),
                 created_ms: row.ts_ms,
                 changed_by: row.actor.name.clone(),
+                changed_org: row.actor.org.clone(),
                 changed_ms: row.ts_ms,
             });
         }
         for id in report.created.iter().chain(&report.edited) {
             if let Some(trace) = traces.get_mut(id) {
                 trace.changed_by = row.actor.name.clone();
+                trace.changed_org = row.actor.org.clone();
                 trace.changed_ms = row.ts_ms;
             }
         }
@@ -324,4 +398,114 @@ pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTra
     let txn = yrs::Transact::transact(tally.doc());
     traces.retain(|id, _| crate::restore::ElementKind::of(&roots, &txn, id).is_some());
     traces
+}
+
+/// Lines one element's history holds at most (the latest).
+const ELEMENT_CHANGES_MAX: usize = 200;
+
+/// What happened to an element: consecutive changes of the same kind by the same participant,
+/// each less than `RUN_GAP_MS` after the previous, form one line.
+#[derive(Serialize, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ElementChange {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    /// Empty for the server's own changes (a restore).
+    pub(crate) name: String,
+    pub(crate) org: String,
+    /// `created`, `edited`, `deleted` or `restored`.
+    pub(crate) what: &'static str,
+    /// Journal entries the line stands for.
+    pub(crate) count: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElementHistoryResponse {
+    id: String,
+    changes: Vec<ElementChange>,
+    /// True when older lines were left out (`ELEMENT_CHANGES_MAX`).
+    truncated: bool,
+}
+
+/// `GET /api/boards/{id}/elements/{element}`: everything the journal records about one node,
+/// note or project — who created it, each run of changes, deletions and restores (404 for an
+/// id the board never had).
+pub async fn element_history(
+    State(app): State<AppState>,
+    Path((id, element)): Path<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<ElementHistoryResponse>, ApiError> {
+    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let store = app.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
+        .await
+        .map_err(ApiError::internal)??;
+    let wanted = element.clone();
+    let mut changes = tokio::task::spawn_blocking(move || element_changes(&rows, &wanted))
+        .await
+        .map_err(ApiError::internal)?;
+    if changes.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("this board never had an element {element:?}"),
+        ));
+    }
+    let truncated = changes.len() > ELEMENT_CHANGES_MAX;
+    if truncated {
+        changes.drain(..changes.len() - ELEMENT_CHANGES_MAX);
+    }
+    Ok(Json(ElementHistoryResponse {
+        id: element,
+        changes,
+        truncated,
+    }))
+}
+
+pub(crate) fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange> {
+    let system = Actor::system().pid;
+    let mut tally = Tally::new();
+    let mut changes: Vec<ElementChange> = Vec::new();
+    for row in rows {
+        let report = tally.apply(&row.actor.pid, &row.update_v1);
+        let has = |list: &[String]| list.iter().any(|id| id == element);
+        let by_server = row.actor.pid == system;
+        let what = if has(&report.created) {
+            // The server's restore brings back what a deletion took away.
+            if by_server { "restored" } else { "created" }
+        } else if has(&report.deleted) {
+            "deleted"
+        } else if has(&report.edited) {
+            if by_server { "restored" } else { "edited" }
+        } else {
+            continue;
+        };
+        let (name, org) = if by_server {
+            (String::new(), String::new())
+        } else {
+            (row.actor.name.clone(), row.actor.org.clone())
+        };
+        match changes.last_mut() {
+            Some(last)
+                if what == "edited"
+                    && last.what == "edited"
+                    && last.name == name
+                    && last.org == org
+                    && row.ts_ms - last.end <= RUN_GAP_MS =>
+            {
+                last.end = row.ts_ms;
+                last.count += 1;
+            }
+            _ => changes.push(ElementChange {
+                start: row.ts_ms,
+                end: row.ts_ms,
+                name,
+                org,
+                what,
+                count: 1,
+            }),
+        }
+    }
+    changes
 }

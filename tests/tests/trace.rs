@@ -128,6 +128,32 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
         zoe_entries[zoe_entries.len() - 2]["created"],
         serde_json::json!(["n3"])
     );
+    // The timeline's runs: each participant's entries in a row as one line (joining, which
+    // writes only the participant's card, changes no element).
+    let runs: Vec<(String, u64, u64, u64)> = history["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["created"].as_u64().unwrap(),
+                r["edited"].as_u64().unwrap(),
+                r["deleted"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs.into_iter()
+            .filter(|r| r.1 + r.2 + r.3 > 0)
+            .collect::<Vec<_>>(),
+        [
+            ("Anne".to_owned(), 2, 0, 0),
+            ("Bruno".to_owned(), 0, 1, 0),
+            ("Zoé".to_owned(), 1, 0, 1)
+        ],
+        "{history}"
+    );
     let sessions = history["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "one working session");
     assert_eq!(sessions[0]["participants"].as_array().unwrap().len(), 3);
@@ -326,5 +352,39 @@ async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() 
         "{elements}"
     );
     assert!(n2["changedMs"].as_i64() >= n2["createdMs"].as_i64());
+    assert_eq!(n2["createdOrg"], "Lodève");
+    assert_eq!(n2["changedOrg"], "Vélo Vert");
+    // One element's whole story: created by Anne, deleted by Zoé, restored (by the server, on
+    // someone's request); the vote is not a change of the note.
+    let story = get_json(&url("elements/n1"), &board.viewer).await;
+    let lines: Vec<(&str, &str)> = story["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["what"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        lines,
+        [("created", "Anne"), ("deleted", "Zoé"), ("restored", "")],
+        "{story}"
+    );
+    let story = get_json(&url("elements/n2"), &board.viewer).await;
+    let last = story["changes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["what"], &last["name"], &last["org"]),
+        (
+            &serde_json::json!("edited"),
+            &serde_json::json!("Zoé"),
+            &serde_json::json!("Vélo Vert")
+        ),
+        "{story}"
+    );
+    let unknown = http()
+        .get(url("elements/never-there"))
+        .bearer_auth(&board.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
     server.stop().await;
 }
