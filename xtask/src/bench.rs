@@ -44,16 +44,52 @@ impl Server {
     }
 }
 
+/// How a scenario runs against one server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// One `nouage-bench` run against a fresh server.
+    Once,
+    /// `seed`, then the server stopped and started again on the same data, then `coldjoin`.
+    ColdJoin,
+}
+
 struct Scenario {
+    /// The name `--only` selects it by.
+    key: &'static str,
     name: &'static str,
     args: Vec<String>,
     /// The numbers of the bench's JSON answer the table shows.
     metrics: &'static [&'static str],
+    flow: Flow,
+    /// Extra `nouage serve` arguments (a limit the scenario must pass).
+    nouage_args: &'static [&'static str],
+    servers: Vec<Server>,
 }
 
-fn scenarios(quick: bool) -> Vec<Scenario> {
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn scenario(
+    key: &'static str,
+    name: &'static str,
+    args: Vec<String>,
+    metrics: &'static [&'static str],
+) -> Scenario {
+    Scenario {
+        key,
+        name,
+        args,
+        metrics,
+        flow: Flow::Once,
+        nouage_args: &[],
+        servers: Server::ALL.to_vec(),
+    }
+}
+
+fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
     let fanout = |r: u32, s: u32, u: u32, d: u32| -> Vec<String> {
-        [
+        strings(&[
             "--receivers",
             &r.to_string(),
             "--senders",
@@ -62,66 +98,148 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             &u.to_string(),
             "--seconds",
             &d.to_string(),
-        ]
-        .map(String::from)
-        .to_vec()
+        ])
     };
-    let metrics: &'static [&'static str] = &[
+    let latency: &'static [&'static str] = &[
         "p50_ms",
         "p99_ms",
         "max_ms",
         "updates_received",
         "rss_after_mb",
     ];
-    let rooms = |n: u32| -> Vec<String> {
-        [
+    let rooms = |n: u32| {
+        strings(&[
             "--mode",
             "rooms",
             "--rooms",
             &n.to_string(),
             "--doc-bytes",
             "20000",
-        ]
-        .map(String::from)
-        .to_vec()
+        ])
     };
-    if quick {
-        return vec![
-            Scenario {
-                name: "fan-out 20r/2s×5/s",
-                args: fanout(20, 2, 5, 3),
-                metrics,
+    let cold = |nodes: u32| Scenario {
+        flow: Flow::ColdJoin,
+        ..scenario(
+            "coldjoin",
+            if quick {
+                "cold join 500-node map"
+            } else {
+                "cold join 10,000-node map"
             },
-            Scenario {
-                name: "rooms 50×20 KB",
-                args: rooms(50),
-                metrics: &["rss_loaded_mb"],
+            strings(&["--boards", "5", "--nodes", &nodes.to_string()]),
+            &["cold_join_p50_ms", "cold_join_max_ms", "state_bytes"],
+        )
+    };
+    let storm = |clients: u32, rooms: u32| {
+        scenario(
+            "storm",
+            if quick {
+                "reconnect storm 50 clients"
+            } else {
+                "reconnect storm 500 clients / 50 rooms"
             },
-        ];
+            strings(&[
+                "--mode",
+                "storm",
+                "--clients",
+                &clients.to_string(),
+                "--rooms",
+                &rooms.to_string(),
+                "--nodes",
+                "200",
+            ]),
+            &[
+                "resync_p50_ms",
+                "resync_p99_ms",
+                "all_resynced_ms",
+                "failures",
+            ],
+        )
+    };
+    let ramp = |steps: &str, seconds: &str| Scenario {
+        nouage_args: &["--max-clients-per-board", "100000"],
+        ..scenario(
+            "ramp",
+            "largest room, p99 < 100 ms (10 senders × 10/s)",
+            strings(&[
+                "--mode",
+                "ramp",
+                "--steps",
+                steps,
+                "--senders",
+                "10",
+                "--rate",
+                "10",
+                "--seconds",
+                seconds,
+            ]),
+            &["largest_room_receivers"],
+        )
+    };
+    let mut list = if quick {
+        vec![
+            scenario("fanout", "fan-out 20r/2s×5/s", fanout(20, 2, 5, 3), latency),
+            scenario("rooms", "rooms 50×20 KB", rooms(50), &["rss_loaded_mb"]),
+            cold(500),
+            storm(50, 5),
+            ramp("20,40", "2"),
+        ]
+    } else {
+        vec![
+            scenario(
+                "fanout",
+                "fan-out 100r/10s×10/s",
+                fanout(100, 10, 10, 10),
+                latency,
+            ),
+            scenario(
+                "fanout",
+                "fan-out 300r/20s×20/s",
+                fanout(300, 20, 20, 10),
+                latency,
+            ),
+            scenario(
+                "rooms",
+                "rooms 2000×20 KB",
+                rooms(2_000),
+                &["rss_loaded_mb", "connect_and_write_s"],
+            ),
+            cold(10_000),
+            storm(500, 50),
+            ramp("100,200,300,500,700,1000,1500,2000,3000", "5"),
+        ]
+    };
+    if soak_minutes > 0.0 {
+        // Long: by default only Nouage (`--soak-servers` names others).
+        list.push(scenario(
+            "soak",
+            "soak: 500 boards, 20 visitors at a time",
+            strings(&[
+                "--mode",
+                "soak",
+                "--rooms",
+                "500",
+                "--workers",
+                "20",
+                "--minutes",
+                &soak_minutes.to_string(),
+            ]),
+            &[
+                "rss_before_mb",
+                "rss_max_mb",
+                "rss_after_mb",
+                "rss_growth_pct",
+                "visits",
+                "failures",
+            ],
+        ));
     }
-    vec![
-        Scenario {
-            name: "fan-out 100r/10s×10/s",
-            args: fanout(100, 10, 10, 10),
-            metrics,
-        },
-        Scenario {
-            name: "fan-out 300r/20s×20/s",
-            args: fanout(300, 20, 20, 10),
-            metrics,
-        },
-        Scenario {
-            name: "rooms 2000×20 KB",
-            args: rooms(2_000),
-            metrics: &["rss_loaded_mb", "connect_and_write_s"],
-        },
-    ]
+    list
 }
 
 struct Running {
     child: Child,
     port: u16,
-    _data: TempDir,
 }
 
 /// A server stopped however the run ends.
@@ -129,6 +247,22 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// Stops the server as an operator would (SIGTERM), killing it if it lingers.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -140,14 +274,29 @@ impl Drop for TempDir {
     }
 }
 
+impl TempDir {
+    fn new(server: Server) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("nouage-bench-{}-{port}", server.name())));
+        std::fs::create_dir_all(&dir.0)?;
+        Ok(dir)
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(root: &Path, server: Server) -> anyhow::Result<Running> {
-    let port = free_port()?;
-    let data = TempDir(std::env::temp_dir().join(format!("nouage-bench-{}-{port}", server.name())));
-    std::fs::create_dir_all(&data.0)?;
+/// Starts `server` on `port` with its data in `data`; `persist_node` gives the Node server
+/// its optional LevelDB persistence (off by default, as people run it).
+fn start(
+    root: &Path,
+    server: Server,
+    data: &Path,
+    port: u16,
+    scenario: &Scenario,
+) -> anyhow::Result<Running> {
     let mut command = match server {
         Server::Nouage | Server::NouageProcess => {
             let mut c = Command::new(root.join("target/release/nouage"));
@@ -159,7 +308,8 @@ fn start(root: &Path, server: Server) -> anyhow::Result<Running> {
                 ADMIN_TOKEN,
                 "--data",
             ])
-            .arg(&data.0);
+            .arg(data)
+            .args(scenario.nouage_args);
             if server == Server::NouageProcess {
                 c.args(["--durability", "process"]);
             }
@@ -168,7 +318,7 @@ fn start(root: &Path, server: Server) -> anyhow::Result<Running> {
         Server::YSweet => {
             let mut c = Command::new("y-sweet");
             c.arg("serve")
-                .arg(&data.0)
+                .arg(data)
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
             c
         }
@@ -177,6 +327,10 @@ fn start(root: &Path, server: Server) -> anyhow::Result<Running> {
             c.arg(root.join("target/bench-node/node_modules/y-websocket/bin/server.cjs"))
                 .env("HOST", "127.0.0.1")
                 .env("PORT", port.to_string());
+            if scenario.flow == Flow::ColdJoin {
+                // A cold join needs the document to outlive a restart.
+                c.env("YPERSISTENCE", data.join("leveldb"));
+            }
             c
         }
     };
@@ -185,18 +339,15 @@ fn start(root: &Path, server: Server) -> anyhow::Result<Running> {
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", server.name()))?;
+    let mut running = Running { child, port };
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
+        if Instant::now() > deadline || matches!(running.child.try_wait(), Ok(Some(_))) {
             bail!("{} did not listen on {port}", server.name());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(Running {
-        child,
-        port,
-        _data: data,
-    })
+    Ok(running)
 }
 
 fn rss_mb(pid: u32) -> Option<f64> {
@@ -211,14 +362,18 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<serde_json::Value> {
-    let running = start(root, server)?;
+/// `nouage-bench` with `args` against a running server; its JSON report.
+fn bench_against(
+    root: &Path,
+    server: Server,
+    running: &Running,
+    args: &[String],
+) -> anyhow::Result<serde_json::Value> {
     let port = running.port;
-    let pid = running.child.id();
     let mut command = Command::new(root.join("target/release/nouage-bench"));
     command
-        .args(&scenario.args)
-        .args(["--server-pid", &pid.to_string()]);
+        .args(args)
+        .args(["--server-pid", &running.child.id().to_string()]);
     match server {
         Server::Nouage | Server::NouageProcess => command.args([
             "--url",
@@ -233,21 +388,51 @@ fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<
         }
         Server::Node => command.args(["--url", &format!("ws://127.0.0.1:{port}/{{room}}")]),
     };
-    let output = command.output().context("running nouage-bench")?;
-    let rss_after = rss_mb(pid);
-    drop(running);
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running nouage-bench")?;
     if !output.status.success() {
-        bail!(
-            "nouage-bench against {} failed: {}",
-            server.name(),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("nouage-bench against {} failed", server.name());
     }
     let line = String::from_utf8(output.stdout)?;
-    let mut report: serde_json::Value =
-        serde_json::from_str(line.trim()).context("bench output")?;
-    report["rss_after_mb"] = serde_json::json!(rss_after);
-    Ok(report)
+    serde_json::from_str(line.trim()).context("bench output")
+}
+
+fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<serde_json::Value> {
+    let data = TempDir::new(server)?;
+    let port = free_port()?;
+    let running = start(root, server, &data.0, port, scenario)?;
+    match scenario.flow {
+        Flow::Once => {
+            let mut report = bench_against(root, server, &running, &scenario.args)?;
+            report["rss_after_mb"] = serde_json::json!(rss_mb(running.child.id()));
+            Ok(report)
+        }
+        Flow::ColdJoin => {
+            let mut seed = strings(&["--mode", "seed"]);
+            seed.extend(scenario.args.iter().cloned());
+            let seeded = bench_against(root, server, &running, &seed)?;
+            let urls: Vec<&str> = seeded["urls"]
+                .as_array()
+                .context("seed printed no urls")?
+                .iter()
+                .filter_map(|u| u.as_str())
+                .collect();
+            let urls_file = data.0.join("urls.txt");
+            std::fs::write(&urls_file, urls.join("\n"))?;
+            if server == Server::YSweet {
+                // y-sweet writes its checkpoint every 10 s.
+                std::thread::sleep(Duration::from_secs(12));
+            }
+            running.stop();
+            let running = start(root, server, &data.0, port, scenario)?;
+            let mut join = strings(&["--mode", "coldjoin", "--urls-file"]);
+            join.push(urls_file.display().to_string());
+            join.extend(scenario.args.iter().cloned());
+            bench_against(root, server, &running, &join)
+        }
+    }
 }
 
 fn ensure_references(root: &Path) -> anyhow::Result<()> {
@@ -291,20 +476,49 @@ pub fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "nouage",
     ]))?;
     run_checked(cargo().args(["build", "--release", "-p", "nouage-bench"]))?;
-    let scenarios = scenarios(quick);
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let soak_minutes: f64 = value_of("--soak-minutes")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0.0);
+    let only: Option<Vec<String>> =
+        value_of("--only").map(|keys| keys.split(',').map(String::from).collect());
+    let soak_servers: Vec<Server> = match value_of("--soak-servers") {
+        Some(names) => Server::ALL
+            .into_iter()
+            .filter(|s| names.split(',').any(|n| n == s.name()))
+            .collect(),
+        None => vec![Server::Nouage],
+    };
+    let mut scenarios = scenarios(quick, soak_minutes);
+    if let Some(only) = &only {
+        scenarios.retain(|s| only.iter().any(|k| k == s.key));
+    }
+    for scenario in &mut scenarios {
+        if scenario.key == "soak" {
+            scenario.servers = soak_servers.clone();
+        }
+    }
     let mut results = Vec::new();
     for round in 0..rounds {
         for scenario in &scenarios {
             // The order rotates each round: no server always runs first or last.
-            for k in 0..Server::ALL.len() {
-                let server = Server::ALL[(k + round) % Server::ALL.len()];
+            let servers = &scenario.servers;
+            for k in 0..servers.len() {
+                let server = servers[(k + round) % servers.len()];
                 eprintln!(
                     "xtask bench: round {} · {} · {}",
                     round + 1,
                     scenario.name,
                     server.name()
                 );
-                let report = run_once(root, server, scenario)?;
+                // A server that fails a scenario is reported, the others still run.
+                let report = run_once(root, server, scenario)
+                    .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }));
                 eprintln!("  {report}");
                 results.push(serde_json::json!({
                     "round": round + 1, "scenario": scenario.name, "server": server.name(), "report": report,

@@ -1,0 +1,78 @@
+//! Cold join: boards holding a mind map of N nodes are written, the server is restarted (by
+//! the caller, `cargo xtask bench`), then a client joins each board in turn — none is in the
+//! server's memory — and the time from opening the websocket to the sync step 2 applied is
+//! measured. The client checks it received every node.
+
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use shared::{BoardKind, Lang, Roots};
+
+use crate::client::{Target, join, quantile};
+
+/// The encoded state of a mind map board with `nodes` nodes under its root (plus the root),
+/// in the shape the web app writes: twelve main branches, then four children per node.
+pub fn mind_map(nodes: usize) -> anyhow::Result<Vec<u8>> {
+    let initial = shared::doc::initial_update(BoardKind::MindMap, "Carte du territoire", Lang::Fr);
+    let doc = Doc::new();
+    let roots = Roots::new(&doc);
+    let mut txn = doc.transact_mut();
+    txn.apply_update(Update::decode_v1(&initial)?)?;
+    for i in 0..nodes {
+        let parent = if i < 12 {
+            "root".to_owned()
+        } else {
+            format!("n{}", (i - 12) / 4)
+        };
+        roots.add_node(
+            &mut txn,
+            &format!("n{i}"),
+            Some(&parent),
+            i as f64,
+            &format!("Idée n°{i} : mobilité, santé, élu·es"),
+            "",
+        );
+    }
+    Ok(txn.encode_state_as_update_v1(&StateVector::default()))
+}
+
+/// Writes `boards` boards of `nodes` nodes; returns their websocket URLs.
+pub async fn seed(target: &Target, boards: usize, nodes: usize) -> anyhow::Result<Vec<String>> {
+    let update = mind_map(nodes)?;
+    let mut urls = Vec::with_capacity(boards);
+    for i in 0..boards {
+        urls.push(target.seeded_room(&format!("cold-{i}"), &update).await?);
+    }
+    Ok(urls)
+}
+
+/// Joins each URL once, in turn; reports the join times and the nodes the client received.
+pub async fn join_each(urls: &[String], nodes: usize) -> anyhow::Result<serde_json::Value> {
+    let mut times_ms = Vec::new();
+    let mut received = Vec::new();
+    let mut state_bytes = 0;
+    for url in urls {
+        let (socket, doc, elapsed) = join(url).await?;
+        times_ms.push(elapsed.as_secs_f64() * 1_000.0);
+        let roots = Roots::new(&doc);
+        let txn = doc.transact();
+        state_bytes = txn.encode_state_as_update_v1(&StateVector::default()).len();
+        // The root is a node too.
+        received.push(roots.nodes(&txn).len().saturating_sub(1));
+        drop(txn);
+        drop(socket);
+    }
+    let complete = received.iter().all(|&n| n == nodes);
+    let mut sorted = times_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok(serde_json::json!({
+        "boards": urls.len(),
+        "nodes": nodes,
+        "state_bytes": state_bytes,
+        "complete": complete,
+        "nodes_received": received,
+        "cold_join_ms": times_ms,
+        "cold_join_p50_ms": quantile(&sorted, 0.5),
+        "cold_join_max_ms": sorted.last().copied().unwrap_or(0.0),
+    }))
+}
