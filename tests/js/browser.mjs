@@ -506,7 +506,8 @@ const scenarios = {
     await typeChild(anne, 'Deuxième idée')
     await anne.click('.history-toggle')
     await anne.waitForSelector('.history-panel input[type=range]')
-    const lines = await anne.$$eval('.history-panel .timeline li', (els) => els.length)
+    const lines = await anne.$$eval('.history-panel .timeline li', (els) => els.map((e) => e.textContent))
+    const stops = await anne.$eval('.history-panel input[type=range]', (e) => Number(e.max) + 1)
     // Moves the slider and returns the drawing the page fetched (the page's own fetch of a
     // blob: URL is not allowed by its Content-Security-Policy, so the response is read here).
     const slide = async (to) => {
@@ -530,6 +531,7 @@ const scenarios = {
     await anne.screenshot({ path: `${shots}/history-time-travel.png` })
     return {
       lines,
+      stops,
       firstHasSecond: first.includes('Deuxième idée'),
       lastHasBoth: last.includes('Première idée') && last.includes('Deuxième idée'),
       middleIsSvg: atMiddle.startsWith('<svg'),
@@ -560,11 +562,24 @@ const scenarios = {
     await new Promise((resolve) => setTimeout(resolve, 300))
     const highlighted = { anne: await opacity('Idée d’Anne'), bruno: await opacity('Idée de Bruno') }
     await anne.screenshot({ path: `${shots}/colour-by-author-highlight.png` })
-    // The history panel loads the server's record: hovering an element says who made it.
-    await anne.click('.history-toggle')
-    await anne.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => (e.getAttribute('title') ?? '').startsWith('Créé par')))
+    // Clicking an organisation highlights the elements of its members.
+    await anne.click('table.contributions-orgs tr:has-text("Lodève")')
+    await anne.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => e.textContent.includes('Bruno') && getComputedStyle(e).opacity === '0.25'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const byOrganisation = { anne: await opacity('Idée d’Anne'), bruno: await opacity('Idée de Bruno') }
+    // Hovering the board loads the server's record: an element's hover text says who made it.
+    const bruno_node = '[role=treeitem]:has-text("Idée de Bruno")'
+    await anne.hover(bruno_node)
+    await anne.waitForFunction(() => [...document.querySelectorAll('[role=treeitem]')].some((e) => e.textContent.includes('Idée de Bruno') && (e.getAttribute('title') ?? '').startsWith('Créé par')))
     const hover = await anne.$$eval('[role=treeitem]', (els) => els.find((e) => e.querySelector('.node-text').textContent === 'Idée de Bruno').getAttribute('title'))
-    return { colours, highlighted, hover }
+    // The element panel tells the story of the node clicked.
+    await anne.click('.story-toggle')
+    await anne.click(bruno_node)
+    await anne.waitForSelector('.element-story li')
+    const story = await anne.$$eval('.element-story li', (els) => els.map((e) => e.textContent))
+    await anne.$eval('.element-panel', (e) => e.scrollIntoView())
+    await anne.screenshot({ path: `${shots}/element-story.png` })
+    return { colours, highlighted, byOrganisation, hover, story }
   },
 
   async contributions (browser) {

@@ -272,7 +272,16 @@ async fn the_history_panel_lists_changes_and_shows_the_board_as_it_was() {
     let Some(result) = run("history").await else {
         return;
     };
-    assert!(result["lines"].as_u64().unwrap() >= 2, "{result}");
+    // Anne's changes in a row are one line of the timeline (a run), counting her two ideas;
+    // the slider still stops after every change.
+    let lines = result["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{result}");
+    let line = lines[0].as_str().unwrap();
+    assert!(
+        line.contains("Anne (Lodève)") && line.contains("+2"),
+        "{line}"
+    );
+    assert!(result["stops"].as_u64().unwrap() >= 3, "{result}");
     assert_eq!(
         result["firstHasSecond"], false,
         "the first change shows a board without the later idea"
@@ -294,9 +303,20 @@ async fn elements_take_their_authors_colour_and_one_persons_contributions_stand_
     assert_ne!(colours[0], colours[1], "two authors, two colours: {result}");
     assert_eq!(result["highlighted"]["bruno"], "1", "{result}");
     assert_eq!(result["highlighted"]["anne"], "0.25", "{result}");
+    assert_eq!(result["byOrganisation"]["anne"], "1", "{result}");
+    assert_eq!(result["byOrganisation"]["bruno"], "0.25", "{result}");
+    let story = result["story"].as_array().unwrap();
+    assert!(
+        story
+            .last()
+            .and_then(|l| l.as_str())
+            .is_some_and(|l| l.contains("Bruno (Vélo Vert) a créé")),
+        "the oldest line of the story is its creation: {result}"
+    );
     let hover = result["hover"].as_str().unwrap();
     assert!(
-        hover.starts_with("Créé par Bruno") && hover.contains("modifié en dernier par Bruno"),
+        hover.starts_with("Créé par Bruno (Vélo Vert)")
+            && hover.contains("modifié en dernier par Bruno"),
         "{hover}"
     );
 }

@@ -53,6 +53,7 @@ pub struct ContributionRow {
 #[derive(Clone, PartialEq)]
 pub struct Contributions {
     pub participants: Vec<ContributionRow>,
+    pub organisations: Vec<ContributionRow>,
     pub org_kinds: Vec<ContributionRow>,
 }
 
@@ -109,6 +110,7 @@ impl FromJson for Contributions {
         let rows = |key: &str| j.get(key).items().iter().map(contribution_row).collect();
         Some(Contributions {
             participants: rows("participants"),
+            organisations: rows("organisations"),
             org_kinds: rows("orgKinds"),
         })
     }
@@ -147,40 +149,46 @@ impl FromJson for () {
     }
 }
 
-/// One journal entry of the timeline.
+/// One line of the timeline: a participant's entries in a row (a run, see docs/api.md), with
+/// counts of distinct elements.
 #[derive(Clone, PartialEq)]
-pub struct HistoryEntry {
-    pub ts: f64,
-    pub name: String,
-    pub created: usize,
-    pub edited: usize,
-    pub deleted: usize,
-    pub votes: u64,
+pub struct Run {
+    pub start: f64,
+    pub end: f64,
+    pub entries: u64,
+    pub who: ContributionRow,
 }
 
 #[derive(Clone, PartialEq)]
 pub struct History {
-    pub entries: Vec<HistoryEntry>,
+    /// Every entry's time and participant, the stops of the time slider.
+    pub entries: Vec<(f64, String)>,
+    pub runs: Vec<Run>,
     pub sessions: usize,
 }
 
 impl FromJson for History {
     fn from_json(j: &Json) -> Option<Self> {
+        let runs = j
+            .get("runs")
+            .items()
+            .iter()
+            .map(|r| Run {
+                start: r.get("start").num().unwrap_or(0.0),
+                end: r.get("end").num().unwrap_or(0.0),
+                entries: r.get("entries").count(),
+                who: contribution_row(r),
+            })
+            .collect();
         let entries = j
             .get("entries")
             .items()
             .iter()
-            .map(|e| HistoryEntry {
-                ts: e.get("ts").num().unwrap_or(0.0),
-                name: e.get("name").str(),
-                created: e.get("created").items().len(),
-                edited: e.get("edited").items().len(),
-                deleted: e.get("deleted").items().len(),
-                votes: e.get("votesCast").count(),
-            })
+            .map(|e| (e.get("ts").num().unwrap_or(0.0), e.get("name").str()))
             .collect();
         Some(History {
             entries,
+            runs,
             sessions: j.get("sessions").items().len(),
         })
     }
@@ -196,28 +204,70 @@ pub async fn history(id: &str, token: &str) -> Result<History, String> {
     .await
 }
 
-/// Who created each element and who changed it last (`GET /elements`): id → (created by,
-/// when, changed by, when).
-pub struct Elements(pub Vec<(String, String, f64, String, f64)>);
+/// Who created each element and who changed it last (`GET /elements`): (id, created by,
+/// their organisation, changed by, their organisation, when).
+pub struct Elements(pub Vec<[String; 5]>, pub Vec<f64>);
 
 impl FromJson for Elements {
     fn from_json(j: &Json) -> Option<Self> {
+        let items = j.get("elements").items();
+        let texts = ["id", "createdBy", "createdOrg", "changedBy", "changedOrg"];
         Some(Elements(
-            j.get("elements")
+            items
+                .iter()
+                .map(|e| texts.map(|k| e.get(k).str()))
+                .collect(),
+            items
+                .iter()
+                .map(|e| e.get("changedMs").num().unwrap_or(0.0))
+                .collect(),
+        ))
+    }
+}
+
+/// One line of an element's story (`GET /elements/{id}`): when (first, last), who, their
+/// organisation, what (`created`, `edited`, `deleted`, `restored`) and how many changes.
+#[derive(Clone)]
+pub struct Change {
+    pub start: f64,
+    pub end: f64,
+    pub name: String,
+    pub org: String,
+    pub what: String,
+    pub count: u64,
+}
+
+#[derive(Clone)]
+pub struct Story(pub Vec<Change>);
+
+impl FromJson for Story {
+    fn from_json(j: &Json) -> Option<Self> {
+        Some(Story(
+            j.get("changes")
                 .items()
                 .iter()
-                .map(|e| {
-                    (
-                        e.get("id").str(),
-                        e.get("createdBy").str(),
-                        e.get("createdMs").num().unwrap_or(0.0),
-                        e.get("changedBy").str(),
-                        e.get("changedMs").num().unwrap_or(0.0),
-                    )
+                .map(|c| Change {
+                    start: c.get("start").num().unwrap_or(0.0),
+                    end: c.get("end").num().unwrap_or(0.0),
+                    name: c.get("name").str(),
+                    org: c.get("org").str(),
+                    what: c.get("what").str(),
+                    count: c.get("count").count(),
                 })
                 .collect(),
         ))
     }
+}
+
+pub async fn story(id: &str, token: &str, element: &str) -> Result<Story, String> {
+    let element = String::from(js_sys::encode_uri_component(element));
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/elements/{element}"),
+        None,
+        Some(token),
+    )
+    .await
 }
 
 pub async fn elements(id: &str, token: &str) -> Result<Elements, String> {

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::api;
 use crate::contributions::ContributionsPanel;
 use crate::diagnosis::Diagnosis;
-use crate::history::HistoryPanel;
+use crate::history::{ElementPanel, HistoryPanel};
 use crate::i18n::{Key, use_i18n};
 use crate::local::{self, Profile, RecentBoard};
 use crate::mindmap::MindMap;
@@ -163,7 +163,8 @@ fn BoardView(
 ) -> impl IntoView {
     let i18n = use_i18n();
     // Before the board's views, which read it for their hover texts.
-    provide_context(crate::history::Traces(RwSignal::new(Default::default())));
+    let traces = crate::history::Traces::new(i18n);
+    provide_context(traces);
     let can_edit = info.role != "viewer";
     let facilitator = info.role == "facilitator";
     let kind: BoardKind = info.kind.parse().unwrap_or(BoardKind::MindMap);
@@ -172,10 +173,42 @@ fn BoardView(
     let (export_board, export_token) = (board_id.clone(), token.clone());
     let (history_board, history_token) = (board_id.clone(), token.clone());
     let show_history = RwSignal::new(false);
+    let (story_board, story_token) = (board_id.clone(), token.clone());
+    let show_story = RwSignal::new(false);
+    // The node, note or project last clicked, whose story the element panel tells.
+    let selected = RwSignal::new(None::<String>);
+    let (traces_board, traces_token) = (board_id.clone(), token.clone());
+    let refresh_traces =
+        move |_: web_sys::MouseEvent| traces.refresh_if_stale(&traces_board, &traces_token);
+    let select = move |ev: web_sys::MouseEvent| {
+        let element = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| {
+                t.closest("[data-node],[data-note],[data-project]")
+                    .ok()
+                    .flatten()
+            });
+        if let Some(element) = element {
+            let id = ["data-node", "data-note", "data-project"]
+                .iter()
+                .find_map(|a| element.get_attribute(a));
+            selected.set(id);
+        }
+    };
     let (rename_board, rename_token) = (board_id.clone(), token.clone());
     let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
     let title = session.signals.title;
+    // Any change of the board makes the record of who did what out of date.
+    let signals = &session.signals;
+    let (nodes, notes, projects) = (signals.nodes, signals.notes, signals.projects);
+    Effect::new(move |_| {
+        nodes.track();
+        notes.track();
+        projects.track();
+        traces.mark_stale();
+    });
     let fallback_title = info.title.clone();
     let rename = move |_| {
         let current = title.get_untracked();
@@ -220,9 +253,9 @@ fn BoardView(
     // Colour by author and the highlight of one participant's elements: one style sheet built
     // from the participants, matched against each element's `data-author`.
     let by_author = RwSignal::new(false);
-    let highlight = RwSignal::new(None::<String>);
+    let highlight = RwSignal::new(None::<Highlight>);
     let participants = session.signals.participants;
-    let author_styles = move || author_css(&participants.get(), highlight.get().as_deref());
+    let author_styles = move || author_css(&participants.get(), highlight.get().as_ref());
     view! {
         <style>{author_styles}</style>
         <div class="board" class:by-author=by_author>
@@ -238,7 +271,7 @@ fn BoardView(
                 <Toggle class="by-author-toggle" on=by_author label=Key::ColourByAuthor />
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
-            <div class="board-body">
+            <div class="board-body" on:click=select on:mouseover=refresh_traces>
                 {body}
                 <aside class="presence" aria-labelledby="presence-title">
                     <h2 id="presence-title">{i18n.live(Key::Present)}</h2>
@@ -261,6 +294,10 @@ fn BoardView(
                     <Toggle class="history-toggle" on=show_history label=Key::ShowHistory />
                     <Show when=move || show_history.get()>
                         <HistoryPanel board_id=history_board.clone() token=history_token.clone() />
+                    </Show>
+                    <Toggle class="story-toggle" on=show_story label=Key::ElementStory />
+                    <Show when=move || show_story.get()>
+                        <ElementPanel board_id=story_board.clone() token=story_token.clone() selected />
                     </Show>
                 </aside>
             </div>
@@ -356,12 +393,20 @@ fn Toggle(class: &'static str, on: RwSignal<bool>, label: Key) -> impl IntoView 
     }
 }
 
+/// Whose contributions the board shows highlighted, chosen in the contributions panel.
+#[derive(Clone, PartialEq)]
+pub enum Highlight {
+    Participant(String),
+    Organisation(String),
+}
+
 /// The rules giving each participant's elements their colour (`--author`), and dimming the
-/// others' when one participant is highlighted. Participant ids come from any client, so only
-/// plain ids (letters, digits, `-`, `_`) become selectors, and only hex colours are used.
+/// other elements when a participant or an organisation is highlighted. Participant ids come
+/// from any client, so only plain ids (letters, digits, `-`, `_`) become selectors, and only
+/// hex colours are used.
 fn author_css(
     participants: &std::collections::BTreeMap<String, shared::Participant>,
-    highlight: Option<&str>,
+    highlight: Option<&Highlight>,
 ) -> String {
     let plain = |pid: &str| {
         !pid.is_empty()
@@ -376,10 +421,19 @@ fn author_css(
             crate::session::safe_color(&p.color)
         ));
     }
-    if let Some(pid) = highlight.filter(|pid| plain(pid)) {
-        css.push_str(&format!(
-            ".board [data-author]:not([data-author=\"{pid}\"]){{opacity:.25}}"
-        ));
+    if let Some(highlight) = highlight {
+        let chosen = participants.iter().filter(|(pid, p)| {
+            plain(pid)
+                && match highlight {
+                    Highlight::Participant(chosen) => *pid == chosen,
+                    Highlight::Organisation(org) => p.org == *org,
+                }
+        });
+        css.push_str(".board [data-author]");
+        for (pid, _) in chosen {
+            css.push_str(&format!(":not([data-author=\"{pid}\"])"));
+        }
+        css.push_str("{opacity:.25}");
     }
     css
 }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{self, Contributions};
+use crate::board::Highlight;
 use crate::i18n::{Key, use_i18n};
 
 #[component]
@@ -11,8 +12,8 @@ pub fn ContributionsPanel(
     board_id: String,
     token: String,
     can_edit: bool,
-    /// The participant whose elements the board shows highlighted, chosen by clicking a row.
-    highlight: RwSignal<Option<String>>,
+    /// Whose elements the board shows highlighted, chosen by clicking a row.
+    highlight: RwSignal<Option<Highlight>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let refresh = RwSignal::new(0u32);
@@ -72,6 +73,28 @@ pub fn ContributionsPanel(
         };
         i18n.t(key).to_owned()
     };
+    let toggle = move |chosen: Highlight| {
+        move |_| {
+            highlight.update(|h| {
+                *h = if h.as_ref() == Some(&chosen) {
+                    None
+                } else {
+                    Some(chosen.clone())
+                }
+            })
+        }
+    };
+    let is_chosen =
+        move |chosen: Highlight| move || highlight.with(|h| h.as_ref() == Some(&chosen));
+    let counts = |row: &api::ContributionRow| {
+        view! {
+            <td class="created">{row.created}</td>
+            <td>{row.edited}</td>
+            <td>{row.deleted}</td>
+            <td>{row.chars_written}</td>
+            <td>{row.votes_cast}</td>
+        }
+    };
     let table = move |report: Contributions| {
         let total_chars: u64 = report
             .org_kinds
@@ -91,24 +114,26 @@ pub fn ContributionsPanel(
                 </tr></thead>
                 <tbody>
                     {report.participants.into_iter().map(|p| {
-                        let pid = p.pid.clone();
-                        let toggle = move |_| highlight.update(|h| *h = if h.as_deref() == Some(pid.as_str()) { None } else { Some(pid.clone()) });
-                        let chosen = {
-                            let pid = p.pid.clone();
-                            move || highlight.with(|h| h.as_deref() == Some(pid.as_str()))
-                        };
+                        let chosen = Highlight::Participant(p.pid.clone());
                         view! {
-                        <tr data-pid=p.pid.clone() class:chosen=chosen on:click=toggle>
+                        <tr data-pid=p.pid.clone() class:chosen=is_chosen(chosen.clone()) on:click=toggle(chosen)>
                             <td>{p.name.clone()}<span class="person-org">{p.org.clone()}</span></td>
-                            <td class="created">{p.created}</td>
-                            <td>{p.edited}</td>
-                            <td>{p.deleted}</td>
-                            <td>{p.chars_written}</td>
-                            <td>{p.votes_cast}</td>
+                            {counts(&p)}
                         </tr>
                     }}).collect::<Vec<_>>()}
                 </tbody>
             </table>
+            <h3>{i18n.live(Key::Organisations)}</h3>
+            <table class="contributions-orgs"><tbody>
+                {report.organisations.into_iter().map(|o| {
+                    let chosen = Highlight::Organisation(o.name.clone());
+                    view! {
+                    <tr data-org=o.name.clone() class:chosen=is_chosen(chosen.clone()) on:click=toggle(chosen)>
+                        <td>{o.name.clone()}<span class="person-org">{o.participants}" "{i18n.live(Key::PeopleCount)}</span></td>
+                        {counts(&o)}
+                    </tr>
+                }}).collect::<Vec<_>>()}
+            </tbody></table>
             <p class="hint">{i18n.live(Key::ClickToHighlight)}</p>
             <h3>{i18n.live(Key::ParityView)}</h3>
             <ul class="parity">

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use crate::api::{self, History};
-use crate::i18n::{Key, use_i18n};
+use crate::i18n::{I18n, Key, use_i18n};
 
 #[wasm_bindgen]
 extern "C" {
@@ -15,23 +15,119 @@ extern "C" {
     fn nouage_object_url(url: &str, token: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// Element id → "created by … · changed by …", from the server's record; filled when the
-/// history panel opens, read by every element's hover text.
+/// Element id → "created by … · changed by …", from the server's record, read by every
+/// element's hover text. Loaded when the pointer moves over the board after the document
+/// changed (at most every `TRACES_REFRESH_MS`), and when the history panel opens: the server
+/// replays the journal for it, so it is not fetched on every change.
 #[derive(Clone, Copy)]
-pub struct Traces(pub RwSignal<std::collections::HashMap<String, String>>);
+pub struct Traces {
+    pub map: RwSignal<std::collections::HashMap<String, String>>,
+    stale: StoredValue<bool>,
+    /// A load is scheduled.
+    pending: StoredValue<bool>,
+    loaded_ms: StoredValue<f64>,
+    i18n: I18n,
+}
+
+const TRACES_REFRESH_MS: f64 = 5_000.0;
+
+impl Traces {
+    pub fn new(i18n: I18n) -> Self {
+        Traces {
+            i18n,
+            map: RwSignal::new(Default::default()),
+            stale: StoredValue::new(true),
+            pending: StoredValue::new(false),
+            loaded_ms: StoredValue::new(f64::MIN),
+        }
+    }
+
+    pub fn mark_stale(self) {
+        self.stale.set_value(true);
+    }
+
+    /// Loads the record if the document changed since the last load; within
+    /// `TRACES_REFRESH_MS` of that load, once that time is up.
+    pub fn refresh_if_stale(self, board_id: &str, token: &str) {
+        if !self.stale.get_value() || self.pending.get_value() {
+            return;
+        }
+        let wait_ms = self.loaded_ms.get_value() + TRACES_REFRESH_MS - js_sys::Date::now();
+        let (board_id, token) = (board_id.to_owned(), token.to_owned());
+        let load = move || {
+            self.stale.set_value(false);
+            self.pending.set_value(false);
+            self.loaded_ms.set_value(js_sys::Date::now());
+            self.load(board_id, token);
+        };
+        if wait_ms <= 0.0 {
+            load();
+        } else {
+            self.pending.set_value(true);
+            set_timeout(load, std::time::Duration::from_millis(wait_ms as u64));
+        }
+    }
+}
 
 /// The hover text of element `id`: the server's record when known, else `fallback`.
 pub fn trace_title(id: String, fallback: String) -> impl Fn() -> String + Send + Sync + 'static {
     let traces = use_context::<Traces>();
     move || {
         traces
-            .and_then(|t| t.0.with(|m| m.get(&id).cloned()))
+            .and_then(|t| t.map.with(|m| m.get(&id).cloned()))
             .unwrap_or_else(|| fallback.clone())
+    }
+}
+
+/// "Anne (Commune de Lodève)", or the name alone.
+fn person(name: &str, org: &str) -> String {
+    if org.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name} ({org})")
+    }
+}
+
+impl Traces {
+    /// Fetches who created and last changed each element.
+    pub fn load(self, board_id: String, token: String) {
+        let i18n = self.i18n;
+        let lang = i18n.0.get_untracked().as_str();
+        leptos::task::spawn_local(async move {
+            if let Ok(api::Elements(list, times)) = api::elements(&board_id, &token).await {
+                let texts = list
+                    .into_iter()
+                    .zip(times)
+                    .map(
+                        |([element, created_by, created_org, changed_by, changed_org], changed)| {
+                            let text = format!(
+                                "{} {} · {} {}, {}",
+                                i18n.t(Key::CreatedBy),
+                                person(&created_by, &created_org),
+                                i18n.t(Key::ChangedBy),
+                                person(&changed_by, &changed_org),
+                                when(changed, lang)
+                            );
+                            (element, text)
+                        },
+                    )
+                    .collect();
+                self.map.set(texts);
+            }
+        });
     }
 }
 
 /// Entries of the timeline listed under the slider (the most recent).
 const TIMELINE_LINES_MAX: usize = 40;
+
+/// "14:03" in the interface's language, in the browser's time zone.
+fn clock(ms: f64, lang: &str) -> String {
+    let locale = if lang == "en" { "en-GB" } else { "fr-FR" };
+    js_sys::Date::new(&JsValue::from_f64(ms))
+        .to_locale_time_string(locale)
+        .into()
+}
 
 /// "26/11/2026 14:03" in the interface's language, in the browser's time zone.
 fn when(ms: f64, lang: &str) -> String {
@@ -54,27 +150,8 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
             async move { api::history(&id, &token).await }
         }
     });
-    // Who created and last changed each element, for the hover texts of the board.
     if let Some(traces) = use_context::<Traces>() {
-        let (id, token) = (board_id.clone(), token.clone());
-        let lang = i18n.0.get_untracked().as_str();
-        leptos::task::spawn_local(async move {
-            if let Ok(api::Elements(list)) = api::elements(&id, &token).await {
-                let texts = list
-                    .into_iter()
-                    .map(|(element, created_by, _, changed_by, changed)| {
-                        let text = format!(
-                            "{} {created_by} · {} {changed_by} ({})",
-                            i18n.t(Key::CreatedBy),
-                            i18n.t(Key::ChangedBy),
-                            when(changed, lang)
-                        );
-                        (element, text)
-                    })
-                    .collect();
-                traces.0.set(texts);
-            }
-        });
+        traces.load(board_id.clone(), token.clone());
     }
     let picture = RwSignal::new(None::<String>);
     // The moment shown, for the picture's caption.
@@ -102,26 +179,34 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
     let content = move |h: History| {
         let lang = i18n.0.get_untracked().as_str();
         let count = h.entries.len();
-        let times: Vec<f64> = h.entries.iter().map(|e| e.ts).collect();
+        // The slider stops after every change; the list below groups them in runs.
+        let times: Vec<f64> = h.entries.iter().map(|e| e.0).collect();
         let position = RwSignal::new(count.saturating_sub(1));
         let label = {
             let entries = h.entries.clone();
             move || {
                 entries
                     .get(position.get())
-                    .map(|e| format!("{} — {}", when(e.ts, lang), e.name))
+                    .map(|(ts, name)| format!("{} — {name}", when(*ts, lang)))
                     .unwrap_or_default()
             }
         };
         let lines = h
-            .entries
+            .runs
             .iter()
             .rev()
             .take(TIMELINE_LINES_MAX)
-            .map(|e| {
+            .map(|r| {
+                let span = if r.end - r.start >= 60_000.0 {
+                    format!("{} – {}", when(r.start, lang), clock(r.end, lang))
+                } else {
+                    when(r.start, lang)
+                };
+                let who = &r.who;
                 view! {
-                    <li><time>{when(e.ts, lang)}</time>" "<strong>{e.name.clone()}</strong>
-                        " +"{e.created}" ✎"{e.edited}" −"{e.deleted}{(e.votes > 0).then(|| format!(" ●{}", e.votes))}</li>
+                    <li><time>{span}</time>" "<strong>{person(&who.name, &who.org)}</strong>
+                        " +"{who.created}" ✎"{who.edited}" −"{who.deleted}{(who.votes_cast > 0).then(|| format!(" ●{}", who.votes_cast))}
+                        <span class="hint">" ("{r.entries}")"</span></li>
                 }
             })
             .collect::<Vec<_>>();
@@ -156,6 +241,63 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
                     <figcaption>{label_now}" · "{i18n.live(Key::PastBoard)}" · "{i18n.live(Key::ClickToClose)}</figcaption>
                 </figure>
             </Show>
+        </section>
+    }
+}
+
+/// The story of the element last clicked on the board: who created it, each run of changes,
+/// deletions and restores, from the server's record (`GET /elements/{id}`).
+#[component]
+pub fn ElementPanel(
+    board_id: String,
+    token: String,
+    selected: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let story = LocalResource::new(move || {
+        let (id, token, element) = (board_id.clone(), token.clone(), selected.get());
+        async move {
+            match element {
+                Some(element) => api::story(&id, &token, &element).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    let lines = move |story: api::Story| {
+        let lang = i18n.0.get_untracked().as_str();
+        story
+            .0
+            .into_iter()
+            .rev()
+            .map(|c| {
+                let what = i18n.t(match c.what.as_str() {
+                    "created" => Key::DidCreate,
+                    "deleted" => Key::DidDelete,
+                    "restored" => Key::DidRestore,
+                    _ => Key::DidEdit,
+                });
+                let span = if c.end > c.start {
+                    format!("{} – {}", when(c.start, lang), clock(c.end, lang))
+                } else {
+                    when(c.start, lang)
+                };
+                view! {
+                    <li data-what=c.what.clone()><time>{span}</time>" "<strong>{person(&c.name, &c.org)}</strong>" "{what}
+                        {(c.count > 1).then(|| format!(" (×{})", c.count))}</li>
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <section class="element-panel" aria-labelledby="element-title">
+            <h2 id="element-title">{i18n.live(Key::ElementStory)}
+                <button class="tiny" data-action="close-element" on:click=move |_| selected.set(None)>{i18n.live(Key::Close)}</button>
+            </h2>
+            {move || story.get().map(|answer| match answer {
+                Ok(Some(story)) => view! { <ol class="element-story">{lines(story)}</ol> }.into_any(),
+                Ok(None) => view! { <p class="hint">{i18n.live(Key::ElementStoryHint)}</p> }.into_any(),
+                Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+            })}
         </section>
     }
 }

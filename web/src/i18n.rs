@@ -146,7 +146,6 @@ keys! {
     FilterParticipant => "Participant", "Participant";
     Everyone => "Tous", "All";
     Cancel => "Annuler", "Cancel";
-    Close => "Fermer", "Close";
     StageCodiagnose => "Co-diagnostiquer", "Co-diagnose";
     StageCodesign => "Co-élaborer", "Co-design";
     StageCofund => "Co-financer", "Co-fund";
@@ -189,7 +188,16 @@ keys! {
     CreatedBy => "Créé par", "Created by";
     ChangedBy => "modifié en dernier par", "last changed by";
     ColourByAuthor => "Couleurs par auteur", "Colour by author";
-    ClickToHighlight => "Cliquer sur une personne pour surligner ses contributions.", "Click a person to highlight their contributions.";
+    ClickToHighlight => "Cliquer sur une personne ou une organisation pour surligner ses contributions.", "Click a person or an organisation to highlight their contributions.";
+    Organisations => "Organisations", "Organisations";
+    PeopleCount => "personne(s)", "person(s)";
+    Close => "Fermer", "Close";
+    ElementStory => "Histoire de l'élément", "Element history";
+    ElementStoryHint => "Cliquer sur un nœud, une note ou un projet pour voir qui l'a créé et modifié.", "Click a node, a note or a project to see who created and changed it.";
+    DidCreate => "a créé", "created";
+    DidEdit => "a modifié", "edited";
+    DidDelete => "a supprimé", "deleted";
+    DidRestore => "restauré à la demande d'un participant", "restored at a participant's request";
     ClickToClose => "cliquer pour fermer", "click to close";
     ShowHistory => "Historique et retour dans le temps", "History and time travel";
     WorkingSessions => "séance(s) de travail", "working session(s)";

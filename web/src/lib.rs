@@ -78,3 +78,11 @@ fn token_from_hash(hash: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
         .map(|t| String::from(js_sys::decode_uri_component(t).unwrap_or_else(|_| t.into())))
 }
+
+/// Orders two names as the browser's collation does (`localeCompare`: "élue" sorts among the
+/// "e", case aside), without Rust's Unicode case tables in the WebAssembly.
+pub(crate) fn collate(a: &str, b: &str) -> std::cmp::Ordering {
+    js_sys::JsString::from(a)
+        .locale_compare(b, &js_sys::Array::new(), &js_sys::Object::new())
+        .cmp(&0)
+}

@@ -600,10 +600,10 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         };
         let style = format!(
             "left:{}px;top:{}px;width:{}px;min-height:{}px;--branch:{}",
-            placed.x - placed.width / 2.0,
-            placed.y - placed.height / 2.0,
-            placed.width,
-            placed.height,
+            Fixed(placed.x - placed.width / 2.0),
+            Fixed(placed.y - placed.height / 2.0),
+            Fixed(placed.width),
+            Fixed(placed.height),
             placed.color
         );
         let mut label = if placed.hidden_children > 0 {
@@ -660,10 +660,10 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             l.get(&id).map(|p| {
                 format!(
                     "left:{}px;top:{}px;width:{}px;height:{}px",
-                    p.x - p.width.max(160.0) / 2.0,
-                    p.y - p.height / 2.0,
-                    p.width.max(160.0),
-                    p.height
+                    Fixed(p.x - p.width.max(160.0) / 2.0),
+                    Fixed(p.y - p.height / 2.0),
+                    Fixed(p.width.max(160.0)),
+                    Fixed(p.height)
                 )
             })
         })
@@ -678,10 +678,10 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 let placed = l.get(peer.selected.as_deref()?)?.clone();
                 let style = format!(
                     "left:{}px;top:{}px;width:{}px;height:{}px;--peer:{}",
-                    placed.x - placed.width / 2.0 - 4.0,
-                    placed.y - placed.height / 2.0 - 4.0,
-                    placed.width + 8.0,
-                    placed.height + 8.0,
+                    Fixed(placed.x - placed.width / 2.0 - 4.0),
+                    Fixed(placed.y - placed.height / 2.0 - 4.0),
+                    Fixed(placed.width + 8.0),
+                    Fixed(placed.height + 8.0),
                     peer.color
                 );
                 Some(view! { <div class="peer-selection" style=style><span class="peer-tag">{peer.name}</span></div> })
@@ -695,7 +695,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             .filter(|p| !p.is_self)
             .filter_map(|peer| {
                 let (x, y) = peer.pointer?;
-                let style = format!("left:{x}px;top:{y}px;--peer:{}", peer.color);
+                let style = format!("left:{}px;top:{}px;--peer:{}", Fixed(x), Fixed(y), peer.color);
                 Some(view! { <div class="peer-pointer" style=style aria-hidden="true"><span>{peer.name}</span></div> })
             })
             .collect::<Vec<_>>()
@@ -704,7 +704,9 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         let v = view.get();
         format!(
             "transform:translate({}px,{}px) scale({})",
-            v.x, v.y, v.scale
+            Fixed(v.x),
+            Fixed(v.y),
+            Fixed(v.scale)
         )
     };
     let active_descendant = move || selected.get().map(|id| format!("node-{id}"));
@@ -747,7 +749,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     </svg>
                     <For
                         each=shown_nodes
-                        key=|(p, text, author, locked)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}|{locked}", p.id, p.x, p.y, p.width, p.color, p.hidden_children)
+                        key=|(p, text, author, locked)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}|{locked}", p.id, p.x.to_bits(), p.y.to_bits(), p.width.to_bits(), p.color, p.hidden_children)
                         children=node_view
                     />
                     {others_selection}
@@ -917,13 +919,33 @@ fn drop_at(layout: &Layout, nodes: &[Node], dragged: &str, (x, y): (f64, f64)) -
     }
 }
 
+/// A number with three decimals at most, written with integer arithmetic: Rust's float
+/// formatting would add its own algorithms (~15 KB) to the WebAssembly.
+#[derive(Clone, Copy)]
+struct Fixed(f64);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let thousandths = (self.0 * 1_000.0).round() as i64;
+        let sign = if thousandths < 0 { "-" } else { "" };
+        let (units, rest) = (thousandths.abs() / 1_000, thousandths.abs() % 1_000);
+        if rest == 0 {
+            write!(f, "{sign}{units}")
+        } else {
+            let digits = format!("{rest:03}");
+            write!(f, "{sign}{units}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
 /// A curve from the parent's edge to the child's, in the child's branch colour.
 fn edge_path(parent: &Placed, child: &Placed) -> (String, String, String) {
     let direction = if child.side == Side::Left { -1.0 } else { 1.0 };
     let (x1, y1) = (parent.x + direction * parent.width / 2.0, parent.y);
     let (x2, y2) = (child.x - direction * child.width / 2.0, child.y);
     let mid = (x1 + x2) / 2.0;
-    let d = format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}");
+    let (x1, y1, x2, y2, mid) = (Fixed(x1), Fixed(y1), Fixed(x2), Fixed(y2), Fixed(mid));
+    let d = format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}");
     (
         format!("{}|{d}|{}", child.id, child.color),
         d,

@@ -174,9 +174,13 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 "lead" => p.lead.clone(),
                 "budget" => format!("{:>20}", p.budget),
                 "due" => p.due_date.clone(),
-                _ => p.title.to_lowercase(),
+                _ => p.title.clone(),
             };
-            let order = key(a).cmp(&key(b));
+            let order = if !matches!(column, "stage" | "status" | "lead" | "budget" | "due") {
+                crate::collate(&a.title, &b.title)
+            } else {
+                key(a).cmp(&key(b))
+            };
             if descending { order.reverse() } else { order }
         });
         let header = move |column: &'static str, label: Key| {

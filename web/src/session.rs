@@ -554,12 +554,7 @@ impl Session {
             .values()
             .map(|(_, p, _)| p.clone())
             .collect();
-        others.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then(a.client_id.cmp(&b.client_id))
-        });
+        others.sort_by(|a, b| crate::collate(&a.name, &b.name).then(a.client_id.cmp(&b.client_id)));
         peers.extend(others);
         if self.signals.peers.with_untracked(|p| *p != peers) {
             self.signals.peers.set(peers);
