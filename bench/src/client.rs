@@ -139,15 +139,34 @@ pub async fn wait_for_step2(socket: &mut Socket) -> anyhow::Result<Vec<u8>> {
 /// vector, applies the server's sync step 2. Returns the open socket, the document and the
 /// time from before the connection opened to the step 2 applied.
 pub async fn join(url: &str) -> anyhow::Result<(Socket, Doc, Duration)> {
+    let joined = join_timed(url).await?;
+    Ok((joined.socket, joined.doc, joined.applied))
+}
+
+pub struct Joined {
+    pub socket: Socket,
+    pub doc: Doc,
+    /// From before the connection opened to the step 2 received, then applied.
+    pub received: Duration,
+    pub applied: Duration,
+}
+
+pub async fn join_timed(url: &str) -> anyhow::Result<Joined> {
     let started = Instant::now();
     let mut socket = connect(url).await?;
     let empty = StateVector::default().encode_v1();
     send(&mut socket, &Message::SyncStep1(&empty)).await?;
     let update = wait_for_step2(&mut socket).await?;
+    let received = started.elapsed();
     let doc = Doc::new();
     doc.transact_mut()
         .apply_update(Update::decode_v1(&update)?)?;
-    Ok((socket, doc, started.elapsed()))
+    Ok(Joined {
+        socket,
+        doc,
+        received,
+        applied: started.elapsed(),
+    })
 }
 
 /// The value at quantile `q` of sorted values (nearest rank below).

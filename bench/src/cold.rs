@@ -8,7 +8,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use shared::{BoardKind, Lang, Roots};
 
-use crate::client::{Target, join, quantile};
+use crate::client::{Target, join_timed, quantile};
 
 /// The encoded state of a mind map board with `nodes` nodes under its root (plus the root),
 /// in the shape the web app writes: twelve main branches, then four children per node.
@@ -46,14 +46,18 @@ pub async fn seed(target: &Target, boards: usize, nodes: usize) -> anyhow::Resul
     Ok(urls)
 }
 
-/// Joins each URL once, in turn; reports the join times and the nodes the client received.
+/// Joins each URL once, in turn; reports the join times (to the step 2 arrived, to it applied)
+/// and the nodes the client received.
 pub async fn join_each(urls: &[String], nodes: usize) -> anyhow::Result<serde_json::Value> {
     let mut times_ms = Vec::new();
+    let mut arrival_ms = Vec::new();
     let mut received = Vec::new();
     let mut state_bytes = 0;
     for url in urls {
-        let (socket, doc, elapsed) = join(url).await?;
-        times_ms.push(elapsed.as_secs_f64() * 1_000.0);
+        let joined = join_timed(url).await?;
+        let (socket, doc) = (joined.socket, joined.doc);
+        times_ms.push(joined.applied.as_secs_f64() * 1_000.0);
+        arrival_ms.push(joined.received.as_secs_f64() * 1_000.0);
         let roots = Roots::new(&doc);
         let txn = doc.transact();
         state_bytes = txn.encode_state_as_update_v1(&StateVector::default()).len();
@@ -72,6 +76,8 @@ pub async fn join_each(urls: &[String], nodes: usize) -> anyhow::Result<serde_js
         "complete": complete,
         "nodes_received": received,
         "cold_join_ms": times_ms,
+        // The part the server takes: until the step 2 has arrived, before the client applies it.
+        "step2_arrived_ms": arrival_ms,
         "cold_join_p50_ms": quantile(&sorted, 0.5),
         "cold_join_max_ms": sorted.last().copied().unwrap_or(0.0),
     }))

@@ -38,6 +38,21 @@ use crate::tokens::Role;
 const ROOM_TICK_MS: u64 = 1_000;
 /// Commands handled before the room commits what they produced.
 const COMMANDS_PER_BATCH_MAX: usize = 512;
+/// A board loaded from one stored piece (a snapshot and no journal after it, or a single
+/// journal entry) at least this large keeps that piece's bytes until its first change: a client
+/// joining with nothing (an empty state vector) gets them as its sync step 2 without the
+/// document being encoded again.
+const FULL_STATE_CACHE_MIN_BYTES: usize = 256 * 1024;
+/// Changes after the load the cached state is kept through (they follow it as updates).
+const FULL_STATE_TAIL_MAX: usize = 64;
+
+/// The whole document as it was loaded, as a ready sync step 2 frame, and the update frames of
+/// the changes since, in order: what a client joining with nothing needs.
+struct FullState {
+    step2: Bytes,
+    tail: Vec<Bytes>,
+}
+
 /// The largest integer lib0 decodes exactly on the JavaScript side.
 const AWARENESS_CLOCK_MAX: u64 = (1 << 53) - 1;
 
@@ -217,10 +232,8 @@ enum Action {
         except: Option<ConnId>,
         frame: Bytes,
     },
-    AnswerStep1 {
-        conn: ConnId,
-        frame: Bytes,
-    },
+    /// A sync step 2, possibly followed by updates.
+    AnswerStep1 { conn: ConnId, frames: Vec<Bytes> },
     /// Tells whoever asked for a server edit that it is committed.
     Reply(oneshot::Sender<Result<(), JoinError>>),
 }
@@ -247,6 +260,8 @@ pub struct Room {
     /// Outgoing frames waiting for the commit of the seq they carry.
     pending: VecDeque<(u64, Action)>,
     document_bytes: usize,
+    /// See `FULL_STATE_CACHE_MIN_BYTES`.
+    full_state: Option<FullState>,
     idle_since: Instant,
     failed: Option<String>,
 }
@@ -263,15 +278,32 @@ impl Room {
         tokio::spawn(async move {
             let store = ctx.store.clone();
             let id = board.clone();
-            let loaded = tokio::task::spawn_blocking(move || store.load(&id)).await;
+            let started = Instant::now();
+            // Reading and decoding a large board takes a while: not on the async workers.
+            let loaded = tokio::task::spawn_blocking(move || {
+                let stored = store.load(&id)?;
+                let read = started.elapsed();
+                let loaded = load_doc(stored);
+                if let Ok((_, _, _, bytes, _)) = &loaded {
+                    tracing::debug!(
+                        board = %id,
+                        bytes,
+                        read_ms = read.as_secs_f64() * 1e3,
+                        decode_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
+                        "board loaded"
+                    );
+                }
+                Ok::<_, crate::store::StoreError>(loaded)
+            })
+            .await;
             let loaded = match loaded {
-                Ok(Ok(stored)) => load_doc(stored),
+                Ok(Ok(loaded)) => loaded,
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match loaded {
-                Ok((doc, stored_seq, snapshot_seq, document_bytes)) => {
-                    let room = Room::new(
+                Ok((doc, stored_seq, snapshot_seq, document_bytes, full_state)) => {
+                    let mut room = Room::new(
                         board,
                         room_id,
                         ctx,
@@ -281,6 +313,10 @@ impl Room {
                         snapshot_seq,
                         document_bytes,
                     );
+                    room.full_state = full_state.map(|update| FullState {
+                        step2: Bytes::from(protocol::encode(&Message::SyncStep2(&update))),
+                        tail: Vec::new(),
+                    });
                     room.run(rx).await;
                 }
                 Err(reason) => {
@@ -320,6 +356,7 @@ impl Room {
             inflight: FuturesOrdered::new(),
             pending: VecDeque::new(),
             document_bytes,
+            full_state: None,
             idle_since: Instant::now(),
             failed: None,
         }
@@ -521,16 +558,29 @@ impl Room {
             Some(peer) if !peer.step1_pending => peer.step1_pending = true,
             _ => return,
         }
-        let diff = catch_unwind(AssertUnwindSafe(|| {
+        let full_state = self.full_state.as_ref();
+        let frames = catch_unwind(AssertUnwindSafe(|| {
             let state_vector = StateVector::decode_v1(state_vector).ok()?;
-            Some(self.doc.transact().encode_diff_v1(&state_vector))
+            if state_vector.is_empty()
+                && let Some(full) = full_state
+            {
+                return Some(
+                    std::iter::once(&full.step2)
+                        .chain(&full.tail)
+                        .cloned()
+                        .collect(),
+                );
+            }
+            let diff = self.doc.transact().encode_diff_v1(&state_vector);
+            Some(vec![Bytes::from(protocol::encode(&Message::SyncStep2(
+                &diff,
+            )))])
         }));
-        let Ok(Some(diff)) = diff else {
+        let Ok(Some(frames)) = frames else {
             return self.kick(conn, CLOSE_MALFORMED, "malformed state vector");
         };
-        let frame = Bytes::from(protocol::encode(&Message::SyncStep2(&diff)));
         // The answer may hold updates still being written: it waits for their commit.
-        self.enqueue(self.next_seq - 1, Action::AnswerStep1 { conn, frame });
+        self.enqueue(self.next_seq - 1, Action::AnswerStep1 { conn, frames });
     }
 
     fn apply_client_update(&mut self, conn: ConnId, update_v1: Bytes) {
@@ -573,6 +623,11 @@ impl Room {
         self.next_seq += 1;
         self.document_bytes += update_v1.len();
         let frame = Bytes::from(protocol::encode(&Message::Update(&update_v1)));
+        match &mut self.full_state {
+            Some(full) if full.tail.len() < FULL_STATE_TAIL_MAX => full.tail.push(frame.clone()),
+            Some(_) => self.full_state = None,
+            None => {}
+        }
         self.unsent.push(JournalEntry {
             board: self.board.clone(),
             seq,
@@ -719,11 +774,13 @@ impl Room {
     fn perform(&mut self, action: Action) {
         match action {
             Action::Broadcast { except, frame } => self.broadcast(except, &frame),
-            Action::AnswerStep1 { conn, frame } => {
+            Action::AnswerStep1 { conn, frames } => {
                 if let Some(peer) = self.peers.get_mut(&conn) {
                     peer.step1_pending = false;
                 }
-                self.send(conn, frame);
+                for frame in frames {
+                    self.send(conn, frame);
+                }
             }
             Action::Reply(reply) => {
                 let _ = reply.send(Ok(()));
@@ -953,7 +1010,11 @@ async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
 
 /// Rebuilds a document from storage: (doc, last seq, snapshot seq, approximate bytes). Stored
 /// bytes are decoded under `catch_unwind` too: a restored or damaged file is not trusted.
-pub fn load_doc(stored: StoredDoc) -> Result<(Doc, u64, u64, usize), String> {
+/// A board as loaded: its document, the last seq stored, the seq of its snapshot, the bytes
+/// read, and the whole state as one update when it came in one large piece.
+pub type Loaded = (Doc, u64, u64, usize, Option<Bytes>);
+
+pub fn load_doc(stored: StoredDoc) -> Result<Loaded, String> {
     let doc = Doc::new();
     let last_seq = stored.last_seq();
     let snapshot_seq = stored.snapshot.as_ref().map_or(0, |s| s.upto_seq);
@@ -977,7 +1038,20 @@ pub fn load_doc(stored: StoredDoc) -> Result<(Doc, u64, u64, usize), String> {
             Err(_) => return Err(format!("stored update {seq} made the decoder panic")),
         }
     }
-    Ok((doc, last_seq, snapshot_seq, bytes))
+    let pieces = usize::from(stored.snapshot.is_some()) + stored.updates.len();
+    let full_state = (pieces == 1 && bytes >= FULL_STATE_CACHE_MIN_BYTES).then(|| {
+        let piece = match stored.snapshot {
+            Some(snapshot) => snapshot.state_v1,
+            None => stored
+                .updates
+                .into_iter()
+                .next()
+                .map(|(_, u)| u)
+                .unwrap_or_default(),
+        };
+        Bytes::from(piece)
+    });
+    Ok((doc, last_seq, snapshot_seq, bytes, full_state))
 }
 
 pub fn now_ms() -> i64 {

@@ -322,3 +322,77 @@ async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
     );
     server.kill().await;
 }
+
+#[tokio::test]
+async fn a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since() {
+    use shared::{BoardKind, Lang, Roots};
+    use yrs::updates::decoder::Decode;
+    use yrs::{Doc, ReadTxn, StateVector, Update};
+    // A 3,000-node map imported as a Yjs state: stored as one piece of about half a megabyte,
+    // which the room keeps ready for clients that join with nothing.
+    let doc = Doc::new();
+    let roots = Roots::new(&doc);
+    let state = {
+        let mut txn = doc.transact_mut();
+        let initial = shared::doc::initial_update(BoardKind::MindMap, "Grande carte", Lang::Fr);
+        txn.apply_update(Update::decode_v1(&initial).unwrap())
+            .unwrap();
+        for i in 0..3_000 {
+            let parent = if i < 12 {
+                "root".to_owned()
+            } else {
+                format!("n{}", (i - 12) / 4)
+            };
+            roots.add_node(
+                &mut txn,
+                &format!("n{i}"),
+                Some(&parent),
+                i as f64,
+                &format!("Idée n°{i} : mobilité"),
+                "",
+            );
+        }
+        txn.encode_state_as_update_v1(&StateVector::default())
+    };
+    assert!(state.len() > 256 * 1024, "{} bytes", state.len());
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let (status, answer) = nouage_tests::import_board(&server.base, "yjs", state).await;
+    assert_eq!(status, 201, "{answer}");
+    let board = nouage_tests::board_from(&answer);
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let first = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let first_roots = Roots::new(first.doc());
+    assert_eq!(first_roots.nodes(&first.doc().transact()).len(), 3_001);
+    first.edit(|txn| {
+        first_roots.add_node(
+            txn,
+            "late",
+            Some("root"),
+            -1.0,
+            "Ajoutée après le chargement",
+            "",
+        )
+    });
+    // Committed before the second client comes: it can only learn of it from its sync answer.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let second = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let second_roots = Roots::new(second.doc());
+    second
+        .wait_until(|doc| second_roots.nodes(&doc.transact()).len() == 3_002)
+        .await
+        .unwrap();
+    let nodes = second_roots.nodes(&second.doc().transact());
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n.text == "Ajoutée après le chargement")
+    );
+    server.stop().await;
+}
