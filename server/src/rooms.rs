@@ -20,7 +20,13 @@ pub struct Rooms {
     ctx: Arc<RoomContext>,
     loaded: Mutex<HashMap<BoardId, RoomHandle>>,
     next_room_id: AtomicU64,
+    /// A request to the allocator to give freed memory back is scheduled (`release_memory`).
+    release_pending: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How long after an unload the allocator is asked to give freed memory back: the unloads of
+/// that time are served by one request.
+const RELEASE_MEMORY_AFTER_MS: u64 = 2_000;
 
 /// How many times a join retries when it meets a room that is unloading.
 const JOIN_ATTEMPTS_MAX: usize = 8;
@@ -31,6 +37,7 @@ impl Rooms {
             ctx,
             loaded: Mutex::new(HashMap::new()),
             next_room_id: AtomicU64::new(1),
+            release_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -112,6 +119,29 @@ impl Rooms {
         if loaded.get(board).is_some_and(|h| h.room_id == room_id) {
             loaded.remove(board);
         }
+        drop(loaded);
+        self.release_memory();
+    }
+
+    /// glibc's allocator keeps what unloaded rooms freed inside its heaps, so an idle server
+    /// would stay at its peak: `RELEASE_MEMORY_AFTER_MS` after an unload, it is asked to return
+    /// its free pages to the system (`malloc_trim`), on a blocking thread.
+    fn release_memory(&self) {
+        use std::sync::atomic::Ordering;
+        if self.release_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pending = self.release_pending.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS)).await;
+            pending.store(false, Ordering::Release);
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            let _ = tokio::task::spawn_blocking(|| {
+                // SAFETY: malloc_trim only gives free memory back; it may be called at any time.
+                unsafe { libc::malloc_trim(0) };
+            })
+            .await;
+        });
     }
 
     /// Closes the board's connections of `role` (all when `None`), if the board is loaded.
