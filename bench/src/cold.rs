@@ -10,8 +10,8 @@ use shared::{BoardKind, Lang, Roots};
 
 use crate::client::{Target, join_timed, quantile};
 
-/// The encoded state of a mind map board with `nodes` nodes under its root (plus the root),
-/// in the shape the web app writes: twelve main branches, then four children per node.
+/// The encoded state of a mind map board with `nodes` nodes under its root (plus the root), in
+/// the shape the web app writes (`Roots::add_sample_node`).
 pub fn mind_map(nodes: usize) -> anyhow::Result<Vec<u8>> {
     let initial = shared::doc::initial_update(BoardKind::MindMap, "Carte du territoire", Lang::Fr);
     let doc = Doc::new();
@@ -19,19 +19,7 @@ pub fn mind_map(nodes: usize) -> anyhow::Result<Vec<u8>> {
     let mut txn = doc.transact_mut();
     txn.apply_update(Update::decode_v1(&initial)?)?;
     for i in 0..nodes {
-        let parent = if i < 12 {
-            "root".to_owned()
-        } else {
-            format!("n{}", (i - 12) / 4)
-        };
-        roots.add_node(
-            &mut txn,
-            &format!("n{i}"),
-            Some(&parent),
-            i as f64,
-            &format!("Idée n°{i} : mobilité, santé, élu·es"),
-            "",
-        );
+        roots.add_sample_node(&mut txn, i);
     }
     Ok(txn.encode_state_as_update_v1(&StateVector::default()))
 }

@@ -97,21 +97,7 @@ impl Builder {
 fn main() {
     let mut map = Builder::new(BoardKind::MindMap, "Projet de territoire");
     for i in 0..1_999 {
-        let parent = if i < 12 {
-            "root".to_owned()
-        } else {
-            format!("n{}", (i - 12) / 4)
-        };
-        map.edit(i, |roots, txn| {
-            roots.add_node(
-                txn,
-                &format!("n{i}"),
-                Some(&parent),
-                i as f64,
-                &format!("Idée n°{i} : mobilité, santé, élu·es"),
-                "",
-            )
-        });
+        map.edit(i, |roots, txn| roots.add_sample_node(txn, i));
     }
     map.time("mind map, 2,000 nodes, 2,000 entries");
 

@@ -60,19 +60,7 @@ fn main() -> anyhow::Result<()> {
         let update = {
             let mut txn = doc.transact_mut();
             if i < 2_000 {
-                let parent = if i < 12 {
-                    "root".to_owned()
-                } else {
-                    format!("n{}", (i - 12) / 4)
-                };
-                roots.add_node(
-                    &mut txn,
-                    &format!("n{i}"),
-                    Some(&parent),
-                    i as f64,
-                    "Idée",
-                    "",
-                );
+                roots.add_sample_node(&mut txn, i);
             } else {
                 let id = format!("n{}", i % 2_000);
                 let text = shared::doc::child_text(&roots.nodes, &txn, &id, "text").unwrap();

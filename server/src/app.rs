@@ -114,6 +114,22 @@ impl RunningServer {
     }
 }
 
+/// Connections the kernel may hold waiting to be accepted (it caps this at `somaxconn`).
+/// tokio's `TcpListener::bind` asks for 128: 500 clients reconnecting at once overflowed it,
+/// and the dropped ones retried a second later.
+const LISTEN_BACKLOG_CONNECTIONS: u32 = 4_096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG_CONNECTIONS)
+}
+
 /// Opens the store under `config.data_dir`, binds `config.listen` and serves until stopped.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     // One server per data directory: two would each assign the same journal seqs.
@@ -127,7 +143,7 @@ pub async fn start_with_store(
     store: Arc<dyn Store>,
     lock: Option<DataDirLock>,
 ) -> anyhow::Result<RunningServer> {
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = listen(config.listen)?;
     let addr = listener.local_addr()?;
     let (writer, writer_thread) =
         JournalWriter::start(store.clone(), config.limits.journal_queue_jobs_max);

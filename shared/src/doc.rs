@@ -198,6 +198,18 @@ impl Roots {
         node.insert(txn, "author", author);
     }
 
+    /// Adds node `n{i}` of a sample map: twelve main branches under the root, then four
+    /// children under each node in turn. Benchmarks, examples and tests build large maps with it.
+    pub fn add_sample_node(&self, txn: &mut TransactionMut, i: usize) {
+        let parent = if i < 12 {
+            "root".to_owned()
+        } else {
+            format!("n{}", (i - 12) / 4)
+        };
+        let text = format!("Idée n°{i} : mobilité, santé, élu·es");
+        self.add_node(txn, &format!("n{i}"), Some(&parent), i as f64, &text, "");
+    }
+
     /// Locks or unlocks an element (node, note or project) of `root`, one of this board's
     /// element maps. The lock is the facilitator's, kept by the web app (the relay does not
     /// police content).

@@ -338,19 +338,7 @@ async fn a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since() 
         txn.apply_update(Update::decode_v1(&initial).unwrap())
             .unwrap();
         for i in 0..3_000 {
-            let parent = if i < 12 {
-                "root".to_owned()
-            } else {
-                format!("n{}", (i - 12) / 4)
-            };
-            roots.add_node(
-                &mut txn,
-                &format!("n{i}"),
-                Some(&parent),
-                i as f64,
-                &format!("Idée n°{i} : mobilité"),
-                "",
-            );
+            roots.add_sample_node(&mut txn, i);
         }
         txn.encode_state_as_update_v1(&StateVector::default())
     };

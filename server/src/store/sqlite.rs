@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -31,7 +31,13 @@ pub enum Durability {
 pub const DB_FILE_NAME: &str = "nouage.sqlite3";
 pub(super) const SCHEMA_VERSION: i64 = 2;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Read connections open at once; a read beyond waits for one to come back (a burst of reads —
+/// 500 clients admitted at once — would otherwise open hundreds of connections, each paying
+/// for its opening and contending for SQLite's locks).
 const READ_POOL_CONNECTIONS_MAX: usize = 8;
+/// Page cache of each read connection (SQLite's default is 2 MiB; the operating system caches
+/// the file as well): nine connections' caches stay under 6.5 MiB however large the database.
+const READ_CACHE_KIB: i64 = 512;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS boards (
@@ -74,7 +80,16 @@ pub struct SqliteStore {
     path: PathBuf,
     durability: Durability,
     writer: Mutex<Writer>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReadPool>,
+    /// Signalled when a read connection comes back or closes.
+    reader_returned: Condvar,
+}
+
+#[derive(Default)]
+struct ReadPool {
+    idle: Vec<Connection>,
+    /// Connections open, idle or in use.
+    open: usize,
 }
 
 struct Writer {
@@ -108,7 +123,8 @@ impl SqliteStore {
                 conn,
                 actor_ids: HashMap::new(),
             }),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReadPool::default()),
+            reader_returned: Condvar::new(),
         })
     }
 
@@ -116,23 +132,72 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection.
+    /// Runs `f` on a pooled read connection, waiting for one when
+    /// `READ_POOL_CONNECTIONS_MAX` are in use.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let pooled = self.readers.lock().unwrap().pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => open_connection(&self.path, self.durability)?,
+        // An idle connection, or `None` when there is room to open one.
+        let idle = {
+            let mut pool = self.readers.lock().unwrap();
+            loop {
+                if let Some(conn) = pool.idle.pop() {
+                    break Some(conn);
+                }
+                if pool.open < READ_POOL_CONNECTIONS_MAX {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self.reader_returned.wait(pool).unwrap();
+            }
         };
-        let result = f(&conn);
+        let conn = match idle {
+            Some(conn) => conn,
+            None => match open_connection(&self.path, self.durability).and_then(|conn| {
+                conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
+                Ok(conn)
+            }) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    self.readers.lock().unwrap().open -= 1;
+                    self.reader_returned.notify_one();
+                    return Err(e);
+                }
+            },
+        };
+        let lease = Lease {
+            store: self,
+            conn: Some(conn),
+        };
+        f(lease
+            .conn
+            .as_ref()
+            .expect("a lease holds its connection until dropped"))
+    }
+}
+
+/// A read connection taken from the pool; it goes back (or closes) when dropped, even if the
+/// read panicked, so the pool never loses a place.
+struct Lease<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        // A connection stuck in a transaction would pin the WAL: it is not reused.
-        let mut readers = self.readers.lock().unwrap();
-        if conn.is_autocommit() && readers.len() < READ_POOL_CONNECTIONS_MAX {
-            readers.push(conn);
+        // A connection stuck in a transaction would pin the WAL: it is closed, not reused.
+        let mut pool = self.store.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if conn.is_autocommit() {
+            pool.idle.push(conn);
+        } else {
+            pool.open -= 1;
         }
-        result
+        drop(pool);
+        self.store.reader_returned.notify_one();
     }
 }
 
@@ -461,5 +526,48 @@ impl Writer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::BoardTokens;
+    use shared::{BoardKind, Lang};
+
+    #[test]
+    fn a_burst_of_reads_shares_a_bounded_pool_of_connections() {
+        let dir = std::env::temp_dir().join(format!("nouage-pool-{}", uuid::Uuid::new_v4()));
+        let store = std::sync::Arc::new(SqliteStore::open(&dir, Durability::Process).unwrap());
+        let record = BoardRecord {
+            id: BoardId::new_random(),
+            kind: BoardKind::MindMap,
+            title: "Carte".into(),
+            lang: Lang::Fr,
+            created_ms: 1,
+            token_hashes: BoardTokens::generate().hashes(),
+        };
+        store.create_board(&record, &[0, 0]).unwrap();
+        // 64 readers at once, as 64 clients admitted at once: each read answers, and no more
+        // than the pool's connections are ever opened.
+        let readers: Vec<_> = (0..64)
+            .map(|_| {
+                let (store, id) = (store.clone(), record.id.clone());
+                std::thread::spawn(move || {
+                    (0..20).all(|_| {
+                        store
+                            .board(&id)
+                            .unwrap()
+                            .is_some_and(|b| b.title == "Carte")
+                    })
+                })
+            })
+            .collect();
+        assert!(readers.into_iter().all(|r| r.join().unwrap()));
+        let pool = store.readers.lock().unwrap();
+        assert!(pool.open <= READ_POOL_CONNECTIONS_MAX, "{} open", pool.open);
+        assert_eq!(pool.idle.len(), pool.open, "every connection came back");
+        drop(pool);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
