@@ -72,14 +72,21 @@ pub async fn contributions(
     headers: HeaderMap,
 ) -> Result<Json<ContributionsResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
+    let response = replay_journal(&app, &record, tally).await?;
+    Ok(Json(response))
+}
+
+/// Reads the board's journal and runs `replay` on it, in one trip to a blocking thread.
+async fn replay_journal<T: Send + 'static>(
+    app: &AppState,
+    record: &crate::store::BoardRecord,
+    replay: impl FnOnce(&[JournalRow]) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let (store, id) = (app.store.clone(), record.id.clone());
+    let result = tokio::task::spawn_blocking(move || store.journal(&id).map(|rows| replay(&rows)))
         .await
         .map_err(ApiError::internal)??;
-    let response = tokio::task::spawn_blocking(move || tally(&rows))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(response))
+    Ok(result)
 }
 
 /// Replays the journal; the server's own entries (the initial document) count for nobody.
@@ -214,13 +221,7 @@ pub async fn history(
         }
     };
     let (from, to) = (bound("from", i64::MIN)?, bound("to", i64::MAX)?);
-    let store = app.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
-        .await
-        .map_err(ApiError::internal)??;
-    let response = tokio::task::spawn_blocking(move || timeline(&rows, from, to))
-        .await
-        .map_err(ApiError::internal)?;
+    let response = replay_journal(&app, &record, move |rows| timeline(rows, from, to)).await?;
     Ok(Json(response))
 }
 
@@ -353,13 +354,7 @@ pub async fn elements(
     headers: HeaderMap,
 ) -> Result<Json<ElementsResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
-        .await
-        .map_err(ApiError::internal)??;
-    let elements = tokio::task::spawn_blocking(move || element_traces(&rows))
-        .await
-        .map_err(ApiError::internal)?;
+    let elements = replay_journal(&app, &record, element_traces).await?;
     Ok(Json(ElementsResponse {
         elements: elements.into_values().collect(),
     }))
@@ -438,14 +433,9 @@ pub async fn element_history(
     headers: HeaderMap,
 ) -> Result<Json<ElementHistoryResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.journal(&record.id))
-        .await
-        .map_err(ApiError::internal)??;
     let wanted = element.clone();
-    let mut changes = tokio::task::spawn_blocking(move || element_changes(&rows, &wanted))
-        .await
-        .map_err(ApiError::internal)?;
+    let mut changes =
+        replay_journal(&app, &record, move |rows| element_changes(rows, &wanted)).await?;
     if changes.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

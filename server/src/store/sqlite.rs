@@ -532,21 +532,12 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::BoardTokens;
-    use shared::{BoardKind, Lang};
 
     #[test]
     fn a_burst_of_reads_shares_a_bounded_pool_of_connections() {
         let dir = std::env::temp_dir().join(format!("nouage-pool-{}", uuid::Uuid::new_v4()));
         let store = std::sync::Arc::new(SqliteStore::open(&dir, Durability::Process).unwrap());
-        let record = BoardRecord {
-            id: BoardId::new_random(),
-            kind: BoardKind::MindMap,
-            title: "Carte".into(),
-            lang: Lang::Fr,
-            created_ms: 1,
-            token_hashes: BoardTokens::generate().hashes(),
-        };
+        let record = crate::store::tests::board();
         store.create_board(&record, &[0, 0]).unwrap();
         // 64 readers at once, as 64 clients admitted at once: each read answers, and no more
         // than the pool's connections are ever opened.

@@ -17,7 +17,7 @@ fn stores() -> Vec<(&'static str, Box<dyn Store>, Option<std::path::PathBuf>)> {
     ]
 }
 
-fn board() -> BoardRecord {
+pub(super) fn board() -> BoardRecord {
     BoardRecord {
         id: BoardId::new_random(),
         kind: BoardKind::MindMap,
