@@ -3,7 +3,9 @@
 //! server's memory — and the time from opening the websocket to the sync step 2 applied is
 //! measured. The client checks it received every node.
 
+use std::time::Instant;
 use yrs::updates::decoder::Decode;
+
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use shared::{BoardKind, Lang, Roots};
@@ -68,5 +70,27 @@ pub async fn join_each(urls: &[String], nodes: usize) -> anyhow::Result<serde_js
         "step2_arrived_ms": arrival_ms,
         "cold_join_p50_ms": quantile(&sorted, 0.5),
         "cold_join_max_ms": sorted.last().copied().unwrap_or(0.0),
+    }))
+}
+
+/// A client's part of a cold join, alone: decoding the step 2 of a `nodes` mind map and applying
+/// it to an empty document, five times each (milliseconds).
+pub fn decode_times(nodes: usize) -> anyhow::Result<serde_json::Value> {
+    let update = mind_map(nodes)?;
+    let (mut decode_ms, mut apply_ms) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let started = Instant::now();
+        let decoded = Update::decode_v1(&update)?;
+        let decoded_at = Instant::now();
+        let doc = Doc::new();
+        doc.transact_mut().apply_update(decoded)?;
+        decode_ms.push((decoded_at - started).as_secs_f64() * 1_000.0);
+        apply_ms.push(decoded_at.elapsed().as_secs_f64() * 1_000.0);
+    }
+    Ok(serde_json::json!({
+        "nodes": nodes,
+        "state_bytes": update.len(),
+        "decode_ms": decode_ms,
+        "apply_ms": apply_ms,
     }))
 }

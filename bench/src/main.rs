@@ -9,6 +9,8 @@
 //! - `seed` then `coldjoin`: boards holding a mind map of `--nodes` nodes are written (`seed`
 //!   prints their URLs); after the caller restarted the server, `coldjoin --urls-file F` joins
 //!   each once and times it.
+//! - `decode`: no server; what a client's own decode and apply of a `--nodes` mind map cost
+//!   (the floor under any cold join).
 //! - `storm`: C clients over R rooms drop and reconnect at once; time until each is synced.
 //! - `soak`: M minutes of clients visiting random boards among N; resident memory sampled.
 //!
@@ -132,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
                 .collect();
             cold::join_each(&urls, args.nodes).await?
         }
+        "decode" => cold::decode_times(args.nodes)?,
         "storm" => storm::run(&target, args.clients, args.rooms, args.nodes).await?,
         "soak" => {
             let soak = soak::Soak {

@@ -38,19 +38,58 @@ use crate::tokens::Role;
 const ROOM_TICK_MS: u64 = 1_000;
 /// Commands handled before the room commits what they produced.
 const COMMANDS_PER_BATCH_MAX: usize = 512;
-/// A board loaded from one stored piece (a snapshot and no journal after it, or a single
-/// journal entry) at least this large keeps that piece's bytes until its first change: a client
-/// joining with nothing (an empty state vector) gets them as its sync step 2 without the
-/// document being encoded again.
+/// A board whose stored pieces (its snapshot and the journal entries after it) hold at least
+/// this many bytes keeps them, as frames, until its `FULL_STATE_TAIL_MAX`th change since: a
+/// client joining with nothing (an empty state vector) gets them as its sync step 2 and the
+/// updates after it, without the document being encoded again, and before the room has even
+/// decoded the document.
 const FULL_STATE_CACHE_MIN_BYTES: usize = 256 * 1024;
-/// Changes after the load the cached state is kept through (they follow it as updates).
+/// Pieces after the first (stored, then applied since the load) the cached state is kept
+/// through.
 const FULL_STATE_TAIL_MAX: usize = 64;
+/// Commands a loading room keeps for when its document is decoded.
+const LOADING_DEFERRED_MAX: usize = 1024;
 
 /// The whole document as it was loaded, as a ready sync step 2 frame, and the update frames of
 /// the changes since, in order: what a client joining with nothing needs.
 struct FullState {
     step2: Bytes,
     tail: Vec<Bytes>,
+}
+
+impl FullState {
+    /// The stored pieces as frames, when they are large enough to be worth keeping and few
+    /// enough.
+    fn of(stored: &StoredDoc) -> Option<FullState> {
+        let snapshot = stored.snapshot.iter().map(|s| s.state_v1.as_slice());
+        let mut pieces = snapshot.chain(stored.updates.iter().map(|(_, u)| u.as_slice()));
+        let first = pieces.next()?;
+        let rest: Vec<&[u8]> = pieces.collect();
+        let bytes = first.len() + rest.iter().map(|u| u.len()).sum::<usize>();
+        if bytes < FULL_STATE_CACHE_MIN_BYTES || rest.len() > FULL_STATE_TAIL_MAX {
+            return None;
+        }
+        Some(FullState {
+            step2: Bytes::from(protocol::encode(&Message::SyncStep2(first))),
+            tail: rest
+                .into_iter()
+                .map(|u| Bytes::from(protocol::encode(&Message::Update(u))))
+                .collect(),
+        })
+    }
+}
+
+/// A connection let in while its room was loading, to be greeted once the document is there.
+struct Greeting {
+    conn: ConnId,
+    actor: Arc<Actor>,
+    participant: Option<Participant>,
+}
+
+/// What a loading room keeps for later.
+enum Deferred {
+    Greet(Greeting),
+    Cmd(RoomCmd),
 }
 
 /// The largest integer lib0 decodes exactly on the JavaScript side.
@@ -267,65 +306,155 @@ pub struct Room {
 }
 
 impl Room {
-    /// Starts a room task for `board`; it loads the document before serving any command.
+    /// Starts a room task for `board`. The document is read and decoded on a blocking thread;
+    /// meanwhile the room accepts joins, answers a client joining with nothing from the bytes
+    /// read when the board came in one large piece (see `FULL_STATE_CACHE_MIN_BYTES`), and
+    /// keeps every other command, in order, for when the document is there.
     pub fn spawn(
         board: BoardId,
         room_id: u64,
         ctx: Arc<RoomContext>,
         rooms: Arc<Rooms>,
-        rx: mpsc::Receiver<RoomCmd>,
+        mut rx: mpsc::Receiver<RoomCmd>,
     ) {
         tokio::spawn(async move {
+            let (read_tx, read_rx) = oneshot::channel();
             let store = ctx.store.clone();
             let id = board.clone();
-            let started = Instant::now();
-            // Reading and decoding a large board takes a while: not on the async workers.
-            let loaded = tokio::task::spawn_blocking(move || {
-                let stored = store.load(&id)?;
+            let decoding = tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                let stored = store.load(&id).map_err(|e| e.to_string())?;
                 let read = started.elapsed();
-                let loaded = load_doc(stored);
-                if let Ok((_, _, _, bytes, _)) = &loaded {
-                    tracing::debug!(
-                        board = %id,
-                        bytes,
-                        read_ms = read.as_secs_f64() * 1e3,
-                        decode_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
-                        "board loaded"
-                    );
-                }
-                Ok::<_, crate::store::StoreError>(loaded)
-            })
-            .await;
-            let loaded = match loaded {
-                Ok(Ok(loaded)) => loaded,
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+                let _ = read_tx.send(FullState::of(&stored));
+                let loaded = load_doc(stored)?;
+                tracing::debug!(
+                    board = %id,
+                    bytes = loaded.3,
+                    read_ms = read.as_secs_f64() * 1e3,
+                    decode_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
+                    "board loaded"
+                );
+                Ok::<_, String>(loaded)
+            });
+            let mut room = Room::new(board, room_id, ctx, rooms, Doc::new(), 0, 0, 0);
+            // The read is quick; the decode is what the early answers save waiting for.
+            room.full_state = read_rx.await.ok().flatten();
+            let (loaded, deferred) = room.serve_while_loading(&mut rx, decoding).await;
             match loaded {
-                Ok((doc, stored_seq, snapshot_seq, document_bytes, full_state)) => {
-                    let mut room = Room::new(
-                        board,
-                        room_id,
-                        ctx,
-                        rooms,
-                        doc,
-                        stored_seq,
-                        snapshot_seq,
-                        document_bytes,
-                    );
-                    room.full_state = full_state.map(|update| FullState {
-                        step2: Bytes::from(protocol::encode(&Message::SyncStep2(&update))),
-                        tail: Vec::new(),
-                    });
-                    room.run(rx).await;
+                Ok(loaded) => {
+                    room.install(loaded);
+                    let mut shutdown = None;
+                    for later in deferred {
+                        match later {
+                            Deferred::Greet(greeting) => room.greet(greeting),
+                            Deferred::Cmd(cmd) => shutdown = room.handle(cmd),
+                        }
+                        if shutdown.is_some() {
+                            break;
+                        }
+                    }
+                    room.flush().await;
+                    match shutdown {
+                        Some(done) => room.shut_down(rx, done).await,
+                        None => room.run(rx).await,
+                    }
                 }
-                Err(reason) => {
-                    tracing::error!(board = %board, %reason, "could not load board");
-                    rooms.remove(&board, room_id);
-                    refuse_all(rx, JoinError::Failed(reason)).await;
-                }
+                Err(reason) => room.fail_to_load(rx, deferred, reason).await,
             }
         });
+    }
+
+    /// Serves what can be served until the document is decoded; returns it with the commands
+    /// kept for later, in the order they came. At most `LOADING_DEFERRED_MAX` are kept: then
+    /// the room stops reading its queue, which in turn makes senders wait.
+    async fn serve_while_loading(
+        &mut self,
+        rx: &mut mpsc::Receiver<RoomCmd>,
+        mut decoding: tokio::task::JoinHandle<Result<Loaded, String>>,
+    ) -> (Result<Loaded, String>, Vec<Deferred>) {
+        let mut deferred = Vec::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut decoding => {
+                    let loaded = done.unwrap_or_else(|e| Err(format!("loading stopped: {e}")));
+                    return (loaded, deferred);
+                }
+                cmd = rx.recv(), if open && deferred.len() < LOADING_DEFERRED_MAX => {
+                    match cmd {
+                        Some(RoomCmd::Join { joiner, reply }) => {
+                            if let Some(greeting) = self.accept(joiner, reply) {
+                                deferred.push(Deferred::Greet(greeting));
+                            }
+                        }
+                        Some(RoomCmd::Frame { conn, frame }) if self.answer_early(conn, &frame) => {}
+                        Some(cmd) => deferred.push(Deferred::Cmd(cmd)),
+                        None => open = false,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers a frame that is only a sync step 1 with an empty state vector from the stored
+    /// bytes, if the room has them; false when the frame must wait for the document.
+    fn answer_early(&mut self, conn: ConnId, frame: &[u8]) -> bool {
+        let Some(full) = &self.full_state else {
+            return false;
+        };
+        if !self.peers.contains_key(&conn) {
+            return false;
+        }
+        let Ok(messages) = protocol::decode_frame(frame, 1) else {
+            return false;
+        };
+        // An empty state vector is the single varint 0.
+        if !matches!(messages.as_slice(), [Message::SyncStep1([0])]) {
+            return false;
+        }
+        let frames: Vec<Bytes> = std::iter::once(&full.step2)
+            .chain(&full.tail)
+            .cloned()
+            .collect();
+        for frame in frames {
+            self.send(conn, frame);
+        }
+        true
+    }
+
+    /// Takes the decoded document in.
+    fn install(&mut self, (doc, stored_seq, snapshot_seq, document_bytes): Loaded) {
+        self.roots = Roots::new(&doc);
+        self.doc = doc;
+        self.next_seq = stored_seq + 1;
+        self.committed_seq = stored_seq;
+        self.snapshot_seq = snapshot_seq;
+        self.document_bytes = document_bytes;
+        self.idle_since = Instant::now();
+    }
+
+    /// The document could not be loaded: whoever joined meanwhile is closed, whoever waits is
+    /// refused.
+    async fn fail_to_load(
+        mut self,
+        rx: mpsc::Receiver<RoomCmd>,
+        deferred: Vec<Deferred>,
+        reason: String,
+    ) {
+        tracing::error!(board = %self.board, %reason, "could not load board");
+        for (_, peer) in self.peers.drain() {
+            peer.closer
+                .close(CLOSE_INTERNAL, "the board could not be loaded");
+        }
+        let error = JoinError::Failed(reason);
+        for later in deferred {
+            if let Deferred::Cmd(cmd) = later {
+                refuse(cmd, &error);
+            }
+        }
+        self.rooms.remove(&self.board, self.room_id);
+        refuse_all(rx, error).await;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -449,9 +578,21 @@ impl Room {
     }
 
     fn join(&mut self, joiner: Joiner, reply: oneshot::Sender<Result<(), JoinError>>) {
+        if let Some(greeting) = self.accept(joiner, reply) {
+            self.greet(greeting);
+        }
+    }
+
+    /// Lets a connection in (its frames may come from now on); `None` if it was refused or
+    /// went away.
+    fn accept(
+        &mut self,
+        joiner: Joiner,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    ) -> Option<Greeting> {
         if self.peers.len() >= self.ctx.limits.max_clients_per_board {
             let _ = reply.send(Err(JoinError::Full));
-            return;
+            return None;
         }
         let conn = joiner.conn;
         self.peers.insert(
@@ -467,9 +608,22 @@ impl Room {
         );
         if reply.send(Ok(())).is_err() {
             self.peers.remove(&conn);
+            return None;
+        }
+        Some(Greeting {
+            conn,
+            actor: joiner.actor,
+            participant: joiner.participant,
+        })
+    }
+
+    /// What the room tells a connection it let in, once the document is there: its own sync
+    /// step 1, the awareness states it knows; and it records the participant.
+    fn greet(&mut self, greeting: Greeting) {
+        let conn = greeting.conn;
+        if !self.peers.contains_key(&conn) {
             return;
         }
-        // The server opens with its own sync step 1, and the awareness states it knows.
         let state_vector = self.doc.transact().state_vector().encode_v1();
         self.send(
             conn,
@@ -479,8 +633,8 @@ impl Room {
             let frame = self.awareness_frame(self.awareness.values().map(|s| &s.entry));
             self.send(conn, frame);
         }
-        if let Some(participant) = joiner.participant {
-            self.record_participant(&joiner.actor, &participant);
+        if let Some(participant) = greeting.participant {
+            self.record_participant(&greeting.actor, &participant);
         }
     }
 
@@ -996,24 +1150,29 @@ pub fn apply_untrusted(doc: &Doc, update_v1: &[u8]) -> Applied {
 async fn refuse_all(mut rx: mpsc::Receiver<RoomCmd>, error: JoinError) {
     rx.close();
     while let Some(cmd) = rx.recv().await {
-        match cmd {
-            RoomCmd::Join { reply, .. } | RoomCmd::Edit { reply, .. } => {
-                let _ = reply.send(Err(error.clone()));
-            }
-            RoomCmd::Shutdown { done } => {
-                let _ = done.send(());
-            }
-            RoomCmd::Frame { .. } | RoomCmd::Leave { .. } | RoomCmd::CloseRole { .. } => {}
-        }
+        refuse(cmd, &error);
     }
 }
 
-/// Rebuilds a document from storage: (doc, last seq, snapshot seq, approximate bytes). Stored
-/// bytes are decoded under `catch_unwind` too: a restored or damaged file is not trusted.
-/// A board as loaded: its document, the last seq stored, the seq of its snapshot, the bytes
-/// read, and the whole state as one update when it came in one large piece.
-pub type Loaded = (Doc, u64, u64, usize, Option<Bytes>);
+/// Answers a command the room will not carry out.
+fn refuse(cmd: RoomCmd, error: &JoinError) {
+    match cmd {
+        RoomCmd::Join { reply, .. } | RoomCmd::Edit { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        RoomCmd::Shutdown { done } => {
+            let _ = done.send(());
+        }
+        RoomCmd::Frame { .. } | RoomCmd::Leave { .. } | RoomCmd::CloseRole { .. } => {}
+    }
+}
 
+/// A board as loaded: its document, the last seq stored, the seq of its snapshot, and the
+/// bytes read.
+pub type Loaded = (Doc, u64, u64, usize);
+
+/// Rebuilds a document from storage. Stored bytes are decoded under `catch_unwind` too: a
+/// restored or damaged file is not trusted.
 pub fn load_doc(stored: StoredDoc) -> Result<Loaded, String> {
     let doc = Doc::new();
     let last_seq = stored.last_seq();
@@ -1038,20 +1197,7 @@ pub fn load_doc(stored: StoredDoc) -> Result<Loaded, String> {
             Err(_) => return Err(format!("stored update {seq} made the decoder panic")),
         }
     }
-    let pieces = usize::from(stored.snapshot.is_some()) + stored.updates.len();
-    let full_state = (pieces == 1 && bytes >= FULL_STATE_CACHE_MIN_BYTES).then(|| {
-        let piece = match stored.snapshot {
-            Some(snapshot) => snapshot.state_v1,
-            None => stored
-                .updates
-                .into_iter()
-                .next()
-                .map(|(_, u)| u)
-                .unwrap_or_default(),
-        };
-        Bytes::from(piece)
-    });
-    Ok((doc, last_seq, snapshot_seq, bytes, full_state))
+    Ok((doc, last_seq, snapshot_seq, bytes))
 }
 
 pub fn now_ms() -> i64 {

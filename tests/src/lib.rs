@@ -204,6 +204,8 @@ pub fn http() -> reqwest::Client {
 #[derive(Default)]
 struct Heard {
     synced: bool,
+    /// The sync messages received, in order: 1 for a step 1, 2 for a step 2.
+    sync_steps: Vec<u8>,
     closed: Option<(u16, String)>,
     awareness: HashMap<u64, AwarenessEntry>,
     frames: usize,
@@ -340,6 +342,11 @@ impl YClient {
         self.heard.lock().unwrap().closed.clone()
     }
 
+    /// The sync messages received so far, in order: 1 for a step 1, 2 for a step 2.
+    pub fn sync_steps(&self) -> Vec<u8> {
+        self.heard.lock().unwrap().sync_steps.clone()
+    }
+
     pub fn frames_received(&self) -> usize {
         self.heard.lock().unwrap().frames
     }
@@ -413,6 +420,7 @@ fn handle_incoming(
     for message in messages {
         match message {
             Message::SyncStep1(sv) => {
+                heard.sync_steps.push(1);
                 let sv = StateVector::decode_v1(sv).unwrap();
                 let diff = doc.transact().encode_diff_v1(&sv);
                 let _ = outgoing.send(binary(protocol::encode(&Message::SyncStep2(&diff))));
@@ -421,6 +429,7 @@ fn handle_incoming(
                 let update = Update::decode_v1(update).unwrap();
                 doc.transact_mut().apply_update(update).unwrap();
                 if matches!(message, Message::SyncStep2(_)) {
+                    heard.sync_steps.push(2);
                     heard.synced = true;
                 }
             }

@@ -323,26 +323,30 @@ async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
     server.kill().await;
 }
 
-#[tokio::test]
-async fn a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since() {
+/// A mind map of `nodes` sample nodes as one Yjs state: with 3,000 about half a megabyte, so
+/// the room keeps it ready for clients that join with nothing.
+fn large_map_state(nodes: usize) -> Vec<u8> {
     use shared::{BoardKind, Lang, Roots};
     use yrs::updates::decoder::Decode;
     use yrs::{Doc, ReadTxn, StateVector, Update};
-    // A 3,000-node map imported as a Yjs state: stored as one piece of about half a megabyte,
-    // which the room keeps ready for clients that join with nothing.
     let doc = Doc::new();
     let roots = Roots::new(&doc);
-    let state = {
-        let mut txn = doc.transact_mut();
-        let initial = shared::doc::initial_update(BoardKind::MindMap, "Grande carte", Lang::Fr);
-        txn.apply_update(Update::decode_v1(&initial).unwrap())
-            .unwrap();
-        for i in 0..3_000 {
-            roots.add_sample_node(&mut txn, i);
-        }
-        txn.encode_state_as_update_v1(&StateVector::default())
-    };
+    let mut txn = doc.transact_mut();
+    let initial = shared::doc::initial_update(BoardKind::MindMap, "Grande carte", Lang::Fr);
+    txn.apply_update(Update::decode_v1(&initial).unwrap())
+        .unwrap();
+    for i in 0..nodes {
+        roots.add_sample_node(&mut txn, i);
+    }
+    let state = txn.encode_state_as_update_v1(&StateVector::default());
     assert!(state.len() > 256 * 1024, "{} bytes", state.len());
+    state
+}
+
+#[tokio::test]
+async fn a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since() {
+    use shared::Roots;
+    let state = large_map_state(3_000);
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let (status, answer) = nouage_tests::import_board(&server.base, "yjs", state).await;
@@ -382,5 +386,62 @@ async fn a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since() 
             .iter()
             .any(|n| n.text == "Ajoutée après le chargement")
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_joining_a_large_cold_board_gets_it_before_the_server_decoded_it_and_keeps_its_edits()
+ {
+    use shared::Roots;
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let (status, answer) =
+        nouage_tests::import_board(&server.base, "yjs", large_map_state(3_000)).await;
+    assert_eq!(status, 201, "{answer}");
+    let board = nouage_tests::board_from(&answer);
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let query = format!("token={}", board.editor);
+    let first = YClient::open(&server.ws_base(), &board.id, &query)
+        .await
+        .unwrap();
+    // Typed at once, while the room is still decoding the board it has just read.
+    let roots = Roots::new(first.doc());
+    first.edit(|txn| roots.add_node(txn, "early", Some("root"), -1.0, "Tout de suite", ""));
+    first
+        .wait_until(|doc| roots.nodes(&doc.transact()).len() == 3_002)
+        .await
+        .unwrap();
+    // The whole board came first; the server asks for what it misses (its own step 1) only
+    // once it holds the decoded document.
+    assert_eq!(
+        first.sync_steps().first(),
+        Some(&2),
+        "{:?}",
+        first.sync_steps()
+    );
+
+    let second = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let second_roots = Roots::new(second.doc());
+    second
+        .wait_until(|doc| {
+            let nodes = second_roots.nodes(&doc.transact());
+            nodes.len() == 3_002 && nodes.iter().any(|n| n.text == "Tout de suite")
+        })
+        .await
+        .unwrap();
+    server.stop().await;
+
+    // Kept, not only relayed.
+    let server = TestServer::start(dir.path()).await;
+    let third = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let third_roots = Roots::new(third.doc());
+    let nodes = third_roots.nodes(&third.doc().transact());
+    assert!(nodes.iter().any(|n| n.text == "Tout de suite"));
     server.stop().await;
 }

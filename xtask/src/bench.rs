@@ -210,7 +210,7 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
         ]
     };
     if soak_minutes > 0.0 {
-        // Long: by default only Nouage (`--soak-servers` names others).
+        // Long: by default only Nouage (`--servers` names others).
         list.push(scenario(
             "soak",
             "soak: 500 boards, 20 visitors at a time",
@@ -435,11 +435,13 @@ fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<
     }
 }
 
-fn ensure_references(root: &Path) -> anyhow::Result<()> {
+/// Installs the reference servers among `servers` that are not there yet.
+fn ensure_references(root: &Path, servers: &[Server]) -> anyhow::Result<()> {
     let node = root.join("target/bench-node");
-    if !node
-        .join("node_modules/y-websocket/bin/server.cjs")
-        .exists()
+    if servers.contains(&Server::Node)
+        && !node
+            .join("node_modules/y-websocket/bin/server.cjs")
+            .exists()
     {
         std::fs::create_dir_all(&node)?;
         std::fs::write(
@@ -452,7 +454,7 @@ fn ensure_references(root: &Path) -> anyhow::Result<()> {
                 .current_dir(&node),
         )?;
     }
-    if !which("y-sweet") {
+    if servers.contains(&Server::YSweet) && !which("y-sweet") {
         run_checked(cargo().args(["install", "y-sweet", "--version", "0.9.1", "--locked"]))?;
     }
     Ok(())
@@ -466,7 +468,6 @@ pub fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 1 } else { 2 });
-    ensure_references(root)?;
     run_checked(cargo().args([
         "build",
         "--release",
@@ -487,22 +488,29 @@ pub fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .unwrap_or(0.0);
     let only: Option<Vec<String>> =
         value_of("--only").map(|keys| keys.split(',').map(String::from).collect());
-    let soak_servers: Vec<Server> = match value_of("--soak-servers") {
-        Some(names) => Server::ALL
+    // `--servers a,b` runs only those; the soak, long, runs against Nouage unless named.
+    let named: Option<Vec<Server>> = value_of("--servers").map(|names| {
+        Server::ALL
             .into_iter()
             .filter(|s| names.split(',').any(|n| n == s.name()))
-            .collect(),
-        None => vec![Server::Nouage],
-    };
+            .collect()
+    });
     let mut scenarios = scenarios(quick, soak_minutes);
     if let Some(only) = &only {
         scenarios.retain(|s| only.iter().any(|k| k == s.key));
     }
     for scenario in &mut scenarios {
-        if scenario.key == "soak" {
-            scenario.servers = soak_servers.clone();
+        match &named {
+            Some(servers) => scenario.servers.retain(|s| servers.contains(s)),
+            None if scenario.key == "soak" => scenario.servers = vec![Server::Nouage],
+            None => {}
         }
     }
+    let needed: Vec<Server> = scenarios
+        .iter()
+        .flat_map(|s| s.servers.iter().copied())
+        .collect();
+    ensure_references(root, &needed)?;
     let mut results = Vec::new();
     for round in 0..rounds {
         for scenario in &scenarios {
