@@ -18,6 +18,7 @@ pub mod tokens;
 pub mod trace;
 pub mod web_assets;
 pub mod ws;
+pub mod wsframe;
 
 pub use app::{RunningServer, start, start_with_store};
 pub use config::{Config, Limits};

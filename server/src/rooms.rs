@@ -52,7 +52,7 @@ impl Rooms {
         mut joiner: impl FnMut() -> Joiner,
     ) -> Result<mpsc::Sender<RoomCmd>, JoinError> {
         self.ask(board, |reply| RoomCmd::Join {
-            joiner: joiner(),
+            joiner: Box::new(joiner()),
             reply,
         })
         .await
@@ -157,7 +157,7 @@ impl Rooms {
             let cmd = RoomCmd::CloseRole {
                 role,
                 code,
-                reason: reason.to_owned(),
+                reason: reason.into(),
             };
             let _ = handle.commands.send(cmd).await;
         }

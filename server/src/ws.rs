@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use shared::protocol;
 use shared::{OrgKind, Participant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use crate::app::AppState;
@@ -24,22 +25,21 @@ use crate::room::{
 };
 use crate::store::{Actor, BoardId};
 use crate::tokens::Role;
+use crate::wsframe::{self, FrameError, FrameReader, Incoming};
 
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_UNKNOWN_BOARD: u16 = 4404;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_PROTOCOL: u16 = 1002;
 
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 const PID_CHARS_MAX: usize = 64;
-/// Initial capacity of a connection's read buffer. The websocket library's default (128 KiB,
-/// allocated for every connection) made 2,000 idle connections cost 256 MB; the buffer still
-/// grows for a large message (up to `max_message_bytes`).
-const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
-/// Bytes written to a connection's buffer before it is flushed to the socket.
-const WS_WRITE_BUFFER_BYTES: usize = 8 * 1024;
+/// Pongs owed to a client that pinged; more pings than this before they are written are
+/// answered once.
+const PONGS_QUEUED_MAX: usize = 2;
 const NAME_CHARS_MAX: usize = 80;
 const ORG_CHARS_MAX: usize = 120;
 
@@ -56,16 +56,17 @@ struct Identity {
     participant: Option<Participant>,
 }
 
+/// The websocket upgrade of `/ws/{board}`: checks the handshake and the origin, answers 101,
+/// then serves the connection (or closes it with the reason it was refused: a bad token is
+/// told over the websocket, where a client can read it).
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
     State(app): State<AppState>,
     Path(board): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    headers: axum::http::HeaderMap,
+    mut request: Request,
 ) -> Response {
-    let origin = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok());
+    let headers = request.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if let Some(origin) = origin
         && !app.config.allowed_origins.is_empty()
         && !app
@@ -75,25 +76,72 @@ pub async fn upgrade(
             .any(|allowed| allowed == origin)
     {
         let error = crate::api::ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
+            StatusCode::FORBIDDEN,
             format!("origin {origin} is not allowed"),
         );
-        return axum::response::IntoResponse::into_response(error);
+        return error.into_response();
     }
-    let limits = &app.config.limits;
-    let ws = ws
-        .max_message_size(limits.max_message_bytes)
-        .max_frame_size(limits.max_message_bytes)
-        .read_buffer_size(WS_READ_BUFFER_BYTES)
-        .write_buffer_size(WS_WRITE_BUFFER_BYTES);
-    let identity = match identify(&app, &board, &params).await {
-        Ok(identity) => identity,
-        Err((code, reason)) => {
-            return ws.on_upgrade(move |socket| refuse(socket, code, reason));
+    let accept = match handshake_accept(request.method(), headers) {
+        Ok(accept) => accept,
+        Err(reason) => {
+            return crate::api::ApiError::new(StatusCode::BAD_REQUEST, reason).into_response();
         }
     };
-    let board = BoardId::parse(&board).expect("identify checked the id");
-    ws.on_upgrade(move |socket| serve(app, board, identity, socket))
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        let reason = "this connection cannot be upgraded to a websocket";
+        return crate::api::ApiError::new(StatusCode::BAD_REQUEST, reason).into_response();
+    };
+    let identity = identify(&app, &board, &params).await;
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+        match identity {
+            Ok(identity) => {
+                let board = BoardId::parse(&board).expect("identify checked the id");
+                serve(app, board, identity, read, write).await;
+            }
+            Err((code, reason)) => refuse(write, code, reason).await,
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .expect("valid response")
+}
+
+/// Checks a websocket opening handshake (RFC 6455, 4.2.1); returns the accept key.
+fn handshake_accept(method: &Method, headers: &HeaderMap) -> Result<String, &'static str> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if method != Method::GET
+        || !has(header::CONNECTION, "upgrade")
+        || !has(header::UPGRADE, "websocket")
+    {
+        return Err(
+            "expected a websocket upgrade (GET with Connection: upgrade, Upgrade: websocket)",
+        );
+    }
+    if !has(header::SEC_WEBSOCKET_VERSION, "13") {
+        return Err("unsupported websocket version (13 is)");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("missing Sec-WebSocket-Key")?;
+    Ok(wsframe::accept_key(key.as_bytes()))
 }
 
 async fn identify(
@@ -170,15 +218,20 @@ fn palette_index(pid: &str) -> usize {
     hash as usize % PALETTE.len()
 }
 
-async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+async fn refuse<W: AsyncWrite + Unpin>(mut write: W, code: u16, reason: String) {
+    let _ = wsframe::write_close(&mut write, code, &reason).await;
 }
 
-async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSocket) {
+/// A websocket connection after the upgrade.
+type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+async fn serve(
+    app: AppState,
+    board: BoardId,
+    identity: Identity,
+    read: ReadHalf<Upgraded>,
+    write: WriteHalf<Upgraded>,
+) {
     let conn = app.next_conn_id();
     let limits = app.config.limits.clone();
     let (outbox, outbox_rx) = Outbox::new(limits.send_queue_frames_max);
@@ -204,22 +257,24 @@ async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSoc
                 JoinError::RoomClosed => (1013, "try again later".to_owned()),
                 JoinError::Failed(reason) => (1011, reason),
             };
-            return refuse(socket, code, reason).await;
+            return refuse(write, code, reason).await;
         }
     };
     drop(outbox);
-    let (sink, stream) = socket.split();
+    let (pongs, pongs_rx) = mpsc::channel(PONGS_QUEUED_MAX);
     let ping_interval = Duration::from_millis(limits.ping_interval_ms);
     let writer = tokio::spawn(write_loop(
-        sink,
+        write,
         outbox_rx,
+        pongs_rx,
         queued_bytes,
         closer.clone(),
         ping_interval,
     ));
     let mut shutdown = app.shutdown.clone();
+    let reader = FrameReader::new(read, limits.max_message_bytes);
     tokio::select! {
-        reason = read_loop(stream, &room, conn, &closer, &limits) => {
+        reason = read_loop(reader, &room, conn, &closer, &pongs, &limits) => {
             closer.close(reason.0, reason.1);
         }
         _ = shutdown.wait_for(|stopping| *stopping) => {
@@ -239,11 +294,12 @@ async fn serve(app: AppState, board: BoardId, identity: Identity, socket: WebSoc
 }
 
 /// Reads frames into the room until the connection ends; returns how to close it.
-async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: FrameReader<R>,
     room: &mpsc::Sender<RoomCmd>,
     conn: u64,
     closer: &Closer,
+    pongs: &mpsc::Sender<Bytes>,
     limits: &Limits,
 ) -> CloseReason {
     let silence_timeout = Duration::from_millis(limits.client_silence_timeout_ms);
@@ -255,17 +311,17 @@ async fn read_loop(
     let mut close = closer.watch();
     loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(silence_timeout, stream.next()) => next,
+            next = tokio::time::timeout(silence_timeout, reader.next()) => next,
             reason = close.closed() => return reason,
         };
         let message = match next {
             Err(_) => return (CLOSE_GOING_AWAY, "no message or pong for too long".into()),
-            Ok(None) => return (CLOSE_GOING_AWAY, String::new()),
-            Ok(Some(Err(error))) => return read_error_close(&error),
-            Ok(Some(Ok(message))) => message,
+            Ok(Ok(None)) => return (CLOSE_GOING_AWAY, String::new()),
+            Ok(Err(error)) => return read_error_close(&error),
+            Ok(Ok(Some(message))) => message,
         };
         match message {
-            WsMessage::Binary(frame) => {
+            Incoming::Binary(frame) => {
                 if !bucket.take(Instant::now()) {
                     let rate = limits.max_messages_per_second;
                     return (CLOSE_LIMIT, format!("more than {rate} messages per second"));
@@ -278,33 +334,38 @@ async fn read_loop(
                     return (CLOSE_GOING_AWAY, "the board closed".into());
                 }
             }
-            WsMessage::Text(_) => {
+            Incoming::Text => {
                 return (
                     CLOSE_MALFORMED,
                     "text messages are not part of the protocol".into(),
                 );
             }
-            WsMessage::Close(_) => return (1000, String::new()),
-            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+            Incoming::Close => return (1000, String::new()),
+            // A full queue of pongs owes the client one already.
+            Incoming::Ping(payload) => {
+                let _ = pongs.try_send(payload);
+            }
+            Incoming::Pong => {}
         }
     }
 }
 
-/// A read error is either a message over the size limit or a broken connection.
-fn read_error_close(error: &axum::Error) -> CloseReason {
-    let text = error.to_string();
-    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-        (CLOSE_TOO_BIG, "message over the size limit".into())
-    } else {
-        (CLOSE_GOING_AWAY, String::new())
+/// How a read error closes the connection.
+fn read_error_close(error: &FrameError) -> CloseReason {
+    match error {
+        FrameError::TooBig(_) => (CLOSE_TOO_BIG, "message over the size limit".into()),
+        FrameError::Protocol(what) => (CLOSE_PROTOCOL, (*what).into()),
+        FrameError::Io(_) => (CLOSE_GOING_AWAY, String::new()),
     }
 }
 
-/// Writes the room's frames and pings; on close, sends the close frame with its reason.
-/// Frames still queued when a close is requested are dropped: the client resyncs on reconnect.
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, WsMessage>,
+/// Writes the room's frames (those queued together in one write), pongs and pings; on close,
+/// sends the close frame with its reason. Frames still queued when a close is requested are
+/// dropped: the client resyncs on reconnect.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut write: W,
     mut outbox: mpsc::Receiver<Bytes>,
+    mut pongs: mpsc::Receiver<Bytes>,
     queued_bytes: Arc<std::sync::atomic::AtomicUsize>,
     closer: Closer,
     ping_interval: Duration,
@@ -312,32 +373,41 @@ async fn write_loop(
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let mut close = closer.watch();
+    let mut batch = Vec::new();
     let (code, reason) = loop {
         tokio::select! {
             biased;
             reason = close.closed() => break reason,
             frame = outbox.recv() => {
                 let Some(frame) = frame else { break (CLOSE_GOING_AWAY, String::new()) };
-                let len = frame.len();
-                let sent = sink.send(WsMessage::Binary(frame)).await;
+                let mut len = frame.len();
+                batch.push(frame);
+                while len < wsframe::WRITE_BATCH_BYTES {
+                    let Ok(frame) = outbox.try_recv() else { break };
+                    len += frame.len();
+                    batch.push(frame);
+                }
+                let sent = wsframe::write_binary(&mut write, &batch).await;
+                batch.clear();
                 queued_bytes.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
                 if sent.is_err() {
                     closer.close(CLOSE_GOING_AWAY, "");
                     return;
                 }
             }
+            Some(payload) = pongs.recv() => {
+                if wsframe::write_pong(&mut write, &payload).await.is_err() {
+                    closer.close(CLOSE_GOING_AWAY, "");
+                    return;
+                }
+            }
             _ = ping.tick() => {
-                if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                if wsframe::write_ping(&mut write).await.is_err() {
                     closer.close(CLOSE_GOING_AWAY, "");
                     return;
                 }
             }
         }
     };
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = sink.send(WsMessage::Close(Some(frame))).await;
-    let _ = sink.close().await;
+    let _ = wsframe::write_close(&mut write, code, &reason).await;
 }

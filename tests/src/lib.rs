@@ -70,7 +70,21 @@ impl TestServer {
     pub async fn start_with(data: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data.to_owned());
         adjust(&mut config);
-        let running = server::start(config).await.expect("server starts");
+        // The data directory's lock is an flock: a test of this binary spawning a process at
+        // the moment a server stopped gives the child a copy of the lock's descriptor until
+        // its exec closes it, so a restart on the same directory may find it held for a
+        // moment.
+        let mut tries = 0;
+        let running = loop {
+            match server::start(config.clone()).await {
+                Ok(running) => break running,
+                Err(e) if tries < 50 && e.to_string().contains("another nouage process") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server starts: {e:#}"),
+            }
+        };
         let base = format!("http://{}", running.addr());
         TestServer {
             running: Some(running),

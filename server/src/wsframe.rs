@@ -1,0 +1,451 @@
+//! Websocket framing (RFC 6455), server side, on the connection hyper hands over after the
+//! upgrade handshake.
+//!
+//! Written here rather than taken from tungstenite (through axum) for memory: tungstenite reads
+//! into one buffer per connection that grows to hold the largest frame received and keeps that
+//! size, so 2,000 connections that each sent a 20 KB update once held about 30 KB each, 60 MB in
+//! all, for as long as they stayed open. Here the read buffer has a fixed size
+//! (`READ_BUFFER_BYTES`), a message gets an allocation of its exact size that is freed with it,
+//! and nothing is kept between writes.
+//!
+//! What the relay needs and no more: binary messages (fragmented or not), ping, pong and close;
+//! text messages are reported so the caller can refuse them; no extension is negotiated, so
+//! the reserved bits must be zero.
+
+use std::io;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bytes read from the socket at a time; headers and small frames are parsed from here, larger
+/// payloads are read straight into their own allocation.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames gathered into one write (one system call) when the queue holds several.
+pub const WRITE_BATCH_BYTES: usize = 64 * 1024;
+/// The largest payload of a control frame (RFC 6455, 5.5).
+const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
+
+const OP_CONTINUATION: u8 = 0x0;
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
+
+/// A complete message or control frame from the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming {
+    Binary(Bytes),
+    /// A text message: not part of the y-websocket protocol (its content is dropped).
+    Text,
+    Ping(Bytes),
+    Pong,
+    Close,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("message over the size limit of {0} bytes")]
+    TooBig(usize),
+    #[error("websocket protocol error: {0}")]
+    Protocol(&'static str),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads the client's frames.
+pub struct FrameReader<R> {
+    io: R,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    max_message_bytes: usize,
+    /// A fragmented message being put together: its opcode and what came so far.
+    partial: Option<(u8, Vec<u8>)>,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(io: R, max_message_bytes: usize) -> Self {
+        FrameReader {
+            io,
+            buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            max_message_bytes,
+            partial: None,
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Makes at least `n` bytes (at most the buffer's size) buffered; false if the connection
+    /// ended before any byte of them came.
+    async fn fill(&mut self, n: usize) -> Result<bool, FrameError> {
+        debug_assert!(n <= self.buf.len());
+        if self.buffered() >= n {
+            return Ok(true);
+        }
+        if self.start + n > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        while self.buffered() < n {
+            let read = self.io.read(&mut self.buf[self.end..]).await?;
+            if read == 0 {
+                if self.buffered() == 0 {
+                    return Ok(false);
+                }
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            self.end += read;
+        }
+        Ok(true)
+    }
+
+    /// The next message or control frame; `None` when the client closed the TCP connection
+    /// between frames.
+    pub async fn next(&mut self) -> Result<Option<Incoming>, FrameError> {
+        loop {
+            if !self.fill(2).await? {
+                return Ok(None);
+            }
+            let (b0, b1) = (self.buf[self.start], self.buf[self.start + 1]);
+            let fin = b0 & 0x80 != 0;
+            let opcode = b0 & 0x0F;
+            if b0 & 0x70 != 0 {
+                return Err(FrameError::Protocol("reserved bits set"));
+            }
+            if b1 & 0x80 == 0 {
+                return Err(FrameError::Protocol("unmasked frame from a client"));
+            }
+            let extra = match b1 & 0x7F {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let header_len = 2 + extra + 4;
+            if !self.fill(header_len).await? {
+                return Ok(None);
+            }
+            let h = &self.buf[self.start..self.start + header_len];
+            let len = match extra {
+                2 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+                8 => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
+                _ => u64::from(b1 & 0x7F),
+            };
+            let mask: [u8; 4] = h[header_len - 4..header_len].try_into().expect("4 bytes");
+            let control = opcode & 0x08 != 0;
+            if control && (!fin || len > CONTROL_PAYLOAD_BYTES_MAX as u64) {
+                return Err(FrameError::Protocol(
+                    "fragmented or oversized control frame",
+                ));
+            }
+            let so_far = self.partial.as_ref().map_or(0, |(_, data)| data.len());
+            if !control
+                && len > (self.max_message_bytes - so_far.min(self.max_message_bytes)) as u64
+            {
+                return Err(FrameError::TooBig(self.max_message_bytes));
+            }
+            self.start += header_len;
+            let mut payload = self.read_payload(len as usize).await?;
+            unmask(&mut payload, mask);
+            match opcode {
+                OP_CONTINUATION => {
+                    let Some((_, data)) = self.partial.as_mut() else {
+                        return Err(FrameError::Protocol("continuation without a message"));
+                    };
+                    data.extend_from_slice(&payload);
+                    if fin {
+                        let (opcode, data) = self.partial.take().expect("checked above");
+                        return Ok(Some(message(opcode, data)));
+                    }
+                }
+                OP_TEXT | OP_BINARY => {
+                    if self.partial.is_some() {
+                        return Err(FrameError::Protocol("new message inside a fragmented one"));
+                    }
+                    if fin {
+                        return Ok(Some(message(opcode, payload)));
+                    }
+                    self.partial = Some((opcode, payload));
+                }
+                OP_CLOSE => return Ok(Some(Incoming::Close)),
+                OP_PING => return Ok(Some(Incoming::Ping(Bytes::from(payload)))),
+                OP_PONG => return Ok(Some(Incoming::Pong)),
+                _ => return Err(FrameError::Protocol("unknown opcode")),
+            }
+        }
+    }
+
+    /// Reads `len` payload bytes into an allocation of exactly that size: what is buffered,
+    /// then the rest straight from the socket.
+    async fn read_payload(&mut self, len: usize) -> Result<Vec<u8>, FrameError> {
+        let from_buffer = len.min(self.buffered());
+        let mut payload = Vec::with_capacity(len);
+        payload.extend_from_slice(&self.buf[self.start..self.start + from_buffer]);
+        self.start += from_buffer;
+        if payload.len() < len {
+            let have = payload.len();
+            payload.resize(len, 0);
+            self.io.read_exact(&mut payload[have..]).await?;
+        }
+        Ok(payload)
+    }
+}
+
+fn message(opcode: u8, data: Vec<u8>) -> Incoming {
+    if opcode == OP_TEXT {
+        Incoming::Text
+    } else {
+        Incoming::Binary(Bytes::from(data))
+    }
+}
+
+/// XORs the payload with the client's masking key, eight bytes at a time.
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
+    ]);
+    let mut chunks = payload.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let value = u64::from_ne_bytes(chunk.try_into().expect("8 bytes")) ^ wide;
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    // The remainder starts at a multiple of 8, so at mask index 0.
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= mask[i % 4];
+    }
+}
+
+/// Appends the header of an unmasked server frame carrying `len` bytes.
+fn put_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+    out.push(0x80 | opcode);
+    match len {
+        0..=125 => out.push(len as u8),
+        126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+}
+
+/// Writes binary messages, in order. Small ones are gathered into one write; a large one is
+/// written from its own bytes after its header.
+pub async fn write_binary<W: AsyncWrite + Unpin>(io: &mut W, messages: &[Bytes]) -> io::Result<()> {
+    let mut batch = Vec::new();
+    for message in messages {
+        if message.len() > WRITE_BATCH_BYTES / 2 {
+            put_header(&mut batch, OP_BINARY, message.len());
+            io.write_all(&batch).await?;
+            batch.clear();
+            io.write_all(message).await?;
+        } else {
+            put_header(&mut batch, OP_BINARY, message.len());
+            batch.extend_from_slice(message);
+        }
+    }
+    if !batch.is_empty() {
+        io.write_all(&batch).await?;
+    }
+    io.flush().await
+}
+
+pub async fn write_ping<W: AsyncWrite + Unpin>(io: &mut W) -> io::Result<()> {
+    write_control(io, OP_PING, &[]).await
+}
+
+pub async fn write_pong<W: AsyncWrite + Unpin>(io: &mut W, payload: &[u8]) -> io::Result<()> {
+    write_control(io, OP_PONG, payload).await
+}
+
+/// Sends a close frame with its code and reason (cut at a character boundary to fit), then
+/// ends the sending side of the connection.
+pub async fn write_close<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    code: u16,
+    reason: &str,
+) -> io::Result<()> {
+    let mut cut = reason.len().min(CONTROL_PAYLOAD_BYTES_MAX - 2);
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(&reason.as_bytes()[..cut]);
+    write_control(io, OP_CLOSE, &payload).await?;
+    io.shutdown().await
+}
+
+async fn write_control<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    opcode: u8,
+    payload: &[u8],
+) -> io::Result<()> {
+    debug_assert!(payload.len() <= CONTROL_PAYLOAD_BYTES_MAX);
+    let mut frame = Vec::with_capacity(2 + payload.len());
+    put_header(&mut frame, opcode, payload.len());
+    frame.extend_from_slice(payload);
+    io.write_all(&frame).await?;
+    io.flush().await
+}
+
+/// The `Sec-WebSocket-Accept` value answering a client's `Sec-WebSocket-Key`.
+pub fn accept_key(client_key: &[u8]) -> String {
+    use base64::Engine;
+    use sha1::{Digest, Sha1};
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut sha = Sha1::new();
+    sha.update(client_key);
+    sha.update(GUID);
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client frame: masked, as browsers send them.
+    fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xFA, 0x21, 0x3D];
+        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+        match payload.len() {
+            0..=125 => out.push(0x80 | payload.len() as u8),
+            126..=0xFFFF => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            }
+            len => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    async fn read_all(bytes: Vec<u8>, max: usize) -> Vec<Result<Incoming, String>> {
+        let mut reader = FrameReader::new(&bytes[..], max);
+        let mut out = Vec::new();
+        loop {
+            match reader.next().await {
+                Ok(Some(incoming)) => out.push(Ok(incoming)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn messages_of_every_length_class_arrive_whole_and_unmasked() {
+        let sizes = [0, 1, 7, 125, 126, 4_095, 4_096, 65_535, 65_536, 300_001];
+        let mut stream = Vec::new();
+        let payloads: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect())
+            .collect();
+        for payload in &payloads {
+            stream.extend(client_frame(true, OP_BINARY, payload));
+        }
+        let got = read_all(stream, 1 << 20).await;
+        let expected: Vec<_> = payloads
+            .into_iter()
+            .map(|p| Ok(Incoming::Binary(Bytes::from(p))))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_message_is_put_together_around_a_ping() {
+        let mut stream = client_frame(false, OP_BINARY, b"mind ");
+        stream.extend(client_frame(true, OP_PING, b"?"));
+        stream.extend(client_frame(false, OP_CONTINUATION, b"map "));
+        stream.extend(client_frame(true, OP_CONTINUATION, b"node"));
+        stream.extend(client_frame(true, OP_CLOSE, &1000u16.to_be_bytes()));
+        let got = read_all(stream, 1024).await;
+        assert_eq!(
+            got,
+            vec![
+                Ok(Incoming::Ping(Bytes::from_static(b"?"))),
+                Ok(Incoming::Binary(Bytes::from_static(b"mind map node"))),
+                Ok(Incoming::Close),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_unmasked_and_malformed_frames_are_refused() {
+        let too_big = client_frame(true, OP_BINARY, &[1; 101]);
+        assert_eq!(
+            read_all(too_big, 100).await,
+            vec![Err("message over the size limit of 100 bytes".into())]
+        );
+        // Fragments count together against the limit.
+        let mut fragments = client_frame(false, OP_BINARY, &[1; 60]);
+        fragments.extend(client_frame(true, OP_CONTINUATION, &[1; 60]));
+        assert_eq!(
+            read_all(fragments, 100).await,
+            vec![Err("message over the size limit of 100 bytes".into())]
+        );
+        let mut unmasked = client_frame(true, OP_BINARY, b"x");
+        unmasked[1] &= 0x7F;
+        assert!(read_all(unmasked, 100).await[0].is_err());
+        let mut reserved = client_frame(true, OP_BINARY, b"x");
+        reserved[0] |= 0x40;
+        assert!(read_all(reserved, 100).await[0].is_err());
+        let long_ping = client_frame(true, OP_PING, &[0; 126]);
+        assert!(read_all(long_ping, 1000).await[0].is_err());
+        let stray = client_frame(true, OP_CONTINUATION, b"x");
+        assert!(read_all(stray, 100).await[0].is_err());
+        // Cut in the middle of a frame: an error, not a message.
+        let mut cut = client_frame(true, OP_BINARY, &[5; 50]);
+        cut.truncate(30);
+        assert!(read_all(cut, 100).await[0].is_err());
+    }
+
+    #[tokio::test]
+    async fn written_frames_have_the_header_of_their_length() {
+        let messages = [
+            Bytes::from_static(b"abc"),
+            Bytes::from(vec![9; 300]),
+            Bytes::from(vec![8; WRITE_BATCH_BYTES]),
+        ];
+        let mut out = Vec::new();
+        write_binary(&mut out, &messages).await.unwrap();
+        assert_eq!(&out[..5], &[0x82, 3, b'a', b'b', b'c']);
+        assert_eq!(&out[5..9], &[0x82, 126, 0x01, 0x2C]);
+        let big = 9 + 300;
+        assert_eq!(&out[big..big + 2], &[0x82, 127]);
+        assert_eq!(
+            u64::from_be_bytes(out[big + 2..big + 10].try_into().unwrap()),
+            WRITE_BATCH_BYTES as u64
+        );
+        assert_eq!(out.len(), big + 10 + WRITE_BATCH_BYTES);
+        let mut close = Vec::new();
+        write_close(&mut close, 4401, &"é".repeat(100))
+            .await
+            .unwrap();
+        assert_eq!(close[0], 0x88);
+        assert_eq!(usize::from(close[1]), close.len() - 2);
+        assert!(close.len() - 2 <= 125);
+        assert!(std::str::from_utf8(&close[4..]).is_ok());
+    }
+
+    #[test]
+    fn the_accept_key_is_the_one_of_the_rfc_example() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}
