@@ -5,7 +5,8 @@
 //!   sender's update to its arrival at each receiver (one clock), p50/p99/max, messages, bytes.
 //! - `ramp`: fan-out at growing receiver counts (`--steps`) until the p99 passes
 //!   `--p99-bound-ms`; the largest room that held.
-//! - `rooms`: N rooms, one client each writing B bytes; the server's resident memory.
+//! - `rooms`: N rooms, one client each writing B bytes; the server's resident memory 3 s after
+//!   the last write, and again `--settle-secs` later with the clients still there.
 //! - `seed` then `coldjoin`: boards holding a mind map of `--nodes` nodes are written (`seed`
 //!   prints their URLs); after the caller restarted the server, `coldjoin --urls-file F` joins
 //!   each once and times it.
@@ -95,6 +96,9 @@ struct Args {
     /// Clients visiting boards at once (soak).
     #[arg(long, default_value_t = 20)]
     workers: usize,
+    /// Seconds after the first memory reading of the `rooms` mode to read it again.
+    #[arg(long, default_value_t = 20)]
+    settle_secs: u64,
     /// Seconds to wait for idle rooms to unload before reading memory (soak).
     #[arg(long, default_value_t = 45)]
     idle_wait_secs: u64,
@@ -117,7 +121,10 @@ async fn main() -> anyhow::Result<()> {
     let report = match args.mode.as_str() {
         "fanout" => fanout::run(&target, "bench", load).await?,
         "ramp" => fanout::ramp(&target, &args.steps, load, args.p99_bound_ms).await?,
-        "rooms" => rooms::run(&target, args.rooms, args.doc_bytes, args.server_pid).await?,
+        "rooms" => {
+            let settle = std::time::Duration::from_secs(args.settle_secs);
+            rooms::run(&target, args.rooms, args.doc_bytes, settle, args.server_pid).await?
+        }
         "seed" => {
             let urls = cold::seed(&target, args.boards, args.nodes).await?;
             serde_json::json!({ "urls": urls })

@@ -1,5 +1,6 @@
 //! Many rooms: N rooms, one client each, each client writes a document of B bytes; then the
-//! server's resident memory with every room loaded.
+//! server's resident memory with every room loaded, 3 s after the last write and again once
+//! the rooms have stayed quiet a while (the clients still connected).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ pub async fn run(
     target: &Target,
     rooms: usize,
     doc_bytes: usize,
+    settle: Duration,
     server_pid: Option<u32>,
 ) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
@@ -53,6 +55,8 @@ pub async fn run(
     let connected_s = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let loaded = server_pid.and_then(rss_mb);
+    tokio::time::sleep(settle).await;
+    let settled = server_pid.and_then(rss_mb);
     for client in clients {
         client.abort();
     }
@@ -62,5 +66,7 @@ pub async fn run(
         "connect_and_write_s": connected_s,
         "rss_before_mb": baseline,
         "rss_loaded_mb": loaded,
+        "settle_s": settle.as_secs(),
+        "rss_settled_mb": settled,
     }))
 }

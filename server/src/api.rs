@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use shared::{BoardKind, Lang};
 use yrs::Map;
 
@@ -174,6 +175,29 @@ pub async fn import_board(
         imported.initial_update_v1,
     )
     .await
+}
+
+/// What the server holds in memory now: boards loaded (`roomsLoaded`), among them those that
+/// let their document go while their connections are quiet (`roomsAsleep`), and websocket
+/// connections. Needs the admin token when the instance has one.
+pub async fn stats(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let presented = bearer(&headers).unwrap_or("");
+    if let Some(admin_token) = app.config.admin_token.as_deref()
+        && !secrets_equal(presented, admin_token)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the statistics of this instance need its admin token (Authorization: Bearer ...)",
+        ));
+    }
+    Ok(Json(json!({
+        "roomsLoaded": app.rooms.loaded_count(),
+        "roomsAsleep": app.rooms.asleep_count(),
+        "connections": app.connections.load(std::sync::atomic::Ordering::Relaxed),
+    })))
 }
 
 /// Board creation (and import) needs the admin token when the instance has one, and is

@@ -29,6 +29,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     pub creations: Arc<CreationLimiter>,
     next_conn_id: Arc<AtomicU64>,
+    /// Websocket connections being served.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             get(trace::element_history),
         )
         .route("/boards/{id}/restore", post(crate::restore::restore))
+        .route("/stats", get(api::stats))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(api::json_errors));
@@ -164,6 +167,7 @@ pub async fn start_with_store(
         shutdown: stop_rx.clone(),
         creations,
         next_conn_id: Arc::new(AtomicU64::new(1)),
+        connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     };
     let app = router(state);
     let task = tokio::spawn(async move {

@@ -66,6 +66,9 @@ pub struct Limits {
     pub snapshot_every_updates: u64,
     /// How long a room with no connection stays loaded.
     pub room_idle_unload_ms: u64,
+    /// How long a room whose connections only send awareness (a projector, a tab left open)
+    /// keeps its decoded document; then it lets it go until a command needs it again.
+    pub room_sleep_after_ms: u64,
     /// Awareness states not renewed for this long are removed (y-protocols uses 30 s).
     pub awareness_timeout_ms: u64,
     /// How often the server pings each client.
@@ -104,6 +107,7 @@ impl Default for Limits {
             journal_queue_jobs_max: 4_096,
             snapshot_every_updates: 2_000,
             room_idle_unload_ms: 30_000,
+            room_sleep_after_ms: 15_000,
             awareness_timeout_ms: 30_000,
             ping_interval_ms: 20_000,
             client_silence_timeout_ms: 60_000,

@@ -43,6 +43,10 @@ enum Command {
         /// Seconds a board with nobody connected stays in memory.
         #[arg(long, default_value_t = 30)]
         room_idle_unload_secs: u64,
+        /// Seconds a board whose connections only send awareness keeps its document decoded in
+        /// memory (it is loaded again when needed).
+        #[arg(long, default_value_t = 15)]
+        room_sleep_after_secs: u64,
         #[command(flatten)]
         limits: LimitArgs,
         /// Browser origins allowed to open websockets (repeat or comma-separate); none: any.
@@ -149,6 +153,7 @@ fn main() -> anyhow::Result<()> {
             admin_token,
             durability,
             room_idle_unload_secs,
+            room_sleep_after_secs,
             limits,
             allowed_origin,
         } => {
@@ -157,6 +162,7 @@ fn main() -> anyhow::Result<()> {
             config.admin_token = admin_token.filter(|t| !t.is_empty());
             config.durability = durability;
             config.limits.room_idle_unload_ms = room_idle_unload_secs * 1_000;
+            config.limits.room_sleep_after_ms = room_sleep_after_secs * 1_000;
             limits.apply(&mut config.limits);
             config.allowed_origins = allowed_origin
                 .into_iter()

@@ -284,13 +284,24 @@ enum Action {
 
 type Commit = Pin<Box<dyn Future<Output = (u64, WriteResult)> + Send>>;
 
+/// A room's decoded document and its root types.
+struct Awake {
+    doc: Doc,
+    roots: Roots,
+}
+
 pub struct Room {
     board: BoardId,
     room_id: u64,
     ctx: Arc<RoomContext>,
     rooms: Arc<Rooms>,
-    doc: Doc,
-    roots: Roots,
+    /// The decoded document; `None` while it loads and while the room sleeps.
+    awake: Option<Awake>,
+    /// The room let its document go (see `fall_asleep`); the next command that needs it
+    /// loads it again.
+    asleep: bool,
+    /// When a command last needed the document.
+    document_used: Instant,
     peers: HashMap<ConnId, Peer>,
     awareness: HashMap<u64, AwarenessState>,
     /// The seq the next journal entry gets.
@@ -311,10 +322,7 @@ pub struct Room {
 }
 
 impl Room {
-    /// Starts a room task for `board`. The document is read and decoded on a blocking thread;
-    /// meanwhile the room accepts joins, answers a client joining with nothing from the bytes
-    /// read when the board came in one large piece (see `FULL_STATE_CACHE_MIN_BYTES`), and
-    /// keeps every other command, in order, for when the document is there.
+    /// Starts a room task for `board`; it loads the document (see `load`), then serves.
     pub fn spawn(
         board: BoardId,
         room_id: u64,
@@ -323,82 +331,114 @@ impl Room {
         mut rx: mpsc::Receiver<RoomCmd>,
     ) {
         tokio::spawn(async move {
-            let (read_tx, read_rx) = oneshot::channel();
-            let store = ctx.store.clone();
-            let id = board.clone();
-            let decoding = tokio::task::spawn_blocking(move || {
-                let started = Instant::now();
-                let stored = store.load(&id).map_err(|e| e.to_string())?;
-                let read = started.elapsed();
-                let _ = read_tx.send(FullState::of(&stored));
-                let loaded = load_doc(stored)?;
-                tracing::debug!(
-                    board = %id,
-                    bytes = loaded.3,
-                    read_ms = read.as_secs_f64() * 1e3,
-                    decode_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
-                    "board loaded"
-                );
-                Ok::<_, String>(loaded)
-            });
-            let mut room = Room::new(board, room_id, ctx, rooms, Doc::new(), 0, 0, 0);
-            // The read is quick; the decode is what the early answers save waiting for.
-            room.full_state = read_rx.await.ok().flatten();
-            let (loaded, deferred) = room.serve_while_loading(&mut rx, decoding).await;
-            match loaded {
-                Ok(loaded) => {
-                    room.install(loaded);
-                    let mut shutdown = None;
-                    for later in deferred {
-                        match later {
-                            Deferred::Greet(greeting) => room.greet(greeting),
-                            Deferred::Cmd(cmd) => shutdown = room.handle(cmd),
-                        }
-                        if shutdown.is_some() {
-                            break;
-                        }
-                    }
-                    room.flush().await;
-                    match shutdown {
-                        Some(done) => room.shut_down(rx, done).await,
-                        None => room.run(rx).await,
-                    }
-                }
-                Err(reason) => room.fail_to_load(rx, deferred, reason).await,
+            let mut room = Room::new(board, room_id, ctx, rooms);
+            match room.load(&mut rx, None).await {
+                Ok(None) => room.run(rx).await,
+                Ok(Some(done)) => room.shut_down(rx, done).await,
+                Err(reason) => room.fail_to_load(rx, reason).await,
             }
         });
     }
 
-    /// Serves what can be served until the document is decoded; returns it with the commands
-    /// kept for later, in the order they came. At most `LOADING_DEFERRED_MAX` are kept: then
-    /// the room stops reading its queue, which in turn makes senders wait.
+    /// Loads the document, when the room starts or wakes up. It is read and decoded on a
+    /// blocking thread; meanwhile the room accepts joins, answers a client joining with nothing
+    /// from the bytes read when they qualify (see `FULL_STATE_CACHE_MIN_BYTES`), and keeps every
+    /// other command, `first` first, in order, for when the document is there. Returns the
+    /// reply channel of a shutdown asked meanwhile.
+    async fn load(
+        &mut self,
+        rx: &mut mpsc::Receiver<RoomCmd>,
+        first: Option<RoomCmd>,
+    ) -> Result<Option<oneshot::Sender<()>>, String> {
+        let (read_tx, read_rx) = oneshot::channel();
+        let store = self.ctx.store.clone();
+        let id = self.board.clone();
+        let decoding = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let stored = store.load(&id).map_err(|e| e.to_string())?;
+            let read = started.elapsed();
+            let _ = read_tx.send(FullState::of(&stored));
+            let loaded = load_doc(stored)?;
+            tracing::debug!(
+                board = %id,
+                bytes = loaded.3,
+                read_ms = read.as_secs_f64() * 1e3,
+                decode_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
+                "board loaded"
+            );
+            Ok::<_, String>(loaded)
+        });
+        // The read is quick; the decode is what the early answers save waiting for.
+        self.full_state = read_rx.await.ok().flatten();
+        let mut deferred = Vec::new();
+        if let Some(cmd) = first {
+            self.while_loading(cmd, &mut deferred);
+        }
+        let loaded = self.serve_while_loading(rx, decoding, &mut deferred).await;
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                let error = JoinError::Failed(reason.clone());
+                for later in deferred {
+                    if let Deferred::Cmd(cmd) = later {
+                        refuse(cmd, &error);
+                    }
+                }
+                return Err(reason);
+            }
+        };
+        self.install(loaded);
+        let mut shutdown = None;
+        for later in deferred {
+            match later {
+                Deferred::Greet(greeting) => self.greet(greeting),
+                Deferred::Cmd(cmd) => shutdown = self.handle(cmd),
+            }
+            if shutdown.is_some() {
+                break;
+            }
+        }
+        self.flush().await;
+        Ok(shutdown)
+    }
+
+    /// Serves what can be served until the document is decoded; keeps in `deferred` the
+    /// commands for later, in the order they came. At most `LOADING_DEFERRED_MAX` are kept:
+    /// then the room stops reading its queue, which in turn makes senders wait.
     async fn serve_while_loading(
         &mut self,
         rx: &mut mpsc::Receiver<RoomCmd>,
         mut decoding: tokio::task::JoinHandle<Result<Loaded, String>>,
-    ) -> (Result<Loaded, String>, Vec<Deferred>) {
-        let mut deferred = Vec::new();
+        deferred: &mut Vec<Deferred>,
+    ) -> Result<Loaded, String> {
         let mut open = true;
         loop {
             tokio::select! {
                 biased;
                 done = &mut decoding => {
-                    let loaded = done.unwrap_or_else(|e| Err(format!("loading stopped: {e}")));
-                    return (loaded, deferred);
+                    return done.unwrap_or_else(|e| Err(format!("loading stopped: {e}")));
                 }
                 cmd = rx.recv(), if open && deferred.len() < LOADING_DEFERRED_MAX => {
                     match cmd {
-                        Some(RoomCmd::Join { joiner, reply }) => {
-                            if let Some(greeting) = self.accept(*joiner, reply) {
-                                deferred.push(Deferred::Greet(greeting));
-                            }
-                        }
-                        Some(RoomCmd::Frame { conn, frame }) if self.answer_early(conn, &frame) => {}
-                        Some(cmd) => deferred.push(Deferred::Cmd(cmd)),
+                        Some(cmd) => self.while_loading(cmd, deferred),
                         None => open = false,
                     }
                 }
             }
+        }
+    }
+
+    /// What a loading room does with a command: lets a join in (and greets it later), answers
+    /// early what it can, keeps the rest.
+    fn while_loading(&mut self, cmd: RoomCmd, deferred: &mut Vec<Deferred>) {
+        match cmd {
+            RoomCmd::Join { joiner, reply } => {
+                if let Some(greeting) = self.accept(*joiner, reply) {
+                    deferred.push(Deferred::Greet(greeting));
+                }
+            }
+            RoomCmd::Frame { conn, frame } if self.answer_early(conn, &frame) => {}
+            cmd => deferred.push(Deferred::Cmd(cmd)),
         }
     }
 
@@ -430,66 +470,84 @@ impl Room {
 
     /// Takes the decoded document in.
     fn install(&mut self, (doc, stored_seq, snapshot_seq, document_bytes): Loaded) {
-        self.roots = Roots::new(&doc);
-        self.doc = doc;
+        self.awake = Some(Awake {
+            roots: Roots::new(&doc),
+            doc,
+        });
+        if self.asleep {
+            // Nothing was written while it slept: the same entries came back.
+            debug_assert_eq!(stored_seq, self.committed_seq);
+            self.asleep = false;
+            self.rooms.note_asleep(false);
+        }
         self.next_seq = stored_seq + 1;
         self.committed_seq = stored_seq;
         self.snapshot_seq = snapshot_seq;
         self.document_bytes = document_bytes;
         self.idle_since = Instant::now();
+        self.document_used = Instant::now();
+    }
+
+    /// The decoded document: only called on commands that woke the room first.
+    fn awake(&self) -> &Awake {
+        self.awake
+            .as_ref()
+            .expect("the document is loaded before a command uses it")
+    }
+
+    /// Lets the document go: every peer was quiet (nothing but awareness) for
+    /// `room_sleep_after_ms` and everything applied is committed, so storage holds it all. The
+    /// connections stay; the next command that needs the document loads it again.
+    fn fall_asleep(&mut self) {
+        self.awake = None;
+        self.full_state = None;
+        self.asleep = true;
+        self.rooms.note_asleep(true);
+        self.rooms.release_memory();
+        tracing::debug!(board = %self.board, "room asleep");
+    }
+
+    fn may_sleep(&self) -> bool {
+        self.awake.is_some()
+            && !self.peers.is_empty()
+            && self.failed.is_none()
+            && self.pending.is_empty()
+            && self.inflight.is_empty()
+            && self.unsent.is_empty()
+            && self.document_used.elapsed()
+                >= Duration::from_millis(self.ctx.limits.room_sleep_after_ms)
     }
 
     /// The document could not be loaded: whoever joined meanwhile is closed, whoever waits is
     /// refused.
-    async fn fail_to_load(
-        mut self,
-        rx: mpsc::Receiver<RoomCmd>,
-        deferred: Vec<Deferred>,
-        reason: String,
-    ) {
+    async fn fail_to_load(mut self, rx: mpsc::Receiver<RoomCmd>, reason: String) {
         tracing::error!(board = %self.board, %reason, "could not load board");
         for (_, peer) in self.peers.drain() {
             peer.closer
                 .close(CLOSE_INTERNAL, "the board could not be loaded");
         }
-        let error = JoinError::Failed(reason);
-        for later in deferred {
-            if let Deferred::Cmd(cmd) = later {
-                refuse(cmd, &error);
-            }
-        }
         self.rooms.remove(&self.board, self.room_id);
-        refuse_all(rx, error).await;
+        refuse_all(rx, JoinError::Failed(reason)).await;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        board: BoardId,
-        room_id: u64,
-        ctx: Arc<RoomContext>,
-        rooms: Arc<Rooms>,
-        doc: Doc,
-        stored_seq: u64,
-        snapshot_seq: u64,
-        document_bytes: usize,
-    ) -> Self {
-        let roots = Roots::new(&doc);
+    fn new(board: BoardId, room_id: u64, ctx: Arc<RoomContext>, rooms: Arc<Rooms>) -> Self {
         Room {
             board,
             room_id,
             ctx,
             rooms,
-            doc,
-            roots,
+            awake: None,
+            asleep: false,
+            document_used: Instant::now(),
             peers: HashMap::new(),
             awareness: HashMap::new(),
-            next_seq: stored_seq + 1,
-            committed_seq: stored_seq,
-            snapshot_seq,
+            next_seq: 1,
+            committed_seq: 0,
+            snapshot_seq: 0,
             unsent: Vec::new(),
             inflight: FuturesOrdered::new(),
             pending: VecDeque::new(),
-            document_bytes,
+            document_bytes: 0,
             full_state: None,
             idle_since: Instant::now(),
             failed: None,
@@ -503,12 +561,28 @@ impl Room {
             tokio::select! {
                 cmd = rx.recv() => {
                     let Some(cmd) = cmd else { break };
-                    let mut shutdown = self.handle(cmd);
-                    let mut handled = 1;
-                    while shutdown.is_none() && handled < COMMANDS_PER_BATCH_MAX {
-                        let Ok(cmd) = rx.try_recv() else { break };
-                        shutdown = self.handle(cmd);
+                    let mut next = Some(cmd);
+                    let mut shutdown = None;
+                    let mut handled = 0;
+                    while let Some(cmd) = next.take() {
+                        if needs_document(&cmd) {
+                            self.document_used = Instant::now();
+                            if self.awake.is_none() {
+                                self.flush().await;
+                                match self.load(&mut rx, Some(cmd)).await {
+                                    Ok(done) => shutdown = done,
+                                    Err(reason) => return self.fail_to_load(rx, reason).await,
+                                }
+                            } else {
+                                shutdown = self.handle(cmd);
+                            }
+                        } else {
+                            shutdown = self.handle(cmd);
+                        }
                         handled += 1;
+                        if shutdown.is_none() && handled < COMMANDS_PER_BATCH_MAX {
+                            next = rx.try_recv().ok();
+                        }
                     }
                     self.flush().await;
                     if let Some(done) = shutdown {
@@ -526,6 +600,9 @@ impl Room {
                         return;
                     }
                     self.snapshot_if_due();
+                    if self.may_sleep() {
+                        self.fall_asleep();
+                    }
                 }
             }
             if let Some(reason) = self.failed.take() {
@@ -548,8 +625,9 @@ impl Room {
             }
             RoomCmd::Edit { edit, actor, reply } => {
                 let update = {
-                    let mut txn = self.doc.transact_mut();
-                    edit(&self.roots, &mut txn).map(|()| txn.encode_update_v1())
+                    let awake = self.awake();
+                    let mut txn = awake.doc.transact_mut();
+                    edit(&awake.roots, &mut txn).map(|()| txn.encode_update_v1())
                 };
                 match update {
                     Ok(update) => {
@@ -629,7 +707,7 @@ impl Room {
         if !self.peers.contains_key(&conn) {
             return;
         }
-        let state_vector = self.doc.transact().state_vector().encode_v1();
+        let state_vector = self.awake().doc.transact().state_vector().encode_v1();
         self.send(
             conn,
             Bytes::from(protocol::encode(&Message::SyncStep1(&state_vector))),
@@ -649,11 +727,12 @@ impl Room {
             return;
         }
         let update = {
-            let mut txn = self.doc.transact_mut();
-            if self.roots.participants.len(&txn) as usize >= limits.max_participants_per_board {
+            let awake = self.awake();
+            let mut txn = awake.doc.transact_mut();
+            if awake.roots.participants.len(&txn) as usize >= limits.max_participants_per_board {
                 return;
             }
-            if !self
+            if !awake
                 .roots
                 .add_participant(&mut txn, &actor.pid, participant)
             {
@@ -730,7 +809,7 @@ impl Room {
                         .collect(),
                 );
             }
-            let diff = self.doc.transact().encode_diff_v1(&state_vector);
+            let diff = self.awake().doc.transact().encode_diff_v1(&state_vector);
             Some(vec![Bytes::from(protocol::encode(&Message::SyncStep2(
                 &diff,
             )))])
@@ -755,7 +834,7 @@ impl Room {
             );
             return self.kick(conn, CLOSE_LIMIT, reason);
         }
-        match apply_untrusted(&self.doc, &update_v1) {
+        match apply_untrusted(&self.awake().doc, &update_v1) {
             Applied::Changed => {}
             Applied::Empty => return,
             Applied::Refused(reason) => return self.kick(conn, CLOSE_MALFORMED, reason),
@@ -1046,7 +1125,9 @@ impl Room {
         if self.committed_seq == self.snapshot_seq {
             return None;
         }
-        let state_v1 = self
+        // Asleep, the room applied nothing since storage held it all.
+        let awake = self.awake.as_ref()?;
+        let state_v1 = awake
             .doc
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
@@ -1108,6 +1189,14 @@ impl Room {
     }
 }
 
+impl Drop for Room {
+    fn drop(&mut self) {
+        if self.asleep {
+            self.rooms.note_asleep(false);
+        }
+    }
+}
+
 /// What applying a client's update did to the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -1147,6 +1236,25 @@ pub fn apply_untrusted(doc: &Doc, update_v1: &[u8]) -> Applied {
         }
         Ok(Err(e)) => Applied::Poisoned(format!("update refused: {e}")),
         Err(_) => Applied::Poisoned("update refused".into()),
+    }
+}
+
+/// Whether a command reads or changes the document (so a sleeping room must wake up for it):
+/// everything but awareness, leaving, closing and stopping.
+fn needs_document(cmd: &RoomCmd) -> bool {
+    match cmd {
+        RoomCmd::Join { .. } | RoomCmd::Edit { .. } => true,
+        RoomCmd::Frame { frame, .. } => {
+            protocol::decode_frame(frame, usize::MAX).is_ok_and(|messages| {
+                messages.iter().any(|m| {
+                    !matches!(
+                        m,
+                        Message::Awareness(_) | Message::QueryAwareness | Message::Auth(_)
+                    )
+                })
+            })
+        }
+        RoomCmd::Leave { .. } | RoomCmd::Shutdown { .. } | RoomCmd::CloseRole { .. } => false,
     }
 }
 

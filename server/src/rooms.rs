@@ -22,6 +22,8 @@ pub struct Rooms {
     next_room_id: AtomicU64,
     /// A request to the allocator to give freed memory back is scheduled (`release_memory`).
     release_pending: Arc<std::sync::atomic::AtomicBool>,
+    /// Loaded rooms that let their document go (`Room::fall_asleep`).
+    asleep: std::sync::atomic::AtomicUsize,
 }
 
 /// How long after an unload the allocator is asked to give freed memory back: the unloads of
@@ -38,7 +40,22 @@ impl Rooms {
             loaded: Mutex::new(HashMap::new()),
             next_room_id: AtomicU64::new(1),
             release_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            asleep: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// How many loaded rooms sleep.
+    pub fn asleep_count(&self) -> usize {
+        self.asleep.load(Ordering::Relaxed)
+    }
+
+    /// A room fell asleep (`true`), or woke up or went away asleep (`false`).
+    pub(crate) fn note_asleep(&self, asleep: bool) {
+        if asleep {
+            self.asleep.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.asleep.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub fn loaded_count(&self) -> usize {
@@ -126,7 +143,7 @@ impl Rooms {
     /// glibc's allocator keeps what unloaded rooms freed inside its heaps, so an idle server
     /// would stay at its peak: `RELEASE_MEMORY_AFTER_MS` after an unload, it is asked to return
     /// its free pages to the system (`malloc_trim`), on a blocking thread.
-    fn release_memory(&self) {
+    pub(crate) fn release_memory(&self) {
         use std::sync::atomic::Ordering;
         if self.release_pending.swap(true, Ordering::AcqRel) {
             return;

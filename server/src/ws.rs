@@ -233,6 +233,7 @@ async fn serve(
     write: WriteHalf<Upgraded>,
 ) {
     let conn = app.next_conn_id();
+    let _counted = Counted::new(&app.connections);
     let limits = app.config.limits.clone();
     let (outbox, outbox_rx) = Outbox::new(limits.send_queue_frames_max);
     let queued_bytes = outbox.queued_bytes.clone();
@@ -290,6 +291,22 @@ async fn serve(
         .is_err()
     {
         writer.abort();
+    }
+}
+
+/// Counts itself in a gauge while it lives.
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Counted {
+    fn new(gauge: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        gauge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -445,3 +445,83 @@ async fn a_client_joining_a_large_cold_board_gets_it_before_the_server_decoded_i
     assert!(nodes.iter().any(|n| n.text == "Tout de suite"));
     server.stop().await;
 }
+
+/// The server's in-memory statistics, polled until `condition` holds on them.
+async fn stats_until(
+    base: &str,
+    condition: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + nouage_tests::WAIT;
+    loop {
+        let stats = nouage_tests::get_json(&format!("{base}/api/stats"), "").await;
+        if condition(&stats) {
+            return stats;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stats stayed at {stats}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_board_whose_clients_are_quiet_lets_its_document_go_and_wakes_for_the_next_edit() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |c| c.limits.room_sleep_after_ms = 300).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let anne = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let bruno = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let text = anne.doc().get_or_insert_text("t");
+    anne.edit(|txn| text.insert(txn, 0, "avant la pause"));
+    let seen = bruno.doc().get_or_insert_text("t");
+    bruno
+        .wait_until(|doc| seen.get_string(&doc.transact()) == "avant la pause")
+        .await
+        .unwrap();
+
+    // Both stay connected, quiet: the room lets the document go.
+    let stats = stats_until(&server.base, |s| s["roomsAsleep"] == 1).await;
+    assert_eq!(stats["roomsLoaded"], 1, "{stats}");
+    assert_eq!(stats["connections"], 2, "{stats}");
+    // Presence is still relayed, without waking it.
+    anne.set_awareness(7, 1, r#"{"user":{"name":"Anne"}}"#);
+    bruno
+        .wait_awareness(|states| states.get(&7).is_some_and(|s| s.contains("Anne")))
+        .await
+        .unwrap();
+    assert_eq!(stats_until(&server.base, |_| true).await["roomsAsleep"], 1);
+
+    // The next edit wakes it: relayed, and built on what was there.
+    anne.edit(|txn| text.push(txn, " et après"));
+    bruno
+        .wait_until(|doc| seen.get_string(&doc.transact()) == "avant la pause et après")
+        .await
+        .unwrap();
+    stats_until(&server.base, |s| s["roomsAsleep"] == 0).await;
+    let zoe = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let zoe_text = zoe.doc().get_or_insert_text("t");
+    assert_eq!(
+        zoe_text.get_string(&zoe.doc().transact()),
+        "avant la pause et après"
+    );
+    // Asleep again, then stopped: nothing is lost.
+    stats_until(&server.base, |s| s["roomsAsleep"] == 1).await;
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    let after = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let after_text = after.doc().get_or_insert_text("t");
+    assert_eq!(
+        after_text.get_string(&after.doc().transact()),
+        "avant la pause et après"
+    );
+    server.stop().await;
+}

@@ -107,7 +107,9 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
         "updates_received",
         "rss_after_mb",
     ];
-    let rooms = |n: u32| {
+    // Memory is read 3 s after the last write, then again `settle` seconds later (rooms whose
+    // clients stay quiet let their documents go after 15 s).
+    let rooms = |n: u32, settle: u32| {
         strings(&[
             "--mode",
             "rooms",
@@ -115,6 +117,8 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
             &n.to_string(),
             "--doc-bytes",
             "20000",
+            "--settle-secs",
+            &settle.to_string(),
         ])
     };
     let cold = |nodes: u32| Scenario {
@@ -179,7 +183,12 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
     let mut list = if quick {
         vec![
             scenario("fanout", "fan-out 20r/2s×5/s", fanout(20, 2, 5, 3), latency),
-            scenario("rooms", "rooms 50×20 KB", rooms(50), &["rss_loaded_mb"]),
+            scenario(
+                "rooms",
+                "rooms 50×20 KB",
+                rooms(50, 2),
+                &["rss_loaded_mb", "rss_settled_mb"],
+            ),
             cold(500),
             storm(50, 5),
             ramp("20,40", "2"),
@@ -201,8 +210,8 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
             scenario(
                 "rooms",
                 "rooms 2000×20 KB",
-                rooms(2_000),
-                &["rss_loaded_mb", "connect_and_write_s"],
+                rooms(2_000, 20),
+                &["rss_loaded_mb", "rss_settled_mb", "connect_and_write_s"],
             ),
             cold(10_000),
             storm(500, 50),
