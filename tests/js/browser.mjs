@@ -5,7 +5,7 @@
 //
 // usage: browser.mjs SCENARIO --base http://127.0.0.1:PORT --shots DIR
 import { parseArgs } from 'node:util'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -17,7 +17,7 @@ const STEP_TIMEOUT_MS = 10000
 
 const { positionals, values: opts } = parseArgs({
   allowPositionals: true,
-  options: { base: { type: 'string' }, shots: { type: 'string' }, nodes: { type: 'string' } }
+  options: { base: { type: 'string' }, shots: { type: 'string' }, nodes: { type: 'string' }, profile: { type: 'string' } }
 })
 const scenario = positionals[0]
 const base = opts.base
@@ -613,6 +613,8 @@ const scenarios = {
   },
 
   // Figures for the closing note: first render of a large map, keystroke-to-remote-render.
+  // With --profile DIR, Chromium's CPU profiles of the first render and of the typing (the
+  // typist's page and the watcher's) are written there, with their heaviest functions.
   async measure (browser) {
     const count = Number(opts.nodes ?? 2000)
     const board = await createBoard('mindmap', 'Grande carte')
@@ -633,12 +635,20 @@ const scenarios = {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     provider.destroy()
     const started = Date.now()
-    const a = await join(browser, board.links.editor, 'Mesure A')
+    const a = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    const stopFirst = await startProfile(a)
+    await a.goto(board.links.editor)
+    await a.waitForSelector('form.join')
+    await a.fill('input[name=name]', 'Mesure A')
+    await a.click('form.join button[type=submit]')
     await a.waitForFunction((n) => document.querySelectorAll('[role=treeitem]').length >= n, count + 1, { timeout: 60000 })
     const firstRenderMs = Date.now() - started
+    await stopFirst('first-render')
     await a.screenshot({ path: `${shots}/mindmap-${count}-nodes.png` })
     const b = await join(browser, board.links.editor, 'Mesure B')
     const latencies = []
+    const stopTypist = await startProfile(a)
+    const stopWatcher = await startProfile(b)
     for (let i = 0; i < 100; i++) {
       await a.focus('.viewport')
       await a.keyboard.press('Tab')
@@ -648,9 +658,44 @@ const scenarios = {
       latencies.push(Date.now() - t0)
       await a.keyboard.press('Enter')
     }
+    await stopTypist('typing-typist')
+    await stopWatcher('typing-watcher')
     latencies.sort((x, y) => x - y)
     return { count, firstRenderMs, medianMs: latencies[50], worstMs: latencies[99] }
   }
+}
+
+// Starts Chromium's sampling profiler on `page` when --profile is given; the function returned
+// stops it and writes NAME.cpuprofile and NAME.top.json (self time per function) there.
+async function startProfile (page) {
+  if (!opts.profile) return async () => {}
+  mkdirSync(opts.profile, { recursive: true })
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+  await cdp.send('Profiler.start')
+  return async (name) => {
+    const { profile } = await cdp.send('Profiler.stop')
+    writeFileSync(`${opts.profile}/${name}.cpuprofile`, JSON.stringify(profile))
+    const top = selfTimes(profile).slice(0, 40)
+    writeFileSync(`${opts.profile}/${name}.top.json`, JSON.stringify(top, null, 1))
+    process.stderr.write(`profile ${name}:\n${top.slice(0, 25).map(([f, ms, pct]) => `  ${ms.toFixed(0).padStart(7)} ms ${pct.toFixed(1).padStart(5)} %  ${f}`).join('\n')}\n`)
+  }
+}
+
+// Self time per function of a CPU profile, heaviest first: [name, ms, percent].
+function selfTimes (profile) {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]))
+  const ms = new Map()
+  let total = 0
+  profile.samples.forEach((id, i) => {
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000
+    const frame = byNode.get(id).callFrame
+    const name = frame.functionName || `(${frame.url.split('/').pop()}:${frame.lineNumber})`
+    ms.set(name, (ms.get(name) ?? 0) + dt)
+    total += dt
+  })
+  return [...ms.entries()].sort((x, y) => y[1] - x[1]).map(([f, t]) => [f, t, (100 * t) / total])
 }
 
 async function main () {
