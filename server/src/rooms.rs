@@ -131,7 +131,7 @@ impl Rooms {
     }
 
     /// Forgets a room, unless the board already has a newer one.
-    pub fn remove(&self, board: &BoardId, room_id: u64) {
+    pub fn remove(self: &Arc<Self>, board: &BoardId, room_id: u64) {
         let mut loaded = self.loaded.lock().unwrap();
         if loaded.get(board).is_some_and(|h| h.room_id == room_id) {
             loaded.remove(board);
@@ -141,21 +141,33 @@ impl Rooms {
     }
 
     /// glibc's allocator keeps what unloaded rooms freed inside its heaps, so an idle server
-    /// would stay at its peak: `RELEASE_MEMORY_AFTER_MS` after an unload, it is asked to return
-    /// its free pages to the system (`malloc_trim`), on a blocking thread.
-    pub(crate) fn release_memory(&self) {
+    /// would stay at its peak: `RELEASE_MEMORY_AFTER_MS` after an unload (or a room falling
+    /// asleep), it is asked to return its free pages to the system (`malloc_trim`), on a
+    /// blocking thread. When no room is awake then, the store gives back its caches first.
+    pub(crate) fn release_memory(self: &Arc<Self>) {
         use std::sync::atomic::Ordering;
         if self.release_pending.swap(true, Ordering::AcqRel) {
             return;
         }
-        let pending = self.release_pending.clone();
+        let rooms = Arc::downgrade(self);
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS)).await;
-            pending.store(false, Ordering::Release);
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            let _ = tokio::task::spawn_blocking(|| {
+            let Some(rooms) = rooms.upgrade() else {
+                return;
+            };
+            rooms.release_pending.store(false, Ordering::Release);
+            let store =
+                (rooms.loaded_count() == rooms.asleep_count()).then(|| rooms.ctx.store.clone());
+            drop(rooms);
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(store) = store {
+                    store.release_memory();
+                }
+                #[cfg(all(target_os = "linux", target_env = "gnu"))]
                 // SAFETY: malloc_trim only gives free memory back; it may be called at any time.
-                unsafe { libc::malloc_trim(0) };
+                unsafe {
+                    libc::malloc_trim(0);
+                }
             })
             .await;
         });

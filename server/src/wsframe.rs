@@ -181,16 +181,19 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// Reads `len` payload bytes into an allocation of exactly that size: what is buffered,
-    /// then the rest straight from the socket.
+    /// then the rest straight from the socket. Only what arrived is written: a client that
+    /// announces a large frame and sends little of it costs that little, not the announced size.
     async fn read_payload(&mut self, len: usize) -> Result<Vec<u8>, FrameError> {
         let from_buffer = len.min(self.buffered());
         let mut payload = Vec::with_capacity(len);
         payload.extend_from_slice(&self.buf[self.start..self.start + from_buffer]);
         self.start += from_buffer;
-        if payload.len() < len {
-            let have = payload.len();
-            payload.resize(len, 0);
-            self.io.read_exact(&mut payload[have..]).await?;
+        while payload.len() < len {
+            let missing = (len - payload.len()) as u64;
+            let read = (&mut self.io).take(missing).read_buf(&mut payload).await?;
+            if read == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
         }
         Ok(payload)
     }

@@ -400,6 +400,21 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
+
+    /// Closes the idle read connections (each keeps a page cache of up to `READ_CACHE_KIB`)
+    /// and empties the writer's page cache; both fill again from the operating system's cache.
+    fn release_memory(&self) {
+        let closing = {
+            let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            let idle = std::mem::take(&mut pool.idle);
+            pool.open -= idle.len();
+            idle
+        };
+        self.reader_returned.notify_all();
+        drop(closing);
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writer.conn.execute_batch("PRAGMA shrink_memory");
+    }
 }
 
 /// The newest snapshot taken at or before `at_ms` and the journal after it up to `at_ms`.
@@ -559,6 +574,12 @@ mod tests {
         assert!(pool.open <= READ_POOL_CONNECTIONS_MAX, "{} open", pool.open);
         assert_eq!(pool.idle.len(), pool.open, "every connection came back");
         drop(pool);
+        // Released when the server is idle: the connections close, and the next read opens
+        // one again and finds the board.
+        store.release_memory();
+        assert_eq!(store.readers.lock().unwrap().open, 0);
+        assert!(store.board(&record.id).unwrap().is_some());
+        assert_eq!(store.readers.lock().unwrap().open, 1);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
