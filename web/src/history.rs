@@ -18,10 +18,12 @@ extern "C" {
 /// Element id → "created by … · changed by …", from the server's record, read by every
 /// element's hover text. Loaded when the pointer moves over the board after the document
 /// changed (at most every `TRACES_REFRESH_MS`), and when the history panel opens: the server
-/// replays the journal for it, so it is not fetched on every change.
+/// replays the journal for it, so it is not fetched on every change. One signal per element,
+/// so a load re-renders the texts that changed, and a map of 2,000 nodes does not hang 2,000
+/// subscribers on one signal (unsubscribing from a signal costs the length of its list).
 #[derive(Clone, Copy)]
 pub struct Traces {
-    pub map: RwSignal<std::collections::HashMap<String, String>>,
+    titles: StoredValue<std::collections::HashMap<String, ArcRwSignal<Option<String>>>>,
     stale: StoredValue<bool>,
     /// A load is scheduled.
     pending: StoredValue<bool>,
@@ -35,11 +37,22 @@ impl Traces {
     pub fn new(i18n: I18n) -> Self {
         Traces {
             i18n,
-            map: RwSignal::new(Default::default()),
+            titles: StoredValue::new(Default::default()),
             stale: StoredValue::new(true),
             pending: StoredValue::new(false),
             loaded_ms: StoredValue::new(f64::MIN),
         }
+    }
+
+    /// The signal of element `id`'s text (`None` until the record names it).
+    fn title_of(self, id: &str) -> ArcRwSignal<Option<String>> {
+        if let Some(signal) = self.titles.with_value(|t| t.get(id).cloned()) {
+            return signal;
+        }
+        let signal = ArcRwSignal::new(None);
+        self.titles
+            .update_value(|t| drop(t.insert(id.to_owned(), signal.clone())));
+        signal
     }
 
     pub fn mark_stale(self) {
@@ -71,10 +84,11 @@ impl Traces {
 
 /// The hover text of element `id`: the server's record when known, else `fallback`.
 pub fn trace_title(id: String, fallback: String) -> impl Fn() -> String + Send + Sync + 'static {
-    let traces = use_context::<Traces>();
+    let title = use_context::<Traces>().map(|t| t.title_of(&id));
     move || {
-        traces
-            .and_then(|t| t.map.with(|m| m.get(&id).cloned()))
+        title
+            .as_ref()
+            .and_then(|t| t.get())
             .unwrap_or_else(|| fallback.clone())
     }
 }
@@ -95,7 +109,7 @@ impl Traces {
         let lang = i18n.0.get_untracked().as_str();
         leptos::task::spawn_local(async move {
             if let Ok(api::Elements(list, times)) = api::elements(&board_id, &token).await {
-                let texts = list
+                let mut texts: std::collections::HashMap<String, String> = list
                     .into_iter()
                     .zip(times)
                     .map(
@@ -112,7 +126,20 @@ impl Traces {
                         },
                     )
                     .collect();
-                self.map.set(texts);
+                // Only the texts that changed notify their element.
+                let signals: Vec<(String, ArcRwSignal<Option<String>>)> = self
+                    .titles
+                    .with_value(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                for (id, signal) in signals {
+                    let text = texts.remove(&id);
+                    if signal.with_untracked(|current| *current != text) {
+                        signal.set(text);
+                    }
+                }
+                for (id, text) in texts {
+                    self.titles
+                        .update_value(|t| drop(t.insert(id, ArcRwSignal::new(Some(text)))));
+                }
             }
         });
     }

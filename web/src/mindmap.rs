@@ -65,6 +65,14 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     });
     let gesture = StoredValue::new(None::<Gesture>);
     let drop_target = RwSignal::new(None::<Drop>);
+    // Each node asks whether it is the selected one or the drop target: through a selector,
+    // so a change notifies the two nodes concerned, not every node (with 2,000 nodes, every
+    // node re-subscribing to one signal took seconds).
+    let selected_node = Selector::new(move || selected.get());
+    let drop_node = Selector::new(move || match drop_target.get() {
+        Some(Drop::Child(target)) => Some(target),
+        _ => None,
+    });
     let viewport = NodeRef::<html::Div>::new();
     let editor = NodeRef::<html::Input>::new();
     let can_edit = session.can_edit;
@@ -572,12 +580,12 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             text.clone()
         };
         let is_selected = {
-            let id = id.clone();
-            move || selected.get().as_deref() == Some(id.as_str())
+            let (key, selected_node) = (Some(id.clone()), selected_node.clone());
+            move || selected_node.selected(&key)
         };
         let is_drop = {
-            let id = id.clone();
-            move || matches!(drop_target.get(), Some(Drop::Child(t)) if t == id)
+            let (key, drop_node) = (Some(id.clone()), drop_node.clone());
+            move || drop_node.selected(&key)
         };
         let expanded = (placed.hidden_children > 0).then_some("false").or_else(|| {
             layout_memo
