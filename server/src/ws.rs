@@ -136,7 +136,7 @@ fn handshake_accept(method: &Method, headers: &HeaderMap) -> Result<String, &'st
         );
     }
     if !has(header::SEC_WEBSOCKET_VERSION, "13") {
-        return Err("unsupported websocket version (13 is)");
+        return Err("unsupported websocket version: this server speaks version 13");
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)

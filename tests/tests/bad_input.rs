@@ -116,6 +116,42 @@ async fn websocket_refusals_close_with_the_contract_codes() {
 }
 
 #[tokio::test]
+async fn a_plain_request_to_the_websocket_route_gets_a_clear_error() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let url = format!("{}/ws/{}?token={}", server.base, board.id, board.editor);
+    let plain = http().get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 400);
+    let body: Value = plain.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("expected a websocket upgrade")),
+        "{body}"
+    );
+    // A websocket of another version than 13 is told which one is spoken.
+    let old = http()
+        .get(&url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 400);
+    let body: Value = old.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("version 13")),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn connecting_to_an_unknown_board_creates_nothing() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
