@@ -184,10 +184,7 @@ pub async fn stats(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let presented = bearer(&headers).unwrap_or("");
-    if let Some(admin_token) = app.config.admin_token.as_deref()
-        && !secrets_equal(presented, admin_token)
-    {
+    if app.config.admin_token.is_some() && !presents_admin_token(&app, &headers) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "the statistics of this instance need its admin token (Authorization: Bearer ...)",
@@ -200,15 +197,19 @@ pub async fn stats(
     })))
 }
 
+/// Whether the request carries the instance's admin token (false when it has none).
+fn presents_admin_token(app: &AppState, headers: &HeaderMap) -> bool {
+    let presented = bearer(headers).unwrap_or("");
+    app.config
+        .admin_token
+        .as_deref()
+        .is_some_and(|admin_token| secrets_equal(presented, admin_token))
+}
+
 /// Board creation (and import) needs the admin token when the instance has one, and is
 /// rate-limited per address for everybody else.
 fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = bearer(headers).unwrap_or("");
-    let is_admin = app
-        .config
-        .admin_token
-        .as_deref()
-        .is_some_and(|admin_token| secrets_equal(presented, admin_token));
+    let is_admin = presents_admin_token(app, headers);
     if app.config.admin_token.is_some() && !is_admin {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -21,7 +21,7 @@ pub struct Rooms {
     loaded: Mutex<HashMap<BoardId, RoomHandle>>,
     next_room_id: AtomicU64,
     /// A request to the allocator to give freed memory back is scheduled (`release_memory`).
-    release_pending: Arc<std::sync::atomic::AtomicBool>,
+    release_pending: std::sync::atomic::AtomicBool,
     /// Loaded rooms that let their document go (`Room::fall_asleep`).
     asleep: std::sync::atomic::AtomicUsize,
 }
@@ -39,7 +39,7 @@ impl Rooms {
             ctx,
             loaded: Mutex::new(HashMap::new()),
             next_room_id: AtomicU64::new(1),
-            release_pending: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            release_pending: std::sync::atomic::AtomicBool::new(false),
             asleep: std::sync::atomic::AtomicUsize::new(0),
         })
     }
