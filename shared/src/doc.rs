@@ -4,7 +4,7 @@
 //! readers take any `ReadTxn` and tolerate documents written by other clients: a field of the
 //! wrong type reads as absent rather than failing, because the relay does not police content.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use yrs::types::ToJson;
@@ -364,8 +364,13 @@ impl Tree {
     /// Resolves parents: a node whose parent is missing, `null` (other than `root`) or on a
     /// cycle hangs under `root`.
     pub fn resolve(nodes: &[Node]) -> Tree {
-        let by_id: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-        let mut effective_parent: HashMap<&str, &str> = HashMap::new();
+        // Run on every change of a mind map in the browser: hashed with Fx, no allocation per
+        // node but the tree's own strings (2,000 nodes took 11 ms per change in wasm with the
+        // standard hasher, a set per node and lookups in the sort).
+        use rustc_hash::{FxHashMap, FxHashSet};
+        let by_id: FxHashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        let mut effective_parent: FxHashMap<&str, &str> = FxHashMap::default();
+        effective_parent.reserve(nodes.len());
         for node in nodes {
             if node.id == CENTRAL_NODE_ID {
                 continue;
@@ -379,12 +384,15 @@ impl Tree {
         }
         // A node whose chain of parents never reaches `root` lies on (or under) a cycle; each
         // cycle is broken by hanging the member with the smallest id under `root`.
-        let mut reaches_root: HashSet<&str> = HashSet::from([CENTRAL_NODE_ID]);
+        let mut reaches_root: FxHashSet<&str> = FxHashSet::default();
+        reaches_root.insert(CENTRAL_NODE_ID);
         let mut ids: Vec<&str> = effective_parent.keys().copied().collect();
         ids.sort_unstable();
+        let mut path: Vec<&str> = Vec::new();
+        let mut on_path: FxHashSet<&str> = FxHashSet::default();
         for &start in &ids {
-            let mut path: Vec<&str> = Vec::new();
-            let mut on_path: HashSet<&str> = HashSet::new();
+            path.clear();
+            on_path.clear();
             let mut current = start;
             while !reaches_root.contains(current) {
                 if !on_path.insert(current) {
@@ -397,21 +405,23 @@ impl Tree {
                 current = effective_parent[current];
             }
             // Every node on the path now reaches root, directly or through the broken link.
-            reaches_root.extend(path);
+            reaches_root.extend(path.iter().copied());
         }
-        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (child, parent) in &effective_parent {
-            children
-                .entry((*parent).to_owned())
+        let mut siblings: FxHashMap<&str, Vec<(f64, &str)>> = FxHashMap::default();
+        for (&child, &parent) in &effective_parent {
+            siblings
+                .entry(parent)
                 .or_default()
-                .push((*child).to_owned());
+                .push((by_id[child].order, child));
         }
-        for siblings in children.values_mut() {
-            siblings.sort_by(|a, b| {
-                let (na, nb) = (by_id[a.as_str()], by_id[b.as_str()]);
-                na.order.total_cmp(&nb.order).then_with(|| a.cmp(b))
-            });
-        }
+        let children = siblings
+            .into_iter()
+            .map(|(parent, mut kids)| {
+                kids.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+                let kids = kids.into_iter().map(|(_, id)| id.to_owned()).collect();
+                (parent.to_owned(), kids)
+            })
+            .collect();
         Tree { children }
     }
 
@@ -557,6 +567,82 @@ mod tests {
             color: None,
             author: String::new(),
             locked: false,
+        }
+    }
+
+    use std::collections::HashSet;
+
+    /// The first, plain version of `Tree::resolve`, kept to check the faster one against.
+    fn resolve_reference(nodes: &[Node]) -> BTreeMap<String, Vec<String>> {
+        let by_id: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        let mut effective_parent: HashMap<&str, &str> = HashMap::new();
+        for node in nodes {
+            if node.id == CENTRAL_NODE_ID {
+                continue;
+            }
+            let parent = node
+                .parent
+                .as_deref()
+                .filter(|p| by_id.contains_key(p) && *p != node.id)
+                .unwrap_or(CENTRAL_NODE_ID);
+            effective_parent.insert(node.id.as_str(), parent);
+        }
+        // A node whose chain of parents never reaches `root` lies on (or under) a cycle; each
+        // cycle is broken by hanging the member with the smallest id under `root`.
+        let mut reaches_root: HashSet<&str> = HashSet::from([CENTRAL_NODE_ID]);
+        let mut ids: Vec<&str> = effective_parent.keys().copied().collect();
+        ids.sort_unstable();
+        for &start in &ids {
+            let mut path: Vec<&str> = Vec::new();
+            let mut on_path: HashSet<&str> = HashSet::new();
+            let mut current = start;
+            while !reaches_root.contains(current) {
+                if !on_path.insert(current) {
+                    let cycle_start = path.iter().position(|&n| n == current).unwrap();
+                    let breaker = *path[cycle_start..].iter().min().unwrap();
+                    effective_parent.insert(breaker, CENTRAL_NODE_ID);
+                    break;
+                }
+                path.push(current);
+                current = effective_parent[current];
+            }
+            // Every node on the path now reaches root, directly or through the broken link.
+            reaches_root.extend(path);
+        }
+        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (child, parent) in &effective_parent {
+            children
+                .entry((*parent).to_owned())
+                .or_default()
+                .push((*child).to_owned());
+        }
+        for siblings in children.values_mut() {
+            siblings.sort_by(|a, b| {
+                let (na, nb) = (by_id[a.as_str()], by_id[b.as_str()]);
+                na.order.total_cmp(&nb.order).then_with(|| a.cmp(b))
+            });
+        }
+        children
+    }
+
+    proptest::proptest! {
+        /// Any parents at all (missing, null, self, cycles, shared orders): the fast resolve
+        /// builds the same tree as the plain one.
+        #[test]
+        fn resolve_matches_the_plain_version(
+            links in proptest::collection::vec((0usize..43, 0u8..4), 0..40)
+        ) {
+            let mut nodes = vec![node("root", None, 0.0)];
+            for (i, (parent, order)) in links.iter().enumerate() {
+                let parent = match parent {
+                    40 => None,
+                    41 => Some("root".to_owned()),
+                    42 => Some("gone".to_owned()),
+                    p => Some(format!("n{p}")),
+                };
+                nodes.push(node(&format!("n{i}"), parent.as_deref(), f64::from(*order)));
+            }
+            proptest::prop_assert_eq!(Tree::resolve(&nodes).children, resolve_reference(&nodes));
         }
     }
 
