@@ -58,6 +58,14 @@ struct FullState {
 }
 
 impl FullState {
+    /// What a client joining with nothing is sent: the step 2, then the updates since.
+    fn frames(&self) -> Vec<Bytes> {
+        std::iter::once(&self.step2)
+            .chain(&self.tail)
+            .cloned()
+            .collect()
+    }
+
     /// The stored pieces as frames, when they are large enough to be worth keeping and few
     /// enough.
     fn of(stored: &StoredDoc) -> Option<FullState> {
@@ -458,11 +466,7 @@ impl Room {
         if !matches!(messages.as_slice(), [Message::SyncStep1([0])]) {
             return false;
         }
-        let frames: Vec<Bytes> = std::iter::once(&full.step2)
-            .chain(&full.tail)
-            .cloned()
-            .collect();
-        for frame in frames {
+        for frame in full.frames() {
             self.send(conn, frame);
         }
         true
@@ -802,12 +806,7 @@ impl Room {
             if state_vector.is_empty()
                 && let Some(full) = full_state
             {
-                return Some(
-                    std::iter::once(&full.step2)
-                        .chain(&full.tail)
-                        .cloned()
-                        .collect(),
-                );
+                return Some(full.frames());
             }
             let diff = self.awake().doc.transact().encode_diff_v1(&state_vector);
             Some(vec![Bytes::from(protocol::encode(&Message::SyncStep2(
