@@ -12,7 +12,7 @@ use shared::Roots;
 use shared::protocol::{AwarenessEntry, Message, encode_awareness};
 use yrs::Transact;
 
-use crate::client::{Rng, Target, join, pause_ms, rss_mb, send};
+use crate::client::{Rng, Rss, Target, join, pause_ms, send};
 
 pub struct Soak {
     pub rooms: usize,
@@ -59,7 +59,7 @@ pub async fn run(
         task.await?;
     }
     tokio::time::sleep(Duration::from_secs(soak.idle_wait_secs)).await;
-    let before = server_pid.and_then(rss_mb);
+    let before = server_pid.and_then(Rss::of);
     let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = server_pid.map(|pid| {
         let samples = samples.clone();
@@ -67,11 +67,13 @@ pub async fn run(
         tokio::spawn(async move {
             let t0 = Instant::now();
             loop {
-                if let Some(mb) = rss_mb(pid) {
-                    samples
-                        .lock()
-                        .unwrap()
-                        .push((t0.elapsed().as_secs(), (mb * 10.0).round() / 10.0));
+                if let Some(rss) = Rss::of(pid) {
+                    let round = |mb: f64| (mb * 10.0).round() / 10.0;
+                    samples.lock().unwrap().push((
+                        t0.elapsed().as_secs(),
+                        round(rss.total_mb),
+                        round(rss.anon_mb),
+                    ));
                 }
                 tokio::time::sleep(every).await;
             }
@@ -94,14 +96,14 @@ pub async fn run(
         task.await?;
     }
     tokio::time::sleep(Duration::from_secs(soak.idle_wait_secs)).await;
-    let after = server_pid.and_then(rss_mb);
+    let after = server_pid.and_then(Rss::of);
     if let Some(sampler) = sampler {
         sampler.abort();
     }
     let samples = samples.lock().unwrap().clone();
     let max = samples.iter().map(|s| s.1).fold(0.0_f64, f64::max);
-    let growth_pct = match (before, after) {
-        (Some(b), Some(a)) if b > 0.0 => Some((a - b) / b * 100.0),
+    let growth_pct = |part: fn(&Rss) -> f64| match (before, after) {
+        (Some(b), Some(a)) if part(&b) > 0.0 => Some((part(&a) - part(&b)) / part(&b) * 100.0),
         _ => None,
     };
     Ok(serde_json::json!({
@@ -111,11 +113,16 @@ pub async fn run(
         "visits": counts.visits.load(Ordering::Relaxed),
         "updates": counts.updates.load(Ordering::Relaxed),
         "failures": counts.failures.load(Ordering::Relaxed),
-        "rss_before_mb": before,
+        "rss_before_mb": before.map(|r| r.total_mb),
         "rss_max_mb": max,
-        "rss_after_mb": after,
-        "rss_growth_pct": growth_pct,
-        "rss_samples_s_mb": samples,
+        "rss_after_mb": after.map(|r| r.total_mb),
+        "rss_growth_pct": growth_pct(|r| r.total_mb),
+        "anon_before_mb": before.map(|r| r.anon_mb),
+        "anon_after_mb": after.map(|r| r.anon_mb),
+        "anon_growth_pct": growth_pct(|r| r.anon_mb),
+        "file_before_mb": before.map(|r| r.file_mb),
+        "file_after_mb": after.map(|r| r.file_mb),
+        "rss_samples_s_total_anon_mb": samples,
         "total_s": started.elapsed().as_secs(),
     }))
 }
