@@ -15,7 +15,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, Map, StateVector, Transact};
 
-use crate::client::{Socket, Target, connect, quantile, send};
+use crate::client::{Socket, Target, connect, quantile};
+use crate::lean::LeanSocket;
 
 /// The marker around the send time inside each update's content.
 const MARK: &[u8] = b"@@T";
@@ -43,7 +44,9 @@ pub async fn run(target: &Target, room: &str, load: Load) -> anyhow::Result<serd
     let totals = Arc::new(Totals::default());
     let mut receivers = Vec::new();
     for _ in 0..load.receivers {
-        let socket = connect(&url).await.context("receiver connect")?;
+        let socket = LeanSocket::connect(&url)
+            .await
+            .context("receiver connect")?;
         receivers.push(tokio::spawn(receive(socket, start, totals.clone())));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -125,20 +128,18 @@ pub async fn ramp(
     }))
 }
 
-/// Reads every frame; answers the server's sync step 1 with an empty step 2; records the
+/// Reads every message; answers the server's sync step 1 with an empty step 2; records the
 /// latency of each marked update.
-async fn receive(mut socket: Socket, start: Instant, totals: Arc<Totals>) {
+async fn receive(mut socket: LeanSocket, start: Instant, totals: Arc<Totals>) {
     let mut local = Vec::new();
-    while let Some(Ok(message)) = socket.next().await {
-        let WsMessage::Binary(frame) = message else {
-            continue;
-        };
+    let step2 = protocol::encode(&Message::SyncStep2(&[0, 0]));
+    while let Ok(Some(frame)) = socket.next_message().await {
         let now_us = start.elapsed().as_micros() as u64;
         totals.messages.fetch_add(1, Ordering::Relaxed);
         totals
             .bytes
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
-        let Ok(messages) = protocol::decode_frame(&frame, usize::MAX) else {
+        let Ok(messages) = protocol::decode_frame(frame, usize::MAX) else {
             continue;
         };
         let mut answer = false;
@@ -154,8 +155,8 @@ async fn receive(mut socket: Socket, start: Instant, totals: Arc<Totals>) {
                 _ => {}
             }
         }
-        if answer {
-            let _ = send(&mut socket, &Message::SyncStep2(&[0, 0])).await;
+        if answer && socket.send_binary(&step2).await.is_err() {
+            break;
         }
         if !local.is_empty() {
             totals.latencies_us.lock().await.append(&mut local);

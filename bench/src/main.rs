@@ -23,6 +23,7 @@
 mod client;
 mod cold;
 mod fanout;
+mod lean;
 mod rooms;
 mod soak;
 mod storm;
