@@ -390,11 +390,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let mut close = closer.watch();
+    // One wait for the close, kept across the loop: a fan-out wakes this task for every frame.
+    let closed = close.closed();
+    tokio::pin!(closed);
     let mut batch = Vec::new();
+    let mut scratch = Vec::new();
     let (code, reason) = loop {
         tokio::select! {
             biased;
-            reason = close.closed() => break reason,
+            reason = &mut closed => break reason,
             frame = outbox.recv() => {
                 let Some(frame) = frame else { break (CLOSE_GOING_AWAY, String::new()) };
                 let mut len = frame.len();
@@ -404,7 +408,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     len += frame.len();
                     batch.push(frame);
                 }
-                let sent = wsframe::write_binary(&mut write, &batch).await;
+                let sent = wsframe::write_binary(&mut write, &batch, &mut scratch).await;
                 batch.clear();
                 queued_bytes.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
                 if sent.is_err() {

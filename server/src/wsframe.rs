@@ -22,6 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Frames gathered into one write (one system call) when the queue holds several.
 pub const WRITE_BATCH_BYTES: usize = 64 * 1024;
+/// The largest gathering buffer a connection keeps between writes.
+const WRITE_SCRATCH_KEPT_BYTES: usize = 2 * 1024;
 /// The largest payload of a control frame (RFC 6455, 5.5).
 const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
 
@@ -240,24 +242,45 @@ fn put_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
 }
 
 /// Writes binary messages, in order. Small ones are gathered into one write; a large one is
-/// written from its own bytes after its header.
-pub async fn write_binary<W: AsyncWrite + Unpin>(io: &mut W, messages: &[Bytes]) -> io::Result<()> {
-    let mut batch = Vec::new();
+/// written from its own bytes after its header. `scratch` is the gathering buffer, kept by the
+/// caller from one write to the next so a fan-out allocates nothing per message; it is let go
+/// when a write made it larger than `WRITE_SCRATCH_KEPT_BYTES`, so an idle connection keeps no
+/// large buffer.
+pub async fn write_binary<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    messages: &[Bytes],
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    scratch.clear();
+    let written = gather_and_write(io, messages, scratch).await;
+    scratch.clear();
+    if scratch.capacity() > WRITE_SCRATCH_KEPT_BYTES {
+        *scratch = Vec::new();
+    }
+    written?;
+    io.flush().await
+}
+
+async fn gather_and_write<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    messages: &[Bytes],
+    batch: &mut Vec<u8>,
+) -> io::Result<()> {
     for message in messages {
         if message.len() > WRITE_BATCH_BYTES / 2 {
-            put_header(&mut batch, OP_BINARY, message.len());
-            io.write_all(&batch).await?;
+            put_header(batch, OP_BINARY, message.len());
+            io.write_all(batch).await?;
             batch.clear();
             io.write_all(message).await?;
         } else {
-            put_header(&mut batch, OP_BINARY, message.len());
+            put_header(batch, OP_BINARY, message.len());
             batch.extend_from_slice(message);
         }
     }
     if !batch.is_empty() {
-        io.write_all(&batch).await?;
+        io.write_all(batch).await?;
     }
-    io.flush().await
+    Ok(())
 }
 
 pub async fn write_ping<W: AsyncWrite + Unpin>(io: &mut W) -> io::Result<()> {
@@ -424,7 +447,9 @@ mod tests {
             Bytes::from(vec![8; WRITE_BATCH_BYTES]),
         ];
         let mut out = Vec::new();
-        write_binary(&mut out, &messages).await.unwrap();
+        write_binary(&mut out, &messages, &mut Vec::new())
+            .await
+            .unwrap();
         assert_eq!(&out[..5], &[0x82, 3, b'a', b'b', b'c']);
         assert_eq!(&out[5..9], &[0x82, 126, 0x01, 0x2C]);
         let big = 9 + 300;
@@ -442,6 +467,28 @@ mod tests {
         assert_eq!(usize::from(close[1]), close.len() - 2);
         assert!(close.len() - 2 <= 125);
         assert!(std::str::from_utf8(&close[4..]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_gathering_buffer_is_kept_small_and_leaves_no_bytes_behind() {
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        write_binary(&mut out, &[Bytes::from_static(b"one")], &mut scratch)
+            .await
+            .unwrap();
+        let kept = scratch.capacity();
+        assert!(kept > 0 && kept <= WRITE_SCRATCH_KEPT_BYTES);
+        // A batch of 20 KB passes through it, then it is let go.
+        let large = vec![Bytes::from(vec![7; 5_000]); 4];
+        write_binary(&mut out, &large, &mut scratch).await.unwrap();
+        assert_eq!(scratch.capacity(), 0);
+        write_binary(&mut out, &[Bytes::from_static(b"two")], &mut scratch)
+            .await
+            .unwrap();
+        // Each write starts from an empty buffer: the stream is the frames, in order.
+        assert_eq!(&out[..5], &[0x82, 3, b'o', b'n', b'e']);
+        assert_eq!(out.len(), 5 + 4 * (4 + 5_000) + 5);
+        assert_eq!(&out[out.len() - 5..], &[0x82, 3, b't', b'w', b'o']);
     }
 
     #[test]
