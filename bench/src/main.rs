@@ -67,7 +67,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "100,200,300,500,700,1000,1500,2000"
+        default_value = "100,200,300,500,700,850,1000,1250,1500,1750,2000,2250,2500,3000"
     )]
     steps: Vec<usize>,
     /// The ramp stops at the first step whose p99 passes this.

@@ -215,7 +215,11 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
             ),
             cold(10_000),
             storm(500, 50),
-            ramp("100,200,300,500,700,1000,1500,2000,3000", "5"),
+            // Finer where the references and Nouage reach their limits, so the ratio means something.
+            ramp(
+                "100,200,300,500,700,850,1000,1250,1500,1750,2000,2250,2500,3000",
+                "5",
+            ),
         ]
     };
     if soak_minutes > 0.0 {
