@@ -121,33 +121,33 @@ async fn a_plain_request_to_the_websocket_route_gets_a_clear_error() {
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Carte").await;
     let url = format!("{}/ws/{}?token={}", server.base, board.id, board.editor);
-    let plain = http().get(&url).send().await.unwrap();
-    assert_eq!(plain.status(), 400);
-    let body: Value = plain.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("expected a websocket upgrade")),
-        "{body}"
-    );
-    // A websocket of another version than 13 is told which one is spoken.
-    let old = http()
-        .get(&url)
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "8")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 400);
-    let body: Value = old.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("version 13")),
-        "{body}"
-    );
+    // A plain request, then a websocket of another version than 13 (told which one is spoken).
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (&[], "expected a websocket upgrade"),
+        (
+            &[
+                ("connection", "Upgrade"),
+                ("upgrade", "websocket"),
+                ("sec-websocket-version", "8"),
+                ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+            "version 13",
+        ),
+    ];
+    for (headers, message) in cases {
+        let request = headers
+            .iter()
+            .fold(http().get(&url), |request, (name, value)| {
+                request.header(*name, *value)
+            });
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{message}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(message)),
+            "{body}"
+        );
+    }
     server.stop().await;
 }
 
