@@ -257,20 +257,36 @@ impl Outbox {
         )
     }
 
-    /// Queues a frame unless the queue is full (in frames or in bytes).
-    fn try_push(&self, frame: Bytes, bytes_max: usize) -> bool {
+    /// Queues a frame unless the queue is full (in frames or in bytes) or the connection's
+    /// write loop has ended.
+    fn try_push(&self, frame: Bytes, bytes_max: usize) -> Push {
         use std::sync::atomic::Ordering::Relaxed;
         let len = frame.len();
         if self.queued_bytes.load(Relaxed) + len > bytes_max {
-            return false;
+            return Push::Full;
         }
         self.queued_bytes.fetch_add(len, Relaxed);
-        if self.frames.try_send(frame).is_err() {
-            self.queued_bytes.fetch_sub(len, Relaxed);
-            return false;
+        match self.frames.try_send(frame) {
+            Ok(()) => Push::Queued,
+            Err(error) => {
+                self.queued_bytes.fetch_sub(len, Relaxed);
+                match error {
+                    mpsc::error::TrySendError::Full(_) => Push::Full,
+                    mpsc::error::TrySendError::Closed(_) => Push::Closed,
+                }
+            }
         }
-        true
     }
+}
+
+/// What became of a frame handed to a connection's outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    Queued,
+    /// The client reads too slowly: the connection is closed.
+    Full,
+    /// The connection is already closing (the client left): it is forgotten, no error.
+    Closed,
 }
 
 struct AwarenessState {
@@ -1027,18 +1043,17 @@ impl Room {
 
     fn broadcast(&mut self, except: Option<ConnId>, frame: &Bytes) {
         let bytes_max = self.ctx.limits.send_queue_bytes_max;
-        let mut overflowing = Vec::new();
+        let mut refused = Vec::new();
         for (conn, peer) in &self.peers {
-            if Some(*conn) != except && !peer.outbox.try_push(frame.clone(), bytes_max) {
-                overflowing.push(*conn);
+            if Some(*conn) != except {
+                match peer.outbox.try_push(frame.clone(), bytes_max) {
+                    Push::Queued => {}
+                    outcome => refused.push((*conn, outcome)),
+                }
             }
         }
-        for conn in overflowing {
-            self.kick(
-                conn,
-                CLOSE_LIMIT,
-                "send queue full: the client reads too slowly",
-            );
+        for (conn, outcome) in refused {
+            self.refused(conn, outcome);
         }
     }
 
@@ -1046,15 +1061,22 @@ impl Room {
         let Some(peer) = self.peers.get(&conn) else {
             return;
         };
-        if !peer
+        let outcome = peer
             .outbox
-            .try_push(frame, self.ctx.limits.send_queue_bytes_max)
-        {
-            self.kick(
+            .try_push(frame, self.ctx.limits.send_queue_bytes_max);
+        self.refused(conn, outcome);
+    }
+
+    /// Acts on a frame the connection's outbox did not take.
+    fn refused(&mut self, conn: ConnId, outcome: Push) {
+        match outcome {
+            Push::Queued => {}
+            Push::Full => self.kick(
                 conn,
                 CLOSE_LIMIT,
                 "send queue full: the client reads too slowly",
-            );
+            ),
+            Push::Closed => self.leave(conn),
         }
     }
 
@@ -1339,6 +1361,28 @@ mod tests {
                 "{input:?}: {outcome:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_outbox_tells_a_slow_reader_from_a_connection_already_gone() {
+        let (outbox, mut rx) = Outbox::new(2);
+        let frame = || Bytes::from_static(b"0123456789");
+        assert_eq!(outbox.try_push(frame(), 25), Push::Queued);
+        assert_eq!(outbox.try_push(frame(), 25), Push::Queued);
+        // Past the byte bound, then past the frame bound: the client is too slow.
+        assert_eq!(outbox.try_push(frame(), 25), Push::Full);
+        assert_eq!(outbox.try_push(frame(), 1_000), Push::Full);
+        assert_eq!(rx.try_recv().unwrap(), frame());
+        // What a refused frame had counted is given back.
+        assert_eq!(
+            outbox
+                .queued_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            20
+        );
+        // The write loop ended (the client left): not an overflow.
+        drop(rx);
+        assert_eq!(outbox.try_push(frame(), 1_000), Push::Closed);
     }
 
     #[test]
