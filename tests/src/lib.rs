@@ -114,11 +114,18 @@ pub struct ProcessServer {
 
 impl ProcessServer {
     pub async fn start(data: &Path, extra_args: &[&str]) -> Self {
+        Self::start_with_env(data, extra_args, &[]).await
+    }
+
+    /// Starts it with these environment variables set.
+    pub async fn start_with_env(data: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let binary = nouage_binary();
         let mut child = tokio::process::Command::new(&binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra_args)
+            .env_remove("GLIBC_TUNABLES")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -140,6 +147,11 @@ impl ProcessServer {
 
     pub fn ws_base(&self) -> String {
         format!("{}/ws", self.base.replacen("http", "ws", 1))
+    }
+
+    /// The process id of the child, which is the server's own (it may `exec` itself in place).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
     }
 
     pub async fn kill(mut self) {

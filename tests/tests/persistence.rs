@@ -151,6 +151,60 @@ async fn sigterm_stops_the_server_cleanly_and_keeps_everything() {
     server.kill().await;
 }
 
+/// The environment block a running process was started with, its variables one per line
+/// (glibc may split `GLIBC_TUNABLES` at its colons in place while reading it).
+fn environment_of(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    String::from_utf8_lossy(&raw).replace('\0', "\n")
+}
+
+#[tokio::test]
+async fn the_server_runs_with_its_allocator_settings_and_keeps_an_operators_own() {
+    if !nouage_tests::binary_ready() || !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
+    let dir = TempDir::new();
+    // Started plainly, the process that serves (same pid) holds the settings that let freed
+    // memory go back to the system; and it serves.
+    let server = ProcessServer::start(dir.path(), &[]).await;
+    let environment = environment_of(server.pid());
+    assert!(
+        environment.contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+            && environment.contains("glibc.malloc.mxfast=0"),
+        "{environment}"
+    );
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    client.write_keys("k", 3);
+    // Relayed only once committed: what the witness sees survives the kill.
+    let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    witness.wait_keys(3).await.unwrap();
+    server.kill().await;
+    // An operator's own tunables are left as they are, and the server still starts.
+    let server = ProcessServer::start_with_env(
+        dir.path(),
+        &[],
+        &[("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")],
+    )
+    .await;
+    let environment = environment_of(server.pid());
+    assert!(
+        environment.contains("GLIBC_TUNABLES=glibc.malloc.arena_max=2")
+            && !environment.contains("tcache_count"),
+        "{environment}"
+    );
+    let after = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let map = after.doc().get_or_insert_map("m");
+    assert_eq!(map.len(&after.doc().transact()), 3);
+    server.kill().await;
+}
+
 /// Runs `nouage ARGS` to completion: (success, stdout, stderr).
 fn nouage(args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(nouage_tests::nouage_binary())
