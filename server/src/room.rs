@@ -338,6 +338,10 @@ pub struct Room {
     inflight: FuturesOrdered<Commit>,
     /// Outgoing frames waiting for the commit of the seq they carry.
     pending: VecDeque<(u64, Action)>,
+    /// Connections whose outbox refused a frame, to close or forget (`drop_refused`).
+    refused: Vec<(ConnId, Push)>,
+    /// `drop_refused` is running: a broadcast made meanwhile only adds to `refused`.
+    dropping: bool,
     document_bytes: usize,
     /// See `FULL_STATE_CACHE_MIN_BYTES`.
     full_state: Option<FullState>,
@@ -567,6 +571,8 @@ impl Room {
             unsent: Vec::new(),
             inflight: FuturesOrdered::new(),
             pending: VecDeque::new(),
+            refused: Vec::new(),
+            dropping: false,
             document_bytes: 0,
             full_state: None,
             idle_since: Instant::now(),
@@ -1043,41 +1049,54 @@ impl Room {
 
     fn broadcast(&mut self, except: Option<ConnId>, frame: &Bytes) {
         let bytes_max = self.ctx.limits.send_queue_bytes_max;
-        let mut refused = Vec::new();
         for (conn, peer) in &self.peers {
             if Some(*conn) != except {
                 match peer.outbox.try_push(frame.clone(), bytes_max) {
                     Push::Queued => {}
-                    outcome => refused.push((*conn, outcome)),
+                    outcome => self.refused.push((*conn, outcome)),
                 }
             }
         }
-        for (conn, outcome) in refused {
-            self.refused(conn, outcome);
-        }
+        self.drop_refused();
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         let Some(peer) = self.peers.get(&conn) else {
             return;
         };
-        let outcome = peer
+        match peer
             .outbox
-            .try_push(frame, self.ctx.limits.send_queue_bytes_max);
-        self.refused(conn, outcome);
+            .try_push(frame, self.ctx.limits.send_queue_bytes_max)
+        {
+            Push::Queued => {}
+            outcome => {
+                self.refused.push((conn, outcome));
+                self.drop_refused();
+            }
+        }
     }
 
-    /// Acts on a frame the connection's outbox did not take.
-    fn refused(&mut self, conn: ConnId, outcome: Push) {
-        match outcome {
-            Push::Queued => {}
-            Push::Full => self.kick(
-                conn,
-                CLOSE_LIMIT,
-                "send queue full: the client reads too slowly",
-            ),
-            Push::Closed => self.leave(conn),
+    /// Closes the connections whose outbox was full and forgets those already gone. Forgetting
+    /// one tells the others its presence is gone, a broadcast that may find more such
+    /// connections: they join the list this loop works through, so when thousands of clients
+    /// drop at once the calls do not nest one level per client.
+    fn drop_refused(&mut self) {
+        if self.dropping {
+            return;
         }
+        self.dropping = true;
+        while let Some((conn, outcome)) = self.refused.pop() {
+            match outcome {
+                Push::Queued => {}
+                Push::Full => self.kick(
+                    conn,
+                    CLOSE_LIMIT,
+                    "send queue full: the client reads too slowly",
+                ),
+                Push::Closed => self.leave(conn),
+            }
+        }
+        self.dropping = false;
     }
 
     /// Closes one connection and forgets it.

@@ -120,6 +120,50 @@ async fn a_viewer_update_is_neither_applied_nor_relayed_nor_stored() {
 }
 
 #[tokio::test]
+async fn when_a_crowd_leaves_at_once_every_presence_goes_and_the_board_goes_on() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let ws = server.ws_base();
+    let board = create_board(&server.base, "mindmap", "Réunion").await;
+    let host = YClient::connect(&ws, &board.id, &board.editor)
+        .await
+        .unwrap();
+    host.set_awareness(1, 1, r#"{"user":{"name":"Animatrice"}}"#);
+    let mut crowd = Vec::new();
+    for i in 0..150_u64 {
+        let client = YClient::connect(&ws, &board.id, &board.viewer)
+            .await
+            .unwrap();
+        client.set_awareness(1_000 + i, 1, &format!(r#"{{"user":{{"name":"P{i}"}}}}"#));
+        crowd.push(client);
+    }
+    host.wait_awareness(|states| states.len() == 151)
+        .await
+        .unwrap();
+    // Everybody but the host leaves at once: while the room forgets one, the others' outboxes
+    // are already closed, and each presence removal it relays finds them.
+    for client in &crowd {
+        client.close();
+    }
+    drop(crowd);
+    host.wait_awareness(|states| states.len() == 1 && states.contains_key(&1))
+        .await
+        .unwrap();
+    assert_eq!(host.close_reason(), None);
+    // The board goes on: an edit reaches a newcomer, who sees the host alone.
+    host.write_keys("after", 3);
+    let newcomer = YClient::connect(&ws, &board.id, &board.viewer)
+        .await
+        .unwrap();
+    newcomer.wait_keys(3).await.unwrap();
+    newcomer
+        .wait_awareness(|states| states.len() == 1)
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn awareness_is_echoed_shared_and_removed_when_a_connection_closes() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
