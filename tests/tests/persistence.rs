@@ -1,6 +1,6 @@
 //! What is stored stays stored: restarts, unloading and reloading, snapshots, SIGKILL.
 
-use nouage_tests::{ProcessServer, TempDir, TestServer, YClient, create_board};
+use nouage_tests::{Board, ProcessServer, TempDir, TestServer, YClient, create_board};
 use yrs::{Array, GetString, Map, Text, Transact};
 
 #[tokio::test]
@@ -129,26 +129,38 @@ async fn sigterm_stops_the_server_cleanly_and_keeps_everything() {
     let dir = TempDir::new();
     let server = ProcessServer::start(dir.path(), &[]).await;
     let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
-    let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    client.write_keys("k", 50);
-    let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    witness.wait_keys(50).await.unwrap();
+    let client = write_committed(&server.ws_base(), &board, "k", 50).await;
     let status = server.terminate().await;
     assert!(status.success(), "exit status {status}");
     let code = client.closed().await.unwrap().0;
     assert_eq!(code, 1001, "clients are told the server is going away");
 
     let server = ProcessServer::start(dir.path(), &[]).await;
-    let after = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+    assert_eq!(keys_on_join(&server.ws_base(), &board).await, 50);
+    server.kill().await;
+}
+
+/// Writes `count` keys named `prefix`N from a new editor connection and waits until a second
+/// connection has them all: the relay sends an edit on only once it is committed, so they are
+/// stored. Returns the writer, still connected.
+async fn write_committed(ws: &str, board: &Board, prefix: &str, count: usize) -> YClient {
+    let writer = YClient::connect(ws, &board.id, &board.editor)
         .await
         .unwrap();
-    let map = after.doc().get_or_insert_map("m");
-    assert_eq!(map.len(&after.doc().transact()), 50);
-    server.kill().await;
+    writer.write_keys(prefix, count);
+    let witness = YClient::connect(ws, &board.id, &board.viewer)
+        .await
+        .unwrap();
+    witness.wait_keys(count).await.unwrap();
+    writer
+}
+
+/// How many keys of the test map a viewer joining now receives.
+async fn keys_on_join(ws: &str, board: &Board) -> usize {
+    let viewer = YClient::connect(ws, &board.id, &board.viewer)
+        .await
+        .unwrap();
+    viewer.keys().len()
 }
 
 /// The environment block a running process was started with, its variables one per line
@@ -174,15 +186,7 @@ async fn the_server_runs_with_its_allocator_settings_and_keeps_an_operators_own(
         "{environment}"
     );
     let board = create_board(&server.base, "mindmap", "Carte").await;
-    let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    client.write_keys("k", 3);
-    // Relayed only once committed: what the witness sees survives the kill.
-    let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
-        .await
-        .unwrap();
-    witness.wait_keys(3).await.unwrap();
+    write_committed(&server.ws_base(), &board, "k", 3).await;
     server.kill().await;
     // An operator's own tunables are left as they are, and the server still starts.
     let server = ProcessServer::start_with_env(
@@ -197,11 +201,7 @@ async fn the_server_runs_with_its_allocator_settings_and_keeps_an_operators_own(
             && !environment.contains("tcache_count"),
         "{environment}"
     );
-    let after = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
-        .await
-        .unwrap();
-    let map = after.doc().get_or_insert_map("m");
-    assert_eq!(map.len(&after.doc().transact()), 3);
+    assert_eq!(keys_on_join(&server.ws_base(), &board).await, 3);
     server.kill().await;
 }
 
@@ -293,14 +293,7 @@ async fn a_backup_taken_while_writing_restores_into_a_new_directory() {
     let backup_file = dir_b.path().join("backup.sqlite3");
     let server = ProcessServer::start(dir_a.path(), &[]).await;
     let board = create_board(&server.base, "diagnosis", "Diagnostic").await;
-    let writer = YClient::connect(&server.ws_base(), &board.id, &board.editor)
-        .await
-        .unwrap();
-    writer.write_keys("before-", 50);
-    let witness = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
-        .await
-        .unwrap();
-    witness.wait_keys(50).await.unwrap();
+    let writer = write_committed(&server.ws_base(), &board, "before-", 50).await;
     // The backup runs while edits keep arriving.
     writer.write_keys("during-", 20);
     let data_a = dir_a.path().to_str().unwrap();
