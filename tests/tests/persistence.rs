@@ -251,6 +251,14 @@ async fn a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received
                 }
             }));
         }
+        // Counted from the first relayed edit of the round: a slow disk flush must not leave
+        // the round with nothing relayed to check.
+        let map = observer.doc().get_or_insert_map("m");
+        let prefix = format!("r{round}-");
+        observer
+            .wait_until(|doc| map.keys(&doc.transact()).any(|k| k.starts_with(&prefix)))
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(kill_after_ms)).await;
         server.kill().await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
