@@ -259,30 +259,26 @@ impl Outbox {
 
     /// Queues a frame unless the queue is full (in frames or in bytes) or the connection's
     /// write loop has ended.
-    fn try_push(&self, frame: Bytes, bytes_max: usize) -> Push {
+    fn try_push(&self, frame: Bytes, bytes_max: usize) -> Result<(), Refused> {
         use std::sync::atomic::Ordering::Relaxed;
         let len = frame.len();
         if self.queued_bytes.load(Relaxed) + len > bytes_max {
-            return Push::Full;
+            return Err(Refused::Full);
         }
         self.queued_bytes.fetch_add(len, Relaxed);
-        match self.frames.try_send(frame) {
-            Ok(()) => Push::Queued,
-            Err(error) => {
-                self.queued_bytes.fetch_sub(len, Relaxed);
-                match error {
-                    mpsc::error::TrySendError::Full(_) => Push::Full,
-                    mpsc::error::TrySendError::Closed(_) => Push::Closed,
-                }
+        self.frames.try_send(frame).map_err(|error| {
+            self.queued_bytes.fetch_sub(len, Relaxed);
+            match error {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
             }
-        }
+        })
     }
 }
 
-/// What became of a frame handed to a connection's outbox.
+/// Why a connection's outbox did not take a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Push {
-    Queued,
+enum Refused {
     /// The client reads too slowly: the connection is closed.
     Full,
     /// The connection is already closing (the client left): it is forgotten, no error.
@@ -339,7 +335,7 @@ pub struct Room {
     /// Outgoing frames waiting for the commit of the seq they carry.
     pending: VecDeque<(u64, Action)>,
     /// Connections whose outbox refused a frame, to close or forget (`drop_refused`).
-    refused: Vec<(ConnId, Push)>,
+    refused: Vec<(ConnId, Refused)>,
     /// `drop_refused` is running: a broadcast made meanwhile only adds to `refused`.
     dropping: bool,
     document_bytes: usize,
@@ -1050,11 +1046,10 @@ impl Room {
     fn broadcast(&mut self, except: Option<ConnId>, frame: &Bytes) {
         let bytes_max = self.ctx.limits.send_queue_bytes_max;
         for (conn, peer) in &self.peers {
-            if Some(*conn) != except {
-                match peer.outbox.try_push(frame.clone(), bytes_max) {
-                    Push::Queued => {}
-                    outcome => self.refused.push((*conn, outcome)),
-                }
+            if Some(*conn) != except
+                && let Err(why) = peer.outbox.try_push(frame.clone(), bytes_max)
+            {
+                self.refused.push((*conn, why));
             }
         }
         self.drop_refused();
@@ -1064,15 +1059,12 @@ impl Room {
         let Some(peer) = self.peers.get(&conn) else {
             return;
         };
-        match peer
+        if let Err(why) = peer
             .outbox
             .try_push(frame, self.ctx.limits.send_queue_bytes_max)
         {
-            Push::Queued => {}
-            outcome => {
-                self.refused.push((conn, outcome));
-                self.drop_refused();
-            }
+            self.refused.push((conn, why));
+            self.drop_refused();
         }
     }
 
@@ -1085,15 +1077,14 @@ impl Room {
             return;
         }
         self.dropping = true;
-        while let Some((conn, outcome)) = self.refused.pop() {
-            match outcome {
-                Push::Queued => {}
-                Push::Full => self.kick(
+        while let Some((conn, why)) = self.refused.pop() {
+            match why {
+                Refused::Full => self.kick(
                     conn,
                     CLOSE_LIMIT,
                     "send queue full: the client reads too slowly",
                 ),
-                Push::Closed => self.leave(conn),
+                Refused::Closed => self.leave(conn),
             }
         }
         self.dropping = false;
@@ -1386,11 +1377,11 @@ mod tests {
     fn an_outbox_tells_a_slow_reader_from_a_connection_already_gone() {
         let (outbox, mut rx) = Outbox::new(2);
         let frame = || Bytes::from_static(b"0123456789");
-        assert_eq!(outbox.try_push(frame(), 25), Push::Queued);
-        assert_eq!(outbox.try_push(frame(), 25), Push::Queued);
+        assert_eq!(outbox.try_push(frame(), 25), Ok(()));
+        assert_eq!(outbox.try_push(frame(), 25), Ok(()));
         // Past the byte bound, then past the frame bound: the client is too slow.
-        assert_eq!(outbox.try_push(frame(), 25), Push::Full);
-        assert_eq!(outbox.try_push(frame(), 1_000), Push::Full);
+        assert_eq!(outbox.try_push(frame(), 25), Err(Refused::Full));
+        assert_eq!(outbox.try_push(frame(), 1_000), Err(Refused::Full));
         assert_eq!(rx.try_recv().unwrap(), frame());
         // What a refused frame had counted is given back.
         assert_eq!(
@@ -1401,7 +1392,7 @@ mod tests {
         );
         // The write loop ended (the client left): not an overflow.
         drop(rx);
-        assert_eq!(outbox.try_push(frame(), 1_000), Push::Closed);
+        assert_eq!(outbox.try_push(frame(), 1_000), Err(Refused::Closed));
     }
 
     #[test]
