@@ -83,7 +83,15 @@ impl Builder {
     fn time(&self, label: &str) {
         for format in Format::ALL.into_iter().filter(|f| f.fits(self.record.kind)) {
             let started = Instant::now();
-            let bytes = export(&self.store, &self.record, format, None).unwrap();
+            let bytes = export(
+                &self.store,
+                &self.record,
+                format,
+                None,
+                std::time::Duration::from_secs(600),
+                &server::pressure::Cancel::default(),
+            )
+            .unwrap();
             println!(
                 "{label:<40} {:<11} {:>8.1} ms {:>10} bytes",
                 format.as_str(),

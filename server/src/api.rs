@@ -27,13 +27,28 @@ use crate::tokens::{BoardTokens, Role, random_token, secrets_equal, sha256};
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds after which a refused request may come back (`Retry-After`, with 503).
+    retry_after_secs: Option<u64>,
 }
+
+/// What a 503 asks the client to wait before trying again.
+pub const RETRY_AFTER_SECS: u64 = 1;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: the server could not get what the request needs in time.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            retry_after_secs: Some(RETRY_AFTER_SECS),
         }
     }
 
@@ -56,19 +71,31 @@ impl IntoResponse for ApiError {
         struct Body {
             error: String,
         }
-        (
+        let mut response = (
             self.status,
             Json(Body {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::internal(error)
+        match error {
+            StoreError::Overloaded(why) => {
+                ApiError::unavailable(format!("the server is busy ({why}); try again shortly"))
+            }
+            StoreError::BoardNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "board not found"),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -153,7 +180,9 @@ pub async fn import_board(
         ));
     }
     let max_nodes = app.config.limits.max_import_nodes;
+    let permit = app.pressure.heavy_permit("this import").await?;
     let imported = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         crate::import::import(format, &body, title.as_deref(), lang, max_nodes)
     })
     .await
@@ -190,11 +219,43 @@ pub async fn stats(
             "the statistics of this instance need its admin token (Authorization: Bearer ...)",
         ));
     }
+    let reads = app.store.read_pool_stats();
     Ok(Json(json!({
         "roomsLoaded": app.rooms.loaded_count(),
         "roomsAsleep": app.rooms.asleep_count(),
         "connections": app.connections.load(std::sync::atomic::Ordering::Relaxed),
+        "readPool": {"waits": reads.waits, "timeouts": reads.timeouts},
+        "heavyReads": app.pressure.stats(app.config.limits.max_heavy_reads_in_flight),
     })))
+}
+
+/// `GET /readyz`: 200 when the store answers a read and the journal writer takes a job, each
+/// within `ready_probe_ms`; 503 (JSON, with `Retry-After`) otherwise. `/healthz` only says the
+/// process answers.
+pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let within = std::time::Duration::from_millis(app.config.limits.ready_probe_ms);
+    let store = app.store.clone();
+    let probe = BoardId::parse("readyz").expect("a valid id");
+    let read = tokio::time::timeout(
+        within,
+        tokio::task::spawn_blocking(move || store.board(&probe)),
+    )
+    .await;
+    match read {
+        Ok(Ok(Ok(_))) => {}
+        Ok(Ok(Err(e))) => return Err(ApiError::unavailable(format!("not ready: the store failed a read: {e}"))),
+        Ok(Err(e)) => return Err(ApiError::unavailable(format!("not ready: the store read panicked: {e}"))),
+        Err(_) => {
+            return Err(ApiError::unavailable(format!(
+                "not ready: the store did not answer a read within {} ms",
+                within.as_millis()
+            )));
+        }
+    }
+    if let Err(why) = app.writer.ping(within).await {
+        return Err(ApiError::unavailable(format!("not ready: {why}")));
+    }
+    Ok(Json(json!({"ready": true})))
 }
 
 /// Whether the request carries the instance's admin token (false when it has none).
@@ -360,11 +421,16 @@ pub async fn export_board(
             )));
         }
     };
+    let _permit = app.pressure.heavy_permit("this export").await?;
     let store = app.store.clone();
     let board = record.clone();
     let started = std::time::Instant::now();
+    let trace_wait = std::time::Duration::from_millis(app.config.limits.trace_wait_ms);
+    // Dropped with this request's future when its client goes away: the export stops.
+    let cancel = crate::pressure::Cancel::default();
+    let _cancel_on_drop = cancel.on_drop();
     let bytes = tokio::task::spawn_blocking(move || {
-        crate::export::export(store.as_ref(), &board, format, at_ms)
+        crate::export::export(store.as_ref(), &board, format, at_ms, trace_wait, &cancel)
     })
     .await
     .map_err(ApiError::internal)?

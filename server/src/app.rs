@@ -17,6 +17,7 @@ use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::store::backup::DataDirLock;
 use crate::store::{BoardId, BoardRecord, SqliteStore, Store, StoreResult};
+use crate::pressure::Pressure;
 use crate::{api, trace, web_assets, ws};
 
 /// What every request handler shares.
@@ -31,6 +32,10 @@ pub struct AppState {
     next_conn_id: Arc<AtomicU64>,
     /// Websocket connections being served.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Heavy-read permits and the counters of refused requests.
+    pub pressure: Arc<Pressure>,
+    /// The journal writer, for the readiness probe.
+    pub writer: JournalWriter,
 }
 
 impl AppState {
@@ -80,11 +85,16 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(api::stats))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::map_response(api::json_errors));
+        .layer(axum::middleware::map_response(api::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::pressure::log_unavailable,
+        ));
     Router::new()
         .nest("/api", api)
         .route("/ws/{board}", any(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(api::ready))
         .fallback(web_assets::serve)
         .with_state(state)
 }
@@ -152,9 +162,14 @@ pub async fn start_with_store(
         JournalWriter::start(store.clone(), config.limits.journal_queue_jobs_max);
     let ctx = Arc::new(RoomContext {
         store: store.clone(),
-        writer,
+        writer: writer.clone(),
         limits: config.limits.clone(),
     });
+    let pressure = Arc::new(Pressure::new(
+        config.limits.max_heavy_reads_in_flight,
+        config.limits.heavy_read_wait_ms,
+    ));
+    let shutdown_timeout = std::time::Duration::from_millis(config.limits.shutdown_timeout_ms);
     let rooms = Rooms::new(ctx);
     let (stop, stop_rx) = watch::channel(false);
     let creations = Arc::new(CreationLimiter::new(
@@ -168,6 +183,8 @@ pub async fn start_with_store(
         creations,
         next_conn_id: Arc::new(AtomicU64::new(1)),
         connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        pressure,
+        writer,
     };
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -182,13 +199,42 @@ pub async fn start_with_store(
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
         });
-        axum::serve(
+        let serving = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(graceful)
-        .await?;
-        rooms.shut_down().await;
+        .with_graceful_shutdown(graceful);
+        // A stop is bounded: connections and requests get most of `shutdown_timeout_ms` to
+        // end (a stuck client or a long export can take longer), the rooms the rest to commit
+        // what they applied. Whatever is still open then is cut.
+        let reserve_for_rooms = (shutdown_timeout / 3).min(std::time::Duration::from_secs(3));
+        let mut stop_seen = stop_rx.clone();
+        let deadline = async move {
+            let _ = stop_seen.wait_for(|s| *s).await;
+            let stopped_at = tokio::time::Instant::now();
+            tokio::time::sleep(shutdown_timeout - reserve_for_rooms).await;
+            stopped_at + shutdown_timeout
+        };
+        tokio::pin!(deadline);
+        let rooms_deadline = tokio::select! {
+            served = serving => {
+                served?;
+                tokio::time::Instant::now() + reserve_for_rooms
+            }
+            rooms_deadline = &mut deadline => {
+                tracing::warn!(
+                    timeout_ms = shutdown_timeout.as_millis() as u64,
+                    "requests or connections still open at the stop's deadline: cutting them"
+                );
+                rooms_deadline
+            }
+        };
+        if tokio::time::timeout_at(rooms_deadline, rooms.shut_down())
+            .await
+            .is_err()
+        {
+            tracing::error!("rooms still committing at the stop's deadline: stopping without them");
+        }
         // The writer thread ends once the rooms (and their handles on it) are gone.
         drop(rooms);
         tokio::task::spawn_blocking(move || {

@@ -87,6 +87,19 @@ pub struct Limits {
     pub max_messages_burst: u32,
     /// Boards one address may create per minute (429 beyond); the admin token is exempt.
     pub max_board_creations_per_minute: u32,
+    /// Heavy reads (exports, the board at a past moment, imports, restores) running at once;
+    /// one more waits for a permit.
+    pub max_heavy_reads_in_flight: usize,
+    /// How long a heavy read waits for a permit before it is answered 503 with `Retry-After`.
+    pub heavy_read_wait_ms: u64,
+    /// How long a request waits for the trace of a board to be brought up to date before it
+    /// is answered 503 with `Retry-After` (the indexing goes on).
+    pub trace_wait_ms: u64,
+    /// How long the readiness probe (`/readyz`) waits for a store read and for the writer.
+    pub ready_probe_ms: u64,
+    /// How long a stop (SIGTERM, SIGINT) may take: connections and requests still open then are
+    /// cut, what the rooms applied is committed, and the process ends.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -117,6 +130,11 @@ impl Default for Limits {
             max_messages_per_second: 200,
             max_messages_burst: 400,
             max_board_creations_per_minute: 30,
+            max_heavy_reads_in_flight: 2,
+            heavy_read_wait_ms: 5_000,
+            trace_wait_ms: 10_000,
+            ready_probe_ms: 2_000,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }

@@ -26,6 +26,8 @@ enum Job {
         snapshot: Snapshot,
         done: oneshot::Sender<WriteResult>,
     },
+    /// Answered after the commit in progress: the readiness probe's sign that the writer moves.
+    Ping { done: oneshot::Sender<WriteResult> },
 }
 
 /// A handle to the writer thread; cloning it shares the thread.
@@ -58,6 +60,28 @@ impl JournalWriter {
         receiver
     }
 
+    /// Answers once the writer has taken this from its queue, after any commit in progress:
+    /// a writer that is stuck, or behind by more than `within`, fails the probe.
+    pub async fn ping(&self, within: std::time::Duration) -> WriteResult {
+        let (done, receiver) = oneshot::channel();
+        let answered = tokio::time::timeout(within, async {
+            self.jobs
+                .send(Job::Ping { done })
+                .await
+                .map_err(|_| "the journal writer stopped".to_owned())?;
+            receiver
+                .await
+                .unwrap_or_else(|_| Err("the journal writer stopped".into()))
+        })
+        .await;
+        answered.unwrap_or_else(|_| {
+            Err(format!(
+                "the journal writer did not answer within {} ms",
+                within.as_millis()
+            ))
+        })
+    }
+
     pub async fn snapshot(&self, snapshot: Snapshot) -> WriteResult {
         let (done, receiver) = oneshot::channel();
         let _ = self.jobs.send(Job::Snapshot { snapshot, done }).await;
@@ -83,6 +107,9 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 Job::Snapshot { snapshot, done } => {
                     let result = store.write_snapshot(&snapshot).map_err(|e| e.to_string());
                     let _ = done.send(result);
+                }
+                Job::Ping { done } => {
+                    let _ = done.send(Ok(()));
                 }
             }
         }

@@ -10,6 +10,7 @@ pub mod export;
 pub mod import;
 pub mod journal;
 pub mod limit;
+pub mod pressure;
 pub mod restore;
 pub mod room;
 pub mod rooms;

@@ -47,6 +47,10 @@ enum Command {
         /// memory (it is loaded again when needed).
         #[arg(long, default_value_t = 15)]
         room_sleep_after_secs: u64,
+        /// Seconds a stop (SIGTERM, SIGINT) may take: connections and requests still open then
+        /// are cut; what the rooms applied is committed first.
+        #[arg(long, default_value_t = 10)]
+        shutdown_timeout_secs: u64,
         #[command(flatten)]
         limits: LimitArgs,
         /// Browser origins allowed to open websockets (repeat or comma-separate); none: any.
@@ -111,6 +115,10 @@ struct LimitArgs {
     /// Boards one address may create per minute (default 30; the admin token is exempt).
     #[arg(long)]
     max_board_creations_per_minute: Option<u32>,
+    /// Exports, imports, restores and past-moment views running at once (default 2); more
+    /// wait, and are answered 503 with Retry-After after 5 s.
+    #[arg(long)]
+    max_heavy_reads_in_flight: Option<usize>,
 }
 
 impl LimitArgs {
@@ -123,6 +131,10 @@ impl LimitArgs {
         set(&mut limits.max_message_bytes, self.max_message_bytes);
         set(&mut limits.max_document_bytes, self.max_document_bytes);
         set(&mut limits.max_rooms_loaded, self.max_rooms_loaded);
+        set(
+            &mut limits.max_heavy_reads_in_flight,
+            self.max_heavy_reads_in_flight.map(|n| n.max(1)),
+        );
         set(
             &mut limits.max_clients_per_board,
             self.max_clients_per_board,
@@ -157,6 +169,7 @@ fn main() -> anyhow::Result<()> {
             durability,
             room_idle_unload_secs,
             room_sleep_after_secs,
+            shutdown_timeout_secs,
             limits,
             allowed_origin,
         } => {
@@ -166,6 +179,7 @@ fn main() -> anyhow::Result<()> {
             config.durability = durability;
             config.limits.room_idle_unload_ms = room_idle_unload_secs * 1_000;
             config.limits.room_sleep_after_ms = room_sleep_after_secs * 1_000;
+            config.limits.shutdown_timeout_ms = shutdown_timeout_secs.max(1) * 1_000;
             limits.apply(&mut config.limits);
             config.allowed_origins = allowed_origin
                 .into_iter()
@@ -205,6 +219,10 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// How long `nouage export` waits for a board's trace to be brought up to date (a board whose
+/// record was never built, with a million entries, takes minutes).
+const EXPORT_TRACE_WAIT_SECS: u64 = 3_600;
+
 fn export(
     board: &str,
     format: &str,
@@ -237,7 +255,14 @@ fn export(
         );
     }
     let started = std::time::Instant::now();
-    let bytes = server::export::export(&store, &record, format, at)?;
+    let bytes = server::export::export(
+        &store,
+        &record,
+        format,
+        at,
+        std::time::Duration::from_secs(EXPORT_TRACE_WAIT_SECS),
+        &server::pressure::Cancel::default(),
+    )?;
     // Written beside the target and renamed, so an interrupted export leaves no torn file.
     let partial = out.with_extension("partial");
     std::fs::write(&partial, &bytes)
@@ -294,7 +319,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let server = server::start(config).await?;
         let addr = server.addr();
         // The one line a script reads on stdout.
@@ -307,7 +332,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
             let _ = stopper.send(true);
         });
         server.wait().await
-    })
+    });
+    // Blocking work still running (a read of a request that was cut) is not waited for: what
+    // the rooms applied was committed by the stop.
+    runtime.shutdown_background();
+    result
 }
 
 async fn wait_for_signal() {

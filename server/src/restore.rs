@@ -4,7 +4,6 @@
 //! as an edit of the server journaled and relayed like any other.
 
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use axum::Json;
@@ -15,10 +14,9 @@ use serde::{Deserialize, Serialize};
 use shared::Roots;
 use shared::trace::Tally;
 use yrs::types::ToJson;
-use yrs::updates::decoder::Decode;
 use yrs::{
     Any, Array, ArrayPrelim, Doc, GetString, Map, MapPrelim, MapRef, Out, ReadTxn, TextPrelim,
-    Transact, Update,
+    Transact,
 };
 
 use crate::api::{ApiError, authorize};
@@ -40,6 +38,20 @@ pub enum ElementKind {
 }
 
 impl ElementKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ElementKind::Node => "node",
+            ElementKind::Note => "note",
+            ElementKind::Project => "project",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [ElementKind::Node, ElementKind::Note, ElementKind::Project]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
     fn root(self, roots: &Roots) -> &MapRef {
         match self {
             ElementKind::Node => &roots.nodes,
@@ -64,7 +76,7 @@ impl ElementKind {
 }
 
 /// The text an element is known by: a node's or note's text, a project's title.
-fn label<T: ReadTxn>(map: &MapRef, txn: &T) -> String {
+pub(crate) fn label<T: ReadTxn>(map: &MapRef, txn: &T) -> String {
     ["text", "title"]
         .iter()
         .find_map(|key| match map.get(txn, key) {
@@ -74,7 +86,7 @@ fn label<T: ReadTxn>(map: &MapRef, txn: &T) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedElement {
     pub id: String,
@@ -141,32 +153,25 @@ pub struct Snapshot {
     fields: Vec<(String, Field)>,
 }
 
-/// The element `id` as it was just before its last deletion in `rows`, or `None` when the
-/// journal never deleted it.
-pub fn before_last_deletion(rows: &[JournalRow], id: &str) -> Option<Snapshot> {
-    let mut tally = Tally::new();
-    let mut last_deletion = None;
-    for (index, row) in rows.iter().enumerate() {
-        if tally
-            .apply(&row.actor.pid, &row.update_v1)
-            .deleted
-            .iter()
-            .any(|d| d == id)
-        {
-            last_deletion = Some(index);
-        }
-    }
-    let doc = Doc::new();
-    let roots = Roots::new(&doc);
-    for row in &rows[..last_deletion?] {
-        // Stored entries were applied once already; one that fails now is skipped, as the
-        // trace does.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(update) = Update::decode_v1(&row.update_v1) {
-                let _ = doc.transact_mut().apply_update(update);
-            }
-        }));
-    }
+/// The element `element` as it was just before its last deletion, or `None` when the journal
+/// never deleted it: the record gives the deleting entry, and the board is rebuilt up to the
+/// entry before it from the nearest snapshot (a bounded number of applies).
+pub fn element_before_last_deletion(
+    store: &dyn crate::store::Store,
+    board: &crate::store::BoardId,
+    element: &str,
+) -> crate::store::StoreResult<Option<Snapshot>> {
+    let Some(seq) = store.trace_last_deletion(board, element)? else {
+        return Ok(None);
+    };
+    let stored = store.load_upto_seq(board, seq - 1)?;
+    let (doc, ..) = crate::room::load_doc(stored).map_err(crate::store::StoreError::Corrupt)?;
+    Ok(element_in(&doc, element))
+}
+
+/// The element `id` of `doc`, its fields owned.
+fn element_in(doc: &Doc, id: &str) -> Option<Snapshot> {
+    let roots = Roots::new(doc);
     let txn = doc.transact();
     let (kind, map) = ElementKind::of(&roots, &txn, id)?;
     let fields = map
@@ -254,14 +259,10 @@ pub async fn deleted(
     headers: HeaderMap,
 ) -> Result<Json<DeletedResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let mut elements = tokio::task::spawn_blocking(move || {
-        store
-            .journal(&record.id)
-            .map(|rows| deleted_elements(&rows))
+    let mut elements = crate::trace::read_trace(&app, &record, |store, id| {
+        store.trace_deleted(id, DELETED_LISTED_MAX + 1)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     let truncated = elements.len() > DELETED_LISTED_MAX;
     elements.truncate(DELETED_LISTED_MAX);
     Ok(Json(DeletedResponse {
@@ -298,15 +299,13 @@ pub async fn restore(
         ));
     }
     let request: RestoreRequest = crate::api::json_body(&body)?;
-    let store = app.store.clone();
-    let (board, element) = (record.id.clone(), request.element.clone());
-    let snapshot = tokio::task::spawn_blocking(move || {
-        store
-            .journal(&board)
-            .map(|rows| before_last_deletion(&rows, &element))
+    let permit = app.pressure.heavy_permit("this restore").await?;
+    let element = request.element.clone();
+    let snapshot = crate::trace::read_trace(&app, &record, move |store, id| {
+        let _permit = permit;
+        element_before_last_deletion(store, id, &element)
     })
-    .await
-    .map_err(ApiError::internal)??
+    .await?
     .ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -10,7 +10,12 @@ use shared::trace::{Counts, Tally};
 
 use crate::api::{ApiError, authorize};
 use crate::app::AppState;
-use crate::store::{Actor, JournalRow};
+use crate::store::{
+    Actor, BoardId, Contributions, Contributor, EntryPage, JournalRow, Store, StoreResult,
+    TraceEntry,
+};
+
+pub mod replay;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,41 +77,35 @@ pub async fn contributions(
     headers: HeaderMap,
 ) -> Result<Json<ContributionsResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let response = replay_journal(&app, &record, tally).await?;
-    Ok(Json(response))
+    let contributions = read_trace(&app, &record, |store, id| store.trace_contributions(id)).await?;
+    Ok(Json(grouped(&contributions)))
 }
 
-/// Reads the board's journal and runs `replay` on it, in one trip to a blocking thread.
-async fn replay_journal<T: Send + 'static>(
+/// Brings the board's trace up to date (waiting at most `trace_wait_ms`) and reads it, in one
+/// trip to a blocking thread.
+pub(crate) async fn read_trace<T: Send + 'static>(
     app: &AppState,
     record: &crate::store::BoardRecord,
-    replay: impl FnOnce(&[JournalRow]) -> T + Send + 'static,
+    read: impl FnOnce(&dyn Store, &BoardId) -> StoreResult<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let (store, id) = (app.store.clone(), record.id.clone());
-    let result = tokio::task::spawn_blocking(move || store.journal(&id).map(|rows| replay(&rows)))
-        .await
-        .map_err(ApiError::internal)??;
+    let wait = std::time::Duration::from_millis(app.config.limits.trace_wait_ms);
+    let result = tokio::task::spawn_blocking(move || {
+        store.trace_catch_up(&id, wait)?;
+        read(store.as_ref(), &id)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(result)
 }
 
-/// Replays the journal; the server's own entries (the initial document) count for nobody.
-pub(crate) fn tally(rows: &[JournalRow]) -> ContributionsResponse {
-    let mut tally = Tally::new();
-    let mut identities: BTreeMap<String, &Actor> = BTreeMap::new();
-    for row in rows {
-        tally.apply(&row.actor.pid, &row.update_v1);
-        // The latest name and organisation a participant used are the ones shown.
-        identities.insert(row.actor.pid.clone(), &row.actor);
-    }
-    let system = Actor::system().pid;
+/// The contributions per participant, and summed per organisation and per kind of
+/// organisation.
+pub(crate) fn grouped(contributions: &Contributions) -> ContributionsResponse {
     let mut participants = Vec::new();
     let mut organisations: BTreeMap<String, (usize, Counts)> = BTreeMap::new();
     let mut org_kinds: BTreeMap<String, (usize, Counts)> = BTreeMap::new();
-    for (pid, counts) in tally.counts() {
-        if *pid == system {
-            continue;
-        }
-        let actor = identities[pid];
+    for Contributor { actor, counts } in &contributions.contributors {
         let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("").to_owned();
         for (groups, key) in [
             (&mut organisations, &actor.org),
@@ -117,7 +116,7 @@ pub(crate) fn tally(rows: &[JournalRow]) -> ContributionsResponse {
             group.1.add(counts);
         }
         participants.push(ParticipantRow {
-            pid: pid.clone(),
+            pid: actor.pid.clone(),
             name: actor.name.clone(),
             org: actor.org.clone(),
             org_kind,
@@ -134,20 +133,21 @@ pub(crate) fn tally(rows: &[JournalRow]) -> ContributionsResponse {
             .collect()
     };
     ContributionsResponse {
-        journal_entries: rows.len(),
+        journal_entries: contributions.journal_entries as usize,
         participants,
         organisations: groups(organisations),
         org_kinds: groups(org_kinds),
     }
 }
 
-/// Entries one history answer holds at most; narrow `from`/`to` to see more.
-const HISTORY_ENTRIES_MAX: usize = 5_000;
+/// Entries one history page holds when the request names no `limit`, and at most.
+pub const HISTORY_PAGE_ENTRIES_DEFAULT: usize = 500;
+pub const HISTORY_PAGE_ENTRIES_MAX: usize = 5_000;
 /// A pause longer than this between two entries starts a new working session.
 const SESSION_GAP_MS: i64 = 30 * 60 * 1_000;
 /// Entries of one participant closer than this to each other form one run of the timeline
 /// (the keystrokes of a sentence, the nodes of a brainstorm).
-const RUN_GAP_MS: i64 = 2 * 60 * 1_000;
+pub(crate) const RUN_GAP_MS: i64 = 2 * 60 * 1_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -162,6 +162,23 @@ pub(crate) struct HistoryEntry {
     pub(crate) deleted: Vec<String>,
     pub(crate) chars_written: u64,
     pub(crate) votes_cast: u64,
+}
+
+impl From<TraceEntry> for HistoryEntry {
+    fn from(entry: TraceEntry) -> Self {
+        HistoryEntry {
+            seq: entry.seq,
+            ts: entry.ts_ms,
+            pid: entry.actor.pid,
+            name: entry.actor.name,
+            org: entry.actor.org,
+            created: entry.report.created,
+            edited: entry.report.edited,
+            deleted: entry.report.deleted,
+            chars_written: entry.report.chars_written,
+            votes_cast: entry.report.votes_cast,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -194,14 +211,18 @@ pub(crate) struct Run {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryResponse {
+    /// The page's entries, newest first.
     pub(crate) entries: Vec<HistoryEntry>,
+    /// The page's working sessions and runs, oldest first.
     pub(crate) sessions: Vec<Session>,
     pub(crate) runs: Vec<Run>,
-    /// True when the range held more than `HISTORY_ENTRIES_MAX` entries (the first are given).
+    /// True when older entries (in the range) exist: ask for them with `before=nextBefore`.
     pub(crate) truncated: bool,
+    pub(crate) next_before: Option<u64>,
 }
 
-/// `GET /api/boards/{id}/history?from=MS&to=MS`: who did what and when, grouped in sessions.
+/// `GET /api/boards/{id}/history?from=MS&to=MS&before=SEQ&limit=N`: who did what and when,
+/// newest first, a page at a time, grouped in sessions and runs.
 pub async fn history(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -209,53 +230,66 @@ pub async fn history(
     headers: HeaderMap,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let bound = |key: &str, default: i64| -> Result<i64, ApiError> {
-        match query.get(key) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                ApiError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    format!("{key} must be a time in milliseconds since 1970, not {v:?}"),
-                )
-            }),
-        }
+    let page = history_page(&query)?;
+    // One more than asked tells whether an older page exists.
+    let asked = EntryPage {
+        limit: page.limit + 1,
+        ..page
     };
-    let (from, to) = (bound("from", i64::MIN)?, bound("to", i64::MAX)?);
-    let response = replay_journal(&app, &record, move |rows| timeline(rows, from, to)).await?;
-    Ok(Json(response))
+    let entries = read_trace(&app, &record, move |store, id| store.trace_entries(id, &asked)).await?;
+    Ok(Json(timeline(entries, page.limit)))
 }
 
-/// Replays the whole journal (changes depend on what came before) and reports the entries in
-/// `[from, to]`; the server's own entries are left out.
-pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryResponse {
-    let system = Actor::system().pid;
-    let mut tally = Tally::new();
-    let mut entries = Vec::new();
-    let mut truncated = false;
-    for row in rows {
-        let report = tally.apply(&row.actor.pid, &row.update_v1);
-        if row.actor.pid == system || row.ts_ms < from || row.ts_ms > to {
-            continue;
+/// The page a history request asks for, or a 400 saying which parameter is wrong.
+fn history_page(query: &std::collections::HashMap<String, String>) -> Result<EntryPage, ApiError> {
+    let number = |key: &str, what: &str| -> Result<Option<i64>, ApiError> {
+        query
+            .get(key)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("{key} must be {what}, not {v:?}"))
+                })
+            })
+            .transpose()
+    };
+    let time = "a time in milliseconds since 1970";
+    let from_ms = number("from", time)?.unwrap_or(i64::MIN);
+    let to_ms = number("to", time)?.unwrap_or(i64::MAX);
+    let before_seq = match number("before", "a journal seq (a whole number from 1)")? {
+        None => None,
+        Some(seq) if seq >= 1 => Some(seq as u64),
+        Some(seq) => {
+            return Err(ApiError::bad_request(format!(
+                "before must be a journal seq from 1, not {seq}"
+            )));
         }
-        if entries.len() == HISTORY_ENTRIES_MAX {
-            truncated = true;
-            break;
+    };
+    let limit = match number("limit", "a whole number of entries")? {
+        None => HISTORY_PAGE_ENTRIES_DEFAULT,
+        Some(n) if (1..=HISTORY_PAGE_ENTRIES_MAX as i64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {HISTORY_PAGE_ENTRIES_MAX}, not {n}"
+            )));
         }
-        entries.push(HistoryEntry {
-            seq: row.seq,
-            ts: row.ts_ms,
-            pid: row.actor.pid.clone(),
-            name: row.actor.name.clone(),
-            org: row.actor.org.clone(),
-            created: report.created,
-            edited: report.edited,
-            deleted: report.deleted,
-            chars_written: report.chars_written,
-            votes_cast: report.votes_cast,
-        });
-    }
+    };
+    Ok(EntryPage {
+        before_seq,
+        from_ms,
+        to_ms,
+        limit,
+    })
+}
+
+/// A history page from entries newest first (at most `limit + 1`: one more than the page
+/// says an older page exists).
+pub(crate) fn timeline(mut newest_first: Vec<TraceEntry>, limit: usize) -> HistoryResponse {
+    let truncated = newest_first.len() > limit;
+    newest_first.truncate(limit);
+    let entries: Vec<HistoryEntry> = newest_first.into_iter().map(HistoryEntry::from).collect();
+    let next_before = truncated.then(|| entries.last().map(|e| e.seq)).flatten();
     let mut sessions: Vec<Session> = Vec::new();
-    for entry in &entries {
+    for entry in entries.iter().rev() {
         match sessions.last_mut() {
             Some(session) if entry.ts - session.end <= SESSION_GAP_MS => {
                 session.end = entry.ts;
@@ -272,17 +306,18 @@ pub(crate) fn timeline(rows: &[JournalRow], from: i64, to: i64) -> HistoryRespon
             }),
         }
     }
-    let runs = runs(&entries);
+    let runs = runs(entries.iter().rev());
     HistoryResponse {
         entries,
         sessions,
         runs,
         truncated,
+        next_before,
     }
 }
 
 /// Groups the entries into runs (see [`Run`]).
-fn runs(entries: &[HistoryEntry]) -> Vec<Run> {
+fn runs<'a>(entries: impl Iterator<Item = &'a HistoryEntry>) -> Vec<Run> {
     use std::collections::BTreeSet;
     let mut runs: Vec<Run> = Vec::new();
     let mut ids: [BTreeSet<&str>; 3] = Default::default();
@@ -327,9 +362,9 @@ fn runs(entries: &[HistoryEntry]) -> Vec<Run> {
 }
 
 /// Who created an element and who changed it last, with when, from the journal.
-#[derive(Serialize)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ElementTrace {
+pub struct ElementTrace {
     pub(crate) id: String,
     pub(crate) created_by: String,
     pub(crate) created_org: String,
@@ -354,10 +389,8 @@ pub async fn elements(
     headers: HeaderMap,
 ) -> Result<Json<ElementsResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let elements = replay_journal(&app, &record, element_traces).await?;
-    Ok(Json(ElementsResponse {
-        elements: elements.into_values().collect(),
-    }))
+    let elements = read_trace(&app, &record, |store, id| store.trace_elements(id)).await?;
+    Ok(Json(ElementsResponse { elements }))
 }
 
 pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
@@ -395,14 +428,45 @@ pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTra
     traces
 }
 
+/// Adds one entry's change to an element's story: an edit by the same participant as the
+/// line before, less than `RUN_GAP_MS` after it, extends that line.
+pub(crate) fn push_change(
+    changes: &mut Vec<ElementChange>,
+    ts_ms: i64,
+    name: String,
+    org: String,
+    what: &'static str,
+) {
+    match changes.last_mut() {
+        Some(last)
+            if what == "edited"
+                && last.what == "edited"
+                && last.name == name
+                && last.org == org
+                && ts_ms - last.end <= RUN_GAP_MS =>
+        {
+            last.end = ts_ms;
+            last.count += 1;
+        }
+        _ => changes.push(ElementChange {
+            start: ts_ms,
+            end: ts_ms,
+            name,
+            org,
+            what,
+            count: 1,
+        }),
+    }
+}
+
 /// Lines one element's history holds at most (the latest).
 const ELEMENT_CHANGES_MAX: usize = 200;
 
 /// What happened to an element: consecutive changes of the same kind by the same participant,
 /// each less than `RUN_GAP_MS` after the previous, form one line.
-#[derive(Serialize, Debug, PartialEq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ElementChange {
+pub struct ElementChange {
     pub(crate) start: i64,
     pub(crate) end: i64,
     /// Empty for the server's own changes (a restore).
@@ -435,7 +499,7 @@ pub async fn element_history(
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
     let wanted = element.clone();
     let mut changes =
-        replay_journal(&app, &record, move |rows| element_changes(rows, &wanted)).await?;
+        read_trace(&app, &record, move |store, id| store.trace_element(id, &wanted)).await?;
     if changes.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -476,26 +540,7 @@ pub(crate) fn element_changes(rows: &[JournalRow], element: &str) -> Vec<Element
         } else {
             (row.actor.name.clone(), row.actor.org.clone())
         };
-        match changes.last_mut() {
-            Some(last)
-                if what == "edited"
-                    && last.what == "edited"
-                    && last.name == name
-                    && last.org == org
-                    && row.ts_ms - last.end <= RUN_GAP_MS =>
-            {
-                last.end = row.ts_ms;
-                last.count += 1;
-            }
-            _ => changes.push(ElementChange {
-                start: row.ts_ms,
-                end: row.ts_ms,
-                name,
-                org,
-                what,
-                count: 1,
-            }),
-        }
+        push_change(&mut changes, row.ts_ms, name, org, what);
     }
     changes
 }

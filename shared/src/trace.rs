@@ -106,6 +106,20 @@ impl Tally {
         }
     }
 
+    /// A tally that starts from a whole document state (a snapshot of the board after some
+    /// journal entry) instead of an empty document: the entries after it are then reported as
+    /// if the ones before had been replayed. Counts start at zero. `None` when the state does
+    /// not decode.
+    pub fn resume(state_v1: &[u8]) -> Option<Self> {
+        let tally = Tally::new();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            let update = Update::decode_v1(state_v1).ok()?;
+            tally.doc.transact_mut().apply_update(update).ok()
+        }));
+        *tally.changes.borrow_mut() = EntryChanges::default();
+        matches!(applied, Ok(Some(()))).then_some(tally)
+    }
+
     /// Replays one journal entry of `participant` and says what it changed. An entry that
     /// does not decode is counted as an update with no visible effect (the relay never stores
     /// such entries).

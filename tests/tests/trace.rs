@@ -113,21 +113,16 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
         &board.viewer,
     )
     .await;
+    // Newest first: Zoé's deletion, then her note.
     let zoe_entries: Vec<&Value> = history["entries"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["pid"] == "p-zoe")
         .collect();
-    assert_eq!(
-        zoe_entries.last().unwrap()["deleted"],
-        serde_json::json!(["n2"]),
-        "{history}"
-    );
-    assert_eq!(
-        zoe_entries[zoe_entries.len() - 2]["created"],
-        serde_json::json!(["n3"])
-    );
+    assert_eq!(zoe_entries[0]["deleted"], serde_json::json!(["n2"]), "{history}");
+    assert_eq!(zoe_entries[1]["created"], serde_json::json!(["n3"]));
+    assert_eq!(history["nextBefore"], Value::Null, "one page holds it all");
     // The timeline's runs: each participant's entries in a row as one line (joining, which
     // writes only the participant's card, changes no element).
     let runs: Vec<(String, u64, u64, u64)> = history["runs"]

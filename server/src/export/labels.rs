@@ -77,7 +77,7 @@ labels! {
     EditedVerb => "a modifié", "edited";
     DeletedVerb => "a supprimé", "deleted";
     VotedVerb => "a voté", "voted";
-    Truncated => "(chronologie tronquée : les premières entrées seulement)", "(timeline truncated: first entries only)";
+    Truncated => "(chronologie tronquée : les dernières entrées seulement)", "(timeline truncated: latest entries only)";
     Unknown => "inconnu", "unknown";
     KindCommune => "Commune", "Municipality";
     KindEpci => "Intercommunalité", "Intercommunal body";

@@ -5,7 +5,7 @@
 
 mod draw;
 pub mod labels;
-mod model;
+pub mod model;
 mod odt;
 mod record;
 mod render;
@@ -19,6 +19,7 @@ use shared::doc::{
 use yrs::types::ToJson;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
+use crate::pressure::Cancel;
 use crate::store::{BoardRecord, Store, StoreError};
 
 pub use model::Board;
@@ -131,6 +132,8 @@ pub enum ExportError {
     Load(String),
     #[error("rendering failed: {0}")]
     Render(String),
+    #[error("the export was cancelled: its client went away")]
+    Cancelled,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing the export failed: {0}")]
@@ -141,11 +144,16 @@ pub enum ExportError {
 
 /// Exports `board` from `store` as it is now, or as it was at `at_ms` (milliseconds since
 /// 1970). Blocking: reads the store and renders.
+///
+/// `trace_wait` bounds the wait for the board's trace to be brought up to date; `cancel`
+/// stops the work between its steps (the client went away).
 pub fn export(
     store: &dyn Store,
     board: &BoardRecord,
     format: Format,
     at_ms: Option<i64>,
+    trace_wait: std::time::Duration,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ExportError> {
     if !format.fits(board.kind) {
         return Err(ExportError::NotForKind);
@@ -167,29 +175,100 @@ pub fn export(
         }
         _ => {}
     }
-    // Authors and the record come from the journal; a map's drawing and outlines print
-    // neither, so they skip reading and replaying it (half a second on 100,000 entries).
+    // Authors and the record come from the trace; a map's drawing and outlines print
+    // neither, so they skip reading it.
     let prints_authors = board.kind != BoardKind::MindMap
         || matches!(format, Format::Odt | Format::RecordMd | Format::RecordPdf);
-    let mut journal = if prints_authors {
-        store.journal(&board.id)?
-    } else {
-        Vec::new()
-    };
-    if let Some(at_ms) = at_ms {
+    let trace = if !prints_authors {
+        Trace::default()
+    } else if let Some(at_ms) = at_ms {
+        // The record as it stood then: the journal up to that moment, replayed.
+        let mut journal = store.journal(&board.id)?;
         journal.retain(|row| row.ts_ms <= at_ms);
+        Trace::replayed(&journal, cancel)?
+    } else {
+        store.trace_catch_up(&board.id, trace_wait)?;
+        Trace::read(store, &board.id)?
+    };
+    if cancel.is_cancelled() {
+        return Err(ExportError::Cancelled);
     }
-    let view = Board::read(board.id.as_str(), board.kind, board.lang, &doc, &journal);
-    render_board(&view, &journal, format)
+    let view = Board::read(
+        board.id.as_str(),
+        board.kind,
+        board.lang,
+        &doc,
+        trace.provenance,
+    );
+    render_board(&view, &trace.contributions, trace.entries, format)
 }
 
-/// Renders a board already read. `journal` is the record the contribution formats use.
+/// Entries of the timeline an export prints at most (the latest).
+pub const RECORD_ENTRIES_MAX: usize = 5_000;
+
+/// What exports print of the trace: who created each element, the tallies, the timeline.
+#[derive(Default)]
+pub struct Trace {
+    pub provenance: model::Provenance,
+    pub contributions: crate::store::Contributions,
+    /// Newest first, at most `RECORD_ENTRIES_MAX + 1` (one more says the timeline is cut).
+    pub entries: Vec<crate::store::TraceEntry>,
+}
+
+impl Trace {
+    const PAGE: crate::store::EntryPage = crate::store::EntryPage {
+        before_seq: None,
+        from_ms: i64::MIN,
+        to_ms: i64::MAX,
+        limit: RECORD_ENTRIES_MAX + 1,
+    };
+
+    /// From the store's record (kept up to date by the caller).
+    pub fn read(store: &dyn Store, id: &crate::store::BoardId) -> Result<Trace, ExportError> {
+        Ok(Trace {
+            provenance: store.trace_provenance(id)?,
+            contributions: store.trace_contributions(id)?,
+            entries: store.trace_entries(id, &Self::PAGE)?,
+        })
+    }
+
+    /// By replaying `journal` (a board's journal up to some moment).
+    pub fn replayed(
+        journal: &[crate::store::JournalRow],
+        cancel: &Cancel,
+    ) -> Result<Trace, ExportError> {
+        let provenance = model::Provenance::from_journal(journal);
+        if cancel.is_cancelled() {
+            return Err(ExportError::Cancelled);
+        }
+        let contributions = crate::trace::replay::contributions(journal);
+        if cancel.is_cancelled() {
+            return Err(ExportError::Cancelled);
+        }
+        Ok(Trace {
+            provenance,
+            contributions,
+            entries: crate::trace::replay::entries(journal, &Self::PAGE),
+        })
+    }
+}
+
+/// Renders a board already read, with the trace's tallies and timeline (newest first) for
+/// the contribution formats.
 pub fn render_board(
     board: &Board,
-    journal: &[crate::store::JournalRow],
+    contributions: &crate::store::Contributions,
+    entries: Vec<crate::store::TraceEntry>,
     format: Format,
 ) -> Result<Vec<u8>, ExportError> {
-    let record = || record::Record::new(board, journal);
+    let mut entries = Some(entries);
+    let mut record = || {
+        record::Record::new(
+            board,
+            contributions,
+            entries.take().unwrap_or_default(),
+        )
+    };
     let footer = format!("{} · {}", one_line(&board.title), board.id);
     Ok(match (format, board.kind) {
         (Format::Svg, BoardKind::MindMap) => draw::mind_map(board).into_bytes(),

@@ -20,7 +20,7 @@ pub struct Author {
 }
 
 /// When and by whom each element was created, from the journal.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
     created: HashMap<String, (String, i64)>,
     actors: HashMap<String, Actor>,
@@ -44,6 +44,12 @@ impl Provenance {
                 .insert(row.actor.pid.clone(), row.actor.clone());
         }
         provenance
+    }
+
+    /// From the trace's record: each element's first creator (participant id) and time, and
+    /// the latest identity of each participant.
+    pub fn new(created: HashMap<String, (String, i64)>, actors: HashMap<String, Actor>) -> Self {
+        Provenance { created, actors }
     }
 
     /// When `element` was created, if the journal saw it.
@@ -86,10 +92,15 @@ pub struct Board {
 }
 
 impl Board {
-    /// Reads `doc`; `journal` is the board's journal up to the moment `doc` shows.
-    pub fn read(id: &str, kind: BoardKind, lang: Lang, doc: &Doc, journal: &[JournalRow]) -> Board {
+    /// Reads `doc`, with who created its elements (`provenance`, from the record).
+    pub fn read(
+        id: &str,
+        kind: BoardKind,
+        lang: Lang,
+        doc: &Doc,
+        provenance: Provenance,
+    ) -> Board {
         let roots = Roots::new(doc);
-        let provenance = Provenance::from_journal(journal);
         let txn = doc.transact();
         let meta = roots.meta(&txn);
         let participants = roots.participants(&txn);

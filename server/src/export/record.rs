@@ -9,7 +9,7 @@ use shared::{BoardKind, Lang};
 use super::labels::{self, Label, tr};
 use super::model::Board;
 use super::{one_line, utc};
-use crate::store::JournalRow;
+use crate::store::{Contributions, TraceEntry};
 use crate::trace::{ContributionsResponse, CountsJson, HistoryResponse};
 
 /// A table: a header and rows of cells.
@@ -36,9 +36,17 @@ pub struct Record {
 const LABEL_CHARS_MAX: usize = 60;
 
 impl Record {
-    pub fn new(board: &Board, journal: &[JournalRow]) -> Record {
-        let contributions = crate::trace::tally(journal);
-        let history = crate::trace::timeline(journal, i64::MIN, i64::MAX);
+    /// The record of `board` from its trace: the tallies and the timeline's entries, newest
+    /// first (one more than `RECORD_ENTRIES_MAX` says the timeline is cut).
+    pub fn new(
+        board: &Board,
+        contributions: &Contributions,
+        newest_first: Vec<TraceEntry>,
+    ) -> Record {
+        let contributions = crate::trace::grouped(contributions);
+        let mut history = crate::trace::timeline(newest_first, super::RECORD_ENTRIES_MAX);
+        // Printed oldest first.
+        history.entries.reverse();
         let mut labels = HashMap::new();
         let short = |text: &str| {
             let text = one_line(text);

@@ -7,9 +7,11 @@
 pub mod backup;
 mod memory;
 mod sqlite;
+mod trace_index;
 
 pub use memory::MemoryStore;
 pub use sqlite::{DB_FILE_NAME, Durability, SqliteStore};
+pub use trace_index::CHECKPOINT_EVERY_ENTRIES;
 
 #[cfg(test)]
 mod tests;
@@ -134,6 +136,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Busy(String),
+    /// The store could not serve the request in time (every read connection busy, the trace
+    /// still being brought up to date): the caller should come back shortly.
+    #[error("{0}")]
+    Overloaded(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]
@@ -174,9 +180,142 @@ pub trait Store: Send + Sync + 'static {
     /// The whole journal of a board, in order, with who wrote each entry and when.
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;
 
+    /// Brings the board's trace (the incremental record below) up to its last journal entry,
+    /// waiting at most `wait`; past it, [`StoreError::Overloaded`] (the work goes on). A
+    /// store that replays the journal for every question has nothing to do.
+    fn trace_catch_up(&self, id: &BoardId, wait: std::time::Duration) -> StoreResult<()> {
+        let _ = (id, wait);
+        Ok(())
+    }
+
+    /// Asks for the board's trace to be brought up to date in the background (a room loaded or
+    /// went idle). Never waits.
+    fn trace_hint(&self, id: &BoardId) {
+        let _ = id;
+    }
+
+    /// Who contributed what (see `shared::trace::Tally`), per participant, as of the trace.
+    /// These `trace_*` reads replay the whole journal here; `SqliteStore` answers them from
+    /// its incremental record, and its tests hold the two to the same answers.
+    fn trace_contributions(&self, id: &BoardId) -> StoreResult<Contributions> {
+        Ok(crate::trace::replay::contributions(&self.journal(id)?))
+    }
+
+    /// Participants' journal entries (the server's own left out), newest first.
+    fn trace_entries(&self, id: &BoardId, page: &EntryPage) -> StoreResult<Vec<TraceEntry>> {
+        Ok(crate::trace::replay::entries(&self.journal(id)?, page))
+    }
+
+    /// Every node, note and project on the board now that a participant created, with who
+    /// created it and who changed it last; by id.
+    fn trace_elements(&self, id: &BoardId) -> StoreResult<Vec<crate::trace::ElementTrace>> {
+        Ok(crate::trace::element_traces(&self.journal(id)?)
+            .into_values()
+            .collect())
+    }
+
+    /// Everything the journal records about one element, in runs (empty: never seen).
+    fn trace_element(
+        &self,
+        id: &BoardId,
+        element: &str,
+    ) -> StoreResult<Vec<crate::trace::ElementChange>> {
+        Ok(crate::trace::element_changes(&self.journal(id)?, element))
+    }
+
+    /// The elements deleted and absent now, newest deletion first, at most `limit`.
+    fn trace_deleted(
+        &self,
+        id: &BoardId,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::restore::DeletedElement>> {
+        let mut list = crate::restore::deleted_elements(&self.journal(id)?);
+        list.truncate(limit);
+        Ok(list)
+    }
+
+    /// Who created each element first and the latest identity of each participant.
+    fn trace_provenance(&self, id: &BoardId) -> StoreResult<crate::export::model::Provenance> {
+        Ok(crate::export::model::Provenance::from_journal(
+            &self.journal(id)?,
+        ))
+    }
+
+    /// The seq of the last journal entry that deleted `element`.
+    fn trace_last_deletion(&self, id: &BoardId, element: &str) -> StoreResult<Option<u64>> {
+        Ok(crate::trace::replay::last_deletion(
+            &self.journal(id)?,
+            element,
+        ))
+    }
+
+    /// What it takes to rebuild the board as it was right after journal entry `seq`: the
+    /// newest snapshot at or before it and the entries after, up to `seq`.
+    fn load_upto_seq(&self, id: &BoardId, seq: u64) -> StoreResult<StoredDoc> {
+        let mut stored = self.load(id)?;
+        if stored.snapshot.as_ref().is_some_and(|s| s.upto_seq > seq) {
+            // The memory store keeps only the newest snapshot: rebuild from the journal.
+            stored.snapshot = None;
+            stored.updates = self
+                .journal(id)?
+                .into_iter()
+                .map(|row| (row.seq, row.update_v1))
+                .collect();
+        }
+        stored.updates.retain(|(s, _)| *s <= seq);
+        Ok(stored)
+    }
+
+    /// What the read pool counted: reads that had to wait for a connection, and those that
+    /// gave up.
+    fn read_pool_stats(&self) -> ReadPoolStats {
+        ReadPoolStats::default()
+    }
+
     /// Gives back memory kept to go faster (caches), when the server has nothing loaded to
     /// serve. Nothing stored changes.
     fn release_memory(&self) {}
+}
+
+/// One participant's contributions, under the latest name and organisation they used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contributor {
+    pub actor: Actor,
+    pub counts: shared::trace::Counts,
+}
+
+/// The trace's tallies: every journal entry counted, participants by id (the server's own
+/// entries left out).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contributions {
+    pub journal_entries: u64,
+    pub contributors: Vec<Contributor>,
+}
+
+/// One participant's journal entry and what it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub actor: Actor,
+    pub report: shared::trace::EntryReport,
+}
+
+/// Which entries a history page holds: those with `seq < before_seq` (all when `None`) and a
+/// time in `[from_ms, to_ms]`, the newest `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryPage {
+    pub before_seq: Option<u64>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub limit: usize,
+}
+
+/// Counters of a store's read pool since it opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadPoolStats {
+    pub waits: u64,
+    pub timeouts: u64,
 }
 
 /// One journal entry as read back for the trace of contributions.

@@ -5,14 +5,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::trace_index::{self, Indexer};
 use super::{
-    Actor, BoardId, BoardRecord, JournalEntry, JournalRow, Snapshot, Store, StoreError,
-    StoreResult, StoredDoc,
+    Actor, BoardId, BoardRecord, Contributions, EntryPage, JournalEntry, JournalRow,
+    ReadPoolStats, Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
 
@@ -29,12 +31,16 @@ pub enum Durability {
 }
 
 pub const DB_FILE_NAME: &str = "nouage.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Read connections open at once; a read beyond waits for one to come back (a burst of reads —
 /// 500 clients admitted at once — would otherwise open hundreds of connections, each paying
 /// for its opening and contending for SQLite's locks).
 const READ_POOL_CONNECTIONS_MAX: usize = 8;
+/// How long a read waits for a pooled connection before it gives up with
+/// [`StoreError::Overloaded`] (answered 503 with `Retry-After`): a burst of readers is told to
+/// come back rather than queued without end.
+pub const READ_WAIT_MS: u64 = 3_000;
 /// Page cache of each read connection (SQLite's default is 2 MiB; the operating system caches
 /// the file as well): nine connections' caches stay under 6.5 MiB however large the database.
 const READ_CACHE_KIB: i64 = 512;
@@ -79,10 +85,20 @@ CREATE TABLE IF NOT EXISTS snapshots (
 pub struct SqliteStore {
     path: PathBuf,
     durability: Durability,
-    writer: Mutex<Writer>,
+    /// Shared with the trace indexer, which writes the record in short transactions.
+    writer: Arc<Mutex<Writer>>,
+    indexer: Indexer,
     readers: Mutex<ReadPool>,
     /// Signalled when a read connection comes back or closes.
     reader_returned: Condvar,
+    stats: ReadPoolCounters,
+}
+
+/// What the read pool counted since the store opened.
+#[derive(Default)]
+struct ReadPoolCounters {
+    waits: AtomicU64,
+    timeouts: AtomicU64,
 }
 
 #[derive(Default)]
@@ -92,8 +108,8 @@ struct ReadPool {
     open: usize,
 }
 
-struct Writer {
-    conn: Connection,
+pub(super) struct Writer {
+    pub(super) conn: Connection,
     /// Actor rows already in the database, so most appends insert no actor.
     actor_ids: HashMap<Actor, i64>,
 }
@@ -111,20 +127,25 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA)?;
+        // Version 3 adds the trace's incremental record; a board's is built on first use.
+        conn.execute_batch(trace_index::SCHEMA)?;
         if version == 1 {
             // Version 2 keeps deleted boards (and their journals) but stops serving them.
             conn.execute_batch("ALTER TABLE boards ADD COLUMN deleted_ms INTEGER")?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let writer = Arc::new(Mutex::new(Writer {
+            conn,
+            actor_ids: HashMap::new(),
+        }));
         Ok(SqliteStore {
+            indexer: Indexer::start(path.clone(), durability, writer.clone()),
             path,
             durability,
-            writer: Mutex::new(Writer {
-                conn,
-                actor_ids: HashMap::new(),
-            }),
+            writer,
             readers: Mutex::new(ReadPool::default()),
             reader_returned: Condvar::new(),
+            stats: ReadPoolCounters::default(),
         })
     }
 
@@ -132,12 +153,40 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The boards stored (deleted ones left out).
+    pub fn board_ids(&self) -> StoreResult<Vec<BoardId>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT id FROM boards WHERE deleted_ms IS NULL ORDER BY id")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids.iter().filter_map(|id| BoardId::parse(id)).collect())
+        })
+    }
+
+    /// Builds the board's trace again from its whole journal (`nouage reindex`): the record is
+    /// emptied, then every entry is indexed; returns the entries indexed. Nothing else changes.
+    pub fn reindex(&self, id: &BoardId, wait: Duration) -> StoreResult<u64> {
+        self.read(|conn| board_exists(conn, id))?;
+        {
+            let mut writer = self.writer.lock().unwrap();
+            trace_index::clear(&mut writer.conn, id)?;
+        }
+        self.indexer.forget();
+        self.trace_catch_up(id, wait)?;
+        self.read(|conn| trace_index::progress_of(conn, id))
+    }
+
     /// Runs `f` on a pooled read connection, waiting for one when
-    /// `READ_POOL_CONNECTIONS_MAX` are in use.
+    /// `READ_POOL_CONNECTIONS_MAX` are in use, at most `READ_WAIT_MS`. `f` must not read
+    /// through the pool itself: holding one connection while waiting for another is how eight
+    /// readers arriving together once held every connection and waited forever.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         // An idle connection, or `None` when there is room to open one.
         let idle = {
             let mut pool = self.readers.lock().unwrap();
+            let mut deadline = None;
             loop {
                 if let Some(conn) = pool.idle.pop() {
                     break Some(conn);
@@ -146,7 +195,22 @@ impl SqliteStore {
                     pool.open += 1;
                     break None;
                 }
-                pool = self.reader_returned.wait(pool).unwrap();
+                let now = Instant::now();
+                let deadline = *deadline.get_or_insert_with(|| {
+                    self.stats.waits.fetch_add(1, Ordering::Relaxed);
+                    now + Duration::from_millis(READ_WAIT_MS)
+                });
+                if now >= deadline {
+                    self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    return Err(StoreError::Overloaded(format!(
+                        "every database read connection stayed busy for {READ_WAIT_MS} ms"
+                    )));
+                }
+                pool = self
+                    .reader_returned
+                    .wait_timeout(pool, deadline - now)
+                    .unwrap()
+                    .0;
             }
         };
         let conn = match idle {
@@ -201,7 +265,7 @@ impl Drop for Lease<'_> {
     }
 }
 
-fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connection> {
+pub(super) fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -337,9 +401,8 @@ impl Store for SqliteStore {
 
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
         self.read(|conn| {
-            if self.board(id)?.is_none() {
-                return Err(StoreError::BoardNotFound(id.clone()));
-            }
+            // On this connection: asking `self.board` here would wait for a second one.
+            board_exists(conn, id)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
                  FROM journal j JOIN actors a ON a.id = j.actor_id
@@ -401,6 +464,76 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn trace_catch_up(&self, id: &BoardId, wait: Duration) -> StoreResult<()> {
+        let (upto, last) = self.read(|conn| {
+            board_exists(conn, id)?;
+            Ok((
+                trace_index::progress_of(conn, id)?,
+                trace_index::last_seq(conn, id)?,
+            ))
+        })?;
+        if upto >= last {
+            return Ok(());
+        }
+        self.indexer.wait_for(id, last, wait)
+    }
+
+    fn trace_hint(&self, id: &BoardId) {
+        self.indexer.hint(id);
+    }
+
+    fn trace_contributions(&self, id: &BoardId) -> StoreResult<Contributions> {
+        self.read(|conn| trace_index::contributions(conn, id))
+    }
+
+    fn trace_entries(&self, id: &BoardId, page: &EntryPage) -> StoreResult<Vec<TraceEntry>> {
+        self.read(|conn| trace_index::entries(conn, id, page))
+    }
+
+    fn trace_elements(&self, id: &BoardId) -> StoreResult<Vec<crate::trace::ElementTrace>> {
+        self.read(|conn| trace_index::elements(conn, id))
+    }
+
+    fn trace_element(
+        &self,
+        id: &BoardId,
+        element: &str,
+    ) -> StoreResult<Vec<crate::trace::ElementChange>> {
+        self.read(|conn| trace_index::element(conn, id, element))
+    }
+
+    fn trace_deleted(
+        &self,
+        id: &BoardId,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::restore::DeletedElement>> {
+        self.read(|conn| trace_index::deleted(conn, id, limit))
+    }
+
+    fn trace_provenance(&self, id: &BoardId) -> StoreResult<crate::export::model::Provenance> {
+        self.read(|conn| trace_index::provenance(conn, id))
+    }
+
+    fn trace_last_deletion(&self, id: &BoardId, element: &str) -> StoreResult<Option<u64>> {
+        self.read(|conn| trace_index::last_deletion(conn, id, element))
+    }
+
+    fn load_upto_seq(&self, id: &BoardId, seq: u64) -> StoreResult<StoredDoc> {
+        self.read(|conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = load_upto_seq_in(conn, id, seq);
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    fn read_pool_stats(&self) -> ReadPoolStats {
+        ReadPoolStats {
+            waits: self.stats.waits.load(Ordering::Relaxed),
+            timeouts: self.stats.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
     /// Closes the idle read connections (each keeps a page cache of up to `READ_CACHE_KIB`)
     /// and empties the writer's page cache; both fill again from the operating system's cache.
     fn release_memory(&self) {
@@ -412,13 +545,15 @@ impl Store for SqliteStore {
         };
         self.reader_returned.notify_all();
         drop(closing);
+        self.indexer.forget();
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writer.conn.execute_batch("PRAGMA shrink_memory");
     }
 }
 
 /// The newest snapshot taken at or before `at_ms` and the journal after it up to `at_ms`.
-fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
+/// `BoardNotFound` unless the board exists and is not deleted.
+pub(super) fn board_exists(conn: &Connection, id: &BoardId) -> StoreResult<()> {
     let exists: bool = conn
         .query_row(
             "SELECT 1 FROM boards WHERE id = ?1 AND deleted_ms IS NULL",
@@ -427,9 +562,15 @@ fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc
         )
         .optional()?
         .unwrap_or(false);
-    if !exists {
-        return Err(StoreError::BoardNotFound(id.clone()));
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::BoardNotFound(id.clone()))
     }
+}
+
+fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
+    board_exists(conn, id)?;
     let snapshot = conn
         .query_row(
             "SELECT s.upto_seq, s.state_v1, s.created_ms FROM snapshots s
@@ -453,6 +594,37 @@ fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc
     )?;
     let updates = stmt
         .query_map(params![id.as_str(), after, at_ms], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StoredDoc { snapshot, updates })
+}
+
+/// The newest snapshot at or before entry `seq` and the journal after it, up to `seq`.
+fn load_upto_seq_in(conn: &Connection, id: &BoardId, seq: u64) -> StoreResult<StoredDoc> {
+    board_exists(conn, id)?;
+    let snapshot = conn
+        .query_row(
+            "SELECT upto_seq, state_v1, created_ms FROM snapshots
+             WHERE board_id = ?1 AND upto_seq <= ?2 ORDER BY upto_seq DESC LIMIT 1",
+            params![id.as_str(), seq as i64],
+            |r| {
+                Ok(Snapshot {
+                    board: id.clone(),
+                    upto_seq: r.get::<_, i64>(0)? as u64,
+                    state_v1: r.get(1)?,
+                    created_ms: r.get(2)?,
+                })
+            },
+        )
+        .optional()?;
+    let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, update_v1 FROM journal
+         WHERE board_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+    )?;
+    let updates = stmt
+        .query_map(params![id.as_str(), after, seq as i64], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -1,0 +1,856 @@
+//! The trace's incremental record in SQLite: what `GET /contributions`, `/history`,
+//! `/elements`, `/deleted`, the exports' authors and restores read, kept as the journal grows
+//! instead of replayed per request.
+//!
+//! One indexer thread per store brings a board's record up to its last journal entry: it
+//! replays the entries it has not seen through `shared::trace::Tally` (from the board's state
+//! at its last indexed entry: kept in memory for the last board, or rebuilt from the nearest
+//! snapshot) and writes what each entry did in small transactions on the writer connection.
+//! It never runs on the journal writer's thread; a request waits for it with a deadline. Every
+//! `CHECKPOINT_EVERY_ENTRIES` entries it stores the board's whole state as a snapshot, so the
+//! board at any past moment is at most that many applies away.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use shared::trace::{EntryReport, Tally};
+use yrs::updates::decoder::Decode;
+use yrs::{ReadTxn, StateVector, Transact};
+
+use super::sqlite::{Durability, Writer, board_exists, open_connection};
+use super::{
+    Actor, BoardId, Contributions, Contributor, EntryPage, StoreError, StoreResult, TraceEntry,
+};
+use crate::restore::{DeletedElement, ElementKind};
+use crate::trace::{ElementChange, ElementTrace};
+
+/// Journal entries between two checkpoints of a board's whole state (stored as snapshots):
+/// rebuilding the board at any entry costs at most this many applies after the nearest one.
+pub const CHECKPOINT_EVERY_ENTRIES: u64 = 1_000;
+/// Entries indexed per transaction: the journal writer waits at most one such transaction
+/// for the writer connection.
+const INDEX_BATCH_ENTRIES: usize = 128;
+/// Boards waiting for the indexer at most; a request beyond is answered 503.
+const INDEXER_QUEUE_BOARDS_MAX: usize = 1_024;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS trace_progress (
+    board_id TEXT PRIMARY KEY,
+    upto_seq INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS trace_entries (
+    board_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    actor_id INTEGER NOT NULL REFERENCES actors(id),
+    by_server INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    edited TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    chars INTEGER NOT NULL,
+    votes INTEGER NOT NULL,
+    PRIMARY KEY (board_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS trace_participants (
+    board_id TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    actor_id INTEGER NOT NULL REFERENCES actors(id),
+    updates INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    edited INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    chars INTEGER NOT NULL,
+    votes INTEGER NOT NULL,
+    PRIMARY KEY (board_id, pid)
+) STRICT;
+CREATE TABLE IF NOT EXISTS trace_touches (
+    board_id TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    element TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (board_id, pid, element)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trace_elements (
+    board_id TEXT NOT NULL,
+    element TEXT NOT NULL,
+    kind TEXT,
+    label TEXT,
+    present INTEGER NOT NULL DEFAULT 0,
+    first_seq INTEGER,
+    created_seq INTEGER,
+    changed_seq INTEGER,
+    deleted_seq INTEGER,
+    last_deleted_seq INTEGER,
+    PRIMARY KEY (board_id, element)
+) STRICT;
+CREATE TABLE IF NOT EXISTS trace_events (
+    board_id TEXT NOT NULL,
+    element TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    what TEXT NOT NULL,
+    PRIMARY KEY (board_id, element, seq)
+) STRICT, WITHOUT ROWID;
+";
+
+/// The tables of one board's record, emptied by a reindex.
+const TRACE_TABLES: [&str; 6] = [
+    "trace_progress",
+    "trace_entries",
+    "trace_participants",
+    "trace_touches",
+    "trace_elements",
+    "trace_events",
+];
+
+enum Job {
+    CatchUp(BoardId),
+    /// Drop the board state kept in memory.
+    Forget,
+}
+
+#[derive(Default)]
+struct Progress {
+    queued: HashSet<BoardId>,
+    /// The last indexed seq of the boards the indexer worked on.
+    upto: HashMap<BoardId, u64>,
+    /// Why the last catch-up of a board failed.
+    failed: HashMap<BoardId, String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+/// The handle on the indexer thread; the thread ends when this is dropped.
+pub(super) struct Indexer {
+    jobs: Mutex<SyncSender<Job>>,
+    shared: Arc<Shared>,
+}
+
+impl Indexer {
+    pub(super) fn start(path: PathBuf, durability: Durability, writer: Arc<Mutex<Writer>>) -> Self {
+        let (jobs, rx) = std::sync::mpsc::sync_channel(INDEXER_QUEUE_BOARDS_MAX);
+        let shared = Arc::new(Shared::default());
+        let for_worker = shared.clone();
+        std::thread::Builder::new()
+            .name("trace-indexer".into())
+            .spawn(move || {
+                let worker = Worker {
+                    path,
+                    durability,
+                    writer,
+                    shared: for_worker,
+                    conn: None,
+                    kept: None,
+                };
+                worker.run(rx)
+            })
+            .expect("spawning the trace indexer thread");
+        Indexer {
+            jobs: Mutex::new(jobs),
+            shared,
+        }
+    }
+
+    /// Queues a catch-up of `board` unless one is queued; false when the queue is full.
+    fn enqueue(&self, board: &BoardId) -> bool {
+        let mut progress = self.shared.progress.lock().unwrap();
+        progress.failed.remove(board);
+        if progress.queued.contains(board) {
+            return true;
+        }
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap()
+            .try_send(Job::CatchUp(board.clone()));
+        match sent {
+            Ok(()) => {
+                progress.queued.insert(board.clone());
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    pub(super) fn hint(&self, board: &BoardId) {
+        let _ = self.enqueue(board);
+    }
+
+    pub(super) fn forget(&self) {
+        let _ = self.jobs.lock().unwrap().try_send(Job::Forget);
+    }
+
+    /// Waits until the record of `board` reaches `target`, at most `wait`.
+    pub(super) fn wait_for(&self, board: &BoardId, target: u64, wait: Duration) -> StoreResult<()> {
+        if !self.enqueue(board) {
+            return Err(StoreError::Overloaded(
+                "the trace indexer's queue is full".into(),
+            ));
+        }
+        let deadline = Instant::now() + wait;
+        let mut progress = self.shared.progress.lock().unwrap();
+        loop {
+            if progress.upto.get(board).is_some_and(|upto| *upto >= target) {
+                return Ok(());
+            }
+            if let Some(why) = progress.failed.get(board) {
+                return Err(StoreError::Corrupt(format!(
+                    "the trace of board {board} could not be brought up to date: {why}"
+                )));
+            }
+            if !progress.queued.contains(board) {
+                // Caught up to the journal's end as it was then, and not to `target`: another
+                // process (an export from the command line) indexes the same board. Go again.
+                drop(progress);
+                if !self.enqueue(board) {
+                    return Err(StoreError::Overloaded(
+                        "the trace indexer's queue is full".into(),
+                    ));
+                }
+                progress = self.shared.progress.lock().unwrap();
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Overloaded(format!(
+                    "the trace of this board is still being brought up to date after {} ms",
+                    wait.as_millis()
+                )));
+            }
+            progress = self
+                .shared
+                .changed
+                .wait_timeout(progress, deadline - now)
+                .unwrap()
+                .0;
+        }
+    }
+}
+
+/// The board state the indexer replayed last: reused when the same board comes back.
+struct Kept {
+    board: BoardId,
+    upto_seq: u64,
+    tally: Tally,
+}
+
+struct Worker {
+    path: PathBuf,
+    durability: Durability,
+    writer: Arc<Mutex<Writer>>,
+    shared: Arc<Shared>,
+    /// The indexer's own read connection, opened on its first job.
+    conn: Option<Connection>,
+    kept: Option<Kept>,
+}
+
+/// One journal entry as the indexer reads it.
+struct Row {
+    seq: u64,
+    ts_ms: i64,
+    actor_id: i64,
+    pid: String,
+    update_v1: Vec<u8>,
+}
+
+/// What one entry did, with what the board showed right after it.
+struct Indexed {
+    row: Row,
+    report: EntryReport,
+    /// For each element the entry touched: its kind and label when it is on the board.
+    after: HashMap<String, Option<(ElementKind, String)>>,
+}
+
+impl Worker {
+    fn run(mut self, jobs: Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            let board = match job {
+                Job::CatchUp(board) => board,
+                Job::Forget => {
+                    self.kept = None;
+                    self.conn = None;
+                    continue;
+                }
+            };
+            let result = self.catch_up(&board);
+            let mut progress = self.shared.progress.lock().unwrap();
+            progress.queued.remove(&board);
+            match result {
+                Ok(upto) => {
+                    progress.upto.insert(board, upto);
+                }
+                Err(error) => {
+                    tracing::error!(%board, %error, "bringing the trace up to date failed");
+                    self.kept = None;
+                    progress.failed.insert(board, error.to_string());
+                }
+            }
+            drop(progress);
+            self.shared.changed.notify_all();
+        }
+    }
+
+    fn conn(&mut self) -> StoreResult<&Connection> {
+        if self.conn.is_none() {
+            let conn = open_connection(&self.path, self.durability)?;
+            conn.pragma_update(None, "cache_size", -512)?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_ref().expect("just opened"))
+    }
+
+    /// Indexes every entry of `board` not yet in its record; returns the last indexed seq.
+    fn catch_up(&mut self, board: &BoardId) -> StoreResult<u64> {
+        loop {
+            let conn = self.conn()?;
+            board_exists(conn, board)?;
+            let upto = progress_of(conn, board)?;
+            let rows = entries_after(conn, board, upto, INDEX_BATCH_ENTRIES)?;
+            if rows.is_empty() {
+                return Ok(upto);
+            }
+            let mut tally = self.tally_at(board, upto)?;
+            let mut batch = Vec::with_capacity(rows.len());
+            let mut checkpoints = Vec::new();
+            for row in rows {
+                let report = tally.apply(&row.pid, &row.update_v1);
+                let after = elements_after(&tally, &report);
+                if row.seq.is_multiple_of(CHECKPOINT_EVERY_ENTRIES) {
+                    checkpoints.push((row.seq, checkpoint(&tally)));
+                }
+                batch.push(Indexed { row, report, after });
+            }
+            let last = batch.last().map_or(upto, |i| i.row.seq);
+            let written = {
+                let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+                write_batch(&mut writer.conn, board, upto, &batch, &checkpoints)
+            };
+            match written {
+                Ok(true) => {
+                    self.kept = Some(Kept {
+                        board: board.clone(),
+                        upto_seq: last,
+                        tally,
+                    });
+                    self.shared
+                        .progress
+                        .lock()
+                        .unwrap()
+                        .upto
+                        .insert(board.clone(), last);
+                    self.shared.changed.notify_all();
+                }
+                // Another process indexed these entries first: start again from its progress.
+                Ok(false) => self.kept = None,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The board's state right after entry `upto` (nothing for 0), ready to replay the next.
+    fn tally_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<Tally> {
+        if let Some(kept) = self.kept.take()
+            && kept.board == *board
+            && kept.upto_seq == upto
+        {
+            return Ok(kept.tally);
+        }
+        if upto == 0 {
+            return Ok(Tally::new());
+        }
+        let conn = self.conn()?;
+        let snapshot: Option<(u64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT upto_seq, state_v1 FROM snapshots
+                 WHERE board_id = ?1 AND upto_seq <= ?2 ORDER BY upto_seq DESC LIMIT 1",
+                params![board.as_str(), upto as i64],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?;
+        let (mut tally, mut from) = match snapshot {
+            Some((seq, state)) => match Tally::resume(&state) {
+                Some(tally) => (tally, seq),
+                None => (Tally::new(), 0),
+            },
+            None => (Tally::new(), 0),
+        };
+        while from < upto {
+            let rows = entries_after(conn, board, from, (upto - from).min(512) as usize)?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
+            for row in rows.iter().filter(|r| r.seq <= upto) {
+                tally.apply(&row.pid, &row.update_v1);
+            }
+            from = last;
+        }
+        Ok(tally)
+    }
+}
+
+/// Each touched element's kind and label on the board after the entry (`None`: not there).
+fn elements_after(
+    tally: &Tally,
+    report: &EntryReport,
+) -> HashMap<String, Option<(ElementKind, String)>> {
+    let roots = shared::Roots::new(tally.doc());
+    let txn = tally.doc().transact();
+    report
+        .created
+        .iter()
+        .chain(&report.edited)
+        .chain(&report.deleted)
+        .map(|id| {
+            let found = ElementKind::of(&roots, &txn, id)
+                .map(|(kind, map)| (kind, crate::restore::label(&map, &txn)));
+            (id.clone(), found)
+        })
+        .collect()
+}
+
+/// The board's whole state, checked to decode, as a snapshot would hold it.
+fn checkpoint(tally: &Tally) -> Option<Vec<u8>> {
+    let state = tally
+        .doc()
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    yrs::Update::decode_v1(&state).ok().map(|_| state)
+}
+
+pub(super) fn progress_of(conn: &Connection, board: &BoardId) -> StoreResult<u64> {
+    Ok(conn
+        .query_row(
+            "SELECT upto_seq FROM trace_progress WHERE board_id = ?1",
+            [board.as_str()],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
+pub(super) fn last_seq(conn: &Connection, board: &BoardId) -> StoreResult<u64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = ?1",
+        [board.as_str()],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+fn entries_after(
+    conn: &Connection,
+    board: &BoardId,
+    after: u64,
+    limit: usize,
+) -> StoreResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.seq, j.ts_ms, j.actor_id, a.pid, j.update_v1
+         FROM journal j JOIN actors a ON a.id = j.actor_id
+         WHERE j.board_id = ?1 AND j.seq > ?2 ORDER BY j.seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![board.as_str(), after as i64, limit as i64], |r| {
+        Ok(Row {
+            seq: r.get::<_, i64>(0)? as u64,
+            ts_ms: r.get(1)?,
+            actor_id: r.get(2)?,
+            pid: r.get(3)?,
+            update_v1: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Writes what `batch` did, and moves the board's progress from `from` to the batch's last
+/// seq, in one transaction. `Ok(false)` (nothing written) when the progress is no longer
+/// `from`: another process indexed these entries.
+fn write_batch(
+    conn: &mut Connection,
+    board: &BoardId,
+    from: u64,
+    batch: &[Indexed],
+    checkpoints: &[(u64, Option<Vec<u8>>)],
+) -> StoreResult<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if progress_of(&tx, board)? != from {
+        return Ok(false);
+    }
+    for indexed in batch {
+        write_entry(&tx, board, indexed)?;
+    }
+    for (seq, state) in checkpoints {
+        if let Some(state) = state {
+            tx.execute(
+                "INSERT OR IGNORE INTO snapshots (board_id, upto_seq, state_v1, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![board.as_str(), *seq as i64, state, crate::room::now_ms()],
+            )?;
+        }
+    }
+    let last = batch.last().map_or(from, |i| i.row.seq);
+    tx.execute(
+        "INSERT INTO trace_progress (board_id, upto_seq) VALUES (?1, ?2)
+         ON CONFLICT (board_id) DO UPDATE SET upto_seq = excluded.upto_seq",
+        params![board.as_str(), last as i64],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn ids_json(ids: &[String]) -> String {
+    serde_json::to_string(ids).expect("a list of strings is JSON")
+}
+
+fn ids_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreResult<()> {
+    let Indexed { row, report, after } = indexed;
+    let b = board.as_str();
+    let seq = row.seq as i64;
+    let by_server = row.pid == Actor::system().pid;
+    tx.prepare_cached(
+        "INSERT INTO trace_entries
+             (board_id, seq, ts_ms, actor_id, by_server, created, edited, deleted, chars, votes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        b,
+        seq,
+        row.ts_ms,
+        row.actor_id,
+        by_server,
+        ids_json(&report.created),
+        ids_json(&report.edited),
+        ids_json(&report.deleted),
+        report.chars_written as i64,
+        report.votes_cast as i64
+    ])?;
+    // Distinct elements edited that this participant had neither created nor edited before.
+    for id in &report.created {
+        tx.prepare_cached(
+            "INSERT INTO trace_touches (board_id, pid, element, created) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT DO UPDATE SET created = 1",
+        )?
+        .execute(params![b, row.pid, id])?;
+    }
+    let mut newly_edited = 0i64;
+    for id in &report.edited {
+        newly_edited += tx
+            .prepare_cached(
+                "INSERT INTO trace_touches (board_id, pid, element, created)
+                 VALUES (?1, ?2, ?3, 0) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![b, row.pid, id])? as i64;
+    }
+    tx.prepare_cached(
+        "INSERT INTO trace_participants
+             (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (board_id, pid) DO UPDATE SET
+             actor_id = excluded.actor_id,
+             updates = updates + 1,
+             created = created + excluded.created,
+             edited = edited + excluded.edited,
+             deleted = deleted + excluded.deleted,
+             chars = chars + excluded.chars,
+             votes = votes + excluded.votes",
+    )?
+    .execute(params![
+        b,
+        row.pid,
+        row.actor_id,
+        report.created.len() as i64,
+        newly_edited,
+        report.deleted.len() as i64,
+        report.chars_written as i64,
+        report.votes_cast as i64
+    ])?;
+    let ensure = |id: &str| -> StoreResult<()> {
+        tx.prepare_cached(
+            "INSERT INTO trace_elements (board_id, element) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![b, id])?;
+        Ok(())
+    };
+    for id in &report.created {
+        ensure(id)?;
+        tx.prepare_cached(
+            "UPDATE trace_elements SET first_seq = coalesce(first_seq, ?3),
+                 created_seq = CASE WHEN ?4 THEN created_seq ELSE coalesce(created_seq, ?3) END
+             WHERE board_id = ?1 AND element = ?2",
+        )?
+        .execute(params![b, id, seq, by_server])?;
+    }
+    for id in report.created.iter().chain(&report.edited) {
+        ensure(id)?;
+        let (kind, label) = match after.get(id).cloned().flatten() {
+            Some((kind, label)) => (Some(kind.as_str()), Some(label)),
+            None => (None, None),
+        };
+        tx.prepare_cached(
+            "UPDATE trace_elements SET
+                 changed_seq = CASE WHEN ?4 OR created_seq IS NULL THEN changed_seq ELSE ?3 END,
+                 kind = coalesce(?5, kind),
+                 label = CASE WHEN ?5 IS NULL THEN label ELSE ?6 END,
+                 deleted_seq = NULL
+             WHERE board_id = ?1 AND element = ?2",
+        )?
+        .execute(params![b, id, seq, by_server, kind, label])?;
+    }
+    for id in &report.deleted {
+        ensure(id)?;
+        tx.prepare_cached(
+            "UPDATE trace_elements SET last_deleted_seq = ?3,
+                 deleted_seq = CASE WHEN label IS NULL THEN deleted_seq ELSE ?3 END
+             WHERE board_id = ?1 AND element = ?2",
+        )?
+        .execute(params![b, id, seq])?;
+    }
+    for (id, found) in after {
+        tx.prepare_cached(
+            "UPDATE trace_elements SET present = ?3 WHERE board_id = ?1 AND element = ?2",
+        )?
+        .execute(params![b, id, found.is_some()])?;
+        let has = |list: &[String]| list.iter().any(|x| x == id);
+        let what = if has(&report.created) {
+            if by_server { "restored" } else { "created" }
+        } else if has(&report.deleted) {
+            "deleted"
+        } else if by_server {
+            "restored"
+        } else {
+            "edited"
+        };
+        tx.prepare_cached(
+            "INSERT INTO trace_events (board_id, element, seq, what) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![b, id, seq, what])?;
+    }
+    Ok(())
+}
+
+/// Empties the record of `board` (a reindex builds it again from the journal).
+pub(super) fn clear(conn: &mut Connection, board: &BoardId) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for table in TRACE_TABLES {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE board_id = ?1"),
+            [board.as_str()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn actor_at(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Actor> {
+    Ok(Actor {
+        pid: r.get(first)?,
+        name: r.get(first + 1)?,
+        org: r.get(first + 2)?,
+        org_kind: r.get::<_, String>(first + 3)?.parse().ok(),
+    })
+}
+
+// The reads below answer from the record as it is; the store brings it up to date first.
+
+pub(super) fn contributions(conn: &Connection, board: &BoardId) -> StoreResult<Contributions> {
+    let journal_entries = progress_of(conn, board)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.pid, a.name, a.org, a.org_kind,
+                p.updates, p.created, p.edited, p.deleted, p.chars, p.votes
+         FROM trace_participants p JOIN actors a ON a.id = p.actor_id
+         WHERE p.board_id = ?1 AND p.pid <> ?2 ORDER BY p.pid",
+    )?;
+    let rows = stmt.query_map(params![board.as_str(), Actor::system().pid], |r| {
+        let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
+        Ok(Contributor {
+            actor: actor_at(r, 0)?,
+            counts: shared::trace::Counts {
+                updates: count(4)?,
+                created: count(5)?,
+                edited: count(6)?,
+                deleted: count(7)?,
+                chars_written: count(8)?,
+                votes_cast: count(9)?,
+            },
+        })
+    })?;
+    Ok(Contributions {
+        journal_entries,
+        contributors: rows.collect::<Result<Vec<_>, _>>()?,
+    })
+}
+
+pub(super) fn entries(
+    conn: &Connection,
+    board: &BoardId,
+    page: &EntryPage,
+) -> StoreResult<Vec<TraceEntry>> {
+    let before = page.before_seq.map_or(i64::MAX, |s| s as i64);
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.seq, e.ts_ms, a.pid, a.name, a.org, a.org_kind,
+                e.created, e.edited, e.deleted, e.chars, e.votes
+         FROM trace_entries e JOIN actors a ON a.id = e.actor_id
+         WHERE e.board_id = ?1 AND e.seq < ?2 AND e.by_server = 0
+           AND e.ts_ms BETWEEN ?3 AND ?4
+         ORDER BY e.seq DESC LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            board.as_str(),
+            before,
+            page.from_ms,
+            page.to_ms,
+            page.limit as i64
+        ],
+        |r| {
+            Ok(TraceEntry {
+                seq: r.get::<_, i64>(0)? as u64,
+                ts_ms: r.get(1)?,
+                actor: actor_at(r, 2)?,
+                report: EntryReport {
+                    created: ids_from_json(&r.get::<_, String>(6)?),
+                    edited: ids_from_json(&r.get::<_, String>(7)?),
+                    deleted: ids_from_json(&r.get::<_, String>(8)?),
+                    chars_written: r.get::<_, i64>(9)? as u64,
+                    votes_cast: r.get::<_, i64>(10)? as u64,
+                },
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn elements(conn: &Connection, board: &BoardId) -> StoreResult<Vec<ElementTrace>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT el.element, ca.name, ca.org, c.ts_ms, ga.name, ga.org, g.ts_ms
+         FROM trace_elements el
+         JOIN trace_entries c ON c.board_id = el.board_id AND c.seq = el.created_seq
+         JOIN actors ca ON ca.id = c.actor_id
+         JOIN trace_entries g ON g.board_id = el.board_id AND g.seq = el.changed_seq
+         JOIN actors ga ON ga.id = g.actor_id
+         WHERE el.board_id = ?1 AND el.present = 1 ORDER BY el.element",
+    )?;
+    let rows = stmt.query_map([board.as_str()], |r| {
+        Ok(ElementTrace {
+            id: r.get(0)?,
+            created_by: r.get(1)?,
+            created_org: r.get(2)?,
+            created_ms: r.get(3)?,
+            changed_by: r.get(4)?,
+            changed_org: r.get(5)?,
+            changed_ms: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn element(
+    conn: &Connection,
+    board: &BoardId,
+    element: &str,
+) -> StoreResult<Vec<ElementChange>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ev.what, e.ts_ms, e.by_server, a.name, a.org
+         FROM trace_events ev
+         JOIN trace_entries e ON e.board_id = ev.board_id AND e.seq = ev.seq
+         JOIN actors a ON a.id = e.actor_id
+         WHERE ev.board_id = ?1 AND ev.element = ?2 ORDER BY ev.seq",
+    )?;
+    let mut rows = stmt.query(params![board.as_str(), element])?;
+    let mut changes = Vec::new();
+    while let Some(r) = rows.next()? {
+        let what = match r.get_ref(0)?.as_str().unwrap_or("") {
+            "created" => "created",
+            "deleted" => "deleted",
+            "restored" => "restored",
+            _ => "edited",
+        };
+        let by_server: bool = r.get(2)?;
+        let (name, org) = if by_server {
+            (String::new(), String::new())
+        } else {
+            (r.get(3)?, r.get(4)?)
+        };
+        crate::trace::push_change(&mut changes, r.get(1)?, name, org, what);
+    }
+    Ok(changes)
+}
+
+pub(super) fn deleted(
+    conn: &Connection,
+    board: &BoardId,
+    limit: usize,
+) -> StoreResult<Vec<DeletedElement>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT el.element, el.kind, el.label, d.ts_ms, a.name, a.org
+         FROM trace_elements el
+         JOIN trace_entries d ON d.board_id = el.board_id AND d.seq = el.deleted_seq
+         JOIN actors a ON a.id = d.actor_id
+         WHERE el.board_id = ?1 AND el.present = 0 AND el.label IS NOT NULL
+         ORDER BY d.ts_ms DESC, el.element LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![board.as_str(), limit as i64], |r| {
+        let kind: String = r.get(1)?;
+        Ok(DeletedElement {
+            id: r.get(0)?,
+            kind: ElementKind::parse(&kind).unwrap_or(ElementKind::Node),
+            text: r.get(2)?,
+            deleted_ms: r.get(3)?,
+            deleted_by: r.get(4)?,
+            deleted_by_org: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn provenance(
+    conn: &Connection,
+    board: &BoardId,
+) -> StoreResult<crate::export::model::Provenance> {
+    let mut created = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT el.element, a.pid, e.ts_ms FROM trace_elements el
+         JOIN trace_entries e ON e.board_id = el.board_id AND e.seq = el.first_seq
+         JOIN actors a ON a.id = e.actor_id
+         WHERE el.board_id = ?1",
+    )?;
+    let mut rows = stmt.query([board.as_str()])?;
+    while let Some(r) = rows.next()? {
+        created.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+    }
+    let mut actors = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.pid, a.name, a.org, a.org_kind FROM trace_participants p
+         JOIN actors a ON a.id = p.actor_id WHERE p.board_id = ?1",
+    )?;
+    let mut rows = stmt.query([board.as_str()])?;
+    while let Some(r) = rows.next()? {
+        let actor = actor_at(r, 0)?;
+        actors.insert(actor.pid.clone(), actor);
+    }
+    Ok(crate::export::model::Provenance::new(created, actors))
+}
+
+pub(super) fn last_deletion(
+    conn: &Connection,
+    board: &BoardId,
+    element: &str,
+) -> StoreResult<Option<u64>> {
+    Ok(conn
+        .query_row(
+            "SELECT last_deleted_seq FROM trace_elements WHERE board_id = ?1 AND element = ?2",
+            params![board.as_str(), element],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten()
+        .map(|s| s as u64))
+}
