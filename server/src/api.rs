@@ -243,8 +243,16 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
     .await;
     match read {
         Ok(Ok(Ok(_))) => {}
-        Ok(Ok(Err(e))) => return Err(ApiError::unavailable(format!("not ready: the store failed a read: {e}"))),
-        Ok(Err(e)) => return Err(ApiError::unavailable(format!("not ready: the store read panicked: {e}"))),
+        Ok(Ok(Err(e))) => {
+            return Err(ApiError::unavailable(format!(
+                "not ready: the store failed a read: {e}"
+            )));
+        }
+        Ok(Err(e)) => {
+            return Err(ApiError::unavailable(format!(
+                "not ready: the store read panicked: {e}"
+            )));
+        }
         Err(_) => {
             return Err(ApiError::unavailable(format!(
                 "not ready: the store did not answer a read within {} ms",

@@ -13,11 +13,11 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::journal::JournalWriter;
 use crate::limit::CreationLimiter;
+use crate::pressure::Pressure;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::store::backup::DataDirLock;
 use crate::store::{BoardId, BoardRecord, SqliteStore, Store, StoreResult};
-use crate::pressure::Pressure;
 use crate::{api, trace, web_assets, ws};
 
 /// What every request handler shares.

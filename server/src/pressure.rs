@@ -101,7 +101,11 @@ impl Drop for CancelOnDrop {
 }
 
 /// Counts every 503 and logs it with the route, which names the board.
-pub async fn log_unavailable(State(app): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn log_unavailable(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     let response = next.run(request).await;

@@ -174,7 +174,7 @@ fn element_in(doc: &Doc, id: &str) -> Option<Snapshot> {
     let roots = Roots::new(doc);
     let txn = doc.transact();
     let (kind, map) = ElementKind::of(&roots, &txn, id)?;
-    let fields = map
+    let mut fields: Vec<(String, Field)> = map
         .iter(&txn)
         .map(|(key, value)| {
             let field = match value {
@@ -194,6 +194,8 @@ fn element_in(doc: &Doc, id: &str) -> Option<Snapshot> {
             (key.to_owned(), field)
         })
         .collect();
+    // In key order, so a restore writes the fields the same way whatever the map's order.
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
     Some(Snapshot { kind, fields })
 }
 

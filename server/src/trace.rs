@@ -77,7 +77,8 @@ pub async fn contributions(
     headers: HeaderMap,
 ) -> Result<Json<ContributionsResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let contributions = read_trace(&app, &record, |store, id| store.trace_contributions(id)).await?;
+    let contributions =
+        read_trace(&app, &record, |store, id| store.trace_contributions(id)).await?;
     Ok(Json(grouped(&contributions)))
 }
 
@@ -236,7 +237,10 @@ pub async fn history(
         limit: page.limit + 1,
         ..page
     };
-    let entries = read_trace(&app, &record, move |store, id| store.trace_entries(id, &asked)).await?;
+    let entries = read_trace(&app, &record, move |store, id| {
+        store.trace_entries(id, &asked)
+    })
+    .await?;
     Ok(Json(timeline(entries, page.limit)))
 }
 
@@ -246,9 +250,8 @@ fn history_page(query: &std::collections::HashMap<String, String>) -> Result<Ent
         query
             .get(key)
             .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request(format!("{key} must be {what}, not {v:?}"))
-                })
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("{key} must be {what}, not {v:?}")))
             })
             .transpose()
     };
@@ -498,8 +501,10 @@ pub async fn element_history(
 ) -> Result<Json<ElementHistoryResponse>, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
     let wanted = element.clone();
-    let mut changes =
-        read_trace(&app, &record, move |store, id| store.trace_element(id, &wanted)).await?;
+    let mut changes = read_trace(&app, &record, move |store, id| {
+        store.trace_element(id, &wanted)
+    })
+    .await?;
     if changes.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

@@ -120,7 +120,11 @@ async fn contributions_count_exactly_what_each_participant_did_whatever_the_auth
         .iter()
         .filter(|e| e["pid"] == "p-zoe")
         .collect();
-    assert_eq!(zoe_entries[0]["deleted"], serde_json::json!(["n2"]), "{history}");
+    assert_eq!(
+        zoe_entries[0]["deleted"],
+        serde_json::json!(["n2"]),
+        "{history}"
+    );
     assert_eq!(zoe_entries[1]["created"], serde_json::json!(["n3"]));
     assert_eq!(history["nextBefore"], Value::Null, "one page holds it all");
     // The timeline's runs: each participant's entries in a row as one line (joining, which

@@ -262,13 +262,8 @@ pub fn render_board(
     format: Format,
 ) -> Result<Vec<u8>, ExportError> {
     let mut entries = Some(entries);
-    let mut record = || {
-        record::Record::new(
-            board,
-            contributions,
-            entries.take().unwrap_or_default(),
-        )
-    };
+    let mut record =
+        || record::Record::new(board, contributions, entries.take().unwrap_or_default());
     let footer = format!("{} · {}", one_line(&board.title), board.id);
     Ok(match (format, board.kind) {
         (Format::Svg, BoardKind::MindMap) => draw::mind_map(board).into_bytes(),

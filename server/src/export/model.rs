@@ -93,13 +93,7 @@ pub struct Board {
 
 impl Board {
     /// Reads `doc`, with who created its elements (`provenance`, from the record).
-    pub fn read(
-        id: &str,
-        kind: BoardKind,
-        lang: Lang,
-        doc: &Doc,
-        provenance: Provenance,
-    ) -> Board {
+    pub fn read(id: &str, kind: BoardKind, lang: Lang, doc: &Doc, provenance: Provenance) -> Board {
         let roots = Roots::new(doc);
         let txn = doc.transact();
         let meta = roots.meta(&txn);

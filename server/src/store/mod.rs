@@ -15,6 +15,8 @@ pub use trace_index::CHECKPOINT_EVERY_ENTRIES;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trace_tests;
 
 use bytes::Bytes;
 use shared::{BoardKind, Lang, OrgKind};

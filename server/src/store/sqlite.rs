@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::trace_index::{self, Indexer};
 use super::{
-    Actor, BoardId, BoardRecord, Contributions, EntryPage, JournalEntry, JournalRow,
-    ReadPoolStats, Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
+    Actor, BoardId, BoardRecord, Contributions, EntryPage, JournalEntry, JournalRow, ReadPoolStats,
+    Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
 
@@ -173,7 +173,7 @@ impl SqliteStore {
             let mut writer = self.writer.lock().unwrap();
             trace_index::clear(&mut writer.conn, id)?;
         }
-        self.indexer.forget();
+        self.indexer.reset(id);
         self.trace_catch_up(id, wait)?;
         self.read(|conn| trace_index::progress_of(conn, id))
     }
@@ -719,6 +719,48 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_journal_readers_at_once_never_wedge_the_reads_of_other_boards() {
+        let dir = std::env::temp_dir().join(format!("nouage-wedge-{}", uuid::Uuid::new_v4()));
+        let store = std::sync::Arc::new(SqliteStore::open(&dir, Durability::Process).unwrap());
+        let (busy, other) = (crate::store::tests::board(), crate::store::tests::board());
+        store.create_board(&busy, &[0, 0]).unwrap();
+        store.create_board(&other, &[0, 0]).unwrap();
+        // 64 trace readers of one board arrive together (a meeting opens its history panel),
+        // while somebody joins another board. Each reader used to hold a pooled connection
+        // while asking for a second one: eight of them held the whole pool and waited forever.
+        let (done, finished) = std::sync::mpsc::channel();
+        for i in 0..65 {
+            let (store, done) = (store.clone(), done.clone());
+            let (busy, other) = (busy.id.clone(), other.id.clone());
+            std::thread::spawn(move || {
+                let answer = if i == 64 {
+                    store.board(&other).map(|b| b.is_some())
+                } else {
+                    store.journal(&busy).map(|rows| rows.len() == 1)
+                };
+                let _ = done.send(answer);
+            });
+        }
+        drop(done);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut answered = 0;
+        while answered < 65 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match finished.recv_timeout(left) {
+                Ok(Ok(right)) => assert!(right, "a read answered wrongly"),
+                // Sixty-five short reads share eight connections well within the wait.
+                Ok(Err(e)) => panic!("a read failed: {e}"),
+                Err(_) => panic!("{} of 65 reads still waiting after 30 s", 65 - answered),
+            }
+            answered += 1;
+        }
+        let pool = store.readers.lock().unwrap();
+        assert_eq!(pool.idle.len(), pool.open, "every connection came back");
+        drop(pool);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn a_burst_of_reads_shares_a_bounded_pool_of_connections() {

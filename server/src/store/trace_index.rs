@@ -30,10 +30,17 @@ use crate::trace::{ElementChange, ElementTrace};
 
 /// Journal entries between two checkpoints of a board's whole state (stored as snapshots):
 /// rebuilding the board at any entry costs at most this many applies after the nearest one.
+#[cfg(not(test))]
 pub const CHECKPOINT_EVERY_ENTRIES: u64 = 1_000;
+/// Small in unit tests, so short random journals cross several checkpoints.
+#[cfg(test)]
+pub const CHECKPOINT_EVERY_ENTRIES: u64 = 7;
 /// Entries indexed per transaction: the journal writer waits at most one such transaction
 /// for the writer connection.
+#[cfg(not(test))]
 const INDEX_BATCH_ENTRIES: usize = 128;
+#[cfg(test)]
+const INDEX_BATCH_ENTRIES: usize = 5;
 /// Boards waiting for the indexer at most; a request beyond is answered 503.
 const INDEXER_QUEUE_BOARDS_MAX: usize = 1_024;
 
@@ -181,6 +188,12 @@ impl Indexer {
 
     pub(super) fn hint(&self, board: &BoardId) {
         let _ = self.enqueue(board);
+    }
+
+    /// Forgets what the indexer knew of `board`'s progress (its record was emptied).
+    pub(super) fn reset(&self, board: &BoardId) {
+        self.shared.progress.lock().unwrap().upto.remove(board);
+        self.forget();
     }
 
     pub(super) fn forget(&self) {
