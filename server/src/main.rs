@@ -75,6 +75,15 @@ enum Command {
         #[arg(long)]
         at: Option<i64>,
     },
+    /// Builds the trace's record (who contributed what, each element's story) again from the
+    /// journal, for one board or every board; nothing else changes. The server must be stopped.
+    Reindex {
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// The board to reindex (default: every board).
+        #[arg(long)]
+        board: Option<String>,
+    },
     /// Writes a consistent copy of the database, even while a server runs.
     Backup {
         #[arg(long, default_value = "./nouage-data")]
@@ -194,6 +203,7 @@ fn main() -> anyhow::Result<()> {
             data,
             at,
         } => export(&board, &format, &out, &data, at),
+        Command::Reindex { data, board } => reindex(&data, board.as_deref()),
         Command::Backup { data, out } => {
             let contents = backup::backup(&data, &out)?;
             println!(
@@ -217,6 +227,39 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn reindex(data: &std::path::Path, board: Option<&str>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use server::store::{BoardId, SqliteStore, Store};
+    if !data.join(server::store::DB_FILE_NAME).exists() {
+        anyhow::bail!("no Nouage database in {}", data.display());
+    }
+    // The server must not run: its indexer would race this one for the same record.
+    let _lock = backup::DataDirLock::acquire(data)?;
+    let store = SqliteStore::open(data, Durability::Fsync)?;
+    let boards = match board {
+        Some(board) => {
+            let id = BoardId::parse(board)
+                .filter(|id| matches!(store.board(id), Ok(Some(_))))
+                .with_context(|| format!("board {board} not found in {}", data.display()))?;
+            vec![id]
+        }
+        None => store.board_ids()?,
+    };
+    let started = std::time::Instant::now();
+    let mut entries = 0;
+    for id in &boards {
+        entries += store
+            .reindex(id, std::time::Duration::from_secs(EXPORT_TRACE_WAIT_SECS))
+            .with_context(|| format!("reindexing board {id}"))?;
+    }
+    println!(
+        "reindexed {} boards ({entries} journal entries) in {} ms",
+        boards.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 /// How long `nouage export` waits for a board's trace to be brought up to date (a board whose

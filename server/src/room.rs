@@ -354,6 +354,9 @@ impl Room {
         rooms: Arc<Rooms>,
         mut rx: mpsc::Receiver<RoomCmd>,
     ) {
+        // The board's trace is brought up to date beside the room, off the commit path: a
+        // board stored before the record existed gets its record on its first load.
+        ctx.store.trace_hint(&board);
         tokio::spawn(async move {
             let mut room = Room::new(board, room_id, ctx, rooms);
             match room.load(&mut rx, None).await {
@@ -519,6 +522,8 @@ impl Room {
     /// `room_sleep_after_ms` and everything applied is committed, so storage holds it all. The
     /// connections stay; the next command that needs the document loads it again.
     fn fall_asleep(&mut self) {
+        // Quiet now: a good moment to bring the trace up to date.
+        self.ctx.store.trace_hint(&self.board);
         self.awake = None;
         self.full_state = None;
         self.asleep = true;
@@ -1183,6 +1188,7 @@ impl Room {
             tracing::warn!(board = %self.board, %reason, "snapshot on unload failed");
         }
         self.rooms.remove(&self.board, self.room_id);
+        self.ctx.store.trace_hint(&self.board);
         tracing::debug!(board = %self.board, "room unloaded");
         refuse_all(rx, JoinError::RoomClosed).await;
     }

@@ -161,10 +161,12 @@ pub struct Run {
 
 #[derive(Clone, PartialEq)]
 pub struct History {
-    /// Every entry's time and participant, the stops of the time slider.
+    /// The latest entries' time and participant, oldest first: the stops of the time slider.
     pub entries: Vec<(f64, String)>,
     pub runs: Vec<Run>,
     pub sessions: usize,
+    /// Older entries exist beyond this page.
+    pub more: bool,
 }
 
 impl FromJson for History {
@@ -180,24 +182,30 @@ impl FromJson for History {
                 who: contribution_row(r),
             })
             .collect();
+        // The server pages newest first; the slider runs oldest to newest.
         let entries = j
             .get("entries")
             .items()
             .iter()
+            .rev()
             .map(|e| (e.get("ts").num().unwrap_or(0.0), e.get("name").str()))
             .collect();
         Some(History {
             entries,
             runs,
             sessions: j.get("sessions").items().len(),
+            more: j.get("nextBefore").num().is_some(),
         })
     }
 }
 
+/// Entries the history panel loads: the latest page of the timeline.
+const HISTORY_PAGE_ENTRIES: usize = 1_000;
+
 pub async fn history(id: &str, token: &str) -> Result<History, String> {
     fetch_json(
         "GET",
-        &format!("/api/boards/{id}/history"),
+        &format!("/api/boards/{id}/history?limit={HISTORY_PAGE_ENTRIES}"),
         None,
         Some(token),
     )

@@ -238,7 +238,8 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
             })
             .collect::<Vec<_>>();
         view! {
-            <p class="hint">{h.sessions}" "{i18n.live(Key::WorkingSessions)}" · "{count}" "{i18n.live(Key::Changes)}</p>
+            <p class="hint">{h.sessions}" "{i18n.live(Key::WorkingSessions)}" · "{count}" "{i18n.live(Key::Changes)}
+                {h.more.then(|| view! { " "{i18n.live(Key::LatestChangesOnly)} })}</p>
             {(count > 0).then(|| view! {
                 <label class="time-travel">{i18n.live(Key::TimeTravel)}
                     <input type="range" min="0" max=count - 1 prop:value=move || position.get().to_string()
