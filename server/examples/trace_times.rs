@@ -1,131 +1,154 @@
-//! Times the trace on a board edited for months: 100,000 journal entries (2,000 nodes created,
-//! then 98,000 keystrokes by three participants) in SQLite, with a snapshot every 2,000
-//! entries as a loaded room writes them. Prints the time to compute the contributions (read
-//! the journal and replay it), and to rebuild the board as it was at several moments (newest
-//! snapshot before the moment plus the journal after it). Run in release:
-//! `cargo run --release -p nouage-server --example trace_times`.
+//! What the trace's read paths cost on boards with long journals: each endpoint's store work
+//! (p50 / p99) answered from the incremental record, beside the replay of the whole journal
+//! that answered them before, and the board at a past moment with and without the record's
+//! checkpoints. Run in release:
+//!
+//! ```sh
+//! cargo run --release -p nouage-server --example trace_times -- 10000 100000 1000000
+//! ```
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use server::store::{
-    Actor, BoardId, BoardRecord, Durability, JournalEntry, Snapshot, SqliteStore, Store,
+    BoardId, Durability, EntryPage, JournalRow, SqliteStore, Store, StoredDoc, sample,
 };
-use server::tokens::BoardTokens;
-use shared::trace::Tally;
-use shared::{BoardKind, Lang, OrgKind, Roots};
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Text, Transact, Update};
 
-const ENTRIES: u64 = 100_000;
-const SNAPSHOT_EVERY: u64 = 2_000;
-const START_MS: i64 = 1_780_000_000_000;
-/// One entry every 30 s: 100,000 entries span about five weeks.
-const STEP_MS: i64 = 30_000;
+fn percentiles(mut times: Vec<Duration>) -> String {
+    times.sort();
+    let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "{:>9.2} / {:>9.2}",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3
+    )
+}
 
-fn main() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("nouage-trace-times-{}", std::process::id()));
-    let store = SqliteStore::open(&dir, Durability::Process)?;
-    let record = BoardRecord {
-        id: BoardId::new_random(),
-        kind: BoardKind::MindMap,
-        title: "Projet de territoire".into(),
-        lang: Lang::Fr,
-        created_ms: START_MS,
-        token_hashes: BoardTokens::generate().hashes(),
-    };
-    let initial = shared::doc::initial_update(BoardKind::MindMap, &record.title, Lang::Fr);
-    store.create_board(&record, &initial)?;
-    let doc = Doc::new();
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(&initial)?)?;
-    let roots = Roots::new(&doc);
-    let actors: Vec<Arc<Actor>> = ["Anne", "Bruno", "Zoé"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            Arc::new(Actor {
-                pid: format!("p{i}"),
-                name: (*name).into(),
-                org: ["Commune", "Intercommunalité", "Association"][i].into(),
-                org_kind: Some([OrgKind::Commune, OrgKind::Epci, OrgKind::Association][i]),
-            })
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(f());
+            started.elapsed()
         })
-        .collect();
-    let started = Instant::now();
-    let mut batch = Vec::new();
-    for seq in 2..=ENTRIES {
-        let i = (seq - 2) as usize;
-        let update = {
-            let mut txn = doc.transact_mut();
-            if i < 2_000 {
-                roots.add_sample_node(&mut txn, i);
-            } else {
-                let id = format!("n{}", i % 2_000);
-                let text = shared::doc::child_text(&roots.nodes, &txn, &id, "text").unwrap();
-                text.push(&mut txn, "a");
-            }
-            txn.encode_update_v1()
-        };
-        batch.push(JournalEntry {
-            board: record.id.clone(),
-            seq,
-            ts_ms: START_MS + seq as i64 * STEP_MS,
-            actor: actors[i % 3].clone(),
-            update_v1: Bytes::from(update),
-        });
-        if batch.len() == 1_000 {
-            store.append(&batch)?;
-            batch.clear();
-        }
-        if seq % SNAPSHOT_EVERY == 0 {
-            store.append(&batch)?;
-            batch.clear();
-            store.write_snapshot(&Snapshot {
-                board: record.id.clone(),
-                upto_seq: seq,
-                state_v1: doc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default()),
-                created_ms: START_MS + seq as i64 * STEP_MS,
-            })?;
-        }
-    }
-    store.append(&batch)?;
-    println!(
-        "built {ENTRIES} journal entries in {:.1} s ({dir:?})",
-        started.elapsed().as_secs_f64()
-    );
+        .collect()
+}
 
-    let started = Instant::now();
-    let rows = store.journal(&record.id)?;
-    let read_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut tally = Tally::new();
-    for row in &rows {
-        tally.apply(&row.actor.pid, &row.update_v1);
-    }
-    let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    println!(
-        "contributions: {} entries read in {read_ms:.0} ms, replayed and counted in {:.0} ms more ({total_ms:.0} ms in all)",
-        rows.len(),
-        total_ms - read_ms
-    );
-    for fraction in [0.1234, 0.5555, 0.9876, 1.0] {
-        let at = START_MS + (ENTRIES as f64 * fraction) as i64 * STEP_MS;
+const PAGE: EntryPage = EntryPage {
+    before_seq: None,
+    from_ms: i64::MIN,
+    to_ms: i64::MAX,
+    limit: 500,
+};
+
+fn main() {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    println!("store work per request, ms (p50 / p99); before = read the journal and replay it");
+    for entries in sizes {
+        let dir = std::env::temp_dir().join(format!("nouage-trace-bench-{entries}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir, Durability::Process).unwrap();
         let started = Instant::now();
-        let stored = store.load_at(&record.id, at)?;
-        let replayed = stored.updates.len();
-        let (past, ..) = server::room::load_doc(stored).map_err(anyhow::Error::msg)?;
-        let nodes = Roots::new(&past).nodes(&past.transact()).len();
+        let (record, _) = sample::long_canvas(&store, entries).unwrap();
+        let id = record.id.clone();
+        println!("\n{entries} entries (written in {:.1} s)", started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let indexed = store.reindex(&id, Duration::from_secs(3_600)).unwrap();
         println!(
-            "board at {:>4.1} % of its history: {nodes} nodes, snapshot + {replayed} entries, {:.1} ms",
-            fraction * 100.0,
-            started.elapsed().as_secs_f64() * 1e3
+            "  record built from nothing: {indexed} entries in {:.1} s",
+            started.elapsed().as_secs_f64()
         );
+        let runs_after = 50;
+        let runs_before = if entries >= 1_000_000 { 3 } else { 10 };
+        let journal = || store.journal(&id).unwrap();
+        let element = "n7";
+        type Before<'a> = Box<dyn Fn(&[JournalRow]) + 'a>;
+        type After<'a> = Box<dyn Fn(&SqliteStore, &BoardId) + 'a>;
+        let cases: Vec<(&str, Before, After)> = vec![
+            (
+                "contributions",
+                Box::new(|rows| drop(server::trace::replay::contributions(rows))),
+                Box::new(|s, id| drop(s.trace_contributions(id).unwrap())),
+            ),
+            (
+                "history (500)",
+                Box::new(|rows| drop(server::trace::replay::entries(rows, &PAGE))),
+                Box::new(|s, id| drop(s.trace_entries(id, &PAGE).unwrap())),
+            ),
+            (
+                "elements",
+                Box::new(|rows| drop(server::trace::element_traces(rows))),
+                Box::new(|s, id| drop(s.trace_elements(id).unwrap())),
+            ),
+            (
+                "elements/{id}",
+                Box::new(move |rows| drop(server::trace::element_changes(rows, element))),
+                Box::new(move |s, id| drop(s.trace_element(id, element).unwrap())),
+            ),
+            (
+                "deleted",
+                Box::new(|rows| drop(server::restore::deleted_elements(rows))),
+                Box::new(|s, id| drop(s.trace_deleted(id, 201).unwrap())),
+            ),
+        ];
+        println!("  {:<16} {:>21} {:>21}", "endpoint", "before", "after");
+        for (name, before, after) in &cases {
+            let before = time(runs_before, || before(&journal()));
+            let after = time(runs_after, || {
+                store.trace_catch_up(&id, Duration::from_secs(10)).unwrap();
+                after(&store, &id)
+            });
+            println!(
+                "  {name:<16} {:>21} {:>21}",
+                percentiles(before),
+                percentiles(after)
+            );
+        }
+        // The board at a past moment: with the record's checkpoints, and from the whole
+        // journal as before (no snapshot written by a room on this board).
+        let moments: Vec<u64> = (1..=runs_before as u64)
+            .map(|i| entries * i / (runs_before as u64 + 1))
+            .collect();
+        let (store, id) = (&store, &id);
+        let with = time(moments.len(), {
+            let mut m = moments.iter();
+            move || {
+                let seq = *m.next().unwrap();
+                let at = sample::START_MS + seq as i64 * 1_000;
+                server::room::load_doc(store.load_at(id, at).unwrap()).unwrap()
+            }
+        });
+        let without = time(moments.len(), {
+            let mut m = moments.iter();
+            move || {
+                let seq = *m.next().unwrap();
+                let updates = store
+                    .journal(id)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.seq <= seq)
+                    .map(|r| (r.seq, r.update_v1))
+                    .collect();
+                server::room::load_doc(StoredDoc {
+                    snapshot: None,
+                    updates,
+                })
+                .unwrap()
+            }
+        });
+        println!(
+            "  {:<16} {:>21} {:>21}",
+            "board at a time",
+            percentiles(without),
+            percentiles(with)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = doc.transact().state_vector();
-    drop(store);
-    std::fs::remove_dir_all(&dir)?;
-    Ok(())
 }

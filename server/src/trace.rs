@@ -396,7 +396,7 @@ pub async fn elements(
     Ok(Json(ElementsResponse { elements }))
 }
 
-pub(crate) fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
+pub fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
     let system = Actor::system().pid;
     let mut tally = Tally::new();
     let mut traces: BTreeMap<String, ElementTrace> = BTreeMap::new();
@@ -522,7 +522,7 @@ pub async fn element_history(
     }))
 }
 
-pub(crate) fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange> {
+pub fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange> {
     let system = Actor::system().pid;
     let mut tally = Tally::new();
     let mut changes: Vec<ElementChange> = Vec::new();

@@ -3,15 +3,10 @@
 //! relay keeps relaying, and a SIGTERM in the middle ends the process in bounded time with
 //! nothing committed lost.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use nouage_tests::{Board, ProcessServer, TempDir, YClient, create_board, http};
-use server::store::{Actor, BoardId, BoardRecord, JournalEntry, SqliteStore, Store};
-use shared::{BoardKind, Lang, Roots};
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, Transact};
+use server::store::SqliteStore;
 
 /// Journal entries of the stormed board (each a keystroke or a new note, as a long-lived
 /// canvas accumulates). `NOUAGE_STORM_ENTRIES` changes it.
@@ -29,65 +24,9 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 /// a data directory, as years of meetings would leave it.
 fn long_journal(data: &std::path::Path, entries: u64) -> Board {
     let store = SqliteStore::open(data, server::store::Durability::Process).unwrap();
-    let tokens = server::tokens::BoardTokens::generate();
-    let id = BoardId::new_random();
-    let initial = shared::doc::initial_update(BoardKind::Diagnosis, "Diagnostic", Lang::Fr);
-    let record = BoardRecord {
-        id: id.clone(),
-        kind: BoardKind::Diagnosis,
-        title: "Diagnostic".into(),
-        lang: Lang::Fr,
-        created_ms: 1_700_000_000_000,
-        token_hashes: tokens.hashes(),
-    };
-    store.create_board(&record, &initial).unwrap();
-    let doc = Doc::new();
-    doc.transact_mut()
-        .apply_update(yrs::Update::decode_v1(&initial).unwrap())
-        .unwrap();
-    let roots = Roots::new(&doc);
-    let actors: Vec<Arc<Actor>> = (0..4)
-        .map(|i| {
-            Arc::new(Actor {
-                pid: format!("p{i}"),
-                name: format!("Participant {i}"),
-                org: ["Commune", "EPCI", "Association", "Entreprise"][i].into(),
-                org_kind: None,
-            })
-        })
-        .collect();
-    let mut batch = Vec::new();
-    for seq in 2..=entries {
-        let who = (seq % 4) as usize;
-        let note = format!("n{}", seq / 50);
-        let update = {
-            let mut txn = doc.transact_mut();
-            if seq % 50 == 2 || shared::doc::child_text(&roots.notes, &txn, &note, "text").is_none()
-            {
-                roots.add_note(&mut txn, &note, "s1", "", "#fff", &actors[who].pid);
-            } else if seq % 997 == 0 {
-                roots.delete_note(&mut txn, &note);
-            } else if let Some(text) = shared::doc::child_text(&roots.notes, &txn, &note, "text") {
-                let len = yrs::GetString::get_string(&text, &txn).len() as u32;
-                yrs::Text::insert(&text, &mut txn, len, "a");
-            }
-            txn.encode_update_v1()
-        };
-        batch.push(JournalEntry {
-            board: id.clone(),
-            seq,
-            ts_ms: 1_700_000_000_000 + seq as i64 * 1_000,
-            actor: actors[who].clone(),
-            update_v1: Bytes::from(update),
-        });
-        if batch.len() == 5_000 {
-            store.append(&batch).unwrap();
-            batch.clear();
-        }
-    }
-    store.append(&batch).unwrap();
+    let (record, tokens) = server::store::sample::long_canvas(&store, entries).unwrap();
     Board {
-        id: id.to_string(),
+        id: record.id.to_string(),
         facilitator: tokens.facilitator,
         editor: tokens.editor,
         viewer: tokens.viewer,

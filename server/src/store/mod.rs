@@ -6,6 +6,8 @@
 
 pub mod backup;
 mod memory;
+#[doc(hidden)]
+pub mod sample;
 mod sqlite;
 mod trace_index;
 
