@@ -58,7 +58,10 @@ fn main() {
         let started = Instant::now();
         let (record, _) = sample::long_canvas(&store, entries).unwrap();
         let id = record.id.clone();
-        println!("\n{entries} entries (written in {:.1} s)", started.elapsed().as_secs_f64());
+        println!(
+            "\n{entries} entries (written in {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
         let started = Instant::now();
         let indexed = store.reindex(&id, Duration::from_secs(3_600)).unwrap();
         println!(
