@@ -387,3 +387,115 @@ async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() 
     assert_eq!(unknown.status().as_u16(), 404);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_history_pages_newest_first_and_bad_trace_requests_get_clear_errors() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let other = create_board(&server.base, "mindmap", "Autre").await;
+    let (client, roots) = join(&server, &board, "p-anne", "Anne", "Commune", "commune").await;
+    for i in 0..7 {
+        client.edit(|txn| {
+            roots.add_node(
+                txn,
+                &format!("k{i}"),
+                Some("root"),
+                i as f64,
+                "Idée",
+                "p-anne",
+            )
+        });
+    }
+    // Relayed means committed: once a watcher has the seven nodes, the journal has them.
+    let watcher = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let seen = Roots::new(watcher.doc());
+    watcher
+        .wait_until(|doc| seen.nodes(&doc.transact()).len() >= 8)
+        .await
+        .unwrap();
+    let url = |query: &str| format!("{}/api/boards/{}/history{query}", server.base, board.id);
+    // Seven nodes, pages of three, newest first, each page's cursor leading to the next.
+    let mut created = Vec::new();
+    let mut query = "?limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = get_json(&url(&query), &board.viewer).await;
+        pages += 1;
+        for entry in page["entries"].as_array().unwrap() {
+            created.extend(
+                entry["created"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned()),
+            );
+        }
+        match page["nextBefore"].as_u64() {
+            Some(before) => query = format!("?limit=3&before={before}"),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor does not move: {page}");
+    }
+    let expected: Vec<String> = (0..7).rev().map(|i| format!("k{i}")).collect();
+    assert_eq!(created, expected, "every node once, newest first");
+    assert!(pages >= 3, "{pages} pages");
+
+    let cases = [
+        (
+            url("?limit=0"),
+            board.viewer.clone(),
+            400,
+            "limit must be between 1 and 5000",
+        ),
+        (
+            url("?limit=5001"),
+            board.viewer.clone(),
+            400,
+            "limit must be between 1 and 5000",
+        ),
+        (
+            url("?before=0"),
+            board.viewer.clone(),
+            400,
+            "before must be a journal seq",
+        ),
+        (
+            url("?before=abc"),
+            board.viewer.clone(),
+            400,
+            "before must be",
+        ),
+        (
+            url("?from=soon"),
+            board.viewer.clone(),
+            400,
+            "from must be a time",
+        ),
+        (url(""), other.viewer.clone(), 401, "wrong or revoked token"),
+        (
+            format!(
+                "{}/api/boards/{}/elements/nothing-here",
+                server.base, board.id
+            ),
+            board.viewer.clone(),
+            404,
+            "never had an element",
+        ),
+    ];
+    for (url, token, status, message) in cases {
+        let response = http().get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap_or("").contains(message),
+            "{url}: {body}"
+        );
+    }
+    // Nothing changed: the whole history is still there.
+    let all = get_json(&url(""), &board.viewer).await;
+    assert!(all["entries"].as_array().unwrap().len() >= 7, "{all}");
+    server.stop().await;
+}

@@ -153,6 +153,17 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The snapshot and the journal after it, up to `upto`, in one read transaction so the two
+    /// agree.
+    fn load_upto(&self, id: &BoardId, upto: Upto) -> StoreResult<StoredDoc> {
+        self.read(|conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = load_in(conn, id, upto);
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
     /// The boards stored (deleted ones left out).
     pub fn board_ids(&self) -> StoreResult<Vec<BoardId>> {
         self.read(|conn| {
@@ -354,22 +365,11 @@ impl Store for SqliteStore {
     }
 
     fn load(&self, id: &BoardId) -> StoreResult<StoredDoc> {
-        self.read(|conn| {
-            // One read transaction, so the snapshot and the journal agree.
-            conn.execute_batch("BEGIN")?;
-            let result = load_in(conn, id, i64::MAX);
-            conn.execute_batch("COMMIT")?;
-            result
-        })
+        self.load_upto(id, Upto::Time(i64::MAX))
     }
 
     fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
-        self.read(|conn| {
-            conn.execute_batch("BEGIN")?;
-            let result = load_in(conn, id, at_ms);
-            conn.execute_batch("COMMIT")?;
-            result
-        })
+        self.load_upto(id, Upto::Time(at_ms))
     }
 
     fn append(&self, entries: &[JournalEntry]) -> StoreResult<()> {
@@ -519,12 +519,7 @@ impl Store for SqliteStore {
     }
 
     fn load_upto_seq(&self, id: &BoardId, seq: u64) -> StoreResult<StoredDoc> {
-        self.read(|conn| {
-            conn.execute_batch("BEGIN")?;
-            let result = load_upto_seq_in(conn, id, seq);
-            conn.execute_batch("COMMIT")?;
-            result
-        })
+        self.load_upto(id, Upto::Seq(seq))
     }
 
     fn read_pool_stats(&self) -> ReadPoolStats {
@@ -551,7 +546,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// The newest snapshot taken at or before `at_ms` and the journal after it up to `at_ms`.
 /// `BoardNotFound` unless the board exists and is not deleted.
 pub(super) fn board_exists(conn: &Connection, id: &BoardId) -> StoreResult<()> {
     let exists: bool = conn
@@ -569,62 +563,49 @@ pub(super) fn board_exists(conn: &Connection, id: &BoardId) -> StoreResult<()> {
     }
 }
 
-fn load_in(conn: &Connection, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {
+/// Where a load stops: at a moment, or at a journal entry.
+#[derive(Clone, Copy)]
+enum Upto {
+    /// Entries written at or before this time (milliseconds since 1970).
+    Time(i64),
+    /// Entries up to this seq.
+    Seq(u64),
+}
+
+/// The newest snapshot taken at or before `upto` and the journal after it, up to `upto`.
+fn load_in(conn: &Connection, id: &BoardId, upto: Upto) -> StoreResult<StoredDoc> {
     board_exists(conn, id)?;
-    let snapshot = conn
-        .query_row(
+    let (snapshot_sql, journal_sql, bound) = match upto {
+        Upto::Time(at_ms) => (
             "SELECT s.upto_seq, s.state_v1, s.created_ms FROM snapshots s
              JOIN journal j ON j.board_id = s.board_id AND j.seq = s.upto_seq
              WHERE s.board_id = ?1 AND j.ts_ms <= ?2 ORDER BY s.upto_seq DESC LIMIT 1",
-            params![id.as_str(), at_ms],
-            |r| {
-                Ok(Snapshot {
-                    board: id.clone(),
-                    upto_seq: r.get::<_, i64>(0)? as u64,
-                    state_v1: r.get(1)?,
-                    created_ms: r.get(2)?,
-                })
-            },
-        )
-        .optional()?;
-    let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, update_v1 FROM journal
-         WHERE board_id = ?1 AND seq > ?2 AND ts_ms <= ?3 ORDER BY seq",
-    )?;
-    let updates = stmt
-        .query_map(params![id.as_str(), after, at_ms], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(StoredDoc { snapshot, updates })
-}
-
-/// The newest snapshot at or before entry `seq` and the journal after it, up to `seq`.
-fn load_upto_seq_in(conn: &Connection, id: &BoardId, seq: u64) -> StoreResult<StoredDoc> {
-    board_exists(conn, id)?;
-    let snapshot = conn
-        .query_row(
+            "SELECT seq, update_v1 FROM journal
+             WHERE board_id = ?1 AND seq > ?2 AND ts_ms <= ?3 ORDER BY seq",
+            at_ms,
+        ),
+        Upto::Seq(seq) => (
             "SELECT upto_seq, state_v1, created_ms FROM snapshots
              WHERE board_id = ?1 AND upto_seq <= ?2 ORDER BY upto_seq DESC LIMIT 1",
-            params![id.as_str(), seq as i64],
-            |r| {
-                Ok(Snapshot {
-                    board: id.clone(),
-                    upto_seq: r.get::<_, i64>(0)? as u64,
-                    state_v1: r.get(1)?,
-                    created_ms: r.get(2)?,
-                })
-            },
-        )
+            "SELECT seq, update_v1 FROM journal
+             WHERE board_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+            seq.min(i64::MAX as u64) as i64,
+        ),
+    };
+    let snapshot = conn
+        .query_row(snapshot_sql, params![id.as_str(), bound], |r| {
+            Ok(Snapshot {
+                board: id.clone(),
+                upto_seq: r.get::<_, i64>(0)? as u64,
+                state_v1: r.get(1)?,
+                created_ms: r.get(2)?,
+            })
+        })
         .optional()?;
     let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, update_v1 FROM journal
-         WHERE board_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare_cached(journal_sql)?;
     let updates = stmt
-        .query_map(params![id.as_str(), after, seq as i64], |r| {
+        .query_map(params![id.as_str(), after, bound], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
