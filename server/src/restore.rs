@@ -259,18 +259,18 @@ pub async fn deleted(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<DeletedResponse>, ApiError> {
+) -> Result<crate::trace::JsonBody, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let mut elements = crate::trace::read_trace(&app, &record, |store, id| {
-        store.trace_deleted(id, DELETED_LISTED_MAX + 1)
+    crate::trace::read_trace(&app, &record, |store, id| {
+        let mut elements = store.trace_deleted(id, DELETED_LISTED_MAX + 1)?;
+        let truncated = elements.len() > DELETED_LISTED_MAX;
+        elements.truncate(DELETED_LISTED_MAX);
+        crate::trace::JsonBody::of(&DeletedResponse {
+            elements,
+            truncated,
+        })
     })
-    .await?;
-    let truncated = elements.len() > DELETED_LISTED_MAX;
-    elements.truncate(DELETED_LISTED_MAX);
-    Ok(Json(DeletedResponse {
-        elements,
-        truncated,
-    }))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -305,7 +305,7 @@ pub async fn restore(
     let element = request.element.clone();
     let snapshot = crate::trace::read_trace(&app, &record, move |store, id| {
         let _permit = permit;
-        element_before_last_deletion(store, id, &element)
+        Ok(element_before_last_deletion(store, id, &element)?)
     })
     .await?
     .ok_or_else(|| {

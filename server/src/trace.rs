@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -11,8 +10,7 @@ use shared::trace::{Counts, Tally};
 use crate::api::{ApiError, authorize};
 use crate::app::AppState;
 use crate::store::{
-    Actor, BoardId, Contributions, Contributor, EntryPage, JournalRow, Store, StoreResult,
-    TraceEntry,
+    Actor, BoardId, Contributions, Contributor, EntryPage, JournalRow, Store, TraceEntry,
 };
 
 pub mod replay;
@@ -75,11 +73,34 @@ pub async fn contributions(
     Path(id): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<ContributionsResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let contributions =
-        read_trace(&app, &record, |store, id| store.trace_contributions(id)).await?;
-    Ok(Json(grouped(&contributions)))
+    read_trace(&app, &record, |store, id| {
+        JsonBody::of(&grouped(&store.trace_contributions(id)?))
+    })
+    .await
+}
+
+/// A JSON answer serialised where it was computed (on a blocking thread), so that large
+/// answers read by many people at once do not hold the async workers the relay runs on.
+pub struct JsonBody(Vec<u8>);
+
+impl JsonBody {
+    pub(crate) fn of(value: &impl Serialize) -> Result<Self, ApiError> {
+        serde_json::to_vec(value)
+            .map(JsonBody)
+            .map_err(ApiError::internal)
+    }
+}
+
+impl axum::response::IntoResponse for JsonBody {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.0,
+        )
+            .into_response()
+    }
 }
 
 /// Brings the board's trace up to date (waiting at most `trace_wait_ms`) and reads it, in one
@@ -87,7 +108,7 @@ pub async fn contributions(
 pub(crate) async fn read_trace<T: Send + 'static>(
     app: &AppState,
     record: &crate::store::BoardRecord,
-    read: impl FnOnce(&dyn Store, &BoardId) -> StoreResult<T> + Send + 'static,
+    read: impl FnOnce(&dyn Store, &BoardId) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let (store, id) = (app.store.clone(), record.id.clone());
     let wait = std::time::Duration::from_millis(app.config.limits.trace_wait_ms);
@@ -229,7 +250,7 @@ pub async fn history(
     Path(id): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<HistoryResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
     let page = history_page(&query)?;
     // One more than asked tells whether an older page exists.
@@ -237,11 +258,10 @@ pub async fn history(
         limit: page.limit + 1,
         ..page
     };
-    let entries = read_trace(&app, &record, move |store, id| {
-        store.trace_entries(id, &asked)
+    read_trace(&app, &record, move |store, id| {
+        JsonBody::of(&timeline(store.trace_entries(id, &asked)?, page.limit))
     })
-    .await?;
-    Ok(Json(timeline(entries, page.limit)))
+    .await
 }
 
 /// The page a history request asks for, or a 400 saying which parameter is wrong.
@@ -390,10 +410,14 @@ pub async fn elements(
     Path(id): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<ElementsResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let elements = read_trace(&app, &record, |store, id| store.trace_elements(id)).await?;
-    Ok(Json(ElementsResponse { elements }))
+    read_trace(&app, &record, |store, id| {
+        JsonBody::of(&ElementsResponse {
+            elements: store.trace_elements(id)?,
+        })
+    })
+    .await
 }
 
 pub fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
@@ -498,28 +522,27 @@ pub async fn element_history(
     Path((id, element)): Path<(String, String)>,
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<ElementHistoryResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    let wanted = element.clone();
-    let mut changes = read_trace(&app, &record, move |store, id| {
-        store.trace_element(id, &wanted)
+    read_trace(&app, &record, move |store, id| {
+        let mut changes = store.trace_element(id, &element)?;
+        if changes.is_empty() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("this board never had an element {element:?}"),
+            ));
+        }
+        let truncated = changes.len() > ELEMENT_CHANGES_MAX;
+        if truncated {
+            changes.drain(..changes.len() - ELEMENT_CHANGES_MAX);
+        }
+        JsonBody::of(&ElementHistoryResponse {
+            id: element,
+            changes,
+            truncated,
+        })
     })
-    .await?;
-    if changes.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("this board never had an element {element:?}"),
-        ));
-    }
-    let truncated = changes.len() > ELEMENT_CHANGES_MAX;
-    if truncated {
-        changes.drain(..changes.len() - ELEMENT_CHANGES_MAX);
-    }
-    Ok(Json(ElementHistoryResponse {
-        id: element,
-        changes,
-        truncated,
-    }))
+    .await
 }
 
 pub fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange> {

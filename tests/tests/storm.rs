@@ -3,6 +3,8 @@
 //! relay keeps relaying, and a SIGTERM in the middle ends the process in bounded time with
 //! nothing committed lost.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nouage_tests::{Board, ProcessServer, TempDir, YClient, create_board, http};
@@ -15,6 +17,8 @@ const TRACE_REQUESTS: usize = 256;
 const EXPORTS: usize = 32;
 const EDITORS: usize = 20;
 const OTHER_BOARDS: usize = 8;
+/// Rounds of one timed edit per editor while the storm runs.
+const TIMED_EDIT_ROUNDS: usize = 5;
 /// What the server is started with: a stop takes at most this long.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
 /// The longest a request may take: the trace's and the heavy reads' waits are 10 s and 5 s.
@@ -93,8 +97,10 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
     ];
     let storm_started = Instant::now();
     let mut requests = tokio::task::JoinSet::new();
+    let answered = Arc::new(AtomicUsize::new(0));
     for i in 0..TRACE_REQUESTS + EXPORTS {
         let (base, id, token) = (base.clone(), big.id.clone(), big.facilitator.clone());
+        let answered = answered.clone();
         requests.spawn(async move {
             let export = i >= TRACE_REQUESTS;
             let path = if export {
@@ -114,6 +120,7 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
             let status = response.status().as_u16();
             let retry_after = response.headers().contains_key("retry-after");
             let body = response.bytes().await.unwrap();
+            answered.fetch_add(1, Ordering::Relaxed);
             (
                 export,
                 path,
@@ -124,21 +131,47 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
             )
         });
     }
-    // Meanwhile the editors type, and people join the other boards.
+    // Meanwhile people join the other boards, and the editors type: one edit at a time, each
+    // timed from its sending to the watcher's screen, then all at once.
+    let mut joining = tokio::task::JoinSet::new();
+    for board in others.clone() {
+        let ws = ws.clone();
+        joining.spawn(async move {
+            let started = Instant::now();
+            YClient::connect(&ws, &board.id, &board.editor)
+                .await
+                .expect("a join of another board during the storm");
+            started.elapsed()
+        });
+    }
+    let mut edit_latencies = Vec::new();
+    let mut written = 0;
+    for round in 0..TIMED_EDIT_ROUNDS {
+        for (i, editor) in editors.iter().enumerate() {
+            let sent = Instant::now();
+            editor.write_keys(&format!("t{round}-{i}-"), 1);
+            written += 1;
+            watcher
+                .wait_keys(written)
+                .await
+                .expect("an edit made during the storm reaches the other screens");
+            edit_latencies.push(sent.elapsed());
+        }
+    }
+    let storm_still_running = TRACE_REQUESTS + EXPORTS - answered.load(Ordering::Relaxed);
     for (i, editor) in editors.iter().enumerate() {
         editor.write_keys(&format!("e{i}-"), 10);
     }
-    let mut joins = Vec::new();
-    for board in &others {
-        let started = Instant::now();
-        let client = YClient::connect(&ws, &board.id, &board.editor).await;
-        joins.push(started.elapsed());
-        client.expect("a join of another board during the storm");
-    }
+    written += EDITORS * 10;
     watcher
-        .wait_keys(EDITORS * 10)
+        .wait_keys(written)
         .await
         .expect("every edit made during the storm reaches the other screens");
+    let mut joins = Vec::new();
+    while let Some(took) = joining.join_next().await {
+        joins.push(took.unwrap());
+    }
+    edit_latencies.sort();
 
     let (mut trace_times, mut export_times, mut unavailable) = (Vec::new(), Vec::new(), 0);
     while let Some(answer) = requests.join_next().await {
@@ -162,7 +195,7 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
     trace_times.sort();
     export_times.sort();
     eprintln!(
-        "storm: {} trace answers p50 {:?} p99 {:?} max {:?}; {} exports answered (p50 {:?}), {unavailable} told to retry; joins of other boards max {:?}; storm {:?}",
+        "storm: {} trace answers p50 {:?} p99 {:?} max {:?}; {} exports answered (p50 {:?}), {unavailable} told to retry; joins of other boards max {:?}; storm {:?}; {} edits timed one by one ({storm_still_running} requests still running after them): relayed p50 {:?} p99 {:?}",
         trace_times.len(),
         percentile(&trace_times, 0.5),
         percentile(&trace_times, 0.99),
@@ -171,6 +204,9 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
         export_times.first().map(|_| percentile(&export_times, 0.5)),
         joins.iter().max().unwrap(),
         storm_started.elapsed(),
+        edit_latencies.len(),
+        percentile(&edit_latencies, 0.5),
+        percentile(&edit_latencies, 0.99),
     );
 
     // A second wave, and SIGTERM in its middle: the process ends within its bound.
@@ -186,7 +222,7 @@ async fn a_storm_of_trace_readers_and_exports_wedges_nothing_and_sigterm_ends_it
         });
     }
     editors[0].write_keys("last-", 5);
-    watcher.wait_keys(EDITORS * 10 + 5).await.unwrap();
+    watcher.wait_keys(written + 5).await.unwrap();
     let stopping = Instant::now();
     let status = server.terminate().await;
     let stopped_in = stopping.elapsed();
