@@ -165,8 +165,8 @@ pub struct History {
     pub entries: Vec<(f64, String)>,
     pub runs: Vec<Run>,
     pub sessions: usize,
-    /// Older entries exist beyond this page.
-    pub more: bool,
+    /// The cursor of the next (older) page, when older entries exist.
+    pub next_before: Option<u64>,
 }
 
 impl FromJson for History {
@@ -194,7 +194,7 @@ impl FromJson for History {
             entries,
             runs,
             sessions: j.get("sessions").items().len(),
-            more: j.get("nextBefore").num().is_some(),
+            next_before: j.get("nextBefore").num().map(|n| n as u64),
         })
     }
 }
@@ -202,10 +202,12 @@ impl FromJson for History {
 /// Entries the history panel loads: the latest page of the timeline.
 const HISTORY_PAGE_ENTRIES: usize = 1_000;
 
-pub async fn history(id: &str, token: &str) -> Result<History, String> {
+/// The latest page of the timeline, or the page of entries before `before` (a journal seq).
+pub async fn history(id: &str, token: &str, before: Option<u64>) -> Result<History, String> {
+    let before = before.map(|seq| format!("&before={seq}")).unwrap_or_default();
     fetch_json(
         "GET",
-        &format!("/api/boards/{id}/history?limit={HISTORY_PAGE_ENTRIES}"),
+        &format!("/api/boards/{id}/history?limit={HISTORY_PAGE_ENTRIES}{before}"),
         None,
         Some(token),
     )

@@ -170,11 +170,15 @@ fn when(ms: f64, lang: &str) -> String {
 #[component]
 pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
     let i18n = use_i18n();
+    // The pages seen, newest first: the cursor of each (`None` for the latest). The panel shows
+    // the last one; "earlier" pushes the next cursor, "later" pops.
+    let pages = RwSignal::new(vec![None::<u64>]);
     let history = LocalResource::new({
         let (id, token) = (board_id.clone(), token.clone());
         move || {
             let (id, token) = (id.clone(), token.clone());
-            async move { api::history(&id, &token).await }
+            let before = pages.with(|p| p.last().copied().flatten());
+            async move { api::history(&id, &token, before).await }
         }
     });
     if let Some(traces) = use_context::<Traces>() {
@@ -238,8 +242,22 @@ pub fn HistoryPanel(board_id: String, token: String) -> impl IntoView {
             })
             .collect::<Vec<_>>();
         view! {
-            <p class="hint">{h.sessions}" "{i18n.live(Key::WorkingSessions)}" · "{count}" "{i18n.live(Key::Changes)}
-                {h.more.then(|| view! { " "{i18n.live(Key::LatestChangesOnly)} })}</p>
+            <p class="hint">{h.sessions}" "{i18n.live(Key::WorkingSessions)}" · "{count}" "{i18n.live(Key::Changes)}</p>
+            <p class="history-pages">
+                {h.next_before.map(|older| view! {
+                    <button type="button" class="older" on:click=move |_| pages.update(|p| p.push(Some(older)))>
+                        "← "{i18n.live(Key::OlderChanges)}
+                    </button>
+                })}
+                {(pages.with_untracked(|p| p.len()) > 1).then(|| view! {
+                    <button type="button" class="newer" on:click=move |_| pages.update(|p| { p.pop(); })>
+                        {i18n.live(Key::NewerChanges)}" →"
+                    </button>
+                    <button type="button" class="latest" on:click=move |_| pages.set(vec![None])>
+                        {i18n.live(Key::LatestChanges)}" ⇥"
+                    </button>
+                })}
+            </p>
             {(count > 0).then(|| view! {
                 <label class="time-travel">{i18n.live(Key::TimeTravel)}
                     <input type="range" min="0" max=count - 1 prop:value=move || position.get().to_string()

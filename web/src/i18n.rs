@@ -202,7 +202,9 @@ keys! {
     ShowHistory => "Historique et retour dans le temps", "History and time travel";
     WorkingSessions => "séance(s) de travail", "working session(s)";
     Changes => "modifications", "changes";
-    LatestChangesOnly => "(les plus récentes ; les précédentes restent dans l'export du registre)", "(the latest; earlier ones are in the record export)";
+    OlderChanges => "Modifications précédentes", "Earlier changes";
+    NewerChanges => "Modifications suivantes", "Later changes";
+    LatestChanges => "Les plus récentes", "The latest";
     TimeTravel => "Revoir le tableau tel qu'il était", "See the board as it was";
     PastBoard => "Le tableau à ce moment (lecture seule)", "The board at that moment (read-only)";
     DeletedElements => "Éléments supprimés", "Deleted elements";
