@@ -539,6 +539,57 @@ const scenarios = {
     }
   },
 
+  // A long timeline is read a page at a time: the latest changes first, then earlier ones, and
+  // back to the latest.
+  async 'history-pages' (browser) {
+    const board = await createBoard('mindmap', 'Carte')
+    // Six stock clients add 1,200 ideas, more than the panel's page of 1,000 changes.
+    const writers = [0, 1, 2, 3, 4, 5].map((i) => yjsClient(board.id, board.tokens.editor, `writer-${i}`))
+    try {
+      await until(() => writers.every((w) => w.provider.synced), 'the writers to sync')
+      for (let round = 0; round < 200; round++) {
+        writers.forEach(({ doc }, i) => doc.transact(() => {
+          const node = new Y.Map()
+          const text = new Y.Text()
+          text.insert(0, `Idée ${round}-${i}`)
+          node.set('text', text)
+          node.set('parent', 'root')
+          node.set('order', round)
+          node.set('collapsed', false)
+          node.set('author', `writer-${i}`)
+          doc.getMap('nodes').set(`w${i}-${round}`, node)
+        }))
+        // Below the relay's 200 messages per second per connection.
+        await new Promise((resolve) => setTimeout(resolve, 8))
+      }
+      const committed = async () => {
+        const response = await fetch(`${base}/api/boards/${board.id}/contributions`, { headers: { Authorization: `Bearer ${board.tokens.viewer}` } })
+        return (await response.json()).journalEntries
+      }
+      const deadline = Date.now() + 4 * STEP_TIMEOUT_MS
+      while (await committed() < 1 + 6 + 1200) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for the 1,200 ideas to be stored')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    } finally {
+      for (const w of writers) w.provider.destroy()
+    }
+    const anne = await join(browser, board.links.editor, 'Anne', 'Lodève')
+    await anne.click('.history-toggle')
+    await anne.waitForSelector('.history-panel button.older')
+    const count = () => anne.$eval('.history-panel .hint', (e) => Number(/· (\d+)/.exec(e.textContent)?.[1] ?? -1))
+    const latest = await count()
+    await anne.click('.history-panel button.older')
+    await anne.waitForSelector('.history-panel button.newer')
+    const earlier = await count()
+    const earlierStillOlder = (await anne.$('.history-panel button.older')) !== null
+    await anne.screenshot({ path: `${shots}/history-earlier-page.png` })
+    await anne.click('.history-panel button.latest')
+    await anne.waitForSelector('.history-panel button.older')
+    const back = await count()
+    return { latest, earlier, earlierStillOlder, back }
+  },
+
   // Colour by author, and a participant's contributions highlighted from the panel.
   async 'by-author' (browser) {
     const board = await createBoard('mindmap', 'Carte')

@@ -295,6 +295,22 @@ async fn the_history_panel_lists_changes_and_shows_the_board_as_it_was() {
 }
 
 #[tokio::test]
+async fn a_long_history_is_read_a_page_at_a_time() {
+    let Some(result) = run("history-pages").await else {
+        return;
+    };
+    // 1,200 ideas and the writers' and Anne's cards: the latest 1,000 changes, then the
+    // earlier ones (the last page), then the latest again.
+    assert_eq!(result["latest"], 1000, "{result}");
+    assert!(
+        (200..1000).contains(&result["earlier"].as_u64().unwrap()),
+        "{result}"
+    );
+    assert_eq!(result["earlierStillOlder"], false, "{result}");
+    assert_eq!(result["back"], 1000, "{result}");
+}
+
+#[tokio::test]
 async fn elements_take_their_authors_colour_and_one_persons_contributions_stand_out() {
     let Some(result) = run("by-author").await else {
         return;

@@ -204,7 +204,9 @@ const HISTORY_PAGE_ENTRIES: usize = 1_000;
 
 /// The latest page of the timeline, or the page of entries before `before` (a journal seq).
 pub async fn history(id: &str, token: &str, before: Option<u64>) -> Result<History, String> {
-    let before = before.map(|seq| format!("&before={seq}")).unwrap_or_default();
+    let before = before
+        .map(|seq| format!("&before={seq}"))
+        .unwrap_or_default();
     fetch_json(
         "GET",
         &format!("/api/boards/{id}/history?limit={HISTORY_PAGE_ENTRIES}{before}"),
