@@ -23,6 +23,17 @@ fn percentiles(mut times: Vec<Duration>) -> String {
     )
 }
 
+/// The database's size on disk, its write-ahead log included.
+fn database_bytes(dir: &std::path::Path) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| {
+            std::fs::metadata(dir.join(format!("{}{suffix}", server::store::DB_FILE_NAME))).ok()
+        })
+        .map(|m| m.len())
+        .sum()
+}
+
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
     (0..runs)
         .map(|_| {
@@ -62,12 +73,39 @@ fn main() {
             "\n{entries} entries (written in {:.1} s)",
             started.elapsed().as_secs_f64()
         );
+        let journal_bytes = database_bytes(&dir);
         let started = Instant::now();
         let indexed = store.reindex(&id, Duration::from_secs(3_600)).unwrap();
         println!(
-            "  record built from nothing: {indexed} entries in {:.1} s",
-            started.elapsed().as_secs_f64()
+            "  record built from nothing: {indexed} entries in {:.1} s; database {:.1} MB -> {:.1} MB",
+            started.elapsed().as_secs_f64(),
+            journal_bytes as f64 / 1e6,
+            database_bytes(&dir) as f64 / 1e6
         );
+        let db = rusqlite::Connection::open(dir.join(server::store::DB_FILE_NAME)).unwrap();
+        for (what, sql) in [
+            (
+                "journal",
+                "SELECT count(*), coalesce(sum(length(update_v1)), 0) FROM journal",
+            ),
+            (
+                "checkpoints",
+                "SELECT count(*), coalesce(sum(length(state_v1)), 0) FROM snapshots",
+            ),
+            (
+                "record entries",
+                "SELECT count(*), coalesce(sum(length(created) + length(edited) + length(deleted) + 40), 0) FROM trace_entries",
+            ),
+            (
+                "record events",
+                "SELECT count(*), coalesce(sum(length(element) + 20), 0) FROM trace_events",
+            ),
+        ] {
+            let (rows, bytes): (i64, i64) = db
+                .query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            println!("  {what}: {rows} rows, {:.1} MB", bytes as f64 / 1e6);
+        }
         let runs_after = 50;
         let runs_before = if entries >= 1_000_000 { 3 } else { 10 };
         let journal = || store.journal(&id).unwrap();

@@ -28,13 +28,69 @@ use super::{
 use crate::restore::{DeletedElement, ElementKind};
 use crate::trace::{ElementChange, ElementTrace};
 
-/// Journal entries between two checkpoints of a board's whole state (stored as snapshots):
-/// rebuilding the board at any entry costs at most this many applies after the nearest one.
+/// Journal entries at least between two checkpoints of a board's whole state (stored as
+/// snapshots): rebuilding the board at an entry costs the nearest checkpoint's decoding and
+/// this many applies, or the number `CHECKPOINT_STATE_PER_UPDATE_BYTES_MAX` allows.
 #[cfg(not(test))]
 pub const CHECKPOINT_EVERY_ENTRIES: u64 = 1_000;
 /// Small in unit tests, so short random journals cross several checkpoints.
 #[cfg(test)]
 pub const CHECKPOINT_EVERY_ENTRIES: u64 = 7;
+/// A checkpoint also waits until the entries since the last one hold at least this fraction
+/// (1/N) of its size in update bytes: every checkpoint is a whole board, so without this a
+/// large board typed into a letter at a time would store its whole state every thousand
+/// keystrokes (at 100,000 entries of the benchmark's canvas: 19.4 MB of checkpoints for a
+/// 3.0 MB journal). With it, checkpoints take at most about N times the journal's bytes.
+#[cfg(not(test))]
+pub const CHECKPOINT_STATE_PER_UPDATE_BYTES_MAX: u64 = 2;
+/// Unit tests check the rule on its own (`checkpoint_due`); their journals checkpoint by count.
+#[cfg(test)]
+pub const CHECKPOINT_STATE_PER_UPDATE_BYTES_MAX: u64 = u64::MAX;
+
+/// Whether a checkpoint is due after `entries_since` entries holding `bytes_since` update
+/// bytes since the last checkpoint, whose state took `last_state_bytes`, under the rule
+/// "at least `every_entries` entries, holding at least 1/`share` of its size".
+fn checkpoint_due(
+    entries_since: u64,
+    bytes_since: u64,
+    last_state_bytes: u64,
+    every_entries: u64,
+    share: u64,
+) -> bool {
+    entries_since >= every_entries && bytes_since.saturating_mul(share) >= last_state_bytes
+}
+
+/// Where the board's last checkpoint (or room snapshot) stands, for `checkpoint_due`.
+#[derive(Clone, Copy, Default)]
+struct SinceCheckpoint {
+    seq: u64,
+    state_bytes: u64,
+    update_bytes: u64,
+}
+
+impl SinceCheckpoint {
+    fn after(&mut self, update_bytes: usize) {
+        self.update_bytes += update_bytes as u64;
+    }
+
+    fn due(&self, seq: u64) -> bool {
+        checkpoint_due(
+            seq - self.seq,
+            self.update_bytes,
+            self.state_bytes,
+            CHECKPOINT_EVERY_ENTRIES,
+            CHECKPOINT_STATE_PER_UPDATE_BYTES_MAX,
+        )
+    }
+
+    fn reset(&mut self, seq: u64, state_bytes: usize) {
+        *self = SinceCheckpoint {
+            seq,
+            state_bytes: state_bytes as u64,
+            update_bytes: 0,
+        };
+    }
+}
 /// Entries indexed per transaction: the journal writer waits at most one such transaction
 /// for the writer connection.
 #[cfg(not(test))]
@@ -252,6 +308,7 @@ struct Kept {
     board: BoardId,
     upto_seq: u64,
     tally: Tally,
+    since: SinceCheckpoint,
 }
 
 struct Worker {
@@ -329,14 +386,18 @@ impl Worker {
             if rows.is_empty() {
                 return Ok(upto);
             }
-            let mut tally = self.tally_at(board, upto)?;
+            let (mut tally, mut since) = self.tally_at(board, upto)?;
             let mut batch = Vec::with_capacity(rows.len());
             let mut checkpoints = Vec::new();
             for row in rows {
                 let report = tally.apply(&row.pid, &row.update_v1);
                 let after = elements_after(&tally, &report);
-                if row.seq.is_multiple_of(CHECKPOINT_EVERY_ENTRIES) {
-                    checkpoints.push((row.seq, checkpoint(&tally)));
+                since.after(row.update_v1.len());
+                if since.due(row.seq)
+                    && let Some(state) = checkpoint(&tally)
+                {
+                    since.reset(row.seq, state.len());
+                    checkpoints.push((row.seq, state));
                 }
                 batch.push(Indexed { row, report, after });
             }
@@ -351,6 +412,7 @@ impl Worker {
                         board: board.clone(),
                         upto_seq: last,
                         tally,
+                        since,
                     });
                     self.shared
                         .progress
@@ -367,16 +429,18 @@ impl Worker {
         }
     }
 
-    /// The board's state right after entry `upto` (nothing for 0), ready to replay the next.
-    fn tally_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<Tally> {
+    /// The board's state right after entry `upto` (nothing for 0), ready to replay the next,
+    /// and where its last checkpoint stands.
+    fn tally_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<(Tally, SinceCheckpoint)> {
         if let Some(kept) = self.kept.take()
             && kept.board == *board
             && kept.upto_seq == upto
         {
-            return Ok(kept.tally);
+            return Ok((kept.tally, kept.since));
         }
+        let mut since = SinceCheckpoint::default();
         if upto == 0 {
-            return Ok(Tally::new());
+            return Ok((Tally::new(), since));
         }
         let conn = self.conn()?;
         let snapshot: Option<(u64, Vec<u8>)> = conn
@@ -389,7 +453,10 @@ impl Worker {
             .optional()?;
         let (mut tally, mut from) = match snapshot {
             Some((seq, state)) => match Tally::resume(&state) {
-                Some(tally) => (tally, seq),
+                Some(tally) => {
+                    since.reset(seq, state.len());
+                    (tally, seq)
+                }
                 None => (Tally::new(), 0),
             },
             None => (Tally::new(), 0),
@@ -401,10 +468,11 @@ impl Worker {
             };
             for row in rows.iter().filter(|r| r.seq <= upto) {
                 tally.apply(&row.pid, &row.update_v1);
+                since.after(row.update_v1.len());
             }
             from = last;
         }
-        Ok(tally)
+        Ok((tally, since))
     }
 }
 
@@ -487,7 +555,7 @@ fn write_batch(
     board: &BoardId,
     from: u64,
     batch: &[Indexed],
-    checkpoints: &[(u64, Option<Vec<u8>>)],
+    checkpoints: &[(u64, Vec<u8>)],
 ) -> StoreResult<bool> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if progress_of(&tx, board)? != from {
@@ -497,13 +565,11 @@ fn write_batch(
         write_entry(&tx, board, indexed)?;
     }
     for (seq, state) in checkpoints {
-        if let Some(state) = state {
-            tx.execute(
-                "INSERT OR IGNORE INTO snapshots (board_id, upto_seq, state_v1, created_ms)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![board.as_str(), *seq as i64, state, crate::room::now_ms()],
-            )?;
-        }
+        tx.execute(
+            "INSERT OR IGNORE INTO snapshots (board_id, upto_seq, state_v1, created_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![board.as_str(), *seq as i64, state, crate::room::now_ms()],
+        )?;
     }
     let last = batch.last().map_or(from, |i| i.row.seq);
     tx.execute(
@@ -866,4 +932,22 @@ pub(super) fn last_deletion(
         .optional()?
         .flatten()
         .map(|s| s as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_waits_for_its_entries_and_for_a_share_of_its_size_in_updates() {
+        // The server's rule (1,000 entries, half the state's size): a 200 KB board typed into
+        // a letter (30 bytes) at a time waits for 100 KB of updates, not for 1,000 entries;
+        // a small board checkpoints every 1,000 entries.
+        let due = |entries, bytes, state| checkpoint_due(entries, bytes, state, 1_000, 2);
+        assert!(!due(999, 1 << 40, 0), "never before 1,000 entries");
+        assert!(!due(1_000, 30_000, 200_000));
+        assert!(!due(3_333, 99_990, 200_000));
+        assert!(due(3_334, 100_020, 200_000));
+        assert!(due(1_000, 5_000, 8_000));
+    }
 }
