@@ -97,6 +97,9 @@ pub struct Limits {
     pub trace_wait_ms: u64,
     /// How long the readiness probe (`/readyz`) waits for a store read and for the writer.
     pub ready_probe_ms: u64,
+    /// How long a connection the server closes waits for the client's close frame, reading and
+    /// throwing away what it still sends, before the TCP connection is closed.
+    pub close_handshake_timeout_ms: u64,
     /// How long a stop (SIGTERM, SIGINT) may take: connections and requests still open then are
     /// cut, what the rooms applied is committed, and the process ends.
     pub shutdown_timeout_ms: u64,
@@ -134,6 +137,7 @@ impl Default for Limits {
             heavy_read_wait_ms: 5_000,
             trace_wait_ms: 10_000,
             ready_probe_ms: 2_000,
+            close_handshake_timeout_ms: 2_000,
             shutdown_timeout_ms: 10_000,
         }
     }

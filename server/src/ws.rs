@@ -35,6 +35,9 @@ pub const CLOSE_PROTOCOL: u16 = 1002;
 
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Bytes a closing connection may still read and throw away while it waits for the client's
+/// close frame: a client refused for a message over `max_message_bytes` is still sending it.
+const CLOSE_DRAIN_BYTES_MAX: u64 = 128 * 1024 * 1024;
 
 const PID_CHARS_MAX: usize = 64;
 /// Pongs owed to a client that pinged; more pings than this before they are written are
@@ -105,7 +108,7 @@ pub async fn upgrade(
                 let board = BoardId::parse(&board).expect("identify checked the id");
                 serve(app, board, identity, read, write).await;
             }
-            Err((code, reason)) => refuse(write, code, reason).await,
+            Err((code, reason)) => refuse(read, write, code, reason, &app.config.limits).await,
         }
     });
     Response::builder()
@@ -218,8 +221,36 @@ fn palette_index(pid: &str) -> usize {
     hash as usize % PALETTE.len()
 }
 
-async fn refuse<W: AsyncWrite + Unpin>(mut write: W, code: u16, reason: String) {
-    let _ = wsframe::write_close(&mut write, code, &reason).await;
+/// Refuses a connection: sends the close frame, then waits for the client's (see
+/// [`close_handshake`]).
+async fn refuse<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    read: R,
+    mut write: W,
+    code: u16,
+    reason: String,
+    limits: &Limits,
+) {
+    if wsframe::write_close(&mut write, code, &reason)
+        .await
+        .is_ok()
+    {
+        close_handshake(
+            &mut FrameReader::new(read, limits.max_message_bytes),
+            limits,
+        )
+        .await;
+    }
+}
+
+/// The closing handshake's end (RFC 6455, 7.1.1): once the server has sent its close frame,
+/// it reads and throws away what the client still sends until the client's close frame
+/// arrives, at most `close_handshake_timeout_ms` and `CLOSE_DRAIN_BYTES_MAX` bytes, and only
+/// then lets the TCP connection close. Closing with unread bytes makes the kernel answer with a
+/// reset, which can destroy the close frame before the client reads it: a client refused in
+/// the middle of sending a 64 MiB message saw 1006 instead of 1009.
+async fn close_handshake<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>, limits: &Limits) {
+    let wait = Duration::from_millis(limits.close_handshake_timeout_ms);
+    let _ = tokio::time::timeout(wait, reader.discard_until_close(CLOSE_DRAIN_BYTES_MAX)).await;
 }
 
 /// A websocket connection after the upgrade.
@@ -258,7 +289,7 @@ async fn serve(
                 JoinError::RoomClosed => (1013, "try again later".to_owned()),
                 JoinError::Failed(reason) => (1011, reason),
             };
-            return refuse(write, code, reason).await;
+            return refuse(read, write, code, reason, &limits).await;
         }
     };
     drop(outbox);
@@ -273,16 +304,21 @@ async fn serve(
         ping_interval,
     ));
     let mut shutdown = app.shutdown.clone();
-    let reader = FrameReader::new(read, limits.max_message_bytes);
-    tokio::select! {
-        reason = read_loop(reader, &room, conn, &closer, &pongs, &limits) => {
+    let mut reader = FrameReader::new(read, limits.max_message_bytes);
+    let client_may_still_send = tokio::select! {
+        (reason, talking) = read_loop(&mut reader, &room, conn, &closer, &pongs, &limits) => {
             closer.close(reason.0, reason.1);
+            talking
         }
         _ = shutdown.wait_for(|stopping| *stopping) => {
             closer.close(CLOSE_GOING_AWAY, "server shutting down");
+            true
         }
-    }
+    };
     let _ = room.send(RoomCmd::Leave { conn }).await;
+    if client_may_still_send {
+        close_handshake(&mut reader, &limits).await;
+    }
     // A client that does not read keeps the writer blocked on its socket: past the grace
     // period the writer is aborted, which drops the socket.
     let mut writer = writer;
@@ -310,15 +346,16 @@ impl Drop for Counted {
     }
 }
 
-/// Reads frames into the room until the connection ends; returns how to close it.
+/// Reads frames into the room until the connection ends; returns how to close it, and whether
+/// the client may still be sending (false when it closed, sent its close frame, or failed).
 async fn read_loop<R: AsyncRead + Unpin>(
-    mut reader: FrameReader<R>,
+    reader: &mut FrameReader<R>,
     room: &mpsc::Sender<RoomCmd>,
     conn: u64,
     closer: &Closer,
     pongs: &mpsc::Sender<Bytes>,
     limits: &Limits,
-) -> CloseReason {
+) -> (CloseReason, bool) {
     let silence_timeout = Duration::from_millis(limits.client_silence_timeout_ms);
     let mut bucket = TokenBucket::new(
         limits.max_messages_per_second,
@@ -329,35 +366,40 @@ async fn read_loop<R: AsyncRead + Unpin>(
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(silence_timeout, reader.next()) => next,
-            reason = close.closed() => return reason,
+            reason = close.closed() => return (reason, true),
         };
         let message = match next {
-            Err(_) => return (CLOSE_GOING_AWAY, "no message or pong for too long".into()),
-            Ok(Ok(None)) => return (CLOSE_GOING_AWAY, String::new()),
-            Ok(Err(error)) => return read_error_close(&error),
+            Err(_) => {
+                return (
+                    (CLOSE_GOING_AWAY, "no message or pong for too long".into()),
+                    true,
+                );
+            }
+            Ok(Ok(None)) => return ((CLOSE_GOING_AWAY, String::new()), false),
+            Ok(Err(FrameError::Io(_))) => return ((CLOSE_GOING_AWAY, String::new()), false),
+            Ok(Err(error)) => return (read_error_close(&error), true),
             Ok(Ok(Some(message))) => message,
         };
         match message {
             Incoming::Binary(frame) => {
                 if !bucket.take(Instant::now()) {
                     let rate = limits.max_messages_per_second;
-                    return (CLOSE_LIMIT, format!("more than {rate} messages per second"));
+                    let reason = format!("more than {rate} messages per second");
+                    return ((CLOSE_LIMIT, reason), true);
                 }
                 // Framing is checked here so a malformed frame never reaches the room.
                 if let Err(e) = protocol::decode_frame(&frame, limits.max_messages_per_frame) {
-                    return (CLOSE_MALFORMED, format!("malformed message: {e}"));
+                    return ((CLOSE_MALFORMED, format!("malformed message: {e}")), true);
                 }
                 if room.send(RoomCmd::Frame { conn, frame }).await.is_err() {
-                    return (CLOSE_GOING_AWAY, "the board closed".into());
+                    return ((CLOSE_GOING_AWAY, "the board closed".into()), true);
                 }
             }
             Incoming::Text => {
-                return (
-                    CLOSE_MALFORMED,
-                    "text messages are not part of the protocol".into(),
-                );
+                let reason = "text messages are not part of the protocol".into();
+                return ((CLOSE_MALFORMED, reason), true);
             }
-            Incoming::Close => return (1000, String::new()),
+            Incoming::Close => return ((1000, String::new()), false),
             // A full queue of pongs owes the client one already.
             Incoming::Ping(payload) => {
                 let _ = pongs.try_send(payload);

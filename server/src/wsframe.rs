@@ -5,8 +5,8 @@
 //! into one buffer per connection that grows to hold the largest frame received and keeps that
 //! size, so 2,000 connections that each sent a 20 KB update once held about 30 KB each, 60 MB in
 //! all, for as long as they stayed open. Here the read buffer has a fixed size
-//! (`READ_BUFFER_BYTES`), a message gets an allocation of its exact size that is freed with it,
-//! and nothing is kept between writes.
+//! (`READ_BUFFER_BYTES`), a message gets an allocation that grows as its bytes arrive up to its
+//! exact size and is freed with it, and nothing is kept between writes.
 //!
 //! What the relay needs and no more: binary messages (fragmented or not), ping, pong and close;
 //! text messages are reported so the caller can refuse them; no extension is negotiated, so
@@ -24,6 +24,10 @@ pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 pub const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// The largest gathering buffer a connection keeps between writes.
 const WRITE_SCRATCH_KEPT_BYTES: usize = 2 * 1024;
+/// A payload's allocation grows by at least this much (doubling) as its bytes arrive, never
+/// past the length the frame announced: a client that announces 8 MiB and sends 10 bytes holds
+/// this much, not 8 MiB.
+pub const PAYLOAD_GROWTH_BYTES: usize = 4 * 1024;
 /// The largest payload of a control frame (RFC 6455, 5.5).
 const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
 
@@ -64,6 +68,32 @@ pub struct FrameReader<R> {
     max_message_bytes: usize,
     /// A fragmented message being put together: its opcode and what came so far.
     partial: Option<(u8, Vec<u8>)>,
+    /// The frame whose payload is arriving. Kept here, not in the future that reads it, so a
+    /// read interrupted by the caller (a close decided meanwhile) resumes where it was.
+    frame: Option<Frame>,
+    /// Payload bytes of a refused frame still to come: skipped while closing.
+    skip: u64,
+}
+
+/// A frame whose header was read, with the part of its payload that arrived.
+struct Frame {
+    fin: bool,
+    opcode: u8,
+    mask: [u8; 4],
+    len: usize,
+    payload: Vec<u8>,
+}
+
+/// A frame's header, as read before its payload.
+struct Header {
+    fin: bool,
+    opcode: u8,
+    masked: bool,
+    reserved: bool,
+    len: u64,
+    mask: [u8; 4],
+    /// Bytes of the header.
+    bytes: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -75,6 +105,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             end: 0,
             max_message_bytes,
             partial: None,
+            frame: None,
+            skip: 0,
         }
     }
 
@@ -107,52 +139,118 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Ok(true)
     }
 
-    /// The next message or control frame; `None` when the client closed the TCP connection
+    /// Reads the next frame's header without consuming it; `None` when the connection ended
     /// between frames.
+    async fn header(&mut self) -> Result<Option<Header>, FrameError> {
+        if !self.fill(2).await? {
+            return Ok(None);
+        }
+        let (b0, b1) = (self.buf[self.start], self.buf[self.start + 1]);
+        let masked = b1 & 0x80 != 0;
+        let extra = match b1 & 0x7F {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let bytes = 2 + extra + if masked { 4 } else { 0 };
+        if !self.fill(bytes).await? {
+            return Ok(None);
+        }
+        let h = &self.buf[self.start..self.start + bytes];
+        let len = match extra {
+            2 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+            8 => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
+            _ => u64::from(b1 & 0x7F),
+        };
+        let mask = if masked {
+            h[bytes - 4..bytes].try_into().expect("4 bytes")
+        } else {
+            [0; 4]
+        };
+        Ok(Some(Header {
+            fin: b0 & 0x80 != 0,
+            opcode: b0 & 0x0F,
+            masked,
+            reserved: b0 & 0x70 != 0,
+            len,
+            mask,
+            bytes,
+        }))
+    }
+
+    /// The next message or control frame; `None` when the client closed the TCP connection
+    /// between frames. Cancel-safe: a call dropped half-way loses nothing.
     pub async fn next(&mut self) -> Result<Option<Incoming>, FrameError> {
         loop {
-            if !self.fill(2).await? {
-                return Ok(None);
+            if self.frame.is_none() {
+                let Some(h) = self.header().await? else {
+                    return Ok(None);
+                };
+                if h.reserved {
+                    return Err(FrameError::Protocol("reserved bits set"));
+                }
+                if !h.masked {
+                    return Err(FrameError::Protocol("unmasked frame from a client"));
+                }
+                let control = h.opcode & 0x08 != 0;
+                if control && (!h.fin || h.len > CONTROL_PAYLOAD_BYTES_MAX as u64) {
+                    return Err(FrameError::Protocol(
+                        "fragmented or oversized control frame",
+                    ));
+                }
+                let so_far = self.partial.as_ref().map_or(0, |(_, data)| data.len());
+                if !control
+                    && h.len > (self.max_message_bytes - so_far.min(self.max_message_bytes)) as u64
+                {
+                    self.start += h.bytes;
+                    self.skip = h.len;
+                    return Err(FrameError::TooBig(self.max_message_bytes));
+                }
+                self.start += h.bytes;
+                let len = h.len as usize;
+                // What is buffered now; the rest grows the allocation as it arrives.
+                let from_buffer = len.min(self.buffered());
+                let mut payload =
+                    Vec::with_capacity(from_buffer.max(len.min(PAYLOAD_GROWTH_BYTES)));
+                payload.extend_from_slice(&self.buf[self.start..self.start + from_buffer]);
+                self.start += from_buffer;
+                self.frame = Some(Frame {
+                    fin: h.fin,
+                    opcode: h.opcode,
+                    mask: h.mask,
+                    len,
+                    payload,
+                });
             }
-            let (b0, b1) = (self.buf[self.start], self.buf[self.start + 1]);
-            let fin = b0 & 0x80 != 0;
-            let opcode = b0 & 0x0F;
-            if b0 & 0x70 != 0 {
-                return Err(FrameError::Protocol("reserved bits set"));
-            }
-            if b1 & 0x80 == 0 {
-                return Err(FrameError::Protocol("unmasked frame from a client"));
-            }
-            let extra = match b1 & 0x7F {
-                126 => 2,
-                127 => 8,
-                _ => 0,
+            let Some(frame) = self.frame.as_mut() else {
+                unreachable!("a frame was just set");
             };
-            let header_len = 2 + extra + 4;
-            if !self.fill(header_len).await? {
-                return Ok(None);
+            while frame.payload.len() < frame.len {
+                if frame.payload.len() == frame.payload.capacity() {
+                    // Doubling, at least by a step, never past the announced length: a client
+                    // that announces a large frame and sends little of it costs that little.
+                    let capacity = frame.payload.capacity();
+                    let grown = (capacity * 2)
+                        .max(capacity + PAYLOAD_GROWTH_BYTES)
+                        .min(frame.len);
+                    frame.payload.reserve_exact(grown - frame.payload.len());
+                }
+                let room = (frame.payload.capacity() - frame.payload.len()) as u64;
+                let read = (&mut self.io)
+                    .take(room)
+                    .read_buf(&mut frame.payload)
+                    .await?;
+                if read == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                }
             }
-            let h = &self.buf[self.start..self.start + header_len];
-            let len = match extra {
-                2 => u64::from(u16::from_be_bytes([h[2], h[3]])),
-                8 => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
-                _ => u64::from(b1 & 0x7F),
-            };
-            let mask: [u8; 4] = h[header_len - 4..header_len].try_into().expect("4 bytes");
-            let control = opcode & 0x08 != 0;
-            if control && (!fin || len > CONTROL_PAYLOAD_BYTES_MAX as u64) {
-                return Err(FrameError::Protocol(
-                    "fragmented or oversized control frame",
-                ));
-            }
-            let so_far = self.partial.as_ref().map_or(0, |(_, data)| data.len());
-            if !control
-                && len > (self.max_message_bytes - so_far.min(self.max_message_bytes)) as u64
-            {
-                return Err(FrameError::TooBig(self.max_message_bytes));
-            }
-            self.start += header_len;
-            let mut payload = self.read_payload(len as usize).await?;
+            let Frame {
+                fin,
+                opcode,
+                mask,
+                mut payload,
+                ..
+            } = self.frame.take().expect("a frame is being read");
             unmask(&mut payload, mask);
             match opcode {
                 OP_CONTINUATION => {
@@ -182,22 +280,44 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Reads `len` payload bytes into an allocation of exactly that size: what is buffered,
-    /// then the rest straight from the socket. Only what arrived is written: a client that
-    /// announces a large frame and sends little of it costs that little, not the announced size.
-    async fn read_payload(&mut self, len: usize) -> Result<Vec<u8>, FrameError> {
-        let from_buffer = len.min(self.buffered());
-        let mut payload = Vec::with_capacity(len);
-        payload.extend_from_slice(&self.buf[self.start..self.start + from_buffer]);
-        self.start += from_buffer;
-        while payload.len() < len {
-            let missing = (len - payload.len()) as u64;
-            let read = (&mut self.io).take(missing).read_buf(&mut payload).await?;
-            if read == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-            }
+    /// The closing handshake's second half, once the server sent its close frame: reads the
+    /// client's bytes and throws them away (through the fixed read buffer: nothing is kept)
+    /// until the client's close frame arrives, the connection ends, or `max_bytes` were read.
+    /// The rest of a refused or interrupted frame is skipped first; after a malformed frame
+    /// the headers that follow are read as leniently as they come. The caller bounds the time.
+    pub async fn discard_until_close(&mut self, max_bytes: u64) -> Result<(), FrameError> {
+        self.partial = None;
+        if let Some(frame) = self.frame.take() {
+            self.skip = (frame.len - frame.payload.len()) as u64;
         }
-        Ok(payload)
+        // The stream's bytes passed over, counted as frames announce them.
+        let mut passed = self.skip;
+        loop {
+            if passed > max_bytes {
+                return Err(FrameError::TooBig(max_bytes as usize));
+            }
+            while self.skip > 0 {
+                if self.buffered() == 0 {
+                    self.start = 0;
+                    self.end = self.io.read(&mut self.buf).await?;
+                    if self.end == 0 {
+                        return Ok(());
+                    }
+                }
+                let skipped = self.skip.min(self.buffered() as u64);
+                self.start += skipped as usize;
+                self.skip -= skipped;
+            }
+            let Some(h) = self.header().await? else {
+                return Ok(());
+            };
+            if h.opcode == OP_CLOSE {
+                return Ok(());
+            }
+            self.start += h.bytes;
+            self.skip = h.len;
+            passed = passed.saturating_add(h.bytes as u64).saturating_add(h.len);
+        }
     }
 }
 
@@ -370,6 +490,74 @@ mod tests {
             }
         }
         out
+    }
+
+    #[tokio::test]
+    async fn a_frame_announced_large_holds_what_arrived_and_resumes_after_an_interrupted_read() {
+        use futures_util::FutureExt;
+        let payload: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let frame = client_frame(true, OP_BINARY, &payload);
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let mut reader = FrameReader::new(server, 8 * 1024 * 1024);
+        // The header (100,000 bytes announced) and ten bytes of payload arrive; the read
+        // waits for the rest and is dropped, as when the server decides to close meanwhile.
+        client.write_all(&frame[..14 + 10]).await.unwrap();
+        assert!(
+            reader.next().now_or_never().is_none(),
+            "the rest is missing"
+        );
+        let holding = reader.frame.as_ref().map(|f| f.payload.capacity()).unwrap();
+        assert!(
+            holding < 64 * 1024,
+            "holds {holding} bytes for 10 that arrived"
+        );
+        // The rest arrives: the next read gives the whole message, nothing lost or repeated.
+        client.write_all(&frame[14 + 10..]).await.unwrap();
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), reader.next())
+            .await
+            .expect("the message arrives")
+            .unwrap();
+        assert_eq!(message, Some(Incoming::Binary(Bytes::from(payload))));
+    }
+
+    #[tokio::test]
+    async fn closing_skips_what_the_client_still_sends_up_to_its_close_frame() {
+        let within = std::time::Duration::from_secs(10);
+        // Refused for its size mid-stream, then a ping and a malformed frame before the
+        // client's close frame: the reader throws them away and stops at the close frame.
+        let mut reserved_bits = client_frame(true, OP_BINARY, &[1; 300]);
+        reserved_bits[0] |= 0x40;
+        let after_close = client_frame(true, OP_BINARY, b"never read");
+        let mut stream = client_frame(true, OP_BINARY, &[7; 20_000]);
+        stream.extend(client_frame(true, OP_PING, b"?"));
+        stream.extend(&reserved_bits);
+        let close = client_frame(true, OP_CLOSE, &1000u16.to_be_bytes());
+        stream.extend(&close);
+        stream.extend(&after_close);
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        client.write_all(&stream).await.unwrap();
+        let mut reader = FrameReader::new(server, 1_024);
+        assert!(matches!(
+            reader.next().await,
+            Err(FrameError::TooBig(1_024))
+        ));
+        tokio::time::timeout(within, reader.discard_until_close(1 << 20))
+            .await
+            .expect("the client's close frame is found")
+            .unwrap();
+        // The connection is still open (the client did not end it): the reading stopped at the
+        // close frame, and what follows it is left unread.
+        assert_eq!(reader.buffered(), close.len() + after_close.len());
+        // A client that keeps sending past the bound is not read further.
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        client
+            .write_all(&client_frame(true, OP_BINARY, &[0; 40_000]))
+            .await
+            .unwrap();
+        let mut reader = FrameReader::new(server, 1_024);
+        assert!(reader.next().await.is_err());
+        let bounded = tokio::time::timeout(within, reader.discard_until_close(10_000)).await;
+        assert!(matches!(bounded, Ok(Err(FrameError::TooBig(10_000)))));
     }
 
     #[tokio::test]

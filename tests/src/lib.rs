@@ -534,6 +534,11 @@ pub async fn yjs_client(args: &[&str]) -> anyhow::Result<Value> {
     run_node("yclient.mjs", args).await
 }
 
+/// Runs one of the scripts of `tests/js` with node and returns its JSON answer.
+pub async fn node_script(script: &str, args: &[&str]) -> anyhow::Result<Value> {
+    run_node(script, args).await
+}
+
 async fn run_node(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     let output = tokio::process::Command::new("node")
         .arg(js_dir().join(script))
