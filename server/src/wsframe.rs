@@ -192,11 +192,27 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if !h.masked {
                     return Err(FrameError::Protocol("unmasked frame from a client"));
                 }
+                if !matches!(
+                    h.opcode,
+                    OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
+                ) {
+                    // Refused on its header, as tungstenite does, not after its payload.
+                    return Err(FrameError::Protocol("unknown opcode"));
+                }
                 let control = h.opcode & 0x08 != 0;
                 if control && (!h.fin || h.len > CONTROL_PAYLOAD_BYTES_MAX as u64) {
                     return Err(FrameError::Protocol(
                         "fragmented or oversized control frame",
                     ));
+                }
+                match (h.opcode, self.partial.is_some()) {
+                    (OP_CONTINUATION, false) => {
+                        return Err(FrameError::Protocol("continuation without a message"));
+                    }
+                    (OP_TEXT | OP_BINARY, true) => {
+                        return Err(FrameError::Protocol("new message inside a fragmented one"));
+                    }
+                    _ => {}
                 }
                 let so_far = self.partial.as_ref().map_or(0, |(_, data)| data.len());
                 if !control
@@ -255,7 +271,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             match opcode {
                 OP_CONTINUATION => {
                     let Some((_, data)) = self.partial.as_mut() else {
-                        return Err(FrameError::Protocol("continuation without a message"));
+                        unreachable!("checked on the header");
                     };
                     data.extend_from_slice(&payload);
                     if fin {
@@ -264,9 +280,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     }
                 }
                 OP_TEXT | OP_BINARY => {
-                    if self.partial.is_some() {
-                        return Err(FrameError::Protocol("new message inside a fragmented one"));
-                    }
                     if fin {
                         return Ok(Some(message(opcode, payload)));
                     }
@@ -275,7 +288,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 OP_CLOSE => return Ok(Some(Incoming::Close)),
                 OP_PING => return Ok(Some(Incoming::Ping(Bytes::from(payload)))),
                 OP_PONG => return Ok(Some(Incoming::Pong)),
-                _ => return Err(FrameError::Protocol("unknown opcode")),
+                _ => unreachable!("checked on the header"),
             }
         }
     }

@@ -4,8 +4,9 @@
 //! - `dist`: `web`, then the release binary with the app embedded, copied to `target/dist/nouage`.
 //! - `run [ARGS]`: `dist`, then `nouage serve` on 127.0.0.1:8080 with SQLite under `./nouage-data`.
 //! - `test`: installs what the tests need (npm packages, the wasm toolchain, Chromium), builds
-//!   once, runs every test of the workspace, then fuzzes the relay input path (30,000 inputs).
-//! - `fuzz [SECONDS]`: fuzzes the relay input path (default 300 s).
+//!   once, runs every test of the workspace, then fuzzes the relay input path (30,000 inputs)
+//!   and the websocket reader against tungstenite's (300,000 inputs).
+//! - `fuzz [SECONDS]`: fuzzes both targets (default 300 s each).
 //! - `bench [--quick] [--rounds N]`: Nouage, y-sweet and the Node reference server under the
 //!   same scenarios (see `bench.rs`); not part of the test command.
 //!
@@ -296,16 +297,18 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .args(args)
             .env("NOUAGE_E2E", "1"),
     )?;
-    fuzz(root, FuzzBudget::DeterministicRuns(FUZZ_RUNS_IN_TESTS))
+    fuzz(root, FuzzBudget::DeterministicRuns)
 }
 
-/// Inputs the test command tries on the relay's input path (about 45 s here). With a fixed seed
-/// and an empty corpus the run is the same every time, so CI cannot turn red by chance; a
-/// longer exploration is `cargo xtask fuzz SECONDS`.
-const FUZZ_RUNS_IN_TESTS: u32 = 30_000;
+/// The fuzz targets, with the inputs the test command tries on each: the relay's input path
+/// (30,000: about 60 s here) and the websocket reader against tungstenite's (300,000: about
+/// 10 s). With a fixed seed and an empty corpus each run is the same every time, so CI cannot
+/// turn red by chance; a longer exploration is `cargo xtask fuzz SECONDS` (each target).
+const FUZZ_TARGETS: [(&str, u32); 2] =
+    [("relay_input", 30_000), ("frames_vs_tungstenite", 300_000)];
 
 enum FuzzBudget {
-    DeterministicRuns(u32),
+    DeterministicRuns,
     Seconds(u32),
 }
 
@@ -320,18 +323,22 @@ fn fuzz(root: &Path, budget: FuzzBudget) -> anyhow::Result<()> {
     if !installed {
         run_checked(cargo().args(["install", "cargo-fuzz", "--version", "0.13.2"]))?;
     }
-    run_checked(
-        cargo()
-            .args(["fuzz", "run", "-s", "none", "relay_input", "--"])
-            .args(match budget {
-                FuzzBudget::DeterministicRuns(runs) => {
-                    vec!["-seed=1".to_owned(), format!("-runs={runs}")]
-                }
-                FuzzBudget::Seconds(seconds) => vec![format!("-max_total_time={seconds}")],
-            })
-            .args(["-rss_limit_mb=2048", "-max_len=4096"])
-            .current_dir(root.join("fuzz")),
-    )
+    // The relay's input path, and the websocket reader against tungstenite's (differential).
+    for (target, runs_in_tests) in FUZZ_TARGETS {
+        run_checked(
+            cargo()
+                .args(["fuzz", "run", "-s", "none", target, "--"])
+                .args(match budget {
+                    FuzzBudget::DeterministicRuns => {
+                        vec!["-seed=1".to_owned(), format!("-runs={runs_in_tests}")]
+                    }
+                    FuzzBudget::Seconds(seconds) => vec![format!("-max_total_time={seconds}")],
+                })
+                .args(["-rss_limit_mb=2048", "-max_len=4096"])
+                .current_dir(root.join("fuzz")),
+        )?;
+    }
+    Ok(())
 }
 
 /// Debian's Chromium and its WebDriver, for the browser tests, and poppler's `pdftotext`,
