@@ -531,6 +531,24 @@ mod tests {
             .expect("the message arrives")
             .unwrap();
         assert_eq!(message, Some(Incoming::Binary(Bytes::from(payload))));
+        // A client announces 8 MiB (the default limit) and sends 10 bytes of it.
+        let limit = 8 * 1024 * 1024;
+        let mut announced = vec![0x82, 0x80 | 127];
+        announced.extend_from_slice(&(limit as u64).to_be_bytes());
+        announced.extend_from_slice(&[1, 2, 3, 4]);
+        announced.extend_from_slice(&[0; 10]);
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        client.write_all(&announced).await.unwrap();
+        let mut reader = FrameReader::new(server, limit);
+        assert!(
+            reader.next().now_or_never().is_none(),
+            "the rest is missing"
+        );
+        let holding = reader.frame.as_ref().map(|f| f.payload.capacity()).unwrap();
+        assert!(
+            holding < 64 * 1024,
+            "holds {holding} bytes for 10 of 8 MiB announced"
+        );
     }
 
     #[tokio::test]
