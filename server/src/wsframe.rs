@@ -507,19 +507,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_announced_large_holds_what_arrived_and_resumes_after_an_interrupted_read() {
-        use futures_util::FutureExt;
         let payload: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let frame = client_frame(true, OP_BINARY, &payload);
-        let (mut client, server) = tokio::io::duplex(256 * 1024);
-        let mut reader = FrameReader::new(server, 8 * 1024 * 1024);
         // The header (100,000 bytes announced) and ten bytes of payload arrive; the read
         // waits for the rest and is dropped, as when the server decides to close meanwhile.
-        client.write_all(&frame[..14 + 10]).await.unwrap();
-        assert!(
-            reader.next().now_or_never().is_none(),
-            "the rest is missing"
-        );
-        let holding = reader.frame.as_ref().map(|f| f.payload.capacity()).unwrap();
+        let (mut reader, mut client, holding) =
+            reading_part_of(&frame[..14 + 10], 8 * 1024 * 1024).await;
         assert!(
             holding < 64 * 1024,
             "holds {holding} bytes for 10 that arrived"
@@ -537,18 +530,33 @@ mod tests {
         announced.extend_from_slice(&(limit as u64).to_be_bytes());
         announced.extend_from_slice(&[1, 2, 3, 4]);
         announced.extend_from_slice(&[0; 10]);
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
-        client.write_all(&announced).await.unwrap();
+        let (_, _, holding) = reading_part_of(&announced, limit).await;
+        assert!(
+            holding < 64 * 1024,
+            "holds {holding} bytes for 10 of 8 MiB announced"
+        );
+    }
+
+    /// A reader given `bytes`, which stop inside a frame's payload, after one read that waits
+    /// for the rest; with the client's end and the bytes the reader holds for that payload.
+    async fn reading_part_of(
+        bytes: &[u8],
+        limit: usize,
+    ) -> (
+        FrameReader<tokio::io::DuplexStream>,
+        tokio::io::DuplexStream,
+        usize,
+    ) {
+        use futures_util::FutureExt;
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        client.write_all(bytes).await.unwrap();
         let mut reader = FrameReader::new(server, limit);
         assert!(
             reader.next().now_or_never().is_none(),
             "the rest is missing"
         );
         let holding = reader.frame.as_ref().map(|f| f.payload.capacity()).unwrap();
-        assert!(
-            holding < 64 * 1024,
-            "holds {holding} bytes for 10 of 8 MiB announced"
-        );
+        (reader, client, holding)
     }
 
     #[tokio::test]
