@@ -28,6 +28,9 @@ const WRITE_SCRATCH_KEPT_BYTES: usize = 2 * 1024;
 /// past the length the frame announced: a client that announces 8 MiB and sends 10 bytes holds
 /// this much, not 8 MiB.
 pub const PAYLOAD_GROWTH_BYTES: usize = 4 * 1024;
+/// The scratch buffer a closing connection reads the rest of a large refused message through
+/// (allocated only then, thrown away with what it read).
+const SKIP_SCRATCH_BYTES: usize = 64 * 1024;
 /// The largest payload of a control frame (RFC 6455, 5.5).
 const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
 
@@ -305,12 +308,26 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         // The stream's bytes passed over, counted as frames announce them.
         let mut passed = self.skip;
+        let mut skip_scratch: Option<Vec<u8>> = None;
         loop {
             if passed > max_bytes {
                 return Err(FrameError::TooBig(max_bytes as usize));
             }
             while self.skip > 0 {
                 if self.buffered() == 0 {
+                    // Large remainders go through a scratch buffer that lives only while this
+                    // connection closes: a 64 MiB message is skipped in 1,024 reads, not 16,384.
+                    if self.skip >= SKIP_SCRATCH_BYTES as u64 {
+                        let scratch =
+                            skip_scratch.get_or_insert_with(|| vec![0; SKIP_SCRATCH_BYTES]);
+                        let want = (self.skip as usize).min(SKIP_SCRATCH_BYTES);
+                        let read = self.io.read(&mut scratch[..want]).await?;
+                        if read == 0 {
+                            return Ok(());
+                        }
+                        self.skip -= read as u64;
+                        continue;
+                    }
                     self.start = 0;
                     self.end = self.io.read(&mut self.buf).await?;
                     if self.end == 0 {
