@@ -225,7 +225,7 @@ pub async fn stats(
         "roomsAsleep": app.rooms.asleep_count(),
         "connections": app.connections.load(std::sync::atomic::Ordering::Relaxed),
         "readPool": {"waits": reads.waits, "timeouts": reads.timeouts},
-        "heavyReads": app.pressure.stats(app.config.limits.max_heavy_reads_in_flight),
+        "heavyReads": app.pressure.stats(),
     })))
 }
 

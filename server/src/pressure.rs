@@ -18,6 +18,7 @@ use crate::app::AppState;
 /// for one.
 pub struct Pressure {
     heavy: Arc<Semaphore>,
+    heavy_permits: usize,
     heavy_wait: Duration,
     heavy_waits: AtomicU64,
     heavy_timeouts: AtomicU64,
@@ -41,6 +42,7 @@ impl Pressure {
     pub fn new(heavy_permits: usize, heavy_wait_ms: u64) -> Self {
         Pressure {
             heavy: Arc::new(Semaphore::new(heavy_permits.max(1))),
+            heavy_permits: heavy_permits.max(1),
             heavy_wait: Duration::from_millis(heavy_wait_ms),
             heavy_waits: AtomicU64::new(0),
             heavy_timeouts: AtomicU64::new(0),
@@ -66,11 +68,11 @@ impl Pressure {
         }
     }
 
-    pub fn stats(&self, permits: usize) -> PressureStats {
+    pub fn stats(&self) -> PressureStats {
         PressureStats {
             heavy_read_waits: self.heavy_waits.load(Ordering::Relaxed),
             heavy_read_timeouts: self.heavy_timeouts.load(Ordering::Relaxed),
-            heavy_reads_in_flight: permits.max(1) - self.heavy.available_permits(),
+            heavy_reads_in_flight: self.heavy_permits - self.heavy.available_permits(),
             unavailable_answers: self.unavailable.load(Ordering::Relaxed),
         }
     }

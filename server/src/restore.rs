@@ -180,12 +180,14 @@ fn element_in(doc: &Doc, id: &str) -> Option<Snapshot> {
             let field = match value {
                 Out::Any(any) => Field::Value(any),
                 Out::YText(text) => Field::Text(text.get_string(&txn)),
-                Out::YMap(inner) => Field::Map(
-                    inner
+                Out::YMap(inner) => {
+                    let mut entries: Vec<(String, Any)> = inner
                         .iter(&txn)
                         .map(|(k, v)| (k.to_owned(), v.to_json(&txn)))
-                        .collect(),
-                ),
+                        .collect();
+                    entries.sort_by(|a, b| a.0.cmp(&b.0));
+                    Field::Map(entries)
+                }
                 Out::YArray(items) => {
                     Field::List(items.iter(&txn).map(|v| v.to_json(&txn)).collect())
                 }
@@ -194,7 +196,8 @@ fn element_in(doc: &Doc, id: &str) -> Option<Snapshot> {
             (key.to_owned(), field)
         })
         .collect();
-    // In key order, so a restore writes the fields the same way whatever the map's order.
+    // In key order (a note's votes too), so a restore writes the fields the same way whatever
+    // the maps' order.
     fields.sort_by(|a, b| a.0.cmp(&b.0));
     Some(Snapshot { kind, fields })
 }

@@ -19,26 +19,30 @@ const { positionals, values: opts } = parseArgs({
 })
 const timeoutMs = Number(opts['timeout-ms'])
 
+// Resolves with the close that `run` reports through its callback, or fails after the time
+// limit (a deadline on the whole command, not a wait).
+function closeWithin (run) {
+  return new Promise((resolve, reject) => {
+    AbortSignal.timeout(timeoutMs).addEventListener('abort', () => reject(new Error('no close within the time limit')))
+    run(resolve)
+  })
+}
+
 // The stock `ws` client: resolves with what its 'close' event says.
 function withWs (send) {
-  return new Promise((resolve, reject) => {
+  return closeWithin((closed) => {
     const ws = new WebSocket(opts.url)
-    const timer = setTimeout(() => reject(new Error('no close within the time limit')), timeoutMs)
     ws.on('open', () => send(ws))
     ws.on('error', () => {})
-    ws.on('close', (code, reason) => {
-      clearTimeout(timer)
-      resolve({ code, reason: reason.toString() })
-    })
+    ws.on('close', (code, reason) => closed({ code, reason: reason.toString() }))
   })
 }
 
 // A raw TCP client: the handshake by hand, then a frame no library would send.
 function malformed (bytes) {
-  return new Promise((resolve, reject) => {
+  return closeWithin((closed) => {
     const url = new URL(opts.url)
     const socket = net.connect(Number(url.port), url.hostname)
-    const timer = setTimeout(() => reject(new Error('no close within the time limit')), timeoutMs)
     let received = Buffer.alloc(0)
     let upgraded = false
     let close = null
@@ -84,10 +88,7 @@ function malformed (bytes) {
       }
     })
     socket.on('error', () => {})
-    socket.on('close', () => {
-      clearTimeout(timer)
-      resolve(close ?? { code: 1006, reason: '' })
-    })
+    socket.on('close', () => closed(close ?? { code: 1006, reason: '' }))
   })
 }
 

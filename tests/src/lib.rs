@@ -522,7 +522,7 @@ pub fn browser_ready() -> bool {
 /// Runs a scenario of `tests/js/browser.mjs` against `base`; screenshots go to `artifacts/`.
 pub async fn browser_scenario(scenario: &str, base: &str) -> anyhow::Result<Value> {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
-    run_node(
+    node_script(
         "browser.mjs",
         &[scenario, "--base", base, "--shots", shots.to_str().unwrap()],
     )
@@ -531,15 +531,11 @@ pub async fn browser_scenario(scenario: &str, base: &str) -> anyhow::Result<Valu
 
 /// Runs the stock npm Yjs client (`tests/js/yclient.mjs`) and returns its JSON answer.
 pub async fn yjs_client(args: &[&str]) -> anyhow::Result<Value> {
-    run_node("yclient.mjs", args).await
+    node_script("yclient.mjs", args).await
 }
 
 /// Runs one of the scripts of `tests/js` with node and returns its JSON answer.
 pub async fn node_script(script: &str, args: &[&str]) -> anyhow::Result<Value> {
-    run_node(script, args).await
-}
-
-async fn run_node(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     let output = tokio::process::Command::new("node")
         .arg(js_dir().join(script))
         .args(args)

@@ -443,37 +443,14 @@ async fn the_history_pages_newest_first_and_bad_trace_requests_get_clear_errors(
     assert_eq!(created, expected, "every node once, newest first");
     assert!(pages >= 3, "{pages} pages");
 
+    // A bad history page, as the board's viewer.
+    let page = |query: &str, message| (url(query), board.viewer.clone(), 400, message);
     let cases = [
-        (
-            url("?limit=0"),
-            board.viewer.clone(),
-            400,
-            "limit must be between 1 and 5000",
-        ),
-        (
-            url("?limit=5001"),
-            board.viewer.clone(),
-            400,
-            "limit must be between 1 and 5000",
-        ),
-        (
-            url("?before=0"),
-            board.viewer.clone(),
-            400,
-            "before must be a journal seq",
-        ),
-        (
-            url("?before=abc"),
-            board.viewer.clone(),
-            400,
-            "before must be",
-        ),
-        (
-            url("?from=soon"),
-            board.viewer.clone(),
-            400,
-            "from must be a time",
-        ),
+        page("?limit=0", "limit must be between 1 and 5000"),
+        page("?limit=5001", "limit must be between 1 and 5000"),
+        page("?before=0", "before must be a journal seq"),
+        page("?before=abc", "before must be"),
+        page("?from=soon", "from must be a time"),
         (url(""), other.viewer.clone(), 401, "wrong or revoked token"),
         (
             format!(

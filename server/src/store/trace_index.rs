@@ -387,11 +387,12 @@ impl Worker {
                 return Ok(upto);
             }
             let (mut tally, mut since) = self.tally_at(board, upto)?;
+            let roots = shared::Roots::new(tally.doc());
             let mut batch = Vec::with_capacity(rows.len());
             let mut checkpoints = Vec::new();
             for row in rows {
                 let report = tally.apply(&row.pid, &row.update_v1);
-                let after = elements_after(&tally, &report);
+                let after = elements_after(&tally, &roots, &report);
                 since.after(row.update_v1.len());
                 if since.due(row.seq)
                     && let Some(state) = checkpoint(&tally)
@@ -479,9 +480,9 @@ impl Worker {
 /// Each touched element's kind and label on the board after the entry (`None`: not there).
 fn elements_after(
     tally: &Tally,
+    roots: &shared::Roots,
     report: &EntryReport,
 ) -> HashMap<String, Option<(ElementKind, String)>> {
-    let roots = shared::Roots::new(tally.doc());
     let txn = tally.doc().transact();
     report
         .created
@@ -489,7 +490,7 @@ fn elements_after(
         .chain(&report.edited)
         .chain(&report.deleted)
         .map(|id| {
-            let found = ElementKind::of(&roots, &txn, id)
+            let found = ElementKind::of(roots, &txn, id)
                 .map(|(kind, map)| (kind, crate::restore::label(&map, &txn)));
             (id.clone(), found)
         })
@@ -651,15 +652,14 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         report.chars_written as i64,
         report.votes_cast as i64
     ])?;
-    let ensure = |id: &str| -> StoreResult<()> {
+    // `after` names every element the entry touched: each has its row before it is updated.
+    for id in after.keys() {
         tx.prepare_cached(
             "INSERT INTO trace_elements (board_id, element) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?
         .execute(params![b, id])?;
-        Ok(())
-    };
+    }
     for id in &report.created {
-        ensure(id)?;
         tx.prepare_cached(
             "UPDATE trace_elements SET first_seq = coalesce(first_seq, ?3),
                  created_seq = CASE WHEN ?4 THEN created_seq ELSE coalesce(created_seq, ?3) END
@@ -668,7 +668,6 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         .execute(params![b, id, seq, by_server])?;
     }
     for id in report.created.iter().chain(&report.edited) {
-        ensure(id)?;
         let (kind, label) = match after.get(id).cloned().flatten() {
             Some((kind, label)) => (Some(kind.as_str()), Some(label)),
             None => (None, None),
@@ -684,7 +683,6 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         .execute(params![b, id, seq, by_server, kind, label])?;
     }
     for id in &report.deleted {
-        ensure(id)?;
         tx.prepare_cached(
             "UPDATE trace_elements SET last_deleted_seq = ?3,
                  deleted_seq = CASE WHEN label IS NULL THEN deleted_seq ELSE ?3 END
