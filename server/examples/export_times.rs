@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use server::export::{Format, export};
-use server::store::{Actor, BoardId, BoardRecord, JournalEntry, MemoryStore, Store};
+use server::store::{Actor, Append, BoardId, BoardRecord, MemoryStore, NewEntry, Store};
 use server::tokens::BoardTokens;
 use shared::portfolio::Project;
 use shared::{BoardKind, Lang, OrgKind, Roots};
@@ -70,13 +70,14 @@ impl Builder {
         };
         self.seq += 1;
         self.store
-            .append(&[JournalEntry {
-                board: self.record.id.clone(),
-                seq: self.seq,
-                ts_ms: 1_790_000_000_000 + self.seq as i64 * 1_000,
-                actor: actor(i),
-                update_v1: Bytes::from(update),
-            }])
+            .append(&[Append::new(
+                &self.record.id,
+                vec![NewEntry {
+                    ts_ms: 1_790_000_000_000 + self.seq as i64 * 1_000,
+                    actor: actor(i),
+                    update_v1: Bytes::from(update),
+                }],
+            )])
             .unwrap();
     }
 

@@ -600,7 +600,12 @@ pub async fn delete_board(
         .await
         .map_err(ApiError::internal)??;
     app.rooms
-        .close_connections(&record.id, None, 4404, "the board was deleted")
+        .close_connections(
+            &record.id,
+            None,
+            shared::wire::close::UNKNOWN_BOARD,
+            "the board was deleted",
+        )
         .await;
     tracing::info!(board = %record.id, "board deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -641,7 +646,7 @@ async fn replace_token(
         .await
         .map_err(ApiError::internal)??;
     app.rooms
-        .close_connections(board, Some(role), 4401, reason)
+        .close_connections(board, Some(role), shared::wire::close::UNAUTHORIZED, reason)
         .await;
     tracing::info!(board = %board, role = role.as_str(), "link replaced");
     Ok(())

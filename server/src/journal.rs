@@ -4,23 +4,26 @@
 //! them in one transaction (one fsync), then answers each job. Group commit is what lets an
 //! update be durable before anybody sees it without paying one fsync per keystroke.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use std::collections::HashSet;
-
-use crate::store::{BoardId, JournalEntry, Snapshot, Store};
+use crate::store::{Append, BoardId, NewEntry, Snapshot, Store};
 
 /// Jobs folded into one transaction at most.
 const JOBS_PER_COMMIT_MAX: usize = 256;
 
 pub type WriteResult = Result<(), String>;
+/// The seq the store gave the first entry of an append, or why it failed.
+pub type AppendResult = Result<u64, String>;
 
 enum Job {
     Append {
-        entries: Vec<JournalEntry>,
-        done: oneshot::Sender<WriteResult>,
+        /// The room that asks: after one of its appends failed, its later ones fail too.
+        room: u64,
+        batch: Append,
+        done: oneshot::Sender<AppendResult>,
     },
     Snapshot {
         snapshot: Snapshot,
@@ -50,13 +53,20 @@ impl JournalWriter {
         (JournalWriter { jobs }, thread)
     }
 
-    /// Queues entries for the next group commit. The returned receiver answers once they are
-    /// committed, or with the reason they are not.
-    pub async fn append(&self, entries: Vec<JournalEntry>) -> oneshot::Receiver<WriteResult> {
+    /// Queues a room's entries for the next group commit. The returned receiver answers with
+    /// the seq the store gave the first once they are committed, or with the reason they are
+    /// not. Once an append of `room` fails, its later appends fail too: they may build on it.
+    pub async fn append(
+        &self,
+        board: BoardId,
+        room: u64,
+        entries: Vec<NewEntry>,
+    ) -> oneshot::Receiver<AppendResult> {
         let (done, receiver) = oneshot::channel();
+        let batch = Append { board, entries };
         // A send error means the writer is gone; dropping `done` then answers the receiver
         // with an error, which the room treats like a failed write.
-        let _ = self.jobs.send(Job::Append { entries, done }).await;
+        let _ = self.jobs.send(Job::Append { room, batch, done }).await;
         receiver
     }
 
@@ -92,6 +102,8 @@ impl JournalWriter {
 }
 
 fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+    // Rooms whose append failed (a room stops after one: this only grows with failures).
+    let mut failed_rooms = HashSet::new();
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < JOBS_PER_COMMIT_MAX {
@@ -103,7 +115,7 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
         let mut appends = Vec::new();
         for job in jobs {
             match job {
-                Job::Append { entries, done } => appends.push((entries, done)),
+                Job::Append { room, batch, done } => appends.push(Pending { room, batch, done }),
                 Job::Snapshot { snapshot, done } => {
                     let result = store.write_snapshot(&snapshot).map_err(|e| e.to_string());
                     let _ = done.send(result);
@@ -113,42 +125,54 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 }
             }
         }
-        commit_appends(store.as_ref(), appends);
+        commit_appends(store.as_ref(), appends, &mut failed_rooms);
     }
 }
 
-fn commit_appends(
-    store: &dyn Store,
-    appends: Vec<(Vec<JournalEntry>, oneshot::Sender<WriteResult>)>,
-) {
+/// An append waiting for the group commit.
+struct Pending {
+    room: u64,
+    batch: Append,
+    done: oneshot::Sender<AppendResult>,
+}
+
+fn commit_appends(store: &dyn Store, appends: Vec<Pending>, failed_rooms: &mut HashSet<u64>) {
+    let (refused, appends): (Vec<Pending>, Vec<Pending>) = appends
+        .into_iter()
+        .partition(|p| failed_rooms.contains(&p.room));
+    for pending in refused {
+        let _ = pending
+            .done
+            .send(Err("an earlier write of this room failed".to_owned()));
+    }
     if appends.is_empty() {
         return;
     }
-    let all: Vec<JournalEntry> = appends
-        .iter()
-        .flat_map(|(e, _)| e.iter().cloned())
-        .collect();
-    match store.append(&all) {
-        Ok(()) => {
-            for (_, done) in appends {
-                let _ = done.send(Ok(()));
+    let batches: Vec<Append> = appends.iter().map(|p| p.batch.clone()).collect();
+    match store.append(&batches) {
+        Ok(firsts) => {
+            for (pending, first) in appends.into_iter().zip(firsts) {
+                let _ = pending.done.send(Ok(first));
             }
         }
         Err(error) => {
             // One bad job must not fail its neighbours: retry each job on its own. A job of a
-            // board whose earlier job failed fails too, so no board's journal gets a gap.
+            // room whose earlier job failed fails too, so no journal holds an update without
+            // the ones it builds on.
             tracing::warn!(%error, jobs = appends.len(), "group commit failed; committing jobs one by one");
-            let mut failed_boards: HashSet<BoardId> = HashSet::new();
-            for (entries, done) in appends {
-                let result = if entries.iter().any(|e| failed_boards.contains(&e.board)) {
-                    Err("an earlier write of this board failed".to_owned())
+            for pending in appends {
+                let result = if failed_rooms.contains(&pending.room) {
+                    Err("an earlier write of this room failed".to_owned())
                 } else {
-                    store.append(&entries).map_err(|e| e.to_string())
+                    store
+                        .append(std::slice::from_ref(&pending.batch))
+                        .map(|firsts| firsts[0])
+                        .map_err(|e| e.to_string())
                 };
                 if result.is_err() {
-                    failed_boards.extend(entries.iter().map(|e| e.board.clone()));
+                    failed_rooms.insert(pending.room);
                 }
-                let _ = done.send(result);
+                let _ = pending.done.send(result);
             }
         }
     }

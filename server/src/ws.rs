@@ -19,19 +19,12 @@ use tokio::sync::mpsc;
 use crate::app::AppState;
 use crate::config::Limits;
 use crate::limit::TokenBucket;
-use crate::room::{
-    CLOSE_GOING_AWAY, CLOSE_LIMIT, CLOSE_MALFORMED, CloseReason, Closer, JoinError, Joiner, Outbox,
-    RoomCmd,
-};
+use crate::room::{CloseReason, Closer, JoinError, Joiner, Outbox, RoomCmd};
 use crate::store::{Actor, BoardId};
 use crate::tokens::Role;
 use crate::wsframe::{self, FrameError, FrameReader, Incoming};
 
-pub const CLOSE_UNAUTHORIZED: u16 = 4401;
-pub const CLOSE_UNKNOWN_BOARD: u16 = 4404;
-pub const CLOSE_TOO_BIG: u16 = 1009;
-pub const CLOSE_POLICY: u16 = 1008;
-pub const CLOSE_PROTOCOL: u16 = 1002;
+use shared::wire::{close, field};
 
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -152,43 +145,43 @@ async fn identify(
     board: &str,
     params: &HashMap<String, String>,
 ) -> Result<Identity, CloseReason> {
-    let unknown = || (CLOSE_UNKNOWN_BOARD, "unknown board".to_owned());
+    let unknown = || (close::UNKNOWN_BOARD, "unknown board".to_owned());
     let board = BoardId::parse(board).ok_or_else(unknown)?;
     let record = app
         .board(&board)
         .await
-        .map_err(|_| (1011, "storage error".to_owned()))?;
+        .map_err(|_| (close::INTERNAL, "storage error".to_owned()))?;
     let record = record.ok_or_else(unknown)?;
-    let token = params.get("token").map(String::as_str).unwrap_or("");
+    let token = params.get(field::TOKEN).map(String::as_str).unwrap_or("");
     if token.is_empty() {
-        return Err((CLOSE_UNAUTHORIZED, "missing token".into()));
+        return Err((close::UNAUTHORIZED, "missing token".into()));
     }
     let role = record
         .token_hashes
         .role_of(token)
-        .ok_or_else(|| (CLOSE_UNAUTHORIZED, "wrong or revoked token".to_owned()))?;
+        .ok_or_else(|| (close::UNAUTHORIZED, "wrong or revoked token".to_owned()))?;
     let text = |key: &str, chars_max: usize| -> Result<String, CloseReason> {
         let value = params.get(key).map(|v| v.trim()).unwrap_or("");
         if value.chars().count() > chars_max {
             return Err((
-                CLOSE_POLICY,
+                close::POLICY,
                 format!("{key} is longer than {chars_max} characters"),
             ));
         }
         Ok(value.to_owned())
     };
-    let pid = text("pid", PID_CHARS_MAX)?;
-    let name = text("name", NAME_CHARS_MAX)?;
-    let org = text("org", ORG_CHARS_MAX)?;
-    let org_kind = match params.get("orgKind").map(String::as_str) {
+    let pid = text(field::PID, PID_CHARS_MAX)?;
+    let name = text(field::NAME, NAME_CHARS_MAX)?;
+    let org = text(field::ORG, ORG_CHARS_MAX)?;
+    let org_kind = match params.get(field::ORG_KIND).map(String::as_str) {
         None | Some("") => None,
         Some(kind) => Some(
             kind.parse::<OrgKind>()
-                .map_err(|e| (CLOSE_POLICY, e.to_string()))?,
+                .map_err(|e| (close::POLICY, e.to_string()))?,
         ),
     };
     let color = params
-        .get("color")
+        .get(field::COLOR)
         .filter(|c| is_hex_colour(c))
         .cloned()
         .unwrap_or_else(|| PALETTE[palette_index(&pid)].to_owned());
@@ -285,9 +278,9 @@ async fn serve(
         Ok(room) => room,
         Err(error) => {
             let (code, reason) = match error {
-                JoinError::Full => (CLOSE_LIMIT, "the board or server is full".to_owned()),
-                JoinError::RoomClosed => (1013, "try again later".to_owned()),
-                JoinError::Failed(reason) => (1011, reason),
+                JoinError::Full => (close::LIMIT, "the board or server is full".to_owned()),
+                JoinError::RoomClosed => (close::TRY_AGAIN, "try again later".to_owned()),
+                JoinError::Failed(reason) => (close::INTERNAL, reason),
             };
             return refuse(read, write, code, reason, &limits).await;
         }
@@ -311,7 +304,7 @@ async fn serve(
             talking
         }
         _ = shutdown.wait_for(|stopping| *stopping) => {
-            closer.close(CLOSE_GOING_AWAY, "server shutting down");
+            closer.close(close::GOING_AWAY, "server shutting down");
             true
         }
     };
@@ -371,12 +364,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let message = match next {
             Err(_) => {
                 return (
-                    (CLOSE_GOING_AWAY, "no message or pong for too long".into()),
+                    (close::GOING_AWAY, "no message or pong for too long".into()),
                     true,
                 );
             }
-            Ok(Ok(None)) => return ((CLOSE_GOING_AWAY, String::new()), false),
-            Ok(Err(FrameError::Io(_))) => return ((CLOSE_GOING_AWAY, String::new()), false),
+            Ok(Ok(None)) => return ((close::GOING_AWAY, String::new()), false),
+            Ok(Err(FrameError::Io(_))) => return ((close::GOING_AWAY, String::new()), false),
             Ok(Err(error)) => return (read_error_close(&error), true),
             Ok(Ok(Some(message))) => message,
         };
@@ -385,21 +378,21 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if !bucket.take(Instant::now()) {
                     let rate = limits.max_messages_per_second;
                     let reason = format!("more than {rate} messages per second");
-                    return ((CLOSE_LIMIT, reason), true);
+                    return ((close::LIMIT, reason), true);
                 }
                 // Framing is checked here so a malformed frame never reaches the room.
                 if let Err(e) = protocol::decode_frame(&frame, limits.max_messages_per_frame) {
-                    return ((CLOSE_MALFORMED, format!("malformed message: {e}")), true);
+                    return ((close::MALFORMED, format!("malformed message: {e}")), true);
                 }
                 if room.send(RoomCmd::Frame { conn, frame }).await.is_err() {
-                    return ((CLOSE_GOING_AWAY, "the board closed".into()), true);
+                    return ((close::GOING_AWAY, "the board closed".into()), true);
                 }
             }
             Incoming::Text => {
                 let reason = "text messages are not part of the protocol".into();
-                return ((CLOSE_MALFORMED, reason), true);
+                return ((close::MALFORMED, reason), true);
             }
-            Incoming::Close => return ((1000, String::new()), false),
+            Incoming::Close => return ((close::NORMAL, String::new()), false),
             // A full queue of pongs owes the client one already.
             Incoming::Ping(payload) => {
                 let _ = pongs.try_send(payload);
@@ -412,9 +405,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// How a read error closes the connection.
 fn read_error_close(error: &FrameError) -> CloseReason {
     match error {
-        FrameError::TooBig(_) => (CLOSE_TOO_BIG, "message over the size limit".into()),
-        FrameError::Protocol(what) => (CLOSE_PROTOCOL, (*what).into()),
-        FrameError::Io(_) => (CLOSE_GOING_AWAY, String::new()),
+        FrameError::TooBig(_) => (close::TOO_BIG, "message over the size limit".into()),
+        FrameError::Protocol(what) => (close::PROTOCOL, (*what).into()),
+        FrameError::Io(_) => (close::GOING_AWAY, String::new()),
     }
 }
 
@@ -442,7 +435,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             biased;
             reason = &mut closed => break reason,
             frame = outbox.recv() => {
-                let Some(frame) = frame else { break (CLOSE_GOING_AWAY, String::new()) };
+                let Some(frame) = frame else { break (close::GOING_AWAY, String::new()) };
                 let mut len = frame.len();
                 batch.push(frame);
                 while len < wsframe::WRITE_BATCH_BYTES {
@@ -454,19 +447,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 batch.clear();
                 queued_bytes.fetch_sub(len, std::sync::atomic::Ordering::Relaxed);
                 if sent.is_err() {
-                    closer.close(CLOSE_GOING_AWAY, "");
+                    closer.close(close::GOING_AWAY, "");
                     return;
                 }
             }
             Some(payload) = pongs.recv() => {
                 if wsframe::write_pong(&mut write, &payload).await.is_err() {
-                    closer.close(CLOSE_GOING_AWAY, "");
+                    closer.close(close::GOING_AWAY, "");
                     return;
                 }
             }
             _ = ping.tick() => {
                 if wsframe::write_ping(&mut write).await.is_err() {
-                    closer.close(CLOSE_GOING_AWAY, "");
+                    closer.close(close::GOING_AWAY, "");
                     return;
                 }
             }

@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod template;
 pub mod text;
 pub mod trace;
+pub mod wire;
 
 pub use board::{BoardKind, Lang, OrgKind, UnknownValue};
 pub use doc::{Node, Note, Participant, Roots, Section, Tree};

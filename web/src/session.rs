@@ -11,6 +11,7 @@ use crate::json::{Builder, Json};
 use leptos::prelude::*;
 use shared::canvas::{Link, Voting};
 use shared::protocol::{self, AwarenessEntry, Message};
+use shared::wire::{self, close, field};
 use shared::{BoardKind, Node, Note, Participant, Project, Roots, Section};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -34,13 +35,6 @@ const AWARENESS_RENEW_MS: u32 = 15_000;
 const PEER_TIMEOUT_MS: f64 = 35_000.0;
 /// Pointer positions are sent at most this often.
 const POINTER_SEND_INTERVAL_MS: f64 = 80.0;
-/// Close codes after which reconnecting cannot help.
-const CLOSE_UNAUTHORIZED: u16 = 4401;
-const CLOSE_UNKNOWN_BOARD: u16 = 4404;
-const CLOSE_MALFORMED: u16 = 1003;
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_LIMIT: u16 = 4429;
 /// Failed attempts after which the reconnect delay is at its longest.
 const RECONNECT_ATTEMPTS_SLOWEST: u32 = 5;
 
@@ -288,18 +282,23 @@ impl Session {
         let p = &self.profile;
         let encode = |s: &str| String::from(js_sys::encode_uri_component(s));
         let mut url = format!(
-            "{scheme}://{host}/ws/{}?token={}&pid={}&name={}&color={}",
+            "{scheme}://{host}{}{}?{}={}&{}={}&{}={}&{}={}",
+            wire::WS_PATH_PREFIX,
             encode(&self.board_id),
+            field::TOKEN,
             encode(&self.token),
+            field::PID,
             encode(&p.pid),
+            field::NAME,
             encode(&p.name),
+            field::COLOR,
             encode(&p.color)
         );
         if !p.org.is_empty() {
-            url.push_str(&format!("&org={}", encode(&p.org)));
+            url.push_str(&format!("&{}={}", field::ORG, encode(&p.org)));
         }
         if !p.org_kind.is_empty() {
-            url.push_str(&format!("&orgKind={}", encode(&p.org_kind)));
+            url.push_str(&format!("&{}={}", field::ORG_KIND, encode(&p.org_kind)));
         }
         url
     }
@@ -354,10 +353,10 @@ impl Session {
         self.remote_peers.borrow_mut().clear();
         self.refresh_peers();
         match code {
-            CLOSE_UNAUTHORIZED => self.signals.status.set(Status::Refused),
-            CLOSE_UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
+            close::UNAUTHORIZED => self.signals.status.set(Status::Refused),
+            close::UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
             _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
-            CLOSE_MALFORMED | CLOSE_TOO_BIG | CLOSE_POLICY | CLOSE_LIMIT => {
+            code if close::is_refusal(code) => {
                 // The server refused what this client sends: retrying at once would repeat it.
                 self.attempts
                     .set(self.attempts.get().max(RECONNECT_ATTEMPTS_SLOWEST));

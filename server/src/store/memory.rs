@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use crate::tokens::Role;
 
 use super::{
-    Actor, BoardId, BoardRecord, JournalEntry, JournalRow, Snapshot, Store, StoreError,
-    StoreResult, StoredDoc,
+    Actor, Append, BoardId, BoardRecord, JournalRow, Snapshot, Store, StoreError, StoreResult,
+    StoredDoc,
 };
 
 #[derive(Default)]
@@ -62,36 +62,30 @@ impl Store for MemoryStore {
         Ok(StoredDoc { snapshot, updates })
     }
 
-    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()> {
+    fn append(&self, batches: &[Append]) -> StoreResult<Vec<u64>> {
         let mut inner = self.inner.lock().unwrap();
-        // Check everything first so that a refused batch leaves nothing behind.
-        let mut next_seq: HashMap<&BoardId, u64> = HashMap::new();
-        for entry in entries {
-            let journal = inner
-                .journals
-                .get(&entry.board)
-                .ok_or_else(|| StoreError::BoardNotFound(entry.board.clone()))?;
-            let expected = next_seq
-                .entry(&entry.board)
-                .or_insert_with(|| journal.last().map_or(1, |row| row.seq + 1));
-            if entry.seq != *expected {
-                return Err(StoreError::SeqConflict {
-                    board: entry.board.clone(),
-                    seq: entry.seq,
+        // Check everything first so that a refused append leaves nothing behind.
+        if let Some(unknown) = batches
+            .iter()
+            .find(|b| !inner.journals.contains_key(&b.board))
+        {
+            return Err(StoreError::BoardNotFound(unknown.board.clone()));
+        }
+        let mut firsts = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let journal = inner.journals.get_mut(&batch.board).unwrap();
+            let first = journal.last().map_or(1, |row| row.seq + 1);
+            for (seq, entry) in (first..).zip(&batch.entries) {
+                journal.push(JournalRow {
+                    seq,
+                    ts_ms: entry.ts_ms,
+                    actor: (*entry.actor).clone(),
+                    update_v1: entry.update_v1.to_vec(),
                 });
             }
-            *expected += 1;
+            firsts.push(first);
         }
-        for entry in entries {
-            let journal = inner.journals.get_mut(&entry.board).unwrap();
-            journal.push(JournalRow {
-                seq: entry.seq,
-                ts_ms: entry.ts_ms,
-                actor: (*entry.actor).clone(),
-                update_v1: entry.update_v1.to_vec(),
-            });
-        }
-        Ok(())
+        Ok(firsts)
     }
 
     fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()> {

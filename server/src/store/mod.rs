@@ -100,6 +100,30 @@ pub struct JournalEntry {
     pub update_v1: Bytes,
 }
 
+/// An update to append to a board's journal: the store gives it its seq.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub ts_ms: i64,
+    pub actor: std::sync::Arc<Actor>,
+    pub update_v1: Bytes,
+}
+
+/// Entries of one board to append after its last one, in order.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub board: BoardId,
+    pub entries: Vec<NewEntry>,
+}
+
+impl Append {
+    pub fn new(board: &BoardId, entries: Vec<NewEntry>) -> Self {
+        Append {
+            board: board.clone(),
+            entries,
+        }
+    }
+}
+
 /// What it takes to rebuild a board's document: the newest snapshot and the journal after it.
 #[derive(Debug, Default)]
 pub struct StoredDoc {
@@ -167,9 +191,11 @@ pub trait Store: Send + Sync + 'static {
     /// journal entries after it, up to `at_ms`.
     fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc>;
 
-    /// Appends entries of any boards atomically: all are stored, or none. Returns once they
-    /// are committed under the store's durability setting.
-    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()>;
+    /// Appends each batch after its board's last entry, in the order given, all atomically:
+    /// all are stored, or none. The store gives the seqs (each board's from 1, without gaps, in
+    /// commit order); returns the seq of each batch's first entry, once committed under the
+    /// store's durability setting.
+    fn append(&self, batches: &[Append]) -> StoreResult<Vec<u64>>;
 
     fn write_snapshot(&self, snapshot: &Snapshot) -> StoreResult<()>;
 

@@ -10,7 +10,7 @@ use shared::{BoardKind, Lang, Roots};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Text, Transact};
 
-use super::{Actor, BoardId, BoardRecord, JournalEntry, Store, StoreResult};
+use super::{Actor, Append, BoardId, BoardRecord, NewEntry, Store, StoreResult};
 use crate::tokens::BoardTokens;
 
 /// The first entry's time.
@@ -64,18 +64,15 @@ pub fn long_canvas(store: &dyn Store, entries: u64) -> StoreResult<(BoardRecord,
             }
             txn.encode_update_v1()
         };
-        batch.push(JournalEntry {
-            board: id.clone(),
-            seq,
+        batch.push(NewEntry {
             ts_ms: START_MS + seq as i64 * 1_000,
             actor: actors[who].clone(),
             update_v1: Bytes::from(update),
         });
         if batch.len() == 5_000 {
-            store.append(&batch)?;
-            batch.clear();
+            store.append(&[Append::new(&id, std::mem::take(&mut batch))])?;
         }
     }
-    store.append(&batch)?;
+    store.append(&[Append::new(&id, batch)])?;
     Ok((record, tokens))
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::trace_index::{self, Indexer};
 use super::{
-    Actor, BoardId, BoardRecord, Contributions, EntryPage, JournalEntry, JournalRow, ReadPoolStats,
+    Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JournalRow, ReadPoolStats,
     Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
@@ -372,9 +372,9 @@ impl Store for SqliteStore {
         self.load_upto(id, Upto::Time(at_ms))
     }
 
-    fn append(&self, entries: &[JournalEntry]) -> StoreResult<()> {
+    fn append(&self, batches: &[Append]) -> StoreResult<Vec<u64>> {
         let mut writer = self.writer.lock().unwrap();
-        let result = writer.append(entries);
+        let result = writer.append(batches);
         if result.is_err() {
             // Actor rows inserted by the rolled-back transaction are gone too.
             writer.actor_ids.clear();
@@ -632,11 +632,12 @@ impl Writer {
         Ok(id)
     }
 
-    fn append(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
+    fn append(&mut self, batches: &[Append]) -> StoreResult<Vec<u64>> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = self
-            .append_in_transaction(entries)
-            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        let result = self.append_in_transaction(batches).and_then(|firsts| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(firsts)
+        });
         if result.is_err() && !self.conn.is_autocommit() {
             // A failed COMMIT (disk full, I/O error) can leave the transaction open; every later
             // write would fail behind it.
@@ -645,55 +646,59 @@ impl Writer {
         result
     }
 
-    fn append_in_transaction(&mut self, entries: &[JournalEntry]) -> StoreResult<()> {
-        // Each board's journal grows by exactly one seq at a time: an entry that would leave a
-        // gap or repeat a seq is refused, whatever the caller believed.
+    /// Gives each entry the seq after its board's last one, inside the write transaction, so
+    /// seqs follow commit order without gaps whoever appends.
+    fn append_in_transaction(&mut self, batches: &[Append]) -> StoreResult<Vec<u64>> {
         let mut next_seq: HashMap<BoardId, u64> = HashMap::new();
-        for entry in entries {
-            let expected = match next_seq.get(&entry.board) {
+        let mut firsts = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let first = match next_seq.get(&batch.board) {
                 Some(seq) => *seq,
                 None => {
-                    let last: i64 = self.conn.query_row(
-                        "SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = ?1",
-                        [entry.board.as_str()],
-                        |r| r.get(0),
-                    )?;
+                    let last: Option<i64> = self
+                        .conn
+                        .query_row(
+                            "SELECT (SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = ?1)
+                             FROM boards WHERE id = ?1",
+                            [batch.board.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    let last =
+                        last.ok_or_else(|| StoreError::BoardNotFound(batch.board.clone()))?;
                     last as u64 + 1
                 }
             };
-            if entry.seq != expected {
-                return Err(StoreError::SeqConflict {
-                    board: entry.board.clone(),
-                    seq: entry.seq,
-                });
-            }
-            next_seq.insert(entry.board.clone(), expected + 1);
-            let actor_id = self.actor_id(&entry.actor)?;
-            let mut stmt = self.conn.prepare_cached(
-                "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let result = stmt.execute(params![
-                entry.board.as_str(),
-                entry.seq as i64,
-                entry.ts_ms,
-                actor_id,
-                &entry.update_v1[..]
-            ]);
-            match result {
-                Ok(_) => {}
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    return Err(StoreError::SeqConflict {
-                        board: entry.board.clone(),
-                        seq: entry.seq,
-                    });
+            for (seq, entry) in (first..).zip(&batch.entries) {
+                let actor_id = self.actor_id(&entry.actor)?;
+                let mut stmt = self.conn.prepare_cached(
+                    "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                let result = stmt.execute(params![
+                    batch.board.as_str(),
+                    seq as i64,
+                    entry.ts_ms,
+                    actor_id,
+                    &entry.update_v1[..]
+                ]);
+                match result {
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        return Err(StoreError::SeqConflict {
+                            board: batch.board.clone(),
+                            seq,
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
+            next_seq.insert(batch.board.clone(), first + batch.entries.len() as u64);
+            firsts.push(first);
         }
-        Ok(())
+        Ok(firsts)
     }
 }
 

@@ -28,56 +28,58 @@ pub(super) fn board() -> BoardRecord {
     }
 }
 
-fn entry(board: &BoardId, seq: u64) -> JournalEntry {
-    JournalEntry {
-        board: board.clone(),
-        seq,
+fn entry(byte: u8) -> NewEntry {
+    NewEntry {
         ts_ms: 10,
         actor: Arc::new(Actor {
             pid: "p".into(),
             name: "Anne".into(),
             ..Actor::default()
         }),
-        update_v1: Bytes::from(vec![seq as u8]),
+        update_v1: Bytes::from(vec![byte]),
     }
 }
 
 #[test]
-fn journals_grow_one_seq_at_a_time_and_refuse_gaps_and_repeats() {
+fn the_store_gives_seqs_in_commit_order_without_gaps_and_refuses_unknown_boards_whole() {
     for (name, store, dir) in stores() {
-        let board = board();
-        store.create_board(&board, &[0]).unwrap();
+        let (one, two) = (board(), board());
+        store.create_board(&one, &[0]).unwrap();
+        store.create_board(&two, &[0]).unwrap();
         assert!(
             matches!(
-                store.create_board(&board, &[0]),
+                store.create_board(&one, &[0]),
                 Err(StoreError::BoardExists(_))
             ),
             "{name}"
         );
-        store
-            .append(&[entry(&board.id, 2), entry(&board.id, 3)])
+        // Two batches of one board in one group commit, and another board's between them.
+        let firsts = store
+            .append(&[
+                Append::new(&one.id, vec![entry(2), entry(3)]),
+                Append::new(&two.id, vec![entry(2)]),
+                Append::new(&one.id, vec![entry(4)]),
+            ])
             .unwrap();
-        let cases = [
-            (vec![3], "repeat"),
-            (vec![5], "gap"),
-            (vec![4, 6], "gap inside a batch"),
-        ];
-        for (seqs, what) in cases {
-            let entries: Vec<_> = seqs.iter().map(|s| entry(&board.id, *s)).collect();
-            let refused = store.append(&entries);
-            assert!(
-                matches!(refused, Err(StoreError::SeqConflict { .. })),
-                "{name}: {what}"
-            );
-        }
-        let loaded = store.load(&board.id).unwrap();
-        let seqs: Vec<u64> = loaded.updates.iter().map(|(seq, _)| *seq).collect();
-        assert_eq!(
-            seqs,
-            [1, 2, 3],
-            "{name}: a refused batch leaves nothing behind"
+        assert_eq!(firsts, [2, 2, 4], "{name}");
+        // An append naming a board that does not exist is refused whole.
+        let refused = store.append(&[
+            Append::new(&one.id, vec![entry(5)]),
+            Append::new(&BoardId::new_random(), vec![entry(1)]),
+        ]);
+        assert!(
+            matches!(refused, Err(StoreError::BoardNotFound(_))),
+            "{name}"
         );
-        assert_eq!(loaded.last_seq(), 3);
+        let loaded = store.load(&one.id).unwrap();
+        let rows: Vec<(u64, Vec<u8>)> = loaded.updates.clone();
+        assert_eq!(
+            rows,
+            [(1, vec![0]), (2, vec![2]), (3, vec![3]), (4, vec![4])],
+            "{name}: in order, and a refused append leaves nothing behind"
+        );
+        assert_eq!(loaded.last_seq(), 4);
+        assert_eq!(store.load(&two.id).unwrap().last_seq(), 2, "{name}");
         if let Some(dir) = dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -90,11 +92,7 @@ fn loading_starts_from_the_newest_snapshot() {
         let board = board();
         store.create_board(&board, &[0]).unwrap();
         store
-            .append(&[
-                entry(&board.id, 2),
-                entry(&board.id, 3),
-                entry(&board.id, 4),
-            ])
+            .append(&[Append::new(&board.id, vec![entry(2), entry(3), entry(4)])])
             .unwrap();
         let snapshot = Snapshot {
             board: board.id.clone(),

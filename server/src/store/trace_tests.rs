@@ -133,14 +133,15 @@ impl Fixture {
         };
         self.seq += 1;
         self.ts_ms += 7_000;
-        let entry = JournalEntry {
-            board: self.board.id.clone(),
-            seq: self.seq,
+        let entry = NewEntry {
             ts_ms: self.ts_ms,
             actor: Arc::new(self.actor(who)),
             update_v1: Bytes::from(update),
         };
-        self.store.append(&[entry]).unwrap();
+        let first = self
+            .store
+            .append(&[Append::new(&self.board.id, vec![entry])]);
+        assert_eq!(first.unwrap(), [self.seq]);
     }
 
     fn apply(&mut self, op: &Op) {
@@ -252,17 +253,15 @@ impl Fixture {
         memory
             .create_board(&self.board, &journal[0].update_v1)
             .unwrap();
-        let rest: Vec<JournalEntry> = journal[1..]
+        let rest: Vec<NewEntry> = journal[1..]
             .iter()
-            .map(|row| JournalEntry {
-                board: id.clone(),
-                seq: row.seq,
+            .map(|row| NewEntry {
                 ts_ms: row.ts_ms,
                 actor: Arc::new(row.actor.clone()),
                 update_v1: Bytes::from(row.update_v1.clone()),
             })
             .collect();
-        memory.append(&rest).unwrap();
+        memory.append(&[Append::new(id, rest)]).unwrap();
         for n in 0..6 {
             let element = format!("n{n}");
             assert_eq!(

@@ -1,0 +1,171 @@
+//! The commit pipeline: what the room applied, handed to the store in batches, and the frames
+//! and answers that wait for those batches to be committed.
+//!
+//! The room numbers the updates it applies (1, 2, 3... over its life: `applied`), and gates
+//! every outgoing effect on the number of the last update it depends on. The store answers a
+//! batch with the seq it gave its first entry: seqs are the store's, never the room's, so that
+//! several writers can share one board's journal.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::core::{ConnId, RequestId};
+use crate::store::NewEntry;
+
+/// An effect that must wait until the updates it carries are committed.
+pub enum Gated {
+    /// An update's frame, to every peer but its sender.
+    Broadcast {
+        except: Option<ConnId>,
+        frame: Bytes,
+    },
+    /// The answer to a sync step 1: a sync step 2, possibly followed by updates.
+    AnswerStep1 { conn: ConnId, frames: Vec<Bytes> },
+    /// Tells whoever asked for a server edit that it is committed.
+    EditDone { request: RequestId },
+}
+
+struct Batch {
+    id: u64,
+    /// The number of the last update it holds.
+    upto: u64,
+    entries: u64,
+}
+
+#[derive(Default)]
+pub struct Pipeline {
+    /// Applied, not yet handed to the store.
+    unsent: Vec<NewEntry>,
+    /// Number of the last update applied.
+    applied: u64,
+    /// Number of the last update committed.
+    committed: u64,
+    /// Batches handed to the store, oldest first.
+    inflight: VecDeque<Batch>,
+    next_batch: u64,
+    /// Effects waiting for the commit of the update number they carry, in order.
+    waiting: VecDeque<(u64, Gated)>,
+    /// The store's seq of the last entry committed (or loaded): the board's head as this room
+    /// knows it.
+    stored_seq: u64,
+}
+
+/// What a committed batch releases.
+pub enum Outcome {
+    Released(Vec<Gated>),
+    /// The store failed the batch, or gave it seqs that do not follow the room's head.
+    Failed(String),
+}
+
+impl Pipeline {
+    pub fn new(stored_seq: u64) -> Self {
+        Pipeline {
+            stored_seq,
+            ..Pipeline::default()
+        }
+    }
+
+    pub fn stored_seq(&self) -> u64 {
+        self.stored_seq
+    }
+
+    /// Notes an applied update; returns its number, to gate effects on.
+    pub fn push(&mut self, entry: NewEntry) -> u64 {
+        self.unsent.push(entry);
+        self.applied += 1;
+        self.applied
+    }
+
+    /// The number of the last update applied: effects that depend on the whole document as it
+    /// is gate on it.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Gates `effect` on update `number`: returns it when it may happen now (that update is
+    /// committed and nothing earlier waits).
+    pub fn gate(&mut self, number: u64, effect: Gated) -> Option<Gated> {
+        if self.waiting.is_empty() && number <= self.committed {
+            Some(effect)
+        } else {
+            self.waiting.push_back((number, effect));
+            None
+        }
+    }
+
+    /// Hands what was applied since the last call to the store, as one batch.
+    pub fn flush(&mut self) -> Option<(u64, Vec<NewEntry>)> {
+        if self.unsent.is_empty() {
+            return None;
+        }
+        let entries = std::mem::take(&mut self.unsent);
+        self.next_batch += 1;
+        self.inflight.push_back(Batch {
+            id: self.next_batch,
+            upto: self.applied,
+            entries: entries.len() as u64,
+        });
+        Some((self.next_batch, entries))
+    }
+
+    /// The store's answer to batch `id`: the seq of its first entry, or why it failed.
+    pub fn committed(&mut self, id: u64, result: Result<u64, String>) -> Outcome {
+        let Some(batch) = self.inflight.pop_front() else {
+            return Outcome::Failed(format!("batch {id} answered while none was under way"));
+        };
+        if batch.id != id {
+            return Outcome::Failed(format!("batch {id} answered before batch {}", batch.id));
+        }
+        let first_seq = match result {
+            Ok(first_seq) => first_seq,
+            Err(reason) => {
+                return Outcome::Failed(format!("the journal could not be written: {reason}"));
+            }
+        };
+        if first_seq != self.stored_seq + 1 {
+            // Another writer appended to this board meanwhile: this room's document lacks it.
+            return Outcome::Failed(format!(
+                "the journal gave seq {first_seq} after {}",
+                self.stored_seq
+            ));
+        }
+        self.stored_seq += batch.entries;
+        self.committed = batch.upto;
+        let mut released = Vec::new();
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(number, _)| *number <= self.committed)
+        {
+            released.push(self.waiting.pop_front().unwrap().1);
+        }
+        Outcome::Released(released)
+    }
+
+    /// Forgets what was applied and not handed to the store (a failed room: its senders still
+    /// have it, and send it again when they reconnect). Nothing gated on it was performed.
+    pub fn discard_unsent(&mut self) {
+        self.unsent.clear();
+    }
+
+    /// Everything applied is committed (storage holds it all).
+    pub fn settled(&self) -> bool {
+        self.unsent.is_empty() && self.inflight.is_empty()
+    }
+
+    /// Settled, and no effect waits.
+    pub fn idle(&self) -> bool {
+        self.settled() && self.waiting.is_empty()
+    }
+
+    /// Batches handed to the store and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Effects waiting for a commit.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
