@@ -7,6 +7,9 @@
 //!   once, runs every test of the workspace, then fuzzes the relay input path (30,000 inputs)
 //!   and the websocket reader against tungstenite's (300,000 inputs).
 //! - `fuzz [SECONDS]`: fuzzes both targets (default 300 s each).
+//! - `sim [--seed S] [--seeds N] [--steps N] [--converge]`: the relay's deterministic
+//!   simulation (`server/src/room/sim.rs`): one seed with its trace, or N seeds (1,000 by
+//!   default; the test command runs those); `--converge` adds the clients' convergence check.
 //! - `bench [--quick] [--rounds N]`: Nouage, y-sweet and the Node reference server under the
 //!   same scenarios (see `bench.rs`); not part of the test command.
 //!
@@ -34,12 +37,13 @@ fn main() -> anyhow::Result<()> {
         "run" => run(&root, &rest),
         "test" => test(&root, &rest),
         "bench" => bench::bench(&root, &rest),
+        "sim" => sim(&rest),
         "fuzz" => {
             let seconds = rest.first().and_then(|s| s.parse().ok()).unwrap_or(300);
             fuzz(&root, FuzzBudget::Seconds(seconds))
         }
         _ => {
-            eprintln!("usage: cargo xtask <web|dist|run|test|fuzz|bench> [args]");
+            eprintln!("usage: cargo xtask <web|dist|run|test|fuzz|sim|bench> [args]");
             bail!("unknown task {task:?}")
         }
     }
@@ -339,6 +343,41 @@ fn fuzz(root: &Path, budget: FuzzBudget) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Runs the room simulation test with the options given as its environment.
+fn sim(args: &[String]) -> anyhow::Result<()> {
+    let mut command = cargo();
+    command.args([
+        "test",
+        "-p",
+        "nouage-server",
+        "--lib",
+        "room::sim::simulated_rooms_keep_their_invariants",
+        "--",
+        "--nocapture",
+    ]);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let variable = match arg.as_str() {
+            "--seed" => "NOUAGE_SIM_SEED",
+            "--seeds" => "NOUAGE_SIM_SEEDS",
+            "--steps" => "NOUAGE_SIM_STEPS",
+            "--converge" => {
+                command.env("NOUAGE_SIM_CONVERGENCE", "1");
+                continue;
+            }
+            other => bail!("unknown option {other:?} (--seed S, --seeds N, --steps N, --converge)"),
+        };
+        let value = args
+            .next()
+            .with_context(|| format!("{arg} needs a number"))?;
+        value
+            .parse::<u64>()
+            .with_context(|| format!("{arg} {value:?} is not a number"))?;
+        command.env(variable, value);
+    }
+    run_checked(&mut command)
 }
 
 /// Debian's Chromium and its WebDriver, for the browser tests, and poppler's `pdftotext`,

@@ -58,7 +58,11 @@ pub type Loaded = (Doc, u64, u64, usize);
 /// Rebuilds a document from storage. Stored bytes are decoded under `catch_unwind` too: a
 /// restored or damaged file is not trusted.
 pub fn load_doc(stored: StoredDoc) -> Result<Loaded, String> {
-    let doc = Doc::new();
+    load_doc_into(Doc::new(), stored)
+}
+
+/// `load_doc` into a given document (the simulation gives its client id, so runs repeat).
+pub fn load_doc_into(doc: Doc, stored: StoredDoc) -> Result<Loaded, String> {
     let last_seq = stored.last_seq();
     let snapshot_seq = stored.snapshot.as_ref().map_or(0, |s| s.upto_seq);
     let mut bytes = 0;

@@ -2,7 +2,7 @@
 //! state belongs to the connection that announced it and goes away with it, or when it is not
 //! renewed within `awareness_timeout_ms`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use shared::protocol::{self, AwarenessEntry, Message};
@@ -26,9 +26,9 @@ pub enum Refusal {
 
 #[derive(Default)]
 pub struct Awareness {
-    states: HashMap<u64, State>,
+    states: BTreeMap<u64, State>,
     /// The client ids each connection announced and still owns.
-    by_conn: HashMap<ConnId, HashSet<u64>>,
+    by_conn: BTreeMap<ConnId, BTreeSet<u64>>,
 }
 
 impl Awareness {

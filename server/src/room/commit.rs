@@ -163,9 +163,4 @@ impl Pipeline {
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
     }
-
-    /// Effects waiting for a commit.
-    pub fn waiting(&self) -> usize {
-        self.waiting.len()
-    }
 }

@@ -16,7 +16,7 @@
 //!   connections are closed and the room waits for the commits under way, then stops.
 //! - `Stopped`: the driver removes the room from the registry and refuses what comes next.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -198,7 +198,9 @@ pub struct RoomCore {
     pub(super) board: BoardId,
     pub(super) limits: Limits,
     pub(super) phase: Phase,
-    pub(super) peers: HashMap<ConnId, Peer>,
+    /// Ordered, like every map here, so a run is the same every time (the simulation replays
+    /// seeds).
+    pub(super) peers: BTreeMap<ConnId, Peer>,
     pub(super) awareness: Awareness,
     pub(super) pipeline: Pipeline,
     /// The seq of the newest snapshot.
@@ -223,7 +225,7 @@ impl RoomCore {
                 greetings: Vec::new(),
                 waking: false,
             },
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             awareness: Awareness::default(),
             pipeline: Pipeline::new(0),
             snapshot_seq: 0,
@@ -259,6 +261,31 @@ impl RoomCore {
 
     pub fn is_stopped(&self) -> bool {
         matches!(self.phase, Phase::Stopped)
+    }
+
+    /// The decoded document, when awake (for the simulation's checks).
+    #[cfg(test)]
+    pub(super) fn doc(&self) -> Option<&Doc> {
+        match &self.phase {
+            Phase::Awake(awake) => Some(&awake.doc),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn peer_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.peers.keys().copied()
+    }
+
+    #[cfg(test)]
+    pub(super) fn phase_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Loading { .. } => "loading",
+            Phase::Awake(_) => "awake",
+            Phase::Asleep => "asleep",
+            Phase::Draining { .. } => "draining",
+            Phase::Stopped => "stopped",
+        }
     }
 
     /// Handles one input at time `now`.

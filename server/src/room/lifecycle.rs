@@ -29,6 +29,9 @@ impl RoomCore {
                     self.while_loading(input);
                 }
             }
+            // Presence needs no document: it expires on time while a large board decodes. The
+            // rest (snapshots, sleep, unload) waits for the tick after the load.
+            Input::Tick => self.expire_awareness(),
             input
                 if matches!(self.phase, Phase::Loading { read: false, .. })
                     && !matches!(input, Input::Loaded(_)) =>
@@ -52,8 +55,6 @@ impl RoomCore {
                 }
             }
             Input::Frame { conn, frame } if self.answer_early(conn, &frame) => {}
-            // Time is not kept while loading: the tick after it does what is due.
-            Input::Tick => {}
             input => {
                 if let Phase::Loading { deferred, .. } = &mut self.phase {
                     deferred.push_back(input);
@@ -182,6 +183,13 @@ impl RoomCore {
             && unused_for_ms >= self.limits.room_sleep_after_ms
         {
             self.fall_asleep();
+        }
+    }
+
+    fn expire_awareness(&mut self) {
+        let timeout_ms = self.limits.awareness_timeout_ms;
+        if let Some(frame) = self.awareness.expire(self.now.mono_ms, timeout_ms) {
+            self.broadcast(None, frame);
         }
     }
 
