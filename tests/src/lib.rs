@@ -383,6 +383,12 @@ impl YClient {
         Ok(self.close_reason().unwrap())
     }
 
+    /// Waits until `condition` holds on the sync message kinds received so far (1: step 1,
+    /// 2: step 2), in order.
+    pub async fn wait_sync_steps(&self, condition: impl Fn(&[u8]) -> bool) -> anyhow::Result<()> {
+        self.wait_for(|_, heard| condition(&heard.sync_steps)).await
+    }
+
     /// Waits until `condition` holds on the document.
     pub async fn wait_until(&self, condition: impl Fn(&Doc) -> bool) -> anyhow::Result<()> {
         self.wait_for(|doc, _| condition(doc)).await

@@ -392,12 +392,13 @@ async fn links_use_the_public_url_when_one_is_set() {
 }
 
 #[tokio::test]
-async fn an_update_that_depends_on_unknown_changes_is_refused_and_not_stored() {
+async fn an_update_that_skips_changes_of_its_client_waits_for_them_and_nothing_is_lost() {
+    use yrs::GetString;
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Carte").await;
-    // Two updates of one client, the second typed after the first: sent alone, it depends on
-    // an item the server never received.
+    // Two changes of one client, the second typed after the first: a client that reconnects
+    // may send the second (live) before its sync carries the first.
     let doc = yrs::Doc::new();
     let text = yrs::Doc::get_or_insert_text(&doc, "t");
     let first = {
@@ -412,26 +413,40 @@ async fn an_update_that_depends_on_unknown_changes_is_refused_and_not_stored() {
     };
     assert!(!first.is_empty());
     let journal_len = || db_count(dir.path(), "SELECT count(*) FROM journal");
-    let before = journal_len();
     let witness = YClient::connect(&server.ws_base(), &board.id, &board.editor)
         .await
         .unwrap();
-    let frame = protocol::encode(&Message::Update(&second));
-    let code = close_code(
-        &server,
+    let sender = YClient::open(
+        &server.ws_base(),
         &board.id,
         &format!("token={}", board.editor),
-        Some(WsMessage::Binary(frame.into())),
     )
-    .await;
-    assert_eq!(code, 1003);
-    assert_eq!(journal_len(), before, "nothing of it is stored");
-    // The board reloads and keeps working for everybody else.
-    let _ = witness.closed().await;
-    let again = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+    .await
+    .unwrap();
+    let asked = |steps: &[u8]| steps.iter().filter(|s| **s == 1).count();
+    sender.wait_sync_steps(|s| asked(s) == 1).await.unwrap();
+    let before = journal_len();
+    sender.send_message(WsMessage::Binary(
+        protocol::encode(&Message::Update(&second)).into(),
+    ));
+    // Not applied nor stored: the server asks the sender, with its own sync step 1, for what
+    // it misses, and keeps the connection.
+    sender.wait_sync_steps(|s| asked(s) == 2).await.unwrap();
+    assert_eq!(journal_len(), before, "nothing of it is stored yet");
+    assert!(sender.close_reason().is_none());
+    // The client's answer (a sync step 2) carries both changes: both are stored and relayed.
+    let both =
+        yrs::ReadTxn::encode_diff_v1(&yrs::Transact::transact(&doc), &yrs::StateVector::default());
+    sender.send_message(WsMessage::Binary(
+        protocol::encode(&Message::SyncStep2(&both)).into(),
+    ));
+    let seen = witness.doc().get_or_insert_text("t");
+    witness
+        .wait_until(|doc| seen.get_string(&doc.transact()) == "ab")
         .await
         .unwrap();
-    nouage_tests::assert_still_relays(&server.ws_base(), &board, &again, "after").await;
+    assert_eq!(journal_len(), before + 1);
+    assert!(witness.close_reason().is_none());
     server.stop().await;
 }
 

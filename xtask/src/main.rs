@@ -7,9 +7,9 @@
 //!   once, runs every test of the workspace, then fuzzes the relay input path (30,000 inputs)
 //!   and the websocket reader against tungstenite's (300,000 inputs).
 //! - `fuzz [SECONDS]`: fuzzes both targets (default 300 s each).
-//! - `sim [--seed S] [--seeds N] [--steps N] [--converge]`: the relay's deterministic
-//!   simulation (`server/src/room/sim.rs`): one seed with its trace, or N seeds (1,000 by
-//!   default; the test command runs those); `--converge` adds the clients' convergence check.
+//! - `sim [--seed S] [--seeds N] [--steps N]`: the relay's deterministic simulation
+//!   (`server/src/room/sim.rs`): one seed with its trace, or N seeds (1,000 by default; the
+//!   test command runs those).
 //! - `bench [--quick] [--rounds N]`: Nouage, y-sweet and the Node reference server under the
 //!   same scenarios (see `bench.rs`); not part of the test command.
 //!
@@ -363,11 +363,7 @@ fn sim(args: &[String]) -> anyhow::Result<()> {
             "--seed" => "NOUAGE_SIM_SEED",
             "--seeds" => "NOUAGE_SIM_SEEDS",
             "--steps" => "NOUAGE_SIM_STEPS",
-            "--converge" => {
-                command.env("NOUAGE_SIM_CONVERGENCE", "1");
-                continue;
-            }
-            other => bail!("unknown option {other:?} (--seed S, --seeds N, --steps N, --converge)"),
+            other => bail!("unknown option {other:?} (--seed S, --seeds N, --steps N)"),
         };
         let value = args
             .next()

@@ -18,6 +18,10 @@ pub enum Applied {
     Empty,
     /// The bytes are not an update; the document is untouched.
     Refused(String),
+    /// The update continues changes of a client that the document does not hold yet (a client
+    /// that reconnects may send a new change before the sync that carries its older ones); the
+    /// document is untouched. The sender is asked for what is missing (a sync step 1).
+    Gap,
     /// Applying failed part-way or left structures that cannot be integrated; the document may
     /// hold part of the update and must be reloaded from storage.
     Poisoned(String),
@@ -33,6 +37,17 @@ pub fn apply_untrusted(doc: &Doc, update_v1: &[u8]) -> Applied {
     };
     if update.is_empty() {
         return Applied::Empty;
+    }
+    // yrs integrates such an update with a hole in that client's clocks (a skip) instead of
+    // keeping it pending, and a document built on it differs from one that got the missing
+    // changes first: it must not be applied (found by the room simulation, seed 222).
+    let held = doc.transact().state_vector();
+    if update
+        .state_vector_lower()
+        .iter()
+        .any(|(client, clock)| *clock > held.get(client))
+    {
+        return Applied::Gap;
     }
     let applied = catch_unwind(AssertUnwindSafe(|| {
         let mut txn = doc.transact_mut();
@@ -126,5 +141,27 @@ mod tests {
             shared::doc::initial_update(shared::BoardKind::MindMap, "Carte", shared::Lang::Fr);
         assert_eq!(apply_untrusted(&doc, &update), Applied::Changed);
         assert_eq!(apply_untrusted(&doc, &[0, 0]), Applied::Empty);
+    }
+
+    #[test]
+    fn an_update_that_skips_changes_of_its_client_is_not_applied() {
+        use yrs::{GetString, Text};
+        let author = Doc::with_client_id(7);
+        let text = author.get_or_insert_text("t");
+        text.insert(&mut author.transact_mut(), 0, "a");
+        let before = author.transact().state_vector();
+        text.insert(&mut author.transact_mut(), 1, "b");
+        let second = author.transact().encode_diff_v1(&before);
+        let first = author
+            .transact()
+            .encode_diff_v1(&yrs::StateVector::default());
+        let relay = Doc::new();
+        // The second change alone: refused, and the document is untouched.
+        assert_eq!(apply_untrusted(&relay, &second), Applied::Gap);
+        assert!(relay.transact().state_vector().is_empty());
+        // Once the client's sync brings everything, both apply.
+        assert_eq!(apply_untrusted(&relay, &first), Applied::Changed);
+        let seen = relay.get_or_insert_text("t");
+        assert_eq!(seen.get_string(&relay.transact()), "ab");
     }
 }

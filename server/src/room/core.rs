@@ -192,6 +192,9 @@ pub(super) struct Peer {
     /// A sync step 2 answer is waiting for its commit; further step 1 requests are ignored
     /// until it is sent, so a client cannot make the room compute many full diffs.
     step1_pending: bool,
+    /// The room asked this connection for changes it missed (`Applied::Gap`) and has applied
+    /// nothing of it since: it does not ask again for each later update.
+    asked_resync: bool,
 }
 
 pub struct RoomCore {
@@ -375,6 +378,7 @@ impl RoomCore {
                 role,
                 actor,
                 step1_pending: false,
+                asked_resync: false,
             },
         );
         self.emit(Action::Joined {
@@ -526,8 +530,13 @@ impl RoomCore {
             return self.kick(conn, close::LIMIT, reason);
         }
         match apply_untrusted(&self.awake().doc, &update_v1) {
-            Applied::Changed => {}
+            Applied::Changed => {
+                if let Some(peer) = self.peers.get_mut(&conn) {
+                    peer.asked_resync = false;
+                }
+            }
             Applied::Empty => return,
+            Applied::Gap => return self.ask_resync(conn),
             Applied::Refused(reason) => return self.kick(conn, close::MALFORMED, reason),
             Applied::Poisoned(reason) => {
                 // The document may hold part of the update: reload it from the journal,
@@ -538,6 +547,24 @@ impl RoomCore {
         }
         let actor = self.peers[&conn].actor.clone();
         self.journal_and_broadcast(actor, update_v1, Some(conn));
+    }
+
+    /// A connection sent a change that continues changes the room does not hold (a client that
+    /// reconnected sends a new change before its sync brought the older ones): the room asks
+    /// it once, with its own sync step 1, for everything it misses; the client's answer (a
+    /// sync step 2) carries the dropped change too.
+    fn ask_resync(&mut self, conn: ConnId) {
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        if std::mem::replace(&mut peer.asked_resync, true) {
+            return;
+        }
+        let state_vector = self.awake().doc.transact().state_vector().encode_v1();
+        self.send(
+            conn,
+            Bytes::from(protocol::encode(&Message::SyncStep1(&state_vector))),
+        );
     }
 
     /// Journals an applied update and relays it, once committed, to every peer but `except`;
