@@ -294,10 +294,13 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     build_web(root, false)?;
     // The debug server binary, with the web app embedded, for the tests that run it as a process.
     run_checked(cargo().args(["build", "-p", "nouage-server", "--bin", "nouage"]))?;
-    // NOUAGE_E2E makes a missing prerequisite a failure rather than a test not run.
+    // NOUAGE_E2E makes a missing prerequisite a failure rather than a test not run. The web
+    // app is tested where it runs, in Chromium (`tests/tests/browser.rs`); building it natively
+    // as well (leptos, web-sys) for its one unit test cost CI minutes (`cargo test -p web`
+    // still runs it).
     run_checked(
         cargo()
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--exclude", "web"])
             .args(args)
             .env("NOUAGE_E2E", "1"),
     )?;
@@ -332,6 +335,11 @@ fn fuzz(root: &Path, budget: FuzzBudget) -> anyhow::Result<()> {
         run_checked(
             cargo()
                 .args(["fuzz", "run", "-s", "none", target, "--"])
+                // Optimised enough for these runs, and built a minute sooner than at level 3.
+                .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+                // The relay's decoder panics are caught on purpose; capturing a backtrace for
+                // each of them only costs time.
+                .env("RUST_BACKTRACE", "0")
                 .args(match budget {
                     FuzzBudget::DeterministicRuns => {
                         vec!["-seed=1".to_owned(), format!("-runs={runs_in_tests}")]
