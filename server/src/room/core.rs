@@ -294,19 +294,23 @@ impl RoomCore {
     /// Handles one input at time `now`.
     pub fn step(&mut self, now: Now, input: Input) {
         self.now = now;
+        let needs_document = match self.phase {
+            Phase::Awake(_) | Phase::Asleep => needs_document(&input),
+            _ => false,
+        };
         if let Phase::Awake(awake) = &mut self.phase
-            && needs_document(&input)
+            && needs_document
         {
             awake.used_ms = now.mono_ms;
         }
         match (&mut self.phase, input) {
             (_, Input::Refused { conn, why }) => self.refused(conn, why),
             (_, Input::Committed { batch, result }) => self.committed(batch, result),
-            (Phase::Stopped, input) => self.refuse(input, JoinError::RoomClosed),
-            (Phase::Draining { .. }, input) => self.while_draining(input),
+            (Phase::Stopped | Phase::Draining { .. }, input) => {
+                self.refuse(input, JoinError::RoomClosed)
+            }
             (Phase::Loading { .. }, input) => self.while_loading(input),
-            (Phase::Asleep, Input::Tick) => self.tick(),
-            (Phase::Asleep, input) if needs_document(&input) => self.wake_up(input),
+            (Phase::Asleep, input) if needs_document => self.wake_up(input),
             (_, input) => self.handle(input),
         }
     }
@@ -331,11 +335,7 @@ impl RoomCore {
                 role,
                 actor,
                 participant,
-            } => {
-                if self.accept(conn, role, actor) {
-                    self.greet(conn, participant);
-                }
-            }
+            } => self.join(conn, role, actor, participant),
             Input::Frame { conn, frame } => self.on_frame(conn, frame),
             Input::Leave { conn } => self.leave(conn),
             Input::Edit {
@@ -363,8 +363,26 @@ impl RoomCore {
         }
     }
 
-    /// Lets a connection in (its frames may come from now on); false if it was refused.
-    pub(super) fn accept(&mut self, conn: ConnId, role: Role, actor: Arc<Actor>) -> bool {
+    /// Lets a connection in (its frames may come from now on) and greets it, at once when the
+    /// document is there, once it is loaded otherwise.
+    pub(super) fn join(
+        &mut self,
+        conn: ConnId,
+        role: Role,
+        actor: Arc<Actor>,
+        participant: Option<Participant>,
+    ) {
+        if !self.accept(conn, role, actor) {
+            return;
+        }
+        match &mut self.phase {
+            Phase::Loading { greetings, .. } => greetings.push((conn, participant)),
+            _ => self.greet(conn, participant),
+        }
+    }
+
+    /// Lets a connection in; false if it was refused.
+    fn accept(&mut self, conn: ConnId, role: Role, actor: Arc<Actor>) -> bool {
         if self.peers.len() >= self.limits.max_clients_per_board {
             self.emit(Action::Joined {
                 conn,

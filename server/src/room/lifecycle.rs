@@ -47,13 +47,7 @@ impl RoomCore {
                 role,
                 actor,
                 participant,
-            } => {
-                if self.accept(conn, role, actor)
-                    && let Phase::Loading { greetings, .. } = &mut self.phase
-                {
-                    greetings.push((conn, participant));
-                }
-            }
+            } => self.join(conn, role, actor, participant),
             Input::Frame { conn, frame } if self.answer_early(conn, &frame) => {}
             input => {
                 if let Phase::Loading { deferred, .. } = &mut self.phase {
@@ -252,10 +246,6 @@ impl RoomCore {
         } else {
             self.pipeline.discard_unsent();
         }
-    }
-
-    pub(super) fn while_draining(&mut self, input: Input) {
-        self.refuse(input, JoinError::RoomClosed);
     }
 
     pub(super) fn stop_when_drained(&mut self) {

@@ -229,7 +229,6 @@ struct Sim {
     /// Every update frame any client received, to check none is lost in a crash.
     received: Vec<Bytes>,
     trace: bool,
-    steps: u64,
 }
 
 impl Sim {
@@ -260,7 +259,6 @@ impl Sim {
             next_edit: 0,
             received: Vec::new(),
             trace,
-            steps: 0,
         };
         // The board as created: its first entry.
         let first =
@@ -790,8 +788,10 @@ impl Sim {
             if self.core.is_some() {
                 self.input(Input::Tick);
                 if let Some(core) = &self.core {
-                    let held: Vec<_> = core.awareness.held().collect();
-                    self.log(|| format!("tick: {} awareness {held:?}", core.phase_name()));
+                    self.log(|| {
+                        let held: Vec<_> = core.awareness.held().collect();
+                        format!("tick: {} awareness {held:?}", core.phase_name())
+                    });
                 }
             }
         }
@@ -799,7 +799,6 @@ impl Sim {
 
     /// One random step.
     fn step(&mut self) {
-        self.steps += 1;
         let advance = self.rng.below(STEP_MS_MAX);
         self.advance(advance);
         self.store_answers(false);
@@ -1000,7 +999,6 @@ pub fn run_seed(seed: u64, steps: u64, trace: bool) {
             sim.step();
         }
         sim.quiesce();
-        sim.steps
     }));
     if let Err(panic) = outcome {
         let message = panic
