@@ -5,6 +5,7 @@
 //! A PostgreSQL backend implements the same trait without touching the relay.
 
 pub mod backup;
+mod checkpoint;
 mod memory;
 #[doc(hidden)]
 pub mod sample;

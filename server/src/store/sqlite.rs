@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::trace_index::{self, Indexer};
 use super::{
     Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JournalRow, ReadPoolStats,
@@ -88,6 +89,7 @@ pub struct SqliteStore {
     /// Shared with the trace indexer, which writes the record in short transactions.
     writer: Arc<Mutex<Writer>>,
     indexer: Indexer,
+    checkpointer: Checkpointer,
     readers: Mutex<ReadPool>,
     /// Signalled when a read connection comes back or closes.
     reader_returned: Condvar,
@@ -134,12 +136,14 @@ impl SqliteStore {
             conn.execute_batch("ALTER TABLE boards ADD COLUMN deleted_ms INTEGER")?;
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         let writer = Arc::new(Mutex::new(Writer {
             conn,
             actor_ids: HashMap::new(),
         }));
         Ok(SqliteStore {
             indexer: Indexer::start(path.clone(), durability, writer.clone()),
+            checkpointer: Checkpointer::start(path.clone(), durability),
             path,
             durability,
             writer,
@@ -373,11 +377,17 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, batches: &[Append]) -> StoreResult<Vec<u64>> {
-        let mut writer = self.writer.lock().unwrap();
-        let result = writer.append(batches);
-        if result.is_err() {
-            // Actor rows inserted by the rolled-back transaction are gone too.
-            writer.actor_ids.clear();
+        let result = {
+            let mut writer = self.writer.lock().unwrap();
+            let result = writer.append(batches);
+            if result.is_err() {
+                // Actor rows inserted by the rolled-back transaction are gone too.
+                writer.actor_ids.clear();
+            }
+            result
+        };
+        if result.is_ok() {
+            self.checkpointer.committed();
         }
         result
     }
@@ -705,6 +715,60 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_write_ahead_log_stops_growing_once_checkpoints_run_beside_the_writer() {
+        use super::super::checkpoint::COMMITS_PER_CHECKPOINT;
+        let dir = std::env::temp_dir().join(format!("nouage-wal-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir, Durability::Process).unwrap();
+        let record = crate::store::tests::board();
+        store.create_board(&record, &[0, 0]).unwrap();
+        let wal = dir.join(format!("{DB_FILE_NAME}-wal"));
+        let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let append = |rounds: u64| {
+            for _ in 0..rounds * COMMITS_PER_CHECKPOINT {
+                let entry = crate::store::NewEntry {
+                    ts_ms: 1,
+                    actor: std::sync::Arc::new(Actor::system()),
+                    update_v1: vec![7; 2_000].into(),
+                };
+                let batch = Append {
+                    board: record.id.clone(),
+                    entries: vec![entry],
+                };
+                store.append(&[batch]).unwrap();
+            }
+        };
+        // A meeting's worth of keystrokes, a checkpoint's worth at a time; SQLite's own
+        // checkpoint (now a backstop at 40 MiB) would let the log grow by each round.
+        let mut largest = 0;
+        for round in 1..=6 {
+            append(1);
+            let within = Duration::from_secs(30);
+            assert!(
+                store.checkpointer.wait_done(round, within),
+                "checkpoint {round} did not run within {within:?}"
+            );
+            if round == 2 {
+                largest = wal_bytes();
+            }
+        }
+        append(1);
+        // Later rounds touch a few more pages (a deeper index): not a round's worth.
+        assert!(largest > 0);
+        assert!(
+            wal_bytes() <= largest * 3 / 2,
+            "the log grew from {largest} to {} bytes although every frame was checkpointed",
+            wal_bytes()
+        );
+        // Nothing lost on the way: the board's first entry and every append.
+        assert_eq!(
+            store.journal(&record.id).unwrap().len() as u64,
+            1 + 7 * COMMITS_PER_CHECKPOINT
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn many_journal_readers_at_once_never_wedge_the_reads_of_other_boards() {
