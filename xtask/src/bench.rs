@@ -53,6 +53,17 @@ enum Flow {
     ColdJoin,
 }
 
+/// Which load generator drives a scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Generator {
+    /// `nouage-bench`, the Rust generator: light enough to load a room of hundreds.
+    Rust,
+    /// `bench/js/fanout.mjs`: stock npm `yjs` documents behind unmodified `y-websocket`
+    /// providers in one Node.js process, what users run (a hundred receivers at most: past
+    /// that, one Node process measures itself).
+    StockJs,
+}
+
 struct Scenario {
     /// The name `--only` selects it by.
     key: &'static str,
@@ -64,6 +75,7 @@ struct Scenario {
     /// Extra `nouage serve` arguments (a limit the scenario must pass).
     nouage_args: &'static [&'static str],
     servers: Vec<Server>,
+    generator: Generator,
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -84,6 +96,7 @@ fn scenario(
         flow: Flow::Once,
         nouage_args: &[],
         servers: Server::ALL.to_vec(),
+        generator: Generator::Rust,
     }
 }
 
@@ -180,9 +193,14 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
             &["largest_room_receivers"],
         )
     };
+    let stock_js = |name, args| Scenario {
+        generator: Generator::StockJs,
+        ..scenario("fanout-js", name, args, latency)
+    };
     let mut list = if quick {
         vec![
             scenario("fanout", "fan-out 20r/2s×5/s", fanout(20, 2, 5, 3), latency),
+            stock_js("fan-out 20r/2s×5/s, stock JS", fanout(20, 2, 5, 3)),
             scenario(
                 "rooms",
                 "rooms 50×20 KB",
@@ -195,6 +213,7 @@ fn scenarios(quick: bool, soak_minutes: f64) -> Vec<Scenario> {
         ]
     } else {
         vec![
+            stock_js("fan-out 100r/10s×10/s, stock JS", fanout(100, 10, 10, 10)),
             scenario(
                 "fanout",
                 "fan-out 100r/10s×10/s",
@@ -380,15 +399,24 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// `nouage-bench` with `args` against a running server; its JSON report.
+/// `nouage-bench` (or the stock-JS generator) with `args` against a running server; its JSON
+/// report.
 fn bench_against(
     root: &Path,
     server: Server,
     running: &Running,
+    generator: Generator,
     args: &[String],
 ) -> anyhow::Result<serde_json::Value> {
     let port = running.port;
-    let mut command = Command::new(root.join("target/release/nouage-bench"));
+    let mut command = match generator {
+        Generator::Rust => Command::new(root.join("target/release/nouage-bench")),
+        Generator::StockJs => {
+            let mut c = Command::new("node");
+            c.arg(root.join("bench/js/fanout.mjs"));
+            c
+        }
+    };
     command
         .args(args)
         .args(["--server-pid", &running.child.id().to_string()]);
@@ -411,7 +439,7 @@ fn bench_against(
         .output()
         .context("running nouage-bench")?;
     if !output.status.success() {
-        bail!("nouage-bench against {} failed", server.name());
+        bail!("the load generator against {} failed", server.name());
     }
     let line = String::from_utf8(output.stdout)?;
     serde_json::from_str(line.trim()).context("bench output")
@@ -423,14 +451,15 @@ fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<
     let running = start(root, server, &data.0, port, scenario)?;
     match scenario.flow {
         Flow::Once => {
-            let mut report = bench_against(root, server, &running, &scenario.args)?;
+            let mut report =
+                bench_against(root, server, &running, scenario.generator, &scenario.args)?;
             report["rss_after_mb"] = serde_json::json!(rss_mb(running.child.id()));
             Ok(report)
         }
         Flow::ColdJoin => {
             let mut seed = strings(&["--mode", "seed"]);
             seed.extend(scenario.args.iter().cloned());
-            let seeded = bench_against(root, server, &running, &seed)?;
+            let seeded = bench_against(root, server, &running, Generator::Rust, &seed)?;
             let urls: Vec<&str> = seeded["urls"]
                 .as_array()
                 .context("seed printed no urls")?
@@ -448,13 +477,22 @@ fn run_once(root: &Path, server: Server, scenario: &Scenario) -> anyhow::Result<
             let mut join = strings(&["--mode", "coldjoin", "--urls-file"]);
             join.push(urls_file.display().to_string());
             join.extend(scenario.args.iter().cloned());
-            bench_against(root, server, &running, &join)
+            bench_against(root, server, &running, Generator::Rust, &join)
         }
     }
 }
 
-/// Installs the reference servers among `servers` that are not there yet.
-fn ensure_references(root: &Path, servers: &[Server]) -> anyhow::Result<()> {
+/// Installs the reference servers among `servers` that are not there yet, and the stock-JS
+/// generator's npm packages if a scenario needs them.
+fn ensure_references(root: &Path, servers: &[Server], stock_js: bool) -> anyhow::Result<()> {
+    let js = root.join("bench/js");
+    if stock_js && !js.join("node_modules/y-websocket").exists() {
+        run_checked(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&js),
+        )?;
+    }
     let node = root.join("target/bench-node");
     if servers.contains(&Server::Node)
         && !node
@@ -528,7 +566,8 @@ pub fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .iter()
         .flat_map(|s| s.servers.iter().copied())
         .collect();
-    ensure_references(root, &needed)?;
+    let stock_js = scenarios.iter().any(|s| s.generator == Generator::StockJs);
+    ensure_references(root, &needed, stock_js)?;
     let mut results = Vec::new();
     for round in 0..rounds {
         for scenario in &scenarios {
