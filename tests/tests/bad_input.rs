@@ -4,7 +4,8 @@ use nouage_tests::{TempDir, TestServer, YClient, create_board, db_count, http};
 use serde_json::{Value, json};
 use shared::protocol::{self, Message};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use yrs::{Array, Map, Transact};
+use yrs::updates::encoder::Encode;
+use yrs::{Array, Map, ReadTxn, Transact};
 
 /// Connects with `query`, sends `frame` if any, and returns the close code.
 async fn close_code(
@@ -487,29 +488,48 @@ async fn many_sync_requests_in_one_frame_get_one_answer() {
     let dir = TempDir::new();
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "mindmap", "Carte").await;
+    // A synced client's state vector: asked with it, the server answers an empty update.
+    let synced = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let everything = synced.doc().transact().state_vector().encode_v1();
     let url = format!("{}/{}?token={}", server.ws_base(), board.id, board.viewer);
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let mut frame = Vec::new();
     for _ in 0..50 {
         protocol::encode_into(&mut frame, &Message::SyncStep1(&[0]));
     }
-    futures_util::SinkExt::send(&mut socket, WsMessage::Binary(frame.into()))
-        .await
-        .unwrap();
+    // Then a frame of its own whose answer tells itself apart: frames on a connection are
+    // handled in order, so once it is answered, every answer to the first frame has come.
+    let marker = protocol::encode(&Message::SyncStep1(&everything));
+    for frame in [frame, marker] {
+        futures_util::SinkExt::send(&mut socket, WsMessage::Binary(frame.into()))
+            .await
+            .unwrap();
+    }
     let mut answers = 0;
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(800), async {
-        while let Some(Ok(WsMessage::Binary(bytes))) =
-            futures_util::StreamExt::next(&mut socket).await
-        {
-            let messages = protocol::decode_frame(&bytes, usize::MAX).unwrap();
-            answers += messages
-                .iter()
-                .filter(|m| matches!(m, Message::SyncStep2(_)))
-                .count();
+    tokio::time::timeout(nouage_tests::WAIT, async {
+        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut socket).await {
+            let WsMessage::Binary(bytes) = message else {
+                continue;
+            };
+            for message in protocol::decode_frame(&bytes, usize::MAX).unwrap() {
+                if let Message::SyncStep2(update) = message {
+                    answers += 1;
+                    if update == [0, 0] {
+                        return;
+                    }
+                }
+            }
         }
+        panic!("the connection ended before the marker's answer");
     })
-    .await;
-    assert_eq!(answers, 1);
+    .await
+    .expect("the marker's answer did not come");
+    assert_eq!(
+        answers, 2,
+        "one answer to the 50 requests, one to the marker"
+    );
     server.stop().await;
 }
 

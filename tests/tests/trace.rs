@@ -189,7 +189,9 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
         .unwrap();
     let witness_roots = Roots::new(witness.doc());
     let mut moments = Vec::new();
+    let snapshots = || nouage_tests::db_count(dir.path(), "SELECT count(*) FROM snapshots");
     for batch in 0..3 {
+        let snapshots_before = snapshots();
         for i in 0..7 {
             writer.edit(|txn| {
                 roots.add_node(
@@ -207,17 +209,29 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
             .wait_until(|doc| witness_roots.nodes(&doc.transact()).len() == expected)
             .await
             .unwrap();
-        // Let the room's tick write a snapshot, then note the moment and what a client saw.
-        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        // The room's tick writes a snapshot of the batch's seven entries; then the moment and
+        // what a client saw are noted.
+        let deadline = std::time::Instant::now() + nouage_tests::WAIT;
+        while snapshots() <= snapshots_before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no snapshot written after batch {batch}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let seen: Vec<String> = witness_roots
             .nodes(&witness.doc().transact())
             .into_iter()
             .map(|n| n.id)
             .collect();
-        moments.push((now_ms(), seen));
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let at = now_ms();
+        moments.push((at, seen));
+        // The next batch's entries are stamped after the moment: the clock has moved on.
+        while now_ms() <= at {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
-    let snapshots = nouage_tests::db_count(dir.path(), "SELECT count(*) FROM snapshots");
+    let snapshots = snapshots();
     assert!(
         snapshots >= 2,
         "the history crosses snapshots ({snapshots})"
