@@ -182,6 +182,9 @@ struct Progress {
     upto: HashMap<BoardId, u64>,
     /// Why the last catch-up of a board failed.
     failed: HashMap<BoardId, String>,
+    /// Records emptied so far (`reset`): what a job that began before the last one found is
+    /// stale, and never answers a wait.
+    resets: u64,
 }
 
 #[derive(Default)]
@@ -247,8 +250,17 @@ impl Indexer {
     }
 
     /// Forgets what the indexer knew of `board`'s progress (its record was emptied).
+    ///
+    /// A catch-up of the board may be under way, begun before its record was emptied: it would
+    /// report the progress it saw then, and a wait would end on a record that is empty (the
+    /// property test caught it once in CI). So the reset makes such answers stale, and the next
+    /// wait queues a catch-up of its own.
     pub(super) fn reset(&self, board: &BoardId) {
-        self.shared.progress.lock().unwrap().upto.remove(board);
+        let mut progress = self.shared.progress.lock().unwrap();
+        progress.upto.remove(board);
+        progress.queued.remove(board);
+        progress.resets += 1;
+        drop(progress);
         self.forget();
     }
 
@@ -349,8 +361,16 @@ impl Worker {
                     continue;
                 }
             };
-            let result = self.catch_up(&board);
+            let epoch = self.shared.progress.lock().unwrap().resets;
+            let result = self.catch_up(&board, epoch);
             let mut progress = self.shared.progress.lock().unwrap();
+            if progress.resets != epoch {
+                // A record was emptied while this ran: what it found is stale, and the
+                // catch-up queued since answers the waits.
+                drop(progress);
+                self.kept = None;
+                continue;
+            }
             progress.queued.remove(&board);
             match result {
                 Ok(upto) => {
@@ -377,7 +397,7 @@ impl Worker {
     }
 
     /// Indexes every entry of `board` not yet in its record; returns the last indexed seq.
-    fn catch_up(&mut self, board: &BoardId) -> StoreResult<u64> {
+    fn catch_up(&mut self, board: &BoardId, epoch: u64) -> StoreResult<u64> {
         loop {
             let conn = self.conn()?;
             board_exists(conn, board)?;
@@ -415,12 +435,11 @@ impl Worker {
                         tally,
                         since,
                     });
-                    self.shared
-                        .progress
-                        .lock()
-                        .unwrap()
-                        .upto
-                        .insert(board.clone(), last);
+                    let mut progress = self.shared.progress.lock().unwrap();
+                    if progress.resets == epoch {
+                        progress.upto.insert(board.clone(), last);
+                    }
+                    drop(progress);
                     self.shared.changed.notify_all();
                 }
                 // Another process indexed these entries first: start again from its progress.
