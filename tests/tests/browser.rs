@@ -40,6 +40,17 @@ async fn a_node_typed_in_one_page_appears_in_another_with_its_author_present() {
 }
 
 #[tokio::test]
+async fn renaming_the_central_topic_moves_the_ideas_on_the_other_page_without_redrawing_them() {
+    let Some(result) = run("rename-central").await else {
+        return;
+    };
+    assert_eq!(result["nodes"], 5, "{result}");
+    // The central topic grew: ideas on the left moved, and the page kept every element.
+    assert!(result["moved"].as_u64().unwrap() >= 1, "{result}");
+    assert_eq!(result["sameElements"], 5, "{result}");
+}
+
+#[tokio::test]
 async fn a_stock_yjs_client_and_the_page_see_each_others_nodes() {
     let Some(result) = run("yjs-interop").await else {
         return;

@@ -84,12 +84,20 @@ impl Traces {
 
 /// The hover text of element `id`: the server's record when known, else `fallback`.
 pub fn trace_title(id: String, fallback: String) -> impl Fn() -> String + Send + Sync + 'static {
+    trace_title_or(id, move || fallback.clone())
+}
+
+/// [`trace_title`] with a fallback that may change (it is read inside the reactive closure).
+pub fn trace_title_or(
+    id: String,
+    fallback: impl Fn() -> String + Send + Sync + 'static,
+) -> impl Fn() -> String + Send + Sync + 'static {
     let title = use_context::<Traces>().map(|t| t.title_of(&id));
     move || {
         title
             .as_ref()
             .and_then(|t| t.get())
-            .unwrap_or_else(|| fallback.clone())
+            .unwrap_or_else(&fallback)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The mind map editor: keyboard-first editing, automatic balanced layout, pan and zoom,
 //! drag to re-parent or reorder, and the presence of the others (selection and pointers).
 
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use leptos::html;
@@ -554,30 +555,31 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     let (undo_session, redo_session) = (session.clone(), session.clone());
 
     let author_label = move |pid: &str| -> String { participants.with(|p| who(p, pid)) };
-    // What each node shows; every field is in the key of `<For>`, so a change re-renders it.
-    let shown_nodes = move || {
-        let content: std::collections::HashMap<String, (String, String, bool)> = nodes.with(|n| {
-            n.iter()
-                .map(|n| (n.id.clone(), (n.text.clone(), n.author.clone(), n.locked)))
-                .collect()
-        });
-        layout_memo.with(|l| {
-            l.nodes
-                .iter()
-                .map(|p| {
-                    let (text, author, locked) = content.get(&p.id).cloned().unwrap_or_default();
-                    (p.clone(), text, author, locked)
+    // One element per node for the node's whole life, keyed by its id: a change of text,
+    // place or size updates that element's attributes in place, and a node that did not
+    // change is not touched. The scene holds a signal per node and per edge, set only when
+    // what it shows changed.
+    let scene = StoredValue::new_local(Scene::default());
+    let node_ids = RwSignal::new(Vec::<String>::new());
+    let edge_ids = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        nodes.with(|n| {
+            layout_memo.with(|l| {
+                scene.update_value(|scene| {
+                    let (ids, edges) = scene.update(n, l);
+                    if node_ids.with_untracked(|v| *v != ids) {
+                        node_ids.set(ids);
+                    }
+                    if edge_ids.with_untracked(|v| *v != edges) {
+                        edge_ids.set(edges);
+                    }
                 })
-                .collect::<Vec<_>>()
+            })
         })
-    };
-    let node_view = move |(placed, text, author_pid, locked): (Placed, String, String, bool)| {
-        let id = placed.id.clone();
-        let author = author_label(&author_pid);
-        let shown = if text.is_empty() {
-            i18n.t(Key::NewIdea).to_owned()
-        } else {
-            text.clone()
+    });
+    let node_view = move |id: String| {
+        let Some(shown) = scene.with_value(|s| s.nodes.get(&id).cloned()) else {
+            return None;
         };
         let is_selected = {
             let (key, selected_node) = (Some(id.clone()), selected_node.clone());
@@ -587,79 +589,107 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             let (key, drop_node) = (Some(id.clone()), drop_node.clone());
             move || drop_node.selected(&key)
         };
-        let expanded = (placed.hidden_children > 0).then_some("false").or_else(|| {
-            layout_memo
-                .with_untracked(|l| {
-                    l.nodes
-                        .iter()
-                        .any(|n| n.parent.as_deref() == Some(id.as_str()))
-                })
-                .then_some("true")
-        });
-        let title = if author.is_empty() {
-            String::new()
-        } else {
-            format!("{} {author}", i18n.t(Key::By))
+        let s = shown.clone();
+        let text = move || {
+            s.with(|s| {
+                if s.text.is_empty() {
+                    i18n.t(Key::NewIdea).to_owned()
+                } else {
+                    s.text.clone()
+                }
+            })
         };
-        let class = match placed.side {
+        let (s, text_for_label) = (shown.clone(), text.clone());
+        let label = move || {
+            let (hidden, locked) = s.with(|s| (s.placed.hidden_children, s.locked));
+            let mut label = text_for_label();
+            if hidden > 0 {
+                label = format!("{label} ({hidden} {})", i18n.t(Key::ChildrenHidden));
+            }
+            if locked {
+                label = format!("{label} ({})", i18n.t(Key::Locked));
+            }
+            label
+        };
+        let s = shown.clone();
+        let title = move || {
+            let author = s.with(|s| author_label(&s.author));
+            if author.is_empty() {
+                String::new()
+            } else {
+                format!("{} {author}", i18n.t(Key::By))
+            }
+        };
+        let s = shown.clone();
+        let class = move || match s.with(|s| s.placed.side) {
             Side::Center => "node central",
             Side::Left => "node left",
             Side::Right => "node right",
         };
-        let style = format!(
-            "left:{}px;top:{}px;width:{}px;min-height:{}px;--branch:{}",
-            Fixed(placed.x - placed.width / 2.0),
-            Fixed(placed.y - placed.height / 2.0),
-            Fixed(placed.width),
-            Fixed(placed.height),
-            placed.color
-        );
-        let mut label = if placed.hidden_children > 0 {
-            format!(
-                "{shown} ({} {})",
-                placed.hidden_children,
-                i18n.t(Key::ChildrenHidden)
-            )
-        } else {
-            shown.clone()
+        let s = shown.clone();
+        let style = move || {
+            s.with(|s| {
+                let p = &s.placed;
+                format!(
+                    "transform:translate({}px,{}px);width:{}px;min-height:{}px;--branch:{}",
+                    Fixed(p.x - p.width / 2.0),
+                    Fixed(p.y - p.height / 2.0),
+                    Fixed(p.width),
+                    Fixed(p.height),
+                    p.color
+                )
+            })
         };
-        if locked {
-            label = format!("{label} ({})", i18n.t(Key::Locked));
-        }
-        view! {
+        let s = shown.clone();
+        let expanded = move || {
+            s.with(|s| {
+                if s.placed.hidden_children > 0 {
+                    Some("false")
+                } else {
+                    s.has_children.then_some("true")
+                }
+            })
+        };
+        let s = shown.clone();
+        let hidden = move || s.with(|s| s.placed.hidden_children);
+        let s = shown.clone();
+        let locked = move || s.with(|s| s.locked);
+        let locked_mark = locked.clone();
+        let s = shown.clone();
+        let empty = move || s.with(|s| s.text.is_empty());
+        let s = shown.clone();
+        let author_pid = move || s.with(|s| s.author.clone());
+        let s = shown.clone();
+        let level = move || s.with(|s| (s.placed.depth + 1).to_string());
+        Some(view! {
             <div
                 class=class
                 class:selected=is_selected.clone()
                 class:drop-target=is_drop
-                class:empty=text.is_empty()
-                class:locked=locked
+                class:empty=empty
+                class:locked=locked.clone()
                 id=format!("node-{id}")
                 data-node=id.clone()
-                data-author=author_pid.clone()
+                data-author=author_pid
                 role="treeitem"
-                prop:ariaLevel=(placed.depth + 1).to_string()
+                prop:ariaLevel=level
                 aria-selected=move || if is_selected() { "true" } else { "false" }
                 aria-expanded=expanded
                 aria-label=label
-                title=crate::history::trace_title(id.clone(), title)
+                title=crate::history::trace_title_or(id.clone(), title)
                 style=style
             >
-                <span class="node-text">{shown}</span>
-                {(placed.hidden_children > 0).then(|| view! { <span class="badge">{placed.hidden_children}</span> })}
-                {locked.then(|| view! { <span class="lock" aria-hidden="true">"🔒"</span> })}
+                <span class="node-text">{text}</span>
+                {move || (hidden() > 0).then(|| view! { <span class="badge">{hidden()}</span> })}
+                {move || locked_mark().then(|| view! { <span class="lock" aria-hidden="true">"🔒"</span> })}
             </div>
-        }
+        })
     };
-
-    let edges = move || {
-        layout_memo.with(|l| {
-            l.nodes
-                .iter()
-                .filter_map(|n| {
-                    let parent = l.get(n.parent.as_deref()?)?;
-                    Some(edge_path(parent, n))
-                })
-                .collect::<Vec<_>>()
+    let edge_view = move |id: String| {
+        let edge = scene.with_value(|s| s.edges.get(&id).cloned())?;
+        let (d, stroke) = (edge.clone(), edge);
+        Some(view! {
+            <path d=move || d.with(|e| e.d.clone()) stroke=move || stroke.with(|e| e.color.clone()) />
         })
     };
     let editor_style = move || {
@@ -750,16 +780,9 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             >
                 <div class="canvas" style=canvas_style>
                     <svg class="edges" aria-hidden="true">
-                        <For each=edges key=|e| e.0.clone() children=move |(key, d, color)| {
-                            let _ = key;
-                            view! { <path d=d stroke=color /> }
-                        } />
+                        <For each=move || edge_ids.get() key=|id| id.clone() children=edge_view />
                     </svg>
-                    <For
-                        each=shown_nodes
-                        key=|(p, text, author, locked)| format!("{}|{}|{}|{}|{}|{}|{text}|{author}|{locked}", p.id, p.x.to_bits(), p.y.to_bits(), p.width.to_bits(), p.color, p.hidden_children)
-                        children=node_view
-                    />
+                    <For each=move || node_ids.get() key=|id| id.clone() children=node_view />
                     {others_selection}
                     {others_pointers}
                     <input
@@ -947,18 +970,95 @@ impl std::fmt::Display for Fixed {
 }
 
 /// A curve from the parent's edge to the child's, in the child's branch colour.
-fn edge_path(parent: &Placed, child: &Placed) -> (String, String, String) {
+fn edge_path(parent: &Placed, child: &Placed) -> EdgeShown {
     let direction = if child.side == Side::Left { -1.0 } else { 1.0 };
     let (x1, y1) = (parent.x + direction * parent.width / 2.0, parent.y);
     let (x2, y2) = (child.x - direction * child.width / 2.0, child.y);
     let mid = (x1 + x2) / 2.0;
     let (x1, y1, x2, y2, mid) = (Fixed(x1), Fixed(y1), Fixed(x2), Fixed(y2), Fixed(mid));
-    let d = format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}");
-    (
-        format!("{}|{d}|{}", child.id, child.color),
-        d,
-        child.color.clone(),
-    )
+    EdgeShown {
+        d: format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"),
+        color: child.color.clone(),
+    }
+}
+
+/// What one node's element shows.
+#[derive(Clone, PartialEq)]
+struct Shown {
+    placed: Placed,
+    text: String,
+    /// The author's pid.
+    author: String,
+    locked: bool,
+    has_children: bool,
+}
+
+/// What the edge from a node's parent to the node shows.
+#[derive(Clone, PartialEq)]
+struct EdgeShown {
+    d: String,
+    color: String,
+}
+
+/// The signals behind the map's elements, by node id: an element reads its own signal, so
+/// setting one updates one element.
+#[derive(Default)]
+struct Scene {
+    nodes: HashMap<String, ArcRwSignal<Shown>>,
+    edges: HashMap<String, ArcRwSignal<EdgeShown>>,
+}
+
+impl Scene {
+    /// Brings every signal up to date with the document and its layout, setting only those
+    /// whose value changed; answers the ids of the nodes and of the edges, in layout order.
+    fn update(&mut self, nodes: &[Node], layout: &Layout) -> (Vec<String>, Vec<String>) {
+        let content: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        let parents: HashSet<&str> = layout
+            .nodes
+            .iter()
+            .filter_map(|p| p.parent.as_deref())
+            .collect();
+        let mut ids = Vec::with_capacity(layout.nodes.len());
+        let mut edge_ids = Vec::with_capacity(layout.nodes.len());
+        for placed in &layout.nodes {
+            let node = content.get(placed.id.as_str());
+            let shown = Shown {
+                placed: placed.clone(),
+                text: node.map(|n| n.text.clone()).unwrap_or_default(),
+                author: node.map(|n| n.author.clone()).unwrap_or_default(),
+                locked: node.is_some_and(|n| n.locked),
+                has_children: parents.contains(placed.id.as_str()),
+            };
+            set_or_insert(&mut self.nodes, &placed.id, shown);
+            ids.push(placed.id.clone());
+            if let Some(parent) = placed.parent.as_deref().and_then(|p| layout.get(p)) {
+                set_or_insert(&mut self.edges, &placed.id, edge_path(parent, placed));
+                edge_ids.push(placed.id.clone());
+            }
+        }
+        self.nodes.retain(|id, _| layout.get(id).is_some());
+        self.edges
+            .retain(|id, _| layout.get(id).is_some_and(|p| p.parent.is_some()));
+        (ids, edge_ids)
+    }
+}
+
+/// Sets `id`'s signal to `value` if it shows something else, or makes it.
+fn set_or_insert<T: PartialEq + Send + Sync + 'static>(
+    signals: &mut HashMap<String, ArcRwSignal<T>>,
+    id: &str,
+    value: T,
+) {
+    match signals.get(id) {
+        Some(signal) => {
+            if signal.with_untracked(|v| *v != value) {
+                signal.set(value);
+            }
+        }
+        None => {
+            signals.insert(id.to_owned(), ArcRwSignal::new(value));
+        }
+    }
 }
 
 fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
