@@ -566,21 +566,20 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         nodes.with(|n| {
             layout_memo.with(|l| {
                 scene.update_value(|scene| {
+                    // The lists change when nodes come, go or move in the tree: they are
+                    // copied only then.
                     let (ids, edges) = scene.update(n, l);
-                    if node_ids.with_untracked(|v| *v != ids) {
-                        node_ids.set(ids);
-                    }
-                    if edge_ids.with_untracked(|v| *v != edges) {
-                        edge_ids.set(edges);
+                    for (list, now) in [(node_ids, ids), (edge_ids, edges)] {
+                        if !list.with_untracked(|v| v.iter().eq(now.iter())) {
+                            list.set(now.into_iter().map(str::to_owned).collect());
+                        }
                     }
                 })
             })
         })
     });
     let node_view = move |id: String| {
-        let Some(shown) = scene.with_value(|s| s.nodes.get(&id).cloned()) else {
-            return None;
-        };
+        let shown = scene.with_value(|s| s.nodes.get(&id).cloned())?;
         let is_selected = {
             let (key, selected_node) = (Some(id.clone()), selected_node.clone());
             move || selected_node.selected(&key)
@@ -689,7 +688,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         let edge = scene.with_value(|s| s.edges.get(&id).cloned())?;
         let (d, stroke) = (edge.clone(), edge);
         Some(view! {
-            <path d=move || d.with(|e| e.d.clone()) stroke=move || stroke.with(|e| e.color.clone()) />
+            <path d=move || d.with(EdgeShown::d) stroke=move || stroke.with(|e| e.color.clone()) />
         })
     };
     let editor_style = move || {
@@ -969,17 +968,15 @@ impl std::fmt::Display for Fixed {
     }
 }
 
-/// A curve from the parent's edge to the child's, in the child's branch colour.
-fn edge_path(parent: &Placed, child: &Placed) -> EdgeShown {
+/// Where the edge from `parent` to `child` starts and ends: the parent's side to the child's.
+fn edge_ends(parent: &Placed, child: &Placed) -> [f64; 4] {
     let direction = if child.side == Side::Left { -1.0 } else { 1.0 };
-    let (x1, y1) = (parent.x + direction * parent.width / 2.0, parent.y);
-    let (x2, y2) = (child.x - direction * child.width / 2.0, child.y);
-    let mid = (x1 + x2) / 2.0;
-    let (x1, y1, x2, y2, mid) = (Fixed(x1), Fixed(y1), Fixed(x2), Fixed(y2), Fixed(mid));
-    EdgeShown {
-        d: format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"),
-        color: child.color.clone(),
-    }
+    [
+        parent.x + direction * parent.width / 2.0,
+        parent.y,
+        child.x - direction * child.width / 2.0,
+        child.y,
+    ]
 }
 
 /// What one node's element shows.
@@ -996,8 +993,32 @@ struct Shown {
 /// What the edge from a node's parent to the node shows.
 #[derive(Clone, PartialEq)]
 struct EdgeShown {
-    d: String,
+    ends: [f64; 4],
     color: String,
+}
+
+impl EdgeShown {
+    /// A curve from the parent's edge to the child's.
+    fn d(&self) -> String {
+        let [x1, y1, x2, y2] = self.ends;
+        let mid = Fixed((x1 + x2) / 2.0);
+        let (x1, y1, x2, y2) = (Fixed(x1), Fixed(y1), Fixed(x2), Fixed(y2));
+        format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}")
+    }
+}
+
+impl Shown {
+    /// Whether this shows `placed` with `node`'s content, compared without copying them.
+    fn shows(&self, placed: &Placed, node: Option<&Node>, has_children: bool) -> bool {
+        self.placed == *placed
+            && self.has_children == has_children
+            && match node {
+                Some(n) => {
+                    self.text == n.text && self.author == n.author && self.locked == n.locked
+                }
+                None => self.text.is_empty() && self.author.is_empty() && !self.locked,
+            }
+    }
 }
 
 /// The signals behind the map's elements, by node id: an element reads its own signal, so
@@ -1011,7 +1032,7 @@ struct Scene {
 impl Scene {
     /// Brings every signal up to date with the document and its layout, setting only those
     /// whose value changed; answers the ids of the nodes and of the edges, in layout order.
-    fn update(&mut self, nodes: &[Node], layout: &Layout) -> (Vec<String>, Vec<String>) {
+    fn update<'l>(&mut self, nodes: &[Node], layout: &'l Layout) -> (Vec<&'l str>, Vec<&'l str>) {
         let content: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
         let parents: HashSet<&str> = layout
             .nodes
@@ -1020,20 +1041,38 @@ impl Scene {
             .collect();
         let mut ids = Vec::with_capacity(layout.nodes.len());
         let mut edge_ids = Vec::with_capacity(layout.nodes.len());
+        // Most nodes show what they showed: they are compared in place, and only the others
+        // are copied into their signal.
         for placed in &layout.nodes {
-            let node = content.get(placed.id.as_str());
-            let shown = Shown {
-                placed: placed.clone(),
-                text: node.map(|n| n.text.clone()).unwrap_or_default(),
-                author: node.map(|n| n.author.clone()).unwrap_or_default(),
-                locked: node.is_some_and(|n| n.locked),
-                has_children: parents.contains(placed.id.as_str()),
-            };
-            set_or_insert(&mut self.nodes, &placed.id, shown);
-            ids.push(placed.id.clone());
+            let node = content.get(placed.id.as_str()).copied();
+            let has_children = parents.contains(placed.id.as_str());
+            let unchanged = self.nodes.get(&placed.id).is_some_and(|signal| {
+                signal.with_untracked(|shown| shown.shows(placed, node, has_children))
+            });
+            if !unchanged {
+                let shown = Shown {
+                    placed: placed.clone(),
+                    text: node.map(|n| n.text.clone()).unwrap_or_default(),
+                    author: node.map(|n| n.author.clone()).unwrap_or_default(),
+                    locked: node.is_some_and(|n| n.locked),
+                    has_children,
+                };
+                set_or_insert(&mut self.nodes, &placed.id, shown);
+            }
+            ids.push(placed.id.as_str());
             if let Some(parent) = placed.parent.as_deref().and_then(|p| layout.get(p)) {
-                set_or_insert(&mut self.edges, &placed.id, edge_path(parent, placed));
-                edge_ids.push(placed.id.clone());
+                let ends = edge_ends(parent, placed);
+                let unchanged = self.edges.get(&placed.id).is_some_and(|signal| {
+                    signal.with_untracked(|e| e.ends == ends && e.color == placed.color)
+                });
+                if !unchanged {
+                    let edge = EdgeShown {
+                        ends,
+                        color: placed.color.clone(),
+                    };
+                    set_or_insert(&mut self.edges, &placed.id, edge);
+                }
+                edge_ids.push(placed.id.as_str());
             }
         }
         self.nodes.retain(|id, _| layout.get(id).is_some());
