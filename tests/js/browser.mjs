@@ -682,6 +682,8 @@ const scenarios = {
     return { before, after }
   },
 
+  'measure-boards': measureBoards,
+
   // Figures for the closing note: first render of a large map, keystroke-to-remote-render.
   // With --profile DIR, Chromium's CPU profiles of the first render and of the typing (the
   // typist's page and the watcher's) are written there, with their heaviest functions.
@@ -715,6 +717,27 @@ const scenarios = {
     const firstRenderMs = Date.now() - started
     await stopFirst('first-render')
     await a.screenshot({ path: `${shots}/mindmap-${count}-nodes.png` })
+    // A participant whose name the browser remembers opens the board: from navigation start
+    // to every node in the page, with a cold cache (a new browser context) and a warm one
+    // (the same context, navigating again).
+    const remembered = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+    await remembered.addInitScript(() => localStorage.setItem('nouage.profile',
+      JSON.stringify({ pid: 'p-mesure-c', name: 'Mesure C', org: '', orgKind: '', color: '' })))
+    const c = await remembered.newPage()
+    const rendered = async () => {
+      await c.waitForFunction((n) => {
+        if (document.querySelectorAll('[role=treeitem]').length < n) return false
+        window.__renderedAt ??= performance.now()
+        return true
+      }, count + 1, { timeout: 60000 })
+      return Math.round(await c.evaluate(() => window.__renderedAt))
+    }
+    await c.goto(board.links.editor)
+    const rememberedColdMs = await rendered()
+    // (The link's token is in its fragment: going to it again would not load the page.)
+    await c.reload()
+    const rememberedWarmMs = await rendered()
+    await remembered.close()
     const b = await join(browser, board.links.editor, 'Mesure B')
     await b.waitForFunction((n) => document.querySelectorAll('[role=treeitem]').length >= n, count + 1, { timeout: 60000 })
     // Keystroke to the other page's DOM: typed one character at a time into the central
@@ -755,8 +778,113 @@ const scenarios = {
       const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
       typing[target] = { p50Ms: at(0.5), p95Ms: at(0.95), worstMs: latencies[latencies.length - 1] }
     }
-    return { count, firstRenderMs, typing }
+    return { count, firstRenderMs, rememberedColdMs, rememberedWarmMs, typing }
   }
+}
+
+// Keystroke to the other page on a diagnosis canvas of 500 notes in 7 sections and a
+// portfolio of 200 projects (columns, then table view): one character at a time into a note's
+// text and a project's title, `--keystrokes` each (100 by default).
+async function measureBoards (browser) {
+  const keystrokes = Number(opts.keystrokes ?? 100)
+  const stats = (latencies) => {
+    latencies.sort((x, y) => x - y)
+    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+    return { p50Ms: at(0.5), p95Ms: at(0.95), worstMs: latencies[latencies.length - 1] }
+  }
+  // Types into `a` (focused where the text ends) while `b` shows `selector`'s text.
+  const typeAndTime = async (a, b, selector, text, includes = false) => {
+    const latencies = []
+    for (let i = 0; i < keystrokes; i++) {
+      text += 'abcdefghij'[i % 10]
+      await watchSelector(b, selector, text, includes)
+      const t0 = Date.now()
+      await a.keyboard.type(text.slice(-1))
+      latencies.push(await b.evaluate(() => window.__seen) - t0)
+    }
+    return { latencies, text }
+  }
+  const canvas = await createBoard('diagnosis', 'Grand diagnostic')
+  const seeded = yjsClient(canvas.id, canvas.tokens.editor, 'seed')
+  await until(() => seeded.provider.synced, 'seeding client sync')
+  seeded.doc.transact(() => {
+    for (let i = 0; i < 500; i++) {
+      const note = new Y.Map()
+      note.set('section', `s${1 + (i % 7)}`)
+      note.set('text', new Y.Text(`Constat ${i}`))
+      note.set('color', '#fef08a')
+      note.set('author', 'seed')
+      note.set('votes', new Y.Map())
+      seeded.doc.getMap('notes').set(`m${i}`, note)
+    }
+  })
+  const notesShown = (page) => page.waitForFunction(() => document.querySelectorAll('.note').length >= 500, null, { timeout: 60000 })
+  let a = await joinBoard(browser, canvas.links.editor, 'Mesure A', '', '')
+  let b = await joinBoard(browser, canvas.links.editor, 'Mesure B', '', '')
+  await notesShown(a)
+  await notesShown(b)
+  await a.focus('[data-note="m250"]')
+  await a.keyboard.press('Enter')
+  await a.waitForSelector('.note-editor')
+  await a.keyboard.press('End')
+  const canvasTyping = await typeAndTime(a, b, '[data-note="m250"] .note-text', await a.$eval('.note-editor', (e) => e.value))
+  seeded.provider.destroy()
+  await a.close()
+  await b.close()
+
+  const portfolio = await createBoard('portfolio', 'Grand portefeuille')
+  const seededP = yjsClient(portfolio.id, portfolio.tokens.editor, 'seed')
+  await until(() => seededP.provider.synced, 'seeding client sync')
+  const stages = ['codiagnose', 'codesign', 'cofund', 'coproduce', 'costeer', 'coevaluate']
+  seededP.doc.transact(() => {
+    for (let i = 0; i < 200; i++) {
+      const project = new Y.Map()
+      project.set('title', new Y.Text(`Projet ${i}`))
+      project.set('description', new Y.Text(''))
+      project.set('stage', stages[i % stages.length])
+      project.set('status', 'en cours')
+      project.set('leadMode', 'commune')
+      project.set('lead', `Commune ${i % 12}`)
+      project.set('partners', new Y.Array())
+      project.set('author', 'seed')
+      seededP.doc.getMap('projects').set(`p${i}`, project)
+    }
+  })
+  a = await joinBoard(browser, portfolio.links.editor, 'Mesure A', '', '')
+  b = await joinBoard(browser, portfolio.links.editor, 'Mesure B', '', '')
+  const projectsShown = (page) => page.waitForFunction(() => document.querySelectorAll('[data-project]').length >= 200, null, { timeout: 60000 })
+  await projectsShown(a)
+  await projectsShown(b)
+  await a.click('.card-project[data-project="p100"]')
+  await a.focus('.project-panel input[name=title]')
+  await a.keyboard.press('End')
+  const columns = await typeAndTime(a, b, '.card-project[data-project="p100"] .project-title', await a.$eval('.project-panel input[name=title]', (e) => e.value))
+  await b.click('.portfolio-board .toolbar button:nth-of-type(3)')
+  await b.waitForSelector('tr[data-project="p100"]')
+  const table = await typeAndTime(a, b, 'tr[data-project="p100"]', columns.text, true)
+  seededP.provider.destroy()
+  return { notes: 500, projects: 200, canvas: stats(canvasTyping.latencies), portfolioColumns: stats(columns.latencies), portfolioTable: stats(table.latencies) }
+}
+
+// Makes `page` note in `window.__seen` the time (Date.now) at which the first element matching
+// `selector` shows `text` (or, with `includes`, contains it).
+async function watchSelector (page, selector, text, includes) {
+  await page.evaluate(({ selector, text, includes }) => {
+    window.__seen = new Promise((resolve) => {
+      const shows = () => {
+        const now = document.querySelector(selector)?.textContent
+        return includes ? now?.includes(text) : now === text
+      }
+      if (shows()) return resolve(Date.now())
+      const observer = new MutationObserver(() => {
+        if (shows()) {
+          observer.disconnect()
+          resolve(Date.now())
+        }
+      })
+      observer.observe(document.body, { childList: true, subtree: true, characterData: true })
+    })
+  }, { selector, text, includes })
 }
 
 // Makes `page` note in `window.__seen` the time (Date.now) at which node `id` shows `text`.

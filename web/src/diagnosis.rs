@@ -1,7 +1,7 @@
 //! The territorial diagnosis canvas: sections of notes, links between notes, dot voting and
 //! filters by participant, organisation and organisation kind.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -69,7 +69,25 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         linking_from,
         pid: StoredValue::new(pid.clone()),
         facilitator,
+        cards: StoredValue::new_local(HashMap::new()),
     };
+    // Each card reads a signal of its own, set only when its note changed: a keystroke in one
+    // note of 500 updates one card instead of making each card look for its note.
+    Effect::new(move |_| {
+        s.notes.with(|notes| {
+            ctx.cards.update_value(|cards| {
+                for note in notes {
+                    if let Some(card) = cards.get(&note.id)
+                        && card.with_untracked(|shown| shown != note)
+                    {
+                        card.set(note.clone());
+                    }
+                }
+                let ids: HashSet<&str> = notes.iter().map(|n| n.id.as_str()).collect();
+                cards.retain(|id, _| ids.contains(id.as_str()));
+            })
+        })
+    });
 
     let add_section = move |_| {
         session.with_value(|session| {
@@ -155,18 +173,21 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 <For each=move || s.sections.get() key=|sec| (sec.id.clone(), sec.title.clone(), sec.hint.clone(), sec.order.to_bits()) children={
                     move |section| {
                         let id = section.id.clone();
+                        // The ids of the section's notes, in order: the cards read their notes
+                        // themselves, so typing in a note changes no section's list.
                         let section_notes = {
                             let id = id.clone();
-                            move || {
-                                let mut notes: Vec<Note> = s.notes.with(|n| n.iter().filter(|n| n.section == id).cloned().collect());
-                                notes.retain(|n| visible(n));
-                                if sorted_by_votes.with(|set| set.contains(&id)) {
-                                    notes.sort_by_key(|n| std::cmp::Reverse(n.votes.values().sum::<i64>()));
-                                }
-                                notes
-                            }
+                            Memo::new(move |_| {
+                                s.notes.with(|n| {
+                                    let mut notes: Vec<&Note> = n.iter().filter(|n| n.section == id && visible(n)).collect();
+                                    if sorted_by_votes.with(|set| set.contains(&id)) {
+                                        notes.sort_by_key(|n| std::cmp::Reverse(n.votes.values().sum::<i64>()));
+                                    }
+                                    notes.into_iter().map(|n| n.id.clone()).collect::<Vec<String>>()
+                                })
+                            })
                         };
-                        view! { <SectionView ctx section notes=Signal::derive(section_notes) facilitator sorted_by_votes removing /> }
+                        view! { <SectionView ctx section notes=section_notes.into() facilitator sorted_by_votes removing /> }
                     }
                 } />
             </div>
@@ -182,9 +203,26 @@ struct CanvasCtx {
     linking_from: RwSignal<Option<String>>,
     pid: StoredValue<String>,
     facilitator: bool,
+    /// One signal per note on the page, by id.
+    cards: StoredValue<HashMap<String, ArcRwSignal<Note>>, LocalStorage>,
 }
 
 impl CanvasCtx {
+    /// The signal of note `id`, made from `notes` the first time a card asks for it.
+    fn card(&self, id: &str, notes: RwSignal<Vec<Note>>) -> ArcRwSignal<Note> {
+        if let Some(card) = self.cards.with_value(|cards| cards.get(id).cloned()) {
+            return card;
+        }
+        let note = notes
+            .with_untracked(|n| n.iter().find(|n| n.id == id).cloned())
+            .unwrap_or_default();
+        let card = ArcRwSignal::new(note);
+        self.cards.update_value(|cards| {
+            cards.insert(id.to_owned(), card.clone());
+        });
+        card
+    }
+
     fn edit(&self, f: impl FnOnce(&shared::Roots, &mut yrs::TransactionMut)) {
         self.session.with_value(|session| session.edit(f));
     }
@@ -194,7 +232,7 @@ impl CanvasCtx {
 fn SectionView(
     ctx: CanvasCtx,
     section: shared::Section,
-    notes: Signal<Vec<Note>>,
+    notes: Signal<Vec<String>>,
     facilitator: bool,
     sorted_by_votes: RwSignal<BTreeSet<String>>,
     removing: RwSignal<Option<String>>,
@@ -292,8 +330,8 @@ fn SectionView(
                 <RemoveSectionDialog ctx section=section.id.clone() removing />
             </header>
             <ul class="notes">
-                <For each=move || notes.get() key=|n| n.id.clone()
-                    children=move |note| view! { <NoteCard ctx id=note.id /> } />
+                <For each=move || notes.get() key=|id| id.clone()
+                    children=move |id| view! { <NoteCard ctx id /> } />
             </ul>
         </section>
     }
@@ -353,11 +391,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         .session
         .with_value(|session| (session.signals, session.can_edit));
     let id = StoredValue::new(id);
-    let note = Memo::new(move |_| {
-        s.notes
-            .with(|n| n.iter().find(|n| n.id == id.get_value()).cloned())
-            .unwrap_or_default()
-    });
+    let note: Signal<Note> = Signal::from(ctx.card(&id.get_value(), s.notes).read_only());
     let editing = ctx.editing;
     let is_editing = Memo::new(move |_| editing.get().as_deref() == Some(id.get_value().as_str()));
     let facilitator = ctx.facilitator;
