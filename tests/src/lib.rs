@@ -27,6 +27,27 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, TransactionMut, Update};
 
 /// How long a test waits for something that should take milliseconds.
 pub const WAIT: Duration = Duration::from_secs(10);
+/// How often [`poll_until`] asks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Asks `probe` until it answers `Some`, at most [`WAIT`]: for what only a question can tell
+/// (a row in the database, the clock) when nothing signals it. Panics naming `what`.
+pub async fn poll_until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(answer) = probe().await {
+            return answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {WAIT:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
 
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);

@@ -211,14 +211,10 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
             .unwrap();
         // The room's tick writes a snapshot of the batch's seven entries; then the moment and
         // what a client saw are noted.
-        let deadline = std::time::Instant::now() + nouage_tests::WAIT;
-        while snapshots() <= snapshots_before {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no snapshot written after batch {batch}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        nouage_tests::poll_until(&format!("a snapshot after batch {batch}"), || async {
+            (snapshots() > snapshots_before).then_some(())
+        })
+        .await;
         let seen: Vec<String> = witness_roots
             .nodes(&witness.doc().transact())
             .into_iter()
@@ -227,9 +223,10 @@ async fn the_board_at_a_past_moment_is_the_document_as_it_was_then() {
         let at = now_ms();
         moments.push((at, seen));
         // The next batch's entries are stamped after the moment: the clock has moved on.
-        while now_ms() <= at {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
+        nouage_tests::poll_until("the clock to pass the moment", || async {
+            (now_ms() > at).then_some(())
+        })
+        .await;
     }
     let snapshots = snapshots();
     assert!(
