@@ -17,7 +17,7 @@ const STEP_TIMEOUT_MS = 10000
 
 const { positionals, values: opts } = parseArgs({
   allowPositionals: true,
-  options: { base: { type: 'string' }, shots: { type: 'string' }, nodes: { type: 'string' }, profile: { type: 'string' }, keystrokes: { type: 'string' }, targets: { type: 'string' } }
+  options: { base: { type: 'string' }, shots: { type: 'string' }, nodes: { type: 'string' }, profile: { type: 'string' }, keystrokes: { type: 'string' }, targets: { type: 'string' }, frames: { type: 'string' } }
 })
 const scenario = positionals[0]
 const base = opts.base
@@ -452,8 +452,25 @@ const scenarios = {
       for (let i = 0; i < 18; i++) addProject(`seed-${String(i).padStart(2, '0')}`, `${titles[i % titles.length]} ${i + 1}`, stages[i % 6], ['Baie-Saint-Paul', 'La Malbaie', 'MRC de Charlevoix'][i % 3], ['Région', 'Association Vélo'].slice(0, 1 + (i % 2)))
     })
     await anne.waitForFunction(() => document.querySelectorAll('.card-project').length >= 20)
+    await bruno.waitForFunction(() => document.querySelectorAll('.card-project').length >= 20)
+    // Anne goes on typing the title in her panel: Bruno's columns update the one card in place
+    // (every card keeps its element) and Anne's title field keeps the focus throughout.
+    await bruno.evaluate(() => { window.__cards = new Map([...document.querySelectorAll('.card-project')].map((e) => [e.dataset.project, e])) })
+    await anne.focus('.project-panel input[name=title]')
+    await anne.keyboard.press('End')
+    await anne.keyboard.type(' des deux rives')
+    await bruno.waitForSelector('.card-project .project-title:text-is("Navette estivale des deux rives")')
+    const typedTitle = await anne.$eval('.project-panel input[name=title]', (e) => e.value)
+    const titleKeptFocus = await anne.evaluate(() => document.activeElement?.name === 'title')
+    const keptCards = await bruno.evaluate(() => [...document.querySelectorAll('.card-project')].filter((e) => window.__cards.get(e.dataset.project) === e).length)
     await anne.click('.project-panel .close')
     const cards = await anne.$$eval('.card-project', (e) => e.length)
+    // Bruno has a card in hand (keyboard focus) when a project above it in its column goes:
+    // his focus stays on the same project.
+    await bruno.focus('[data-project=seed-12]')
+    doc.transact(() => doc.getMap('projects').delete('seed-00'))
+    await bruno.waitForFunction(() => !document.querySelector('[data-project=seed-00]'))
+    const focusAfterDelete = await bruno.evaluate(() => document.activeElement?.dataset?.project ?? null)
     await anne.screenshot({ path: `${shots}/portfolio-20-projects-columns.png`, fullPage: true })
     await anne.click('text=Tableau')
     await anne.waitForSelector('.projects-table')
@@ -470,7 +487,7 @@ const scenarios = {
     const viewerAdd = (await viewer.$$('[data-action=add-project]')).length
     const viewerReadonly = await viewer.$eval('.project-panel input[name=title]', (e) => e.readOnly)
     provider.destroy()
-    return { nodeSawStage, filtered, sortedTitles, cards, viewerAdd, viewerReadonly }
+    return { nodeSawStage, filtered, sortedTitles, cards, viewerAdd, viewerReadonly, typedTitle, titleKeptFocus, keptCards, focusAfterDelete }
   },
 
   // The contributions panel credits each participant with what they did.
@@ -762,24 +779,100 @@ const scenarios = {
       await a.keyboard.press('F2')
       await a.keyboard.press('End')
       let text = await a.$eval('.node-editor', (e) => e.value)
+      // The typist's own page too: the node shows the text it is typed into.
       const latencies = []
+      const own = []
       for (let i = 0; i < keystrokes; i++) {
         const ch = 'abcdefghij'[i % 10]
         text += ch
         await watchText(b, id, text)
+        await watchText(a, id, text)
         const t0 = Date.now()
         await a.keyboard.type(ch)
+        own.push(await a.evaluate(() => window.__seen) - t0)
         latencies.push(await b.evaluate(() => window.__seen) - t0)
       }
       await a.keyboard.press('Enter')
       await stopTypist(`typing-${target}-typist`)
       await stopWatcher(`typing-${target}-watcher`)
-      latencies.sort((x, y) => x - y)
-      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
-      typing[target] = { p50Ms: at(0.5), p95Ms: at(0.95), worstMs: latencies[latencies.length - 1] }
+      typing[target] = { ...percentiles(latencies), typist: percentiles(own) }
     }
-    return { count, firstRenderMs, rememberedColdMs, rememberedWarmMs, typing }
+    // Panning (a drag on the map's background, one move per frame) and zooming (a wheel
+    // notch per frame) the whole map on the first page: main-thread work per frame, from a
+    // Chromium trace (`--frames 0` skips it).
+    const frames = Number(opts.frames ?? 60)
+    let panMs, zoomMs
+    if (frames > 0) {
+      await a.keyboard.press('Escape')
+      const box = await a.$eval('.viewport', (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height } })
+      const nextFrame = () => a.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())))
+      panMs = await mainThreadPerFrame(browser, a, async () => {
+        // A corner of the viewport: the map's background, where a press pans.
+        let [x, y] = [box.x + 4, box.y + box.height - 4]
+        await a.mouse.move(x, y)
+        await a.mouse.down()
+        for (let i = 0; i < frames; i++) {
+          x += 6
+          y -= 3
+          await a.mouse.move(x, y)
+          await nextFrame()
+        }
+        await a.mouse.up()
+      })
+      zoomMs = await mainThreadPerFrame(browser, a, async () => {
+        await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+        for (let i = 0; i < frames; i++) {
+          await a.mouse.wheel(0, i < frames / 2 ? -60 : 60)
+          await nextFrame()
+        }
+      })
+    }
+    return { count, firstRenderMs, rememberedColdMs, rememberedWarmMs, typing, panMs, zoomMs }
   }
+}
+
+// p50, p95 and worst of `values` (ms).
+function percentiles (values) {
+  const sorted = [...values].sort((x, y) => x - y)
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+  return { p50Ms: at(0.5), p95Ms: at(0.95), worstMs: sorted[sorted.length - 1] }
+}
+
+// Main-thread work per frame while `act` runs on `page`, from a Chromium trace: the renderer
+// whose main thread handled the input events, the time of its top-level tasks summed between
+// one frame's start (`BeginMainThreadFrame`) and the next; p50, p95 and worst, ms.
+async function mainThreadPerFrame (browser, page, act) {
+  await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame'] })
+  await act()
+  const { traceEvents } = JSON.parse((await browser.stopTracing()).toString())
+  const mains = new Set(traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`))
+  const inputs = new Map()
+  for (const e of traceEvents) {
+    const thread = `${e.pid}:${e.tid}`
+    if (mains.has(thread) && e.name === 'EventDispatch' && /^(pointermove|mousemove|wheel)$/.test(e.args?.data?.type)) inputs.set(thread, (inputs.get(thread) ?? 0) + 1)
+  }
+  const main = [...inputs.entries()].sort((x, y) => y[1] - x[1])[0]?.[0]
+  if (!main) throw new Error('no renderer handled the gesture in the trace')
+  const on = traceEvents.filter((e) => `${e.pid}:${e.tid}` === main)
+  const starts = on.filter((e) => e.name === 'BeginMainThreadFrame').map((e) => e.ts).sort((x, y) => x - y)
+  const tasks = on.filter((e) => e.ph === 'X' && (e.name === 'ThreadControllerImpl::RunTask' || e.name === 'RunTask')).sort((x, y) => x.ts - y.ts)
+  // Nested task events (both names for one task) count once: a task inside another is skipped.
+  const top = []
+  for (const t of tasks) {
+    const last = top[top.length - 1]
+    if (last && t.ts < last.ts + last.dur) continue
+    top.push(t)
+  }
+  const work = new Array(Math.max(0, starts.length - 1)).fill(0)
+  let i = 0
+  for (const t of top) {
+    while (i < starts.length - 1 && t.ts >= starts[i + 1]) i++
+    if (t.ts >= starts[0] && i < work.length) work[i] += t.dur / 1000
+  }
+  if (work.length === 0) throw new Error('no frame in the trace')
+  const { p50Ms, p95Ms, worstMs } = percentiles(work)
+  const round = (ms) => Math.round(ms * 10) / 10
+  return { frames: work.length, p50Ms: round(p50Ms), p95Ms: round(p95Ms), worstMs: round(worstMs) }
 }
 
 // Keystroke to the other page on a diagnosis canvas of 500 notes in 7 sections and a
@@ -787,11 +880,7 @@ const scenarios = {
 // text and a project's title, `--keystrokes` each (100 by default).
 async function measureBoards (browser) {
   const keystrokes = Number(opts.keystrokes ?? 100)
-  const stats = (latencies) => {
-    latencies.sort((x, y) => x - y)
-    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
-    return { p50Ms: at(0.5), p95Ms: at(0.95), worstMs: latencies[latencies.length - 1] }
-  }
+  const stats = percentiles
   // Types into `a` (focused where the text ends) while `b` shows `selector`'s text.
   const typeAndTime = async (a, b, selector, text, includes = false) => {
     const latencies = []

@@ -175,6 +175,22 @@ async fn a_project_portfolio_runs_a_working_session() {
         "a stage changed by keyboard reaches a stock client"
     );
     assert_eq!(result["cards"], 20);
+    assert_eq!(
+        result["typedTitle"], "Navette estivale des deux rives",
+        "every character typed in the panel's title is kept"
+    );
+    assert_eq!(
+        result["titleKeptFocus"], true,
+        "the title field keeps the focus while its project changes"
+    );
+    assert_eq!(
+        result["keptCards"], 20,
+        "a title typed elsewhere updates the cards in place, none is drawn again"
+    );
+    assert_eq!(
+        result["focusAfterDelete"], "seed-12",
+        "a project removed above the focused card leaves the focus on the same project"
+    );
     let filtered = result["filtered"].as_u64().unwrap();
     assert!(
         filtered >= 3,

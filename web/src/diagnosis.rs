@@ -1,7 +1,7 @@
 //! The territorial diagnosis canvas: sections of notes, links between notes, dot voting and
 //! filters by participant, organisation and organisation kind.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -11,6 +11,7 @@ use shared::doc::{child_text, edit_text};
 use web_sys::KeyboardEvent;
 
 use crate::i18n::{Key, use_i18n};
+use crate::keyed::Cards;
 use crate::session::{Session, SessionRef, new_id, safe_color, session_ref, who};
 
 /// Note colours offered (sticky-note tones).
@@ -69,25 +70,9 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         linking_from,
         pid: StoredValue::new(pid.clone()),
         facilitator,
-        cards: StoredValue::new_local(HashMap::new()),
+        // Each card reads a signal of its own (see `keyed`).
+        cards: Cards::new(s.notes),
     };
-    // Each card reads a signal of its own, set only when its note changed: a keystroke in one
-    // note of 500 updates one card instead of making each card look for its note.
-    Effect::new(move |_| {
-        s.notes.with(|notes| {
-            ctx.cards.update_value(|cards| {
-                for note in notes {
-                    if let Some(card) = cards.get(&note.id)
-                        && card.with_untracked(|shown| shown != note)
-                    {
-                        card.set(note.clone());
-                    }
-                }
-                let ids: HashSet<&str> = notes.iter().map(|n| n.id.as_str()).collect();
-                cards.retain(|id, _| ids.contains(id.as_str()));
-            })
-        })
-    });
 
     let add_section = move |_| {
         session.with_value(|session| {
@@ -204,25 +189,10 @@ struct CanvasCtx {
     pid: StoredValue<String>,
     facilitator: bool,
     /// One signal per note on the page, by id.
-    cards: StoredValue<HashMap<String, ArcRwSignal<Note>>, LocalStorage>,
+    cards: Cards<Note>,
 }
 
 impl CanvasCtx {
-    /// The signal of note `id`, made from `notes` the first time a card asks for it.
-    fn card(&self, id: &str, notes: RwSignal<Vec<Note>>) -> ArcRwSignal<Note> {
-        if let Some(card) = self.cards.with_value(|cards| cards.get(id).cloned()) {
-            return card;
-        }
-        let note = notes
-            .with_untracked(|n| n.iter().find(|n| n.id == id).cloned())
-            .unwrap_or_default();
-        let card = ArcRwSignal::new(note);
-        self.cards.update_value(|cards| {
-            cards.insert(id.to_owned(), card.clone());
-        });
-        card
-    }
-
     fn edit(&self, f: impl FnOnce(&shared::Roots, &mut yrs::TransactionMut)) {
         self.session.with_value(|session| session.edit(f));
     }
@@ -391,7 +361,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         .session
         .with_value(|session| (session.signals, session.can_edit));
     let id = StoredValue::new(id);
-    let note: Signal<Note> = Signal::from(ctx.card(&id.get_value(), s.notes).read_only());
+    let note = ctx.cards.get(&id.get_value());
     let editing = ctx.editing;
     let is_editing = Memo::new(move |_| editing.get().as_deref() == Some(id.get_value().as_str()));
     let facilitator = ctx.facilitator;
@@ -473,27 +443,20 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         }
         ev.prevent_default();
     };
+    // The notes linked to this one, by link: (link id, the other note's id). Reads the links
+    // only; each label reads its note's own signal.
     let links = move || {
         let id = id.get_value();
-        let notes = s.notes.get();
-        s.links
-            .get()
-            .into_iter()
-            .filter(|l| l.from == id || l.to == id)
-            .map(|l| {
-                let other = if l.from == id {
-                    l.to.clone()
-                } else {
-                    l.from.clone()
-                };
-                let label = notes
-                    .iter()
-                    .find(|n| n.id == other)
-                    .map(|n| n.text.clone())
-                    .unwrap_or_default();
-                (l.id, label)
-            })
-            .collect::<Vec<_>>()
+        s.links.with(|links| {
+            links
+                .iter()
+                .filter(|l| l.from == id || l.to == id)
+                .map(|l| {
+                    let other = if l.from == id { &l.to } else { &l.from };
+                    (l.id.clone(), other.clone())
+                })
+                .collect::<Vec<_>>()
+        })
     };
     let remove_link = move |link: String| ctx.edit(|roots, txn| roots.remove_link(txn, &link));
     let set_color = move |color: &'static str| {
@@ -575,10 +538,11 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 </span>
             </div>
             <ul class="note-links">
-                {move || links().into_iter().map(|(link, label)| {
+                {move || links().into_iter().map(|(link, other)| {
                     let link = StoredValue::new(link);
+                    let other = ctx.cards.get(&other);
                     view! {
-                        <li>"↔ "{label}{can_edit.then(|| view! {
+                        <li>"↔ "{move || other.with(|n| n.text.clone())}{can_edit.then(|| view! {
                             <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_link(link.get_value())>"×"</button>
                         })}</li>
                     }

@@ -9,6 +9,7 @@ mod history;
 mod home;
 pub mod i18n;
 mod json;
+mod keyed;
 mod local;
 mod mindmap;
 mod portfolio;

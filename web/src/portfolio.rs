@@ -11,6 +11,7 @@ use shared::portfolio::{LEAD_MODES, STAGES, Stake};
 use web_sys::KeyboardEvent;
 
 use crate::i18n::{Key, use_i18n};
+use crate::keyed::Cards;
 use crate::session::{Session, SessionRef, new_id, session_ref, who};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,25 +60,27 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     let open = RwSignal::new(None::<String>);
     let sort = RwSignal::new(("", false));
 
-    let shown = move || {
-        let f = filter.get();
-        s.projects
-            .get()
-            .into_iter()
-            .filter(|p| {
-                (f.lead.is_empty() || p.lead == f.lead)
-                    && (f.partner.is_empty() || p.partners.contains(&f.partner))
-                    && (f.stage.is_empty() || p.stage == f.stage)
-                    && (f.status.is_empty() || p.status == f.status)
-            })
-            .collect::<Vec<_>>()
+    // Each card, row and panel reads its project's own signal (see `keyed`); the columns and
+    // the table hold lists of ids, rebuilt only when a project comes, goes or moves.
+    let cards = Cards::new(s.projects);
+    let shows = move |p: &Project, f: &Filter| {
+        (f.lead.is_empty() || p.lead == f.lead)
+            && (f.partner.is_empty() || p.partners.contains(&f.partner))
+            && (f.stage.is_empty() || p.stage == f.stage)
+            && (f.status.is_empty() || p.status == f.status)
     };
+    // The values a filter offers: a memo, so the options are rebuilt only when one comes or goes.
     let values = move |pick: fn(&Project) -> Vec<String>| {
-        s.projects.with(|ps| {
-            ps.iter()
-                .flat_map(pick)
-                .filter(|v| !v.is_empty())
-                .collect::<BTreeSet<_>>()
+        Memo::new(move |_| {
+            s.projects.with(|ps| {
+                ps.iter()
+                    .flat_map(pick)
+                    .filter(|v| !v.is_empty())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(|v| (v.clone(), v))
+                    .collect::<Vec<_>>()
+            })
         })
     };
     let add = move |_| {
@@ -98,7 +101,9 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             session.edit(|roots, txn| roots.set_project_field(txn, &id, "stage", stage))
         })
     };
-    let filter_select = move |label: Key, key: &'static str, options: Vec<(String, String)>| {
+    let filter_select = move |label: Key,
+                              key: &'static str,
+                              options: Signal<Vec<(String, String)>>| {
         view! {
             <label class="filter">{i18n.live(label)}
                 <select data-filter=key on:change=move |ev| {
@@ -111,77 +116,84 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     });
                 }>
                     <option value="">{i18n.live(Key::Everyone)}</option>
-                    {options.into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect::<Vec<_>>()}
+                    {move || options.get().into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect::<Vec<_>>()}
                 </select>
             </label>
         }
     };
-    let filters = move || {
-        let pairs =
-            |set: BTreeSet<String>| set.into_iter().map(|v| (v.clone(), v)).collect::<Vec<_>>();
-        let stages = STAGES
+    let stages = Signal::derive(move || {
+        STAGES
             .iter()
             .map(|st| (st.to_string(), i18n.t(stage_key(st)).to_owned()))
-            .collect();
-        view! {
-            {filter_select(Key::Lead, "lead", pairs(values(|p| vec![p.lead.clone()])))}
-            {filter_select(Key::Partners, "partner", pairs(values(|p| p.partners.clone())))}
-            {filter_select(Key::Stage, "stage", stages)}
-            {filter_select(Key::Status, "status", pairs(values(|p| vec![p.status.clone()])))}
-        }
+            .collect()
+    });
+    let filters = view! {
+        {filter_select(Key::Lead, "lead", values(|p| vec![p.lead.clone()]).into())}
+        {filter_select(Key::Partners, "partner", values(|p| p.partners.clone()).into())}
+        {filter_select(Key::Stage, "stage", stages)}
+        {filter_select(Key::Status, "status", values(|p| vec![p.status.clone()]).into())}
     };
 
-    let columns = {
-        move || {
-            let projects = shown();
-            STAGES.iter().map(|stage| {
-                let stage = *stage;
-                let in_stage: Vec<Project> = projects.iter().filter(|p| p.stage == stage || (stage == STAGES[0] && !STAGES.contains(&p.stage.as_str()))).cloned().collect();
-                let count = in_stage.len();
-                view! {
-                    <section class="stage-column" data-stage=stage aria-label=i18n.live(stage_key(stage))
-                        on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
-                        on:drop=move |ev: web_sys::DragEvent| {
-                            ev.prevent_default();
-                            if let Some(id) = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()) {
-                                set_stage(id, stage);
-                            }
-                        }>
-                        <h2>{i18n.live(stage_key(stage))}<span class="badge">{count}</span></h2>
-                        <ul class="cards">
-                            {in_stage.into_iter().map(|p| {
-                                // A project the facilitator locked changes only by the facilitator's hand.
-                                let can_edit = can_edit && (facilitator || !p.locked);
-                                view! { <ProjectCard project=p open can_edit session /> }
-                            }).collect::<Vec<_>>()}
-                        </ul>
-                    </section>
-                }
-            }).collect::<Vec<_>>()
-        }
+    let columns = move || {
+        STAGES.iter().map(|stage| {
+            let stage = *stage;
+            // A project whose stage is unknown shows in the first column.
+            let ids = Memo::new(move |_| {
+                let f = filter.get();
+                s.projects.with(|ps| {
+                    ps.iter()
+                        .filter(|p| (p.stage == stage || (stage == STAGES[0] && !STAGES.contains(&p.stage.as_str()))) && shows(p, &f))
+                        .map(|p| p.id.clone())
+                        .collect::<Vec<_>>()
+                })
+            });
+            view! {
+                <section class="stage-column" data-stage=stage aria-label=i18n.live(stage_key(stage))
+                    on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
+                    on:drop=move |ev: web_sys::DragEvent| {
+                        ev.prevent_default();
+                        if let Some(id) = ev.data_transfer().and_then(|d| d.get_data("text/plain").ok()) {
+                            set_stage(id, stage);
+                        }
+                    }>
+                    <h2>{i18n.live(stage_key(stage))}<span class="badge">{move || ids.with(Vec::len)}</span></h2>
+                    <ul class="cards">
+                        <For each=move || ids.get() key=|id| id.clone()
+                            children=move |id| view! { <ProjectCard id cards open can_edit facilitator session /> } />
+                    </ul>
+                </section>
+            }
+        }).collect::<Vec<_>>()
     };
     let table = move || {
-        let mut projects = shown();
-        let (column, descending) = sort.get();
-        projects.sort_by(|a, b| {
-            let key = |p: &Project| match column {
-                "stage" => STAGES
-                    .iter()
-                    .position(|s| *s == p.stage)
-                    .unwrap_or(0)
-                    .to_string(),
-                "status" => p.status.clone(),
-                "lead" => p.lead.clone(),
-                "budget" => format!("{:>20}", p.budget),
-                "due" => p.due_date.clone(),
-                _ => p.title.clone(),
-            };
-            let order = if !matches!(column, "stage" | "status" | "lead" | "budget" | "due") {
-                crate::collate(&a.title, &b.title)
-            } else {
-                key(a).cmp(&key(b))
-            };
-            if descending { order.reverse() } else { order }
+        let ids = Memo::new(move |_| {
+            let f = filter.get();
+            let (column, descending) = sort.get();
+            s.projects.with(|ps| {
+                let mut projects: Vec<&Project> = ps.iter().filter(|p| shows(p, &f)).collect();
+                match column {
+                    "stage" | "status" | "lead" | "budget" | "due" => {
+                        projects.sort_by_cached_key(|p| match column {
+                            "stage" => format!(
+                                "{:>20}",
+                                STAGES.iter().position(|s| *s == p.stage).unwrap_or(0)
+                            ),
+                            "status" => p.status.clone(),
+                            "lead" => p.lead.clone(),
+                            "budget" => format!("{:>20}", p.budget),
+                            _ => p.due_date.clone(),
+                        })
+                    }
+                    _ => projects.sort_by(|a, b| crate::collate(&a.title, &b.title)),
+                }
+                if descending {
+                    projects.reverse();
+                }
+                projects
+                    .into_iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>()
+            })
         });
         let header = move |column: &'static str, label: Key| {
             let on_click = move |_| {
@@ -214,21 +226,8 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     <th>{i18n.live(Key::NextStep)}</th>
                 </tr></thead>
                 <tbody>
-                    {projects.into_iter().map(|p| {
-                        let id = p.id.clone();
-                        view! {
-                            <tr data-project=p.id.clone() tabindex="0" on:click=move |_| open.set(Some(id.clone()))>
-                                <td>{p.title.clone()}</td>
-                                <td>{i18n.t(stage_key(&p.stage))}</td>
-                                <td>{p.status.clone()}</td>
-                                <td>{p.lead.clone()}</td>
-                                <td>{p.partners.join(", ")}</td>
-                                <td>{p.budget.clone()}</td>
-                                <td>{p.due_date.clone()}</td>
-                                <td>{p.next_step.clone()}</td>
-                            </tr>
-                        }
-                    }).collect::<Vec<_>>()}
+                    <For each=move || ids.get() key=|id| id.clone()
+                        children=move |id| view! { <ProjectRow id cards open /> } />
                 </tbody>
             </table>
         }
@@ -244,61 +243,92 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             </div>
             <div class="portfolio-body">
                 {move || match mode.get() {
-                    ViewMode::Columns => view! { <div class="stages">{columns}</div> }.into_any(),
+                    ViewMode::Columns => view! { <div class="stages">{columns()}</div> }.into_any(),
                     ViewMode::Table => table().into_any(),
                 }}
-                {move || open.get().map(|id| view! { <ProjectPanel session id open facilitator /> })}
+                {move || open.get().map(|id| view! { <ProjectPanel session id cards open facilitator /> })}
             </div>
         </div>
     }
 }
 
+/// One project's card in its stage's column; keyed by id, it reads its own signal.
 #[component]
 fn ProjectCard(
-    project: Project,
+    id: String,
+    cards: Cards<Project>,
     open: RwSignal<Option<String>>,
     can_edit: bool,
+    facilitator: bool,
     session: SessionRef,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let id = project.id.clone();
-    let drag_id = id.clone();
-    let key_id = id.clone();
-    let stage_index = STAGES.iter().position(|s| *s == project.stage).unwrap_or(0);
+    let project = cards.get(&id);
+    // A project the facilitator locked changes only by the facilitator's hand.
+    let editable = move || can_edit && (facilitator || !project.with(|p| p.locked));
+    let id = StoredValue::new(id);
     let on_key = move |ev: KeyboardEvent| {
         let step: i64 = match ev.key().as_str() {
             "Enter" => {
-                open.set(Some(key_id.clone()));
+                open.set(Some(id.get_value()));
                 return;
             }
-            "ArrowRight" if ev.alt_key() && can_edit => 1,
-            "ArrowLeft" if ev.alt_key() && can_edit => -1,
+            "ArrowRight" if ev.alt_key() && editable() => 1,
+            "ArrowLeft" if ev.alt_key() && editable() => -1,
             _ => return,
         };
         ev.prevent_default();
+        let stage_index =
+            project.with_untracked(|p| STAGES.iter().position(|s| *s == p.stage).unwrap_or(0));
         let target = (stage_index as i64 + step).clamp(0, STAGES.len() as i64 - 1) as usize;
-        let id = key_id.clone();
         session.with_value(|session| {
-            session.edit(|roots, txn| roots.set_project_field(txn, &id, "stage", STAGES[target]))
+            session.edit(|roots, txn| {
+                roots.set_project_field(txn, &id.get_value(), "stage", STAGES[target])
+            })
         });
     };
+    // An optional field's text, when it has one.
+    let field = move |pick: fn(&Project) -> String| {
+        move || Some(project.with(pick)).filter(|v| !v.is_empty())
+    };
     view! {
-        <li class="card-project" data-project=id.clone() tabindex="0" data-author=project.author.clone()
-            title=crate::history::trace_title(id.clone(), String::new())
-            draggable=if can_edit { "true" } else { "false" }
+        <li class="card-project" data-project=id.get_value() tabindex="0" data-author=move || project.with(|p| p.author.clone())
+            title=crate::history::trace_title(id.get_value(), String::new())
+            draggable=move || if editable() { "true" } else { "false" }
             on:dragstart=move |ev: web_sys::DragEvent| {
                 if let Some(dt) = ev.data_transfer() {
-                    let _ = dt.set_data("text/plain", &drag_id);
+                    let _ = dt.set_data("text/plain", &id.get_value());
                 }
             }
-            on:click=move |_| open.set(Some(id.clone()))
+            on:click=move |_| open.set(Some(id.get_value()))
             on:keydown=on_key>
-            <strong class="project-title">{project.title.clone()}{project.locked.then_some(" 🔒")}</strong>
-            {(!project.lead.is_empty()).then(|| view! { <span class="lead">{i18n.live(Key::Lead)}" : "{project.lead.clone()}</span> })}
-            {(!project.status.is_empty()).then(|| view! { <span class="status-tag">{project.status.clone()}</span> })}
-            {(!project.due_date.is_empty()).then(|| view! { <span class="due">{project.due_date.clone()}</span> })}
-            {(!project.partners.is_empty()).then(|| view! { <span class="partners">{project.partners.join(", ")}</span> })}
+            <strong class="project-title">{move || project.with(|p| p.title.clone())}{move || project.with(|p| p.locked).then_some(" 🔒")}</strong>
+            {move || field(|p| p.lead.clone())().map(|lead| view! { <span class="lead">{i18n.live(Key::Lead)}" : "{lead}</span> })}
+            {move || field(|p| p.status.clone())().map(|status| view! { <span class="status-tag">{status}</span> })}
+            {move || field(|p| p.due_date.clone())().map(|due| view! { <span class="due">{due}</span> })}
+            {move || field(|p| p.partners.join(", "))().map(|partners| view! { <span class="partners">{partners}</span> })}
         </li>
+    }
+}
+
+/// One project's row in the table; keyed by id, it reads its own signal.
+#[component]
+fn ProjectRow(id: String, cards: Cards<Project>, open: RwSignal<Option<String>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let project = cards.get(&id);
+    let cell = move |pick: fn(&Project) -> String| move || project.with(pick);
+    let stage = move || project.with(|p| i18n.t(stage_key(&p.stage)));
+    view! {
+        <tr data-project=id.clone() tabindex="0" on:click=move |_| open.set(Some(id.clone()))>
+            <td>{cell(|p| p.title.clone())}</td>
+            <td>{stage}</td>
+            <td>{cell(|p| p.status.clone())}</td>
+            <td>{cell(|p| p.lead.clone())}</td>
+            <td>{cell(|p| p.partners.join(", "))}</td>
+            <td>{cell(|p| p.budget.clone())}</td>
+            <td>{cell(|p| p.due_date.clone())}</td>
+            <td>{cell(|p| p.next_step.clone())}</td>
+        </tr>
     }
 }
 
@@ -307,6 +337,7 @@ fn ProjectCard(
 fn ProjectPanel(
     session: SessionRef,
     id: String,
+    cards: Cards<Project>,
     open: RwSignal<Option<String>>,
     facilitator: bool,
 ) -> impl IntoView {
@@ -316,11 +347,11 @@ fn ProjectPanel(
     let edit = move |f: &dyn Fn(&shared::Roots, &mut yrs::TransactionMut, &str)| {
         session.with_value(|session| session.edit(|roots, txn| f(roots, txn, &id.get_value())));
     };
-    let project = Memo::new(move |_| {
-        s.projects
-            .with(|ps| ps.iter().find(|p| p.id == id.get_value()).cloned())
-    });
-    let locked = move || project.with(|p| p.as_ref().is_some_and(|p| p.locked));
+    // Each field reads the project's own signal, so a keystroke in the title (here or on another
+    // screen) sets that input's value and nothing else; the inputs stay, and keep the focus.
+    let project = cards.get(&id.get_value());
+    let exists = move || project.with(|p| !p.id.is_empty());
+    let locked = move || project.with(|p| p.locked);
     // Read once: the panel of a project locked or unlocked meanwhile is reopened to follow.
     let can_edit = may_edit && (facilitator || !locked());
     let toggle_lock = move |_| {
@@ -376,10 +407,13 @@ fn ProjectPanel(
             open.set(None);
         }
     };
-    let input = move |label: Key, name: &'static str, value: String, kind: &'static str| {
+    let input = move |label: Key,
+                      name: &'static str,
+                      value: fn(&Project) -> String,
+                      kind: &'static str| {
         view! {
             <label>{i18n.live(label)}
-                <input name=name type=kind prop:value=value readonly=!can_edit on:change=move |ev| {
+                <input name=name type=kind prop:value=move || project.with(value) readonly=!can_edit on:change=move |ev| {
                     let value = event_target_value(&ev);
                     match name {
                         "partners" | "cofinancers" => {
@@ -392,6 +426,7 @@ fn ProjectPanel(
             </label>
         }
     };
+    let author = move || project.with(|p| p.author.clone());
     view! {
         <aside class="project-panel" role="dialog" aria-label=i18n.live(Key::ProjectDetails)>
             <button class="close" on:click=move |_| open.set(None) aria-label=i18n.live(Key::Close)>"×"</button>
@@ -401,45 +436,42 @@ fn ProjectPanel(
                 </button>
             })}
             {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{i18n.live(Key::LockedElement)}</p> })}
-            {move || project.get().map(|p| {
-                let author = p.author.clone();
-                view! {
-                    <h2>{p.title.clone()}</h2>
-                    <p class="hint">{i18n.live(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author))}</p>
-                    <label>{i18n.live(Key::ProjectTitle)}
-                        <input name="title" prop:value=p.title.clone() readonly=!can_edit on:input=text_field("title") />
-                    </label>
-                    <label>{i18n.live(Key::Description)}
-                        <textarea name="description" prop:value=p.description.clone() readonly=!can_edit on:input=text_field("description") rows="4"></textarea>
-                    </label>
-                    <label>{i18n.live(Key::Stage)}
-                        <select name="stage" prop:disabled=!can_edit on:change=string_field("stage")>
-                            {STAGES.iter().map(|st| view! { <option value=*st selected=p.stage == *st>{i18n.live(stage_key(st))}</option> }).collect::<Vec<_>>()}
-                        </select>
-                    </label>
-                    <label>{i18n.live(Key::LeadMode)}
-                        <select name="leadMode" prop:disabled=!can_edit on:change=string_field("leadMode")>
-                            {LEAD_MODES.iter().map(|m| view! { <option value=*m selected=p.lead_mode == *m>{i18n.live(lead_mode_key(m))}</option> }).collect::<Vec<_>>()}
-                        </select>
-                    </label>
-                    {input(Key::Status, "status", p.status.clone(), "text")}
-                    {input(Key::Lead, "lead", p.lead.clone(), "text")}
-                    {input(Key::Partners, "partners", p.partners.join(", "), "text")}
-                    {input(Key::Budget, "budget", p.budget.clone(), "text")}
-                    {input(Key::Cofinancers, "cofinancers", p.cofinancers.join(", "), "text")}
-                    {input(Key::WorkingGroup, "workingGroup", p.working_group.clone(), "text")}
-                    {input(Key::NextStep, "nextStep", p.next_step.clone(), "text")}
-                    {input(Key::DueDate, "dueDate", p.due_date.clone(), "date")}
-                    <h3>{i18n.live(Key::Stakes)}</h3>
-                    <ul class="stakes">
-                        {p.stakes.iter().enumerate().map(|(index, stake)| view! {
-                            <li>{stake.label.clone()}{can_edit.then(|| view! {
-                                <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
-                            })}</li>
-                        }).collect::<Vec<_>>()}
-                    </ul>
-                }
-            })}
+            <Show when=exists>
+                <h2>{move || project.with(|p| p.title.clone())}</h2>
+                <p class="hint">{i18n.live(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author()))}</p>
+                <label>{i18n.live(Key::ProjectTitle)}
+                    <input name="title" prop:value=move || project.with(|p| p.title.clone()) readonly=!can_edit on:input=text_field("title") />
+                </label>
+                <label>{i18n.live(Key::Description)}
+                    <textarea name="description" prop:value=move || project.with(|p| p.description.clone()) readonly=!can_edit on:input=text_field("description") rows="4"></textarea>
+                </label>
+                <label>{i18n.live(Key::Stage)}
+                    <select name="stage" prop:disabled=!can_edit on:change=string_field("stage")>
+                        {STAGES.iter().map(|st| view! { <option value=*st prop:selected=move || project.with(|p| p.stage == *st)>{i18n.live(stage_key(st))}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                <label>{i18n.live(Key::LeadMode)}
+                    <select name="leadMode" prop:disabled=!can_edit on:change=string_field("leadMode")>
+                        {LEAD_MODES.iter().map(|m| view! { <option value=*m prop:selected=move || project.with(|p| p.lead_mode == *m)>{i18n.live(lead_mode_key(m))}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </label>
+                {input(Key::Status, "status", |p| p.status.clone(), "text")}
+                {input(Key::Lead, "lead", |p| p.lead.clone(), "text")}
+                {input(Key::Partners, "partners", |p| p.partners.join(", "), "text")}
+                {input(Key::Budget, "budget", |p| p.budget.clone(), "text")}
+                {input(Key::Cofinancers, "cofinancers", |p| p.cofinancers.join(", "), "text")}
+                {input(Key::WorkingGroup, "workingGroup", |p| p.working_group.clone(), "text")}
+                {input(Key::NextStep, "nextStep", |p| p.next_step.clone(), "text")}
+                {input(Key::DueDate, "dueDate", |p| p.due_date.clone(), "date")}
+                <h3>{i18n.live(Key::Stakes)}</h3>
+                <ul class="stakes">
+                    {move || project.with(|p| p.stakes.iter().map(|stake| stake.label.clone()).collect::<Vec<_>>()).into_iter().enumerate().map(|(index, label)| view! {
+                        <li>{label}{can_edit.then(|| view! {
+                            <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
+                        })}</li>
+                    }).collect::<Vec<_>>()}
+                </ul>
+            </Show>
             {can_edit.then(|| view! {
                 <form class="add-stake" on:submit=add_stake>
                     <input name="stakeLabel" placeholder=i18n.live(Key::StakeLabel) prop:value=stake_label on:input=move |ev| stake_label.set(event_target_value(&ev)) />

@@ -163,8 +163,9 @@ fn build_web(root: &Path, profiling: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The web app's WebAssembly, gzipped at the highest level, must stay under this.
-const WASM_GZIP_BUDGET_BYTES: usize = 500_000;
+/// The web app's WebAssembly, gzipped at the highest level, must stay under this (500 KB until
+/// issue 20, which raised it for itself and the phone and meeting issues together).
+const WASM_GZIP_BUDGET_BYTES: usize = 650_000;
 
 fn gzipped_bytes(data: &[u8]) -> anyhow::Result<usize> {
     use std::io::Write;
