@@ -806,7 +806,7 @@ const scenarios = {
       await a.keyboard.press('Escape')
       const box = await a.$eval('.viewport', (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height } })
       const nextFrame = () => a.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())))
-      panMs = await mainThreadPerFrame(browser, a, async () => {
+      panMs = await mainThreadPerFrame(browser, a, 'pan', async () => {
         // A corner of the viewport: the map's background, where a press pans.
         let [x, y] = [box.x + 4, box.y + box.height - 4]
         await a.mouse.move(x, y)
@@ -819,7 +819,7 @@ const scenarios = {
         }
         await a.mouse.up()
       })
-      zoomMs = await mainThreadPerFrame(browser, a, async () => {
+      zoomMs = await mainThreadPerFrame(browser, a, 'zoom', async () => {
         await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
         for (let i = 0; i < frames; i++) {
           await a.mouse.wheel(0, i < frames / 2 ? -60 : 60)
@@ -841,10 +841,13 @@ function percentiles (values) {
 // Main-thread work per frame while `act` runs on `page`, from a Chromium trace: the renderer
 // whose main thread handled the input events, the time of its top-level tasks summed between
 // one frame's start (`BeginMainThreadFrame`) and the next; p50, p95 and worst, ms.
-async function mainThreadPerFrame (browser, page, act) {
+// With --profile DIR the trace is written there as NAME.trace.json (Chromium's DevTools opens it).
+async function mainThreadPerFrame (browser, page, name, act) {
   await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame'] })
   await act()
-  const { traceEvents } = JSON.parse((await browser.stopTracing()).toString())
+  const trace = await browser.stopTracing()
+  if (opts.profile) writeFileSync(`${opts.profile}/${name}.trace.json`, trace)
+  const { traceEvents } = JSON.parse(trace.toString())
   const mains = new Set(traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`))
   const inputs = new Map()
   for (const e of traceEvents) {

@@ -559,25 +559,44 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     // place or size updates that element's attributes in place, and a node that did not
     // change is not touched. The scene holds a signal per node and per edge, set only when
     // what it shows changed.
+    // Each side of the central topic is a container placed at the topic's edge, its nodes and
+    // edges placed relative to it: when the central topic widens, two containers move and no
+    // node or edge changes (see `Scene`).
     let scene = StoredValue::new_local(Scene::default());
-    let node_ids = RwSignal::new(Vec::<String>::new());
-    let edge_ids = RwSignal::new(Vec::<String>::new());
+    let node_ids: [RwSignal<Vec<String>>; 3] = std::array::from_fn(|_| RwSignal::new(Vec::new()));
+    let edge_ids: [RwSignal<Vec<String>>; 2] = std::array::from_fn(|_| RwSignal::new(Vec::new()));
+    let half_width = RwSignal::new(0.0_f64);
     Effect::new(move |_| {
         nodes.with(|n| {
             layout_memo.with(|l| {
                 scene.update_value(|scene| {
                     // The lists change when nodes come, go or move in the tree: they are
                     // copied only then.
-                    let (ids, edges) = scene.update(n, l);
-                    for (list, now) in [(node_ids, ids), (edge_ids, edges)] {
+                    let frame = scene.update(n, l);
+                    let lists = node_ids
+                        .into_iter()
+                        .zip(frame.nodes)
+                        .chain(edge_ids.into_iter().zip(frame.edges));
+                    for (list, now) in lists {
                         if !list.with_untracked(|v| v.iter().eq(now.iter())) {
                             list.set(now.into_iter().map(str::to_owned).collect());
                         }
+                    }
+                    if half_width.get_untracked() != frame.half_width {
+                        half_width.set(frame.half_width);
                     }
                 })
             })
         })
     });
+    let side_style = move |direction: f64| {
+        move || {
+            format!(
+                "transform:translateX({}px)",
+                Fixed(direction * half_width.get())
+            )
+        }
+    };
     let node_view = move |id: String| {
         let shown = scene.with_value(|s| s.nodes.get(&id).cloned())?;
         let is_selected = {
@@ -779,9 +798,20 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             >
                 <div class="canvas" style=canvas_style>
                     <svg class="edges" aria-hidden="true">
-                        <For each=move || edge_ids.get() key=|id| id.clone() children=edge_view />
+                        <g style=side_style(1.0)>
+                            <For each=move || edge_ids[0].get() key=|id| id.clone() children=edge_view />
+                        </g>
+                        <g style=side_style(-1.0)>
+                            <For each=move || edge_ids[1].get() key=|id| id.clone() children=edge_view />
+                        </g>
                     </svg>
-                    <For each=move || node_ids.get() key=|id| id.clone() children=node_view />
+                    <For each=move || node_ids[0].get() key=|id| id.clone() children=node_view.clone() />
+                    <div class="side" style=side_style(1.0)>
+                        <For each=move || node_ids[1].get() key=|id| id.clone() children=node_view.clone() />
+                    </div>
+                    <div class="side" style=side_style(-1.0)>
+                        <For each=move || node_ids[2].get() key=|id| id.clone() children=node_view />
+                    </div>
                     {others_selection}
                     {others_pointers}
                     <input
@@ -1029,39 +1059,58 @@ struct Scene {
     edges: HashMap<String, ArcRwSignal<EdgeShown>>,
 }
 
+/// What `Scene::update` answers: the ids of the nodes (central topic, right side, left side)
+/// and of the edges (right, left), in layout order, and half the central topic's width, where
+/// each side's container stands.
+struct Frame<'l> {
+    nodes: [Vec<&'l str>; 3],
+    edges: [Vec<&'l str>; 2],
+    half_width: f64,
+}
+
 impl Scene {
     /// Brings every signal up to date with the document and its layout, setting only those
-    /// whose value changed; answers the ids of the nodes and of the edges, in layout order.
-    fn update<'l>(&mut self, nodes: &[Node], layout: &'l Layout) -> (Vec<&'l str>, Vec<&'l str>) {
+    /// whose value changed. A node or edge is shown relative to its side's container, which
+    /// stands at the central topic's edge: `x` less half the topic's width on the right, plus
+    /// it on the left.
+    fn update<'l>(&mut self, nodes: &[Node], layout: &'l Layout) -> Frame<'l> {
         let content: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
         let parents: HashSet<&str> = layout
             .nodes
             .iter()
             .filter_map(|p| p.parent.as_deref())
             .collect();
-        let mut ids = Vec::with_capacity(layout.nodes.len());
-        let mut edge_ids = Vec::with_capacity(layout.nodes.len());
+        let half_width = layout.get(CENTRAL_NODE_ID).map_or(0.0, |c| c.width / 2.0);
+        let offset = |side: Side| match side {
+            Side::Right => half_width,
+            Side::Left => -half_width,
+            Side::Center => 0.0,
+        };
+        let mut frame = Frame {
+            nodes: Default::default(),
+            edges: Default::default(),
+            half_width,
+        };
         // Most nodes show what they showed: they are compared in place, and only the others
         // are copied into their signal.
-        for placed in &layout.nodes {
+        for absolute in &layout.nodes {
+            let mut placed = absolute.clone();
+            placed.x -= offset(placed.side);
             let node = content.get(placed.id.as_str()).copied();
             let has_children = parents.contains(placed.id.as_str());
             let unchanged = self.nodes.get(&placed.id).is_some_and(|signal| {
-                signal.with_untracked(|shown| shown.shows(placed, node, has_children))
+                signal.with_untracked(|shown| shown.shows(&placed, node, has_children))
             });
-            if !unchanged {
-                let shown = Shown {
-                    placed: placed.clone(),
-                    text: node.map(|n| n.text.clone()).unwrap_or_default(),
-                    author: node.map(|n| n.author.clone()).unwrap_or_default(),
-                    locked: node.is_some_and(|n| n.locked),
-                    has_children,
-                };
-                set_or_insert(&mut self.nodes, &placed.id, shown);
-            }
-            ids.push(placed.id.as_str());
+            let side = match placed.side {
+                Side::Center => 0,
+                Side::Right => 1,
+                Side::Left => 2,
+            };
+            frame.nodes[side].push(absolute.id.as_str());
             if let Some(parent) = placed.parent.as_deref().and_then(|p| layout.get(p)) {
-                let ends = edge_ends(parent, placed);
+                let mut ends = edge_ends(parent, absolute);
+                ends[0] -= offset(placed.side);
+                ends[2] -= offset(placed.side);
                 let unchanged = self.edges.get(&placed.id).is_some_and(|signal| {
                     signal.with_untracked(|e| e.ends == ends && e.color == placed.color)
                 });
@@ -1072,13 +1121,23 @@ impl Scene {
                     };
                     set_or_insert(&mut self.edges, &placed.id, edge);
                 }
-                edge_ids.push(placed.id.as_str());
+                frame.edges[usize::from(placed.side == Side::Left)].push(absolute.id.as_str());
+            }
+            if !unchanged {
+                let shown = Shown {
+                    text: node.map(|n| n.text.clone()).unwrap_or_default(),
+                    author: node.map(|n| n.author.clone()).unwrap_or_default(),
+                    locked: node.is_some_and(|n| n.locked),
+                    has_children,
+                    placed,
+                };
+                set_or_insert(&mut self.nodes, &absolute.id, shown);
             }
         }
         self.nodes.retain(|id, _| layout.get(id).is_some());
         self.edges
             .retain(|id, _| layout.get(id).is_some_and(|p| p.parent.is_some()));
-        (ids, edge_ids)
+        frame
     }
 }
 
