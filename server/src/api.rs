@@ -116,13 +116,24 @@ struct RoleStrings {
 }
 
 #[derive(Serialize)]
+struct Links {
+    facilitator: String,
+    editor: String,
+    viewer: String,
+    /// `BASE/j/CODE`, the page that joins with the board's join code.
+    join: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateBoardResponse {
     id: String,
     kind: &'static str,
     title: String,
     lang: &'static str,
     tokens: RoleStrings,
-    links: RoleStrings,
+    links: Links,
+    join_code: String,
 }
 
 #[derive(Serialize)]
@@ -350,6 +361,7 @@ async fn store_new_board(
         .await
         .map_err(ApiError::internal)??;
     tracing::info!(board = %record.id, kind = kind.as_str(), "board created");
+    let join_code = crate::join::renew(app, &record.id).await?;
 
     let base = link_base(app, headers);
     let link = |token: &str| format!("{base}/b/{}#token={token}", record.id);
@@ -358,11 +370,13 @@ async fn store_new_board(
         kind: kind.as_str(),
         title: record.title.clone(),
         lang: lang.as_str(),
-        links: RoleStrings {
+        links: Links {
             facilitator: link(&tokens.facilitator),
             editor: link(&tokens.editor),
             viewer: link(&tokens.viewer),
+            join: crate::join::join_link(&base, &join_code.code),
         },
+        join_code: join_code.code,
         tokens: RoleStrings {
             facilitator: tokens.facilitator,
             editor: tokens.editor,
@@ -666,11 +680,27 @@ pub async fn authorize(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing token"));
     };
-    let role = record
-        .token_hashes
-        .role_of(token)
+    let role = role_of(app, &record, token)
+        .await?
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "wrong or revoked token"))?;
     Ok((record, role))
+}
+
+/// The role `token` grants on the board: one of its links' tokens, or a credential minted
+/// through its join code ([`Role::CodeEditor`]).
+pub async fn role_of(
+    app: &AppState,
+    record: &BoardRecord,
+    token: &str,
+) -> Result<Option<Role>, ApiError> {
+    if let Some(role) = record.token_hashes.role_of(token) {
+        return Ok(Some(role));
+    }
+    let (store, id, hash) = (app.store.clone(), record.id.clone(), sha256(token));
+    let minted = tokio::task::spawn_blocking(move || store.has_code_credential(&id, &hash))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(minted.then_some(Role::CodeEditor))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -682,7 +712,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn link_base(app: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn link_base(app: &AppState, headers: &HeaderMap) -> String {
     if let Some(public_url) = &app.config.public_url {
         return public_url.trim_end_matches('/').to_owned();
     }

@@ -29,6 +29,8 @@ pub struct AppState {
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub creations: Arc<CreationLimiter>,
+    /// Failed join-code attempts per address (`crate::join`).
+    pub join_failures: Arc<CreationLimiter>,
     next_conn_id: Arc<AtomicU64>,
     /// Websocket connections being served.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
@@ -72,6 +74,18 @@ pub fn router(state: AppState) -> Router {
             "/boards/{id}/links/{role}",
             post(api::rotate_link).delete(api::revoke_link),
         )
+        .route(
+            "/boards/{id}/join-code",
+            get(crate::join::get_code)
+                .post(crate::join::renew_code)
+                .delete(crate::join::disable_code),
+        )
+        .route(
+            "/boards/{id}/join-code/credentials",
+            axum::routing::delete(crate::join::revoke_credentials),
+        )
+        .route("/boards/{id}/join-code/qr.svg", get(crate::join::qr_svg))
+        .route("/join", post(crate::join::join))
         .route("/boards/{id}/export", get(api::export_board))
         .route("/boards/{id}/contributions", get(trace::contributions))
         .route("/boards/{id}/history", get(trace::history))
@@ -175,12 +189,16 @@ pub async fn start_with_store(
     let creations = Arc::new(CreationLimiter::new(
         config.limits.max_board_creations_per_minute,
     ));
+    let join_failures = Arc::new(CreationLimiter::new(
+        config.limits.max_failed_joins_per_minute,
+    ));
     let state = AppState {
         config: Arc::new(config),
         store,
         rooms: rooms.clone(),
         shutdown: stop_rx.clone(),
         creations,
+        join_failures,
         next_conn_id: Arc::new(AtomicU64::new(1)),
         connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         pressure,

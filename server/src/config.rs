@@ -1,7 +1,9 @@
 //! Settings of a running server. Every resource has a limit here, with its unit in its name.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::store::Durability;
 
@@ -18,6 +20,32 @@ pub struct Config {
     /// Browser origins allowed to open a websocket; empty admits any. A request without an
     /// `Origin` header (Node.js and native clients) is always admitted.
     pub allowed_origins: Vec<String>,
+    /// The reverse proxy in front of the server, if any: a request from this address is taken
+    /// to come from the last address of its `X-Forwarded-For` (the one the proxy added); from
+    /// any other address that header is ignored.
+    pub trusted_proxy: Option<IpAddr>,
+    /// How long a board's join code admits new participants after it was made.
+    pub join_code_ttl_ms: i64,
+    /// The time of day, for what expires (join codes); tests move it forward.
+    pub clock: WallClock,
+}
+
+/// The wall clock, milliseconds since the Unix epoch, with an offset tests can advance (one
+/// clock shared by every copy of the configuration).
+#[derive(Debug, Clone, Default)]
+pub struct WallClock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl WallClock {
+    pub fn now_ms(&self) -> i64 {
+        crate::room::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
 }
 
 impl Config {
@@ -30,6 +58,9 @@ impl Config {
             durability: Durability::Fsync,
             limits: Limits::default(),
             allowed_origins: Vec::new(),
+            trusted_proxy: None,
+            join_code_ttl_ms: 12 * 3_600_000,
+            clock: WallClock::default(),
         }
     }
 }
@@ -87,6 +118,12 @@ pub struct Limits {
     pub max_messages_burst: u32,
     /// Boards one address may create per minute (429 beyond); the admin token is exempt.
     pub max_board_creations_per_minute: u32,
+    /// Join codes one address may try in vain per minute (429 beyond; successful joins are
+    /// not counted: a room of phones shares the venue's address).
+    pub max_failed_joins_per_minute: u32,
+    /// Credentials minted through join codes a board holds at once, not revoked (a join beyond
+    /// is refused until the facilitator revokes them).
+    pub max_code_credentials_per_board: usize,
     /// Heavy reads (exports, the board at a past moment, imports, restores) running at once;
     /// one more waits for a permit.
     pub max_heavy_reads_in_flight: usize,
@@ -133,6 +170,8 @@ impl Default for Limits {
             max_messages_per_second: 200,
             max_messages_burst: 400,
             max_board_creations_per_minute: 30,
+            max_failed_joins_per_minute: 20,
+            max_code_credentials_per_board: 10_000,
             max_heavy_reads_in_flight: 2,
             heavy_read_wait_ms: 5_000,
             trace_wait_ms: 10_000,

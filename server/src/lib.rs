@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod export;
 pub mod import;
+pub mod join;
 pub mod journal;
 pub mod limit;
 pub mod pressure;

@@ -46,7 +46,7 @@ const CREATION_WINDOW: Duration = Duration::from_secs(60);
 /// Addresses remembered at most; past it, windows that ended are forgotten first.
 const CREATION_ADDRESSES_MAX: usize = 100_000;
 
-/// Counts board creations per address over one-minute windows.
+/// Counts events per address over one-minute windows: board creations, failed join attempts.
 pub struct CreationLimiter {
     per_minute: u32,
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
@@ -58,6 +58,14 @@ impl CreationLimiter {
             per_minute,
             windows: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `address` has used up its minute (counts nothing).
+    pub fn is_over(&self, address: IpAddr, now: Instant) -> bool {
+        let windows = self.windows.lock().unwrap();
+        windows.get(&address).is_some_and(|(start, count)| {
+            now.saturating_duration_since(*start) < CREATION_WINDOW && *count >= self.per_minute
+        })
     }
 
     /// Counts one creation from `address`; false when it is over the limit.

@@ -56,6 +56,13 @@ enum Command {
         /// Browser origins allowed to open websockets (repeat or comma-separate); none: any.
         #[arg(long, value_delimiter = ',')]
         allowed_origin: Vec<String>,
+        /// Hours a board's join code admits new participants after it was made or renewed.
+        #[arg(long, default_value_t = 12)]
+        join_code_ttl_hours: u32,
+        /// Address of the reverse proxy in front of the server: requests from it are taken to
+        /// come from the address it puts last in `X-Forwarded-For` (for the per-address limits).
+        #[arg(long)]
+        trusted_proxy: Option<std::net::IpAddr>,
     },
     /// Exports a board to a file, as `GET /api/boards/{id}/export` does; works while a server
     /// runs on the same data directory.
@@ -181,6 +188,8 @@ fn main() -> anyhow::Result<()> {
             shutdown_timeout_secs,
             limits,
             allowed_origin,
+            join_code_ttl_hours,
+            trusted_proxy,
         } => {
             let mut config = Config::new(listen, data);
             config.public_url = public_url;
@@ -194,6 +203,8 @@ fn main() -> anyhow::Result<()> {
                 .into_iter()
                 .filter(|o| !o.is_empty())
                 .collect();
+            config.join_code_ttl_ms = i64::from(join_code_ttl_hours.max(1)) * 3_600_000;
+            config.trusted_proxy = trusted_proxy;
             serve(config)
         }
         Command::Export {

@@ -11,6 +11,10 @@ const TOKEN_BYTES: usize = 24;
 pub enum Role {
     Viewer,
     Editor,
+    /// An editor who came in through the board's join code (`crate::join`): edits as an editor
+    /// does, with a credential of its own, so that the facilitator can revoke every credential
+    /// minted through codes without touching the editor link.
+    CodeEditor,
     Facilitator,
 }
 
@@ -18,7 +22,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
-            Role::Editor => "editor",
+            Role::Editor | Role::CodeEditor => "editor",
             Role::Facilitator => "facilitator",
         }
     }
@@ -87,6 +91,7 @@ impl TokenHashes {
             Role::Viewer => self.viewer = hash,
             Role::Editor => self.editor = hash,
             Role::Facilitator => self.facilitator = hash,
+            Role::CodeEditor => {}
         }
     }
 

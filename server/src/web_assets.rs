@@ -16,8 +16,9 @@ const NOT_BUILT_PAGE: &str = "<!doctype html><html lang=\"fr\"><meta charset=\"u
 
 pub async fn serve(uri: Uri) -> Response {
     let path = uri.path();
-    // Board links (`/b/{id}`) and the home page are routes of the single-page app.
-    let wanted = if path == "/" || path.starts_with("/b/") {
+    // Board links (`/b/{id}`), join links (`/j/{code}`) and the home page are routes of the
+    // single-page app.
+    let wanted = if path == "/" || path.starts_with("/b/") || path.starts_with("/j/") {
         "/index.html"
     } else {
         path

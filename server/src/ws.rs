@@ -156,9 +156,9 @@ async fn identify(
     if token.is_empty() {
         return Err((close::UNAUTHORIZED, "missing token".into()));
     }
-    let role = record
-        .token_hashes
-        .role_of(token)
+    let role = crate::api::role_of(app, &record, token)
+        .await
+        .map_err(|_| (close::INTERNAL, "storage error".to_owned()))?
         .ok_or_else(|| (close::UNAUTHORIZED, "wrong or revoked token".to_owned()))?;
     let text = |key: &str, chars_max: usize| -> Result<String, CloseReason> {
         let value = params.get(key).map(|v| v.trim()).unwrap_or("");

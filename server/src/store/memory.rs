@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use crate::tokens::Role;
 
 use super::{
-    Actor, Append, BoardId, BoardRecord, JournalRow, Snapshot, Store, StoreError, StoreResult,
-    StoredDoc,
+    Actor, Append, BoardId, BoardRecord, JoinCode, JournalRow, Snapshot, Store, StoreError,
+    StoreResult, StoredDoc,
 };
 
 #[derive(Default)]
@@ -20,6 +20,9 @@ struct Inner {
     boards: HashMap<BoardId, BoardRecord>,
     journals: HashMap<BoardId, Vec<JournalRow>>,
     snapshots: HashMap<BoardId, Snapshot>,
+    join_codes: HashMap<BoardId, JoinCode>,
+    /// Per board: credential hash → revoked.
+    code_credentials: HashMap<BoardId, HashMap<[u8; 32], bool>>,
 }
 
 impl Store for MemoryStore {
@@ -104,6 +107,86 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
         board.token_hashes.set(role, hash);
         Ok(())
+    }
+
+    fn join_code(&self, id: &BoardId) -> StoreResult<Option<JoinCode>> {
+        let inner = self.inner.lock().unwrap();
+        if !inner.boards.contains_key(id) {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        Ok(inner.join_codes.get(id).cloned())
+    }
+
+    fn set_join_code(&self, id: &BoardId, code: Option<&JoinCode>) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        if !inner.boards.contains_key(id) {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        match code {
+            Some(code) => {
+                if inner
+                    .join_codes
+                    .iter()
+                    .any(|(board, other)| board != id && other.code == code.code)
+                {
+                    return Err(StoreError::JoinCodeTaken(code.code.clone()));
+                }
+                inner.join_codes.insert(id.clone(), code.clone());
+            }
+            None => {
+                inner.join_codes.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn board_of_join_code(&self, code: &str) -> StoreResult<Option<(BoardId, JoinCode)>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .join_codes
+            .iter()
+            .find(|(board, join)| join.code == code && inner.boards.contains_key(*board))
+            .map(|(board, join)| (board.clone(), join.clone())))
+    }
+
+    fn add_code_credential(
+        &self,
+        id: &BoardId,
+        hash: [u8; 32],
+        _code: &str,
+        _created_ms: i64,
+        max: usize,
+    ) -> StoreResult<bool> {
+        let mut inner = self.inner.lock().unwrap();
+        if !inner.boards.contains_key(id) {
+            return Err(StoreError::BoardNotFound(id.clone()));
+        }
+        let credentials = inner.code_credentials.entry(id.clone()).or_default();
+        if credentials.values().filter(|revoked| !**revoked).count() >= max {
+            return Ok(false);
+        }
+        credentials.insert(hash, false);
+        Ok(true)
+    }
+
+    fn has_code_credential(&self, id: &BoardId, hash: &[u8; 32]) -> StoreResult<bool> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .code_credentials
+            .get(id)
+            .and_then(|credentials| credentials.get(hash))
+            .is_some_and(|revoked| !revoked))
+    }
+
+    fn revoke_code_credentials(&self, id: &BoardId, _at_ms: i64) -> StoreResult<usize> {
+        let mut inner = self.inner.lock().unwrap();
+        let credentials = inner.code_credentials.entry(id.clone()).or_default();
+        let mut revoked = 0;
+        for gone in credentials.values_mut().filter(|revoked| !**revoked) {
+            *gone = true;
+            revoked += 1;
+        }
+        Ok(revoked)
     }
 
     fn load_at(&self, id: &BoardId, at_ms: i64) -> StoreResult<StoredDoc> {

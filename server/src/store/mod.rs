@@ -71,6 +71,14 @@ pub struct BoardRecord {
     pub token_hashes: TokenHashes,
 }
 
+/// A board's join code (see `crate::join`): six characters that mint an editor credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinCode {
+    pub code: String,
+    /// When it stops admitting new joins (milliseconds since the Unix epoch).
+    pub expires_ms: i64,
+}
+
 /// Who made a journal entry: the participant of the connection that sent the update.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Actor {
@@ -161,6 +169,8 @@ pub enum StoreError {
     BoardNotFound(BoardId),
     #[error("journal entry {seq} of board {board} already exists")]
     SeqConflict { board: BoardId, seq: u64 },
+    #[error("join code {0} is taken by another board")]
+    JoinCodeTaken(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -202,6 +212,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces the stored hash of one role's token (rotating or revoking its link).
     fn set_token_hash(&self, id: &BoardId, role: Role, hash: [u8; 32]) -> StoreResult<()>;
+
+    /// The board's join code, if it has one (expired or not).
+    fn join_code(&self, id: &BoardId) -> StoreResult<Option<JoinCode>>;
+
+    /// Gives the board this join code, or none; [`StoreError::JoinCodeTaken`] when another
+    /// board holds the same code.
+    fn set_join_code(&self, id: &BoardId, code: Option<&JoinCode>) -> StoreResult<()>;
+
+    /// The board a join code belongs to (deleted boards' codes belong to none).
+    fn board_of_join_code(&self, code: &str) -> StoreResult<Option<(BoardId, JoinCode)>>;
+
+    /// Keeps the hash of an editor credential minted through join code `code`; false (nothing
+    /// stored) when the board already holds `max` credentials not revoked.
+    fn add_code_credential(
+        &self,
+        id: &BoardId,
+        hash: [u8; 32],
+        code: &str,
+        created_ms: i64,
+        max: usize,
+    ) -> StoreResult<bool>;
+
+    /// Whether `hash` is a credential minted through one of the board's join codes, not revoked.
+    fn has_code_credential(&self, id: &BoardId, hash: &[u8; 32]) -> StoreResult<bool>;
+
+    /// Revokes every credential minted through the board's join codes; answers how many.
+    fn revoke_code_credentials(&self, id: &BoardId, at_ms: i64) -> StoreResult<usize>;
 
     /// Marks a board deleted: it is no longer found nor served; its journal is kept.
     fn delete_board(&self, id: &BoardId) -> StoreResult<()>;

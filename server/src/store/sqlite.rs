@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::trace_index::{self, Indexer};
 use super::{
-    Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JournalRow, ReadPoolStats,
-    Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
+    Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JoinCode, JournalRow,
+    ReadPoolStats, Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
 
@@ -32,7 +32,7 @@ pub enum Durability {
 }
 
 pub const DB_FILE_NAME: &str = "nouage.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Read connections open at once; a read beyond waits for one to come back (a burst of reads —
 /// 500 clients admitted at once — would otherwise open hundreds of connections, each paying
@@ -73,6 +73,19 @@ CREATE TABLE IF NOT EXISTS journal (
     actor_id INTEGER NOT NULL REFERENCES actors(id),
     update_v1 BLOB NOT NULL,
     PRIMARY KEY (board_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS join_codes (
+    board_id TEXT PRIMARY KEY REFERENCES boards(id),
+    code TEXT NOT NULL UNIQUE,
+    expires_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS code_credentials (
+    board_id TEXT NOT NULL REFERENCES boards(id),
+    token_sha256 BLOB NOT NULL,
+    code TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER,
+    PRIMARY KEY (board_id, token_sha256)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS snapshots (
     board_id TEXT NOT NULL REFERENCES boards(id),
@@ -130,6 +143,7 @@ impl SqliteStore {
         }
         conn.execute_batch(SCHEMA)?;
         // Version 3 adds the trace's incremental record; a board's is built on first use.
+        // Version 4 adds join codes and the credentials they minted (`SCHEMA` creates them).
         conn.execute_batch(trace_index::SCHEMA)?;
         if version == 1 {
             // Version 2 keeps deleted boards (and their journals) but stops serving them.
@@ -397,6 +411,11 @@ impl Store for SqliteStore {
             Role::Viewer => "viewer_token_sha256",
             Role::Editor => "editor_token_sha256",
             Role::Facilitator => "facilitator_token_sha256",
+            Role::CodeEditor => {
+                return Err(StoreError::Corrupt(
+                    "credentials minted through a join code have no link to replace".into(),
+                ));
+            }
         };
         let writer = self.writer.lock().unwrap();
         let updated = writer.conn.execute(
@@ -407,6 +426,124 @@ impl Store for SqliteStore {
             return Err(StoreError::BoardNotFound(id.clone()));
         }
         Ok(())
+    }
+
+    fn join_code(&self, id: &BoardId) -> StoreResult<Option<JoinCode>> {
+        self.read(|conn| {
+            board_exists(conn, id)?;
+            Ok(conn
+                .query_row(
+                    "SELECT code, expires_ms FROM join_codes WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok(JoinCode {
+                            code: r.get(0)?,
+                            expires_ms: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    fn set_join_code(&self, id: &BoardId, code: Option<&JoinCode>) -> StoreResult<()> {
+        let writer = self.writer.lock().unwrap();
+        board_exists(&writer.conn, id)?;
+        let result = match code {
+            Some(code) => writer.conn.execute(
+                "INSERT INTO join_codes (board_id, code, expires_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (board_id) DO UPDATE SET code = ?2, expires_ms = ?3",
+                params![id.as_str(), code.code, code.expires_ms],
+            ),
+            None => writer
+                .conn
+                .execute("DELETE FROM join_codes WHERE board_id = ?1", [id.as_str()]),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::JoinCodeTaken(
+                    code.map(|c| c.code.clone()).unwrap_or_default(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn board_of_join_code(&self, code: &str) -> StoreResult<Option<(BoardId, JoinCode)>> {
+        self.read(|conn| {
+            let row = conn
+                .query_row(
+                    "SELECT c.board_id, c.expires_ms FROM join_codes c
+                     JOIN boards b ON b.id = c.board_id
+                     WHERE c.code = ?1 AND b.deleted_ms IS NULL",
+                    [code],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(board, expires_ms)| {
+                Some((
+                    BoardId::parse(&board)?,
+                    JoinCode {
+                        code: code.to_owned(),
+                        expires_ms,
+                    },
+                ))
+            }))
+        })
+    }
+
+    fn add_code_credential(
+        &self,
+        id: &BoardId,
+        hash: [u8; 32],
+        code: &str,
+        created_ms: i64,
+        max: usize,
+    ) -> StoreResult<bool> {
+        let mut writer = self.writer.lock().unwrap();
+        let txn = writer.conn.transaction()?;
+        board_exists(&txn, id)?;
+        let held: i64 = txn.query_row(
+            "SELECT count(*) FROM code_credentials WHERE board_id = ?1 AND revoked_ms IS NULL",
+            [id.as_str()],
+            |r| r.get(0),
+        )?;
+        if held as usize >= max {
+            return Ok(false);
+        }
+        txn.execute(
+            "INSERT INTO code_credentials (board_id, token_sha256, code, created_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), &hash[..], code, created_ms],
+        )?;
+        txn.commit()?;
+        Ok(true)
+    }
+
+    fn has_code_credential(&self, id: &BoardId, hash: &[u8; 32]) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM code_credentials
+                     WHERE board_id = ?1 AND token_sha256 = ?2 AND revoked_ms IS NULL",
+                    params![id.as_str(), &hash[..]],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn revoke_code_credentials(&self, id: &BoardId, at_ms: i64) -> StoreResult<usize> {
+        let writer = self.writer.lock().unwrap();
+        board_exists(&writer.conn, id)?;
+        Ok(writer.conn.execute(
+            "UPDATE code_credentials SET revoked_ms = ?2 WHERE board_id = ?1 AND revoked_ms IS NULL",
+            params![id.as_str(), at_ms],
+        )?)
     }
 
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
