@@ -90,7 +90,7 @@ function yjsClient (board, token, pid) {
 
 async function until (check, what) {
   const deadline = Date.now() + STEP_TIMEOUT_MS
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
@@ -521,6 +521,13 @@ const scenarios = {
     await typeChild(anne, 'Première idée')
     await new Promise((resolve) => setTimeout(resolve, 300))
     await typeChild(anne, 'Deuxième idée')
+    // The panel lists what the journal holds: wait until the last keystroke is committed there
+    // (the board as of now, read from the journal, shows the whole text), however busy the
+    // machine.
+    await until(async () => {
+      const now = await fetch(`${base}/api/boards/${board.id}/export?format=md&at=${Date.now()}`, { headers: { Authorization: `Bearer ${board.tokens.viewer}` } })
+      return now.ok && (await now.text()).includes('Deuxième idée')
+    }, 'the second idea in the journal')
     await anne.click('.history-toggle')
     await anne.waitForSelector('.history-panel input[type=range]')
     const lines = await anne.$$eval('.history-panel .timeline li', (els) => els.map((e) => e.textContent))
@@ -697,6 +704,59 @@ const scenarios = {
     const after = { lang: await page.getAttribute('html', 'lang'), toolbar: await page.$eval('.toolbar', (e) => e.textContent), status: await page.$eval('[role=status]', (e) => e.textContent) }
     await page.screenshot({ path: `${shots}/mindmap-english.png` })
     return { before, after }
+  },
+
+  // Joining from the room: a phone opens the join link read off the projector, joins with a
+  // name and adds an idea; a wrong code gets a page that says so; the home page's code field
+  // joins too; the facilitator's panel shows the code and its QR code.
+  async 'join-code' (browser) {
+    const board = await createBoard('mindmap', 'Réunion du comité')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced, 'the Node client to sync')
+    const phoneContext = await browser.newContext({ viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    const phone = await phoneContext.newPage()
+    phone.setDefaultTimeout(STEP_TIMEOUT_MS)
+    await phone.goto(board.links.join)
+    await phone.waitForSelector('form.join')
+    const joinedPath = new URL(phone.url()).pathname
+    await phone.fill('input[name=name]', 'Chloé au fond de la salle')
+    await phone.tap('form.join button[type=submit]')
+    await phone.waitForSelector('[data-status=Connected]')
+    await phone.waitForSelector('[data-node=root]')
+    await phone.tap('[data-node=root]')
+    await phone.tap('.mindmap .toolbar button:first-child')
+    await phone.waitForSelector('.node-editor:focus')
+    await phone.keyboard.type('Navette du marché')
+    await phone.keyboard.press('Enter')
+    const nodes = doc.getMap('nodes')
+    await until(() => [...nodes.values()].some((n) => n.get('text')?.toString() === 'Navette du marché'), 'the idea in the Node client')
+    await phone.screenshot({ path: `${shots}/join-phone-board.png` })
+
+    const stranger = await browser.newPage({ viewport: { width: 412, height: 915 } })
+    await stranger.goto(`${base}/j/ZZZZ22`)
+    await stranger.waitForSelector('.join-page .error[role=alert]')
+    const refusedText = await stranger.$eval('.join-page .error[role=alert]', (e) => e.textContent)
+    await stranger.screenshot({ path: `${shots}/join-refused.png` })
+
+    const home = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    await home.goto(base)
+    await home.fill('.join-code input[name=code]', ` ${board.joinCode.toLowerCase()} `)
+    await home.click('.join-code button[type=submit]')
+    await home.waitForSelector('form.join')
+    const fromHomePath = new URL(home.url()).pathname
+
+    const anne = await join(browser, board.links.facilitator, 'Anne Bérubé')
+    await anne.click('.join-code-toggle')
+    await anne.waitForSelector('.join-qr svg')
+    const shownCode = await anne.$eval('.join-code-big', (e) => e.textContent)
+    await anne.screenshot({ path: `${shots}/join-code-panel.png` })
+    await anne.click('[data-action=renew-code]')
+    await anne.waitForFunction((old) => document.querySelector('.join-code-big')?.textContent !== old, shownCode)
+    const renewed = await anne.$eval('.join-code-big', (e) => e.textContent)
+    // The phone that came in with the old code is still connected after the renewal.
+    const phoneStatus = await phone.getAttribute('[role=status][data-status]', 'data-status')
+    provider.destroy()
+    return { joinedPath, refusedText, fromHomePath, shownCode, code: board.joinCode, renewed, phoneStatus }
   },
 
   'measure-boards': measureBoards,

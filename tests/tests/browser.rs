@@ -365,3 +365,35 @@ async fn elements_take_their_authors_colour_and_one_persons_contributions_stand_
         "{hover}"
     );
 }
+
+#[tokio::test]
+async fn a_phone_joins_with_the_code_read_off_the_projector() {
+    let Some(result) = run("join-code").await else {
+        return;
+    };
+    let board_path = |key: &str| result[key].as_str().unwrap().starts_with("/b/");
+    assert!(
+        board_path("joinedPath"),
+        "the join link leads to the join form: {result}"
+    );
+    assert!(
+        board_path("fromHomePath"),
+        "so does the home page's code field: {result}"
+    );
+    assert!(
+        result["refusedText"].as_str().unwrap().contains("inconnu"),
+        "a wrong code gets a page that says so, in French: {result}"
+    );
+    assert_eq!(
+        result["shownCode"], result["code"],
+        "the panel shows the board's code"
+    );
+    assert_ne!(
+        result["renewed"], result["code"],
+        "the facilitator renewed it"
+    );
+    assert_eq!(
+        result["phoneStatus"], "Connected",
+        "renewing the code disconnects nobody"
+    );
+}

@@ -25,6 +25,26 @@ pub struct CreatedBoard {
     pub title: String,
     pub lang: String,
     pub links: RoleStrings,
+    /// The board's join code and the page that joins with it (`BASE/j/CODE`).
+    pub join_code: String,
+    pub join_link: String,
+}
+
+/// What `POST /api/join` answers: the board and an editor credential for this browser.
+#[derive(Clone, PartialEq)]
+pub struct Joined {
+    pub id: String,
+    pub token: String,
+}
+
+/// A board's join code as `GET /api/boards/{id}/join-code` answers it (`code` is `None` when
+/// it is turned off).
+#[derive(Clone, PartialEq, Default)]
+pub struct JoinCode {
+    pub code: Option<String>,
+    pub expires_ms: f64,
+    pub expired: bool,
+    pub link: String,
 }
 
 #[derive(Clone, PartialEq)]
@@ -75,6 +95,28 @@ impl FromJson for CreatedBoard {
                 editor: links.get("editor").opt_str()?,
                 viewer: links.get("viewer").opt_str()?,
             },
+            join_code: j.get("joinCode").str(),
+            join_link: links.get("join").str(),
+        })
+    }
+}
+
+impl FromJson for Joined {
+    fn from_json(j: &Json) -> Option<Self> {
+        Some(Joined {
+            id: j.get("id").opt_str()?,
+            token: j.get("token").opt_str()?,
+        })
+    }
+}
+
+impl FromJson for JoinCode {
+    fn from_json(j: &Json) -> Option<Self> {
+        Some(JoinCode {
+            code: j.get("code").opt_str(),
+            expires_ms: j.get("expiresMs").num().unwrap_or(0.0),
+            expired: j.get("expired").bool(),
+            link: j.get("link").str(),
         })
     }
 }
@@ -363,6 +405,51 @@ pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInf
     .await
 }
 
+/// Resolves a join code (as typed: the server ignores case, spaces and dashes).
+pub async fn join(code: &str) -> Result<Joined, String> {
+    let body = Builder::new().set("code", code).text();
+    fetch_json("POST", "/api/join", Some(&body), None).await
+}
+
+pub async fn join_code(id: &str, token: &str) -> Result<JoinCode, String> {
+    fetch_json(
+        "GET",
+        &format!("/api/boards/{id}/join-code"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
+/// `POST` (a new code), `DELETE` (the code turned off) or, with `credentials`, `DELETE` of
+/// every credential minted through codes.
+pub async fn change_join_code(
+    id: &str,
+    token: &str,
+    method: &str,
+    credentials: bool,
+) -> Result<(), String> {
+    let tail = if credentials { "/credentials" } else { "" };
+    fetch_json(
+        method,
+        &format!("/api/boards/{id}/join-code{tail}"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
+/// The QR code of the join link, as SVG drawn by the server.
+pub async fn join_qr_svg(id: &str, token: &str) -> Result<String, String> {
+    fetch_text(
+        "GET",
+        &format!("/api/boards/{id}/join-code/qr.svg"),
+        None,
+        Some(token),
+    )
+    .await
+}
+
 pub async fn board_info(id: &str, token: &str) -> Result<BoardInfo, String> {
     fetch_json("GET", &format!("/api/boards/{id}"), None, Some(token)).await
 }
@@ -379,6 +466,18 @@ async fn fetch_json<T: FromJson>(
     body: Option<&str>,
     token: Option<&str>,
 ) -> Result<T, String> {
+    let text = fetch_text(method, url, body, token).await?;
+    // `204 No Content` answers nothing: read as an empty object.
+    read_answer(if text.is_empty() { "{}" } else { &text })
+}
+
+/// The body of a successful answer, as text; an error's `error` field otherwise.
+async fn fetch_text(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Result<String, String> {
     let js_error = |e: wasm_bindgen::JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -413,5 +512,5 @@ async fn fetch_json<T: FromJson>(
             .unwrap_or_else(|| format!("HTTP {}", response.status()));
         return Err(message);
     }
-    read_answer(&text)
+    Ok(text)
 }

@@ -175,6 +175,8 @@ fn BoardView(
     let show_history = RwSignal::new(false);
     let (story_board, story_token) = (board_id.clone(), token.clone());
     let show_story = RwSignal::new(false);
+    let (code_board, code_token) = (board_id.clone(), token.clone());
+    let show_code = RwSignal::new(false);
     // The node, note or project last clicked, whose story the element panel tells.
     let selected = RwSignal::new(None::<String>);
     let (traces_board, traces_token) = (board_id.clone(), token.clone());
@@ -287,6 +289,10 @@ fn BoardView(
                             }
                         } />
                     </ul>
+                    <Toggle class="join-code-toggle" on=show_code label=Key::JoinCodeTitle />
+                    <Show when=move || show_code.get()>
+                        <crate::join::JoinCodePanel board_id=code_board.clone() token=code_token.clone() facilitator />
+                    </Show>
                     <Toggle class="contributions-toggle" on=show_contributions label=Key::ShowContributions />
                     <Show when=move || show_contributions.get()>
                         <ContributionsPanel board_id=panel_board.clone() token=panel_token.clone() can_edit highlight />

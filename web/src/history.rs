@@ -165,7 +165,7 @@ fn clock(ms: f64, lang: &str) -> String {
 }
 
 /// "26/11/2026 14:03" in the interface's language, in the browser's time zone.
-fn when(ms: f64, lang: &str) -> String {
+pub(crate) fn when(ms: f64, lang: &str) -> String {
     let date = js_sys::Date::new(&JsValue::from_f64(ms));
     let locale = if lang == "en" { "en-GB" } else { "fr-FR" };
     format!(

@@ -72,6 +72,11 @@ pub fn Home() -> impl IntoView {
     view! {
         <main class="page home">
             <p class="tagline">{i18n.live(Key::AppTagline)}</p>
+            <section class="card join" aria-labelledby="join-title">
+                <h2 id="join-title">{i18n.live(Key::JoinWithCode)}</h2>
+                <p class="hint">{i18n.live(Key::JoinCodeHint)}</p>
+                <crate::join::JoinByCode />
+            </section>
             <form class="card create" on:submit=submit>
                 <h2>{i18n.live(Key::NewBoard)}</h2>
                 <label>{i18n.live(Key::BoardTitle)}
@@ -164,6 +169,11 @@ fn Links(board: CreatedBoard) -> impl IntoView {
                     </div>
                 }
             }).collect::<Vec<_>>()}
+            <div class="link-row" data-role="join">
+                <span class="role">{i18n.live(Key::JoinCodeTitle)}</span>
+                <strong class="join-code-inline">{board.join_code.clone()}</strong>
+                <a class="open" href=board.join_link.clone()>{board.join_link.clone()}</a>
+            </div>
         </section>
     }
 }

@@ -231,6 +231,22 @@ keys! {
     ImportHint => "Une carte FreeMind (.mm), OPML (.opml) ou Markdown (.md) devient une carte mentale ; une sauvegarde Yjs (.yjs) redevient le tableau qu'elle contient.", "A FreeMind (.mm), OPML (.opml) or Markdown (.md) map becomes a mind map; a Yjs backup (.yjs) becomes the board it holds again.";
     ImportFile => "Fichier", "File";
     ImportButton => "Importer le fichier", "Import the file";
+    JoinWithCode => "Rejoindre avec un code", "Join with a code";
+    JoinCodeHint => "Le code de 6 caractères affiché par l'animation (à l'écran ou sur le lien reçu).", "The 6-character code the facilitator shows (on screen or in the link you received).";
+    JoinCodeField => "Code", "Code";
+    JoinButton => "Rejoindre", "Join";
+    Joining => "Connexion au tableau…", "Joining the board…";
+    JoinCodeRefused => "Ce code est inconnu, a expiré ou a été désactivé. Demandez le code actuel à l'animation.", "This code is unknown, has expired or was turned off. Ask the facilitator for the current code.";
+    BackHome => "Retour à l'accueil", "Back to the home page";
+    JoinCodeTitle => "Code pour rejoindre", "Join code";
+    JoinCodeHow => "Sur un téléphone : scannez le QR code, ou ouvrez l'accueil de Nouage et saisissez le code.", "On a phone: scan the QR code, or open Nouage's home page and type the code.";
+    JoinCodeValidUntil => "Valable jusqu'à", "Valid until";
+    JoinCodeExpired => "Ce code a expiré : personne ne peut plus rejoindre avec lui.", "This code has expired: nobody can join with it any more.";
+    JoinCodeOff => "Pas de code : personne ne peut rejoindre par code.", "No code: nobody can join by code.";
+    RenewCode => "Nouveau code", "New code";
+    DisableCode => "Désactiver le code", "Turn the code off";
+    RevokeCodeAccess => "Retirer l'accès donné par code", "Revoke access given by code";
+    ConfirmRevokeCodeAccess => "Déconnecter tous les participants entrés avec un code ? Ils devront rejoindre avec le nouveau code.", "Disconnect everyone who came in with a code? They will have to join with the new code.";
 }
 
 #[cfg(test)]

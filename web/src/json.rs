@@ -26,6 +26,11 @@ impl Json {
         self.0.as_string()
     }
 
+    /// True only for JSON `true`.
+    pub fn bool(&self) -> bool {
+        self.0.as_bool().unwrap_or(false)
+    }
+
     pub fn num(&self) -> Option<f64> {
         self.0.as_f64()
     }

@@ -8,6 +8,7 @@ mod diagnosis;
 mod history;
 mod home;
 pub mod i18n;
+mod join;
 mod json;
 mod keyed;
 mod local;
@@ -52,9 +53,14 @@ fn App() -> impl IntoView {
     let location = window().location();
     let path = location.pathname().unwrap_or_default();
     let token = token_from_hash(&location.hash().unwrap_or_default());
-    let page = match path.strip_prefix("/b/") {
-        Some(id) if !id.is_empty() => {
+    let page = match (path.strip_prefix("/b/"), path.strip_prefix("/j/")) {
+        (Some(id), _) if !id.is_empty() => {
             view! { <board::BoardPage board_id=id.to_owned() token /> }.into_any()
+        }
+        (_, Some(code)) => {
+            let code =
+                String::from(js_sys::decode_uri_component(code).unwrap_or_else(|_| code.into()));
+            view! { <join::JoinPage code /> }.into_any()
         }
         _ => view! { <home::Home /> }.into_any(),
     };
