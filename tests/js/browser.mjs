@@ -744,6 +744,16 @@ const scenarios = {
     await home.click('.join-code button[type=submit]')
     await home.waitForSelector('form.join')
     const fromHomePath = new URL(home.url()).pathname
+    // Keyboard-first: right after joining, Tab adds a child to the central topic.
+    await home.fill('input[name=name]', 'Denis au clavier')
+    await home.press('input[name=name]', 'Enter')
+    await home.waitForSelector('[data-status=Connected]')
+    await home.waitForFunction(() => document.activeElement?.classList.contains('viewport'))
+    await home.keyboard.press('Tab')
+    await home.waitForSelector('.node-editor:focus')
+    await home.keyboard.type('Idée au clavier')
+    await home.keyboard.press('Enter')
+    await until(() => [...nodes.values()].some((n) => n.get('text')?.toString() === 'Idée au clavier'), 'the keyboard idea in the Node client')
 
     const anne = await join(browser, board.links.facilitator, 'Anne Bérubé')
     await anne.click('.join-code-toggle')
@@ -757,6 +767,86 @@ const scenarios = {
     const phoneStatus = await phone.getAttribute('[role=status][data-status]', 'data-status')
     provider.destroy()
     return { joinedPath, refusedText, fromHomePath, shownCode, code: board.joinCode, renewed, phoneStatus }
+  },
+
+  // Each board kind at phone, tablet, desktop and projector sizes: a screenshot of each, and
+  // what a person would notice: the page never scrolls sideways, and on a phone the board
+  // (the map, the sections, the columns) takes most of the screen.
+  async screens (browser) {
+    const boards = {}
+    for (const kind of ['mindmap', 'diagnosis', 'portfolio']) {
+      const board = await createBoard(kind, { mindmap: 'Mobilités du bassin de vie', diagnosis: 'Diagnostic partagé du territoire', portfolio: 'Projets du bloc local' }[kind])
+      const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'seed')
+      await until(() => provider.synced, 'the seeding client to sync')
+      doc.transact(() => {
+        for (let i = 0; i < 9; i++) {
+          const item = new Y.Map()
+          if (kind === 'mindmap') {
+            item.set('text', new Y.Text(['Transports scolaires', 'Covoiturage', 'Vélo', 'Navettes', 'Gares', 'Parkings relais', 'Piétons', 'Fret', 'Tarifs'][i]))
+            item.set('parent', i < 4 ? 'root' : `n${i % 4}`)
+            item.set('order', i)
+            item.set('collapsed', false)
+            item.set('author', 'seed')
+            doc.getMap('nodes').set(`n${i}`, item)
+          } else if (kind === 'diagnosis') {
+            item.set('section', `s${1 + (i % 7)}`)
+            item.set('text', new Y.Text(`Constat ${i + 1} : l'offre de soins recule dans les bourgs`))
+            item.set('color', '#fef08a')
+            item.set('author', 'seed')
+            item.set('votes', new Y.Map())
+            doc.getMap('notes').set(`m${i}`, item)
+          } else {
+            item.set('title', new Y.Text(`Projet ${i + 1}`))
+            item.set('description', new Y.Text(''))
+            item.set('stage', ['codiagnose', 'codesign', 'cofund', 'coproduce', 'costeer', 'coevaluate'][i % 6])
+            item.set('status', 'en cours')
+            item.set('leadMode', 'commune')
+            item.set('lead', 'Commune de Lodève')
+            item.set('partners', new Y.Array())
+            item.set('author', 'seed')
+            doc.getMap('projects').set(`p${i}`, item)
+          }
+        }
+      })
+      boards[kind] = { board, provider }
+    }
+    const sizes = {
+      phone: { viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+      tablet: { viewport: { width: 820, height: 1180 }, isMobile: true, hasTouch: true },
+      desktop: { viewport: { width: 1400, height: 900 } },
+      projector: { viewport: { width: 1920, height: 1080 } }
+    }
+    const metrics = {}
+    for (const [size, options] of Object.entries(sizes)) {
+      const context = await browser.newContext(options)
+      await context.addInitScript(() => localStorage.setItem('nouage.profile',
+        JSON.stringify({ pid: 'p-screens', name: 'Écrans', org: '', orgKind: '', color: '' })))
+      for (const kind of Object.keys(boards)) {
+        const page = await context.newPage()
+        page.setDefaultTimeout(STEP_TIMEOUT_MS)
+        await page.goto(boards[kind].board.links.editor)
+        await page.waitForSelector('[data-status=Connected]')
+        const area = { mindmap: '.viewport', diagnosis: '.sections', portfolio: '.stages' }[kind]
+        await page.waitForSelector({ mindmap: '[data-node=n8]', diagnosis: '[data-note=m8]', portfolio: '[data-project=p8]' }[kind])
+        await page.screenshot({ path: `${shots}/screens-${kind}-${size}.png` })
+        metrics[`${kind}-${size}`] = await page.evaluate((area) => {
+          // The part of the board inside the window (a board taller than the screen counts
+          // for what shows).
+          const r = document.querySelector(area).getBoundingClientRect()
+          const width = Math.max(0, Math.min(r.right, window.innerWidth) - Math.max(r.left, 0))
+          const height = Math.max(0, Math.min(r.bottom, window.innerHeight) - Math.max(r.top, 0))
+          return {
+            horizontalScroll: document.documentElement.scrollWidth > window.innerWidth + 1,
+            pageScrolls: document.documentElement.scrollHeight > window.innerHeight + 1,
+            boardShare: Math.round((100 * width * height) / (window.innerWidth * window.innerHeight)) / 100
+          }
+        }, area)
+        await page.close()
+      }
+      await context.close()
+    }
+    for (const { provider } of Object.values(boards)) provider.destroy()
+    return metrics
   },
 
   'measure-boards': measureBoards,

@@ -397,3 +397,29 @@ async fn a_phone_joins_with_the_code_read_off_the_projector() {
         "renewing the code disconnects nobody"
     );
 }
+
+#[tokio::test]
+async fn each_board_fits_phone_tablet_desktop_and_projector_screens() {
+    let Some(result) = run("screens").await else {
+        return;
+    };
+    let screens = result.as_object().unwrap();
+    assert_eq!(screens.len(), 12, "three kinds at four sizes: {result}");
+    for (screen, metrics) in screens {
+        assert_eq!(
+            metrics["horizontalScroll"], false,
+            "{screen}: the page never scrolls sideways"
+        );
+        assert_eq!(
+            metrics["pageScrolls"], false,
+            "{screen}: the board fills the window, the page does not scroll"
+        );
+        if screen.ends_with("-phone") || screen.ends_with("-tablet") {
+            let share = metrics["boardShare"].as_f64().unwrap();
+            assert!(
+                share >= 0.7,
+                "{screen}: the board takes {share} of the screen"
+            );
+        }
+    }
+}

@@ -177,6 +177,7 @@ fn BoardView(
     let show_story = RwSignal::new(false);
     let (code_board, code_token) = (board_id.clone(), token.clone());
     let show_code = RwSignal::new(false);
+    let drawer_open = RwSignal::new(false);
     // The node, note or project last clicked, whose story the element panel tells.
     let selected = RwSignal::new(None::<String>);
     let (traces_board, traces_token) = (board_id.clone(), token.clone());
@@ -227,6 +228,7 @@ fn BoardView(
         });
     };
     let status = session.signals.status;
+    let synced = session.signals.synced;
     let peers = session.signals.peers;
     let status_text = move || {
         i18n.t(match status.get() {
@@ -243,6 +245,24 @@ fn BoardView(
         Status::Connecting | Status::Reconnecting => "status pending",
         _ => "status down",
     };
+    // Keyboard-first from the start: the board takes the focus as soon as what it focuses is
+    // in the page (the mind map with its central topic selected; the canvas's first section's
+    // "add a note", or its first note for a viewer; the portfolio's first project, or "add a
+    // project"), so Tab, Enter and typing work at once.
+    focus_when_ready(
+        match kind {
+            BoardKind::MindMap => &[".mindmap .viewport"],
+            BoardKind::Diagnosis => &[
+                ".canvas-board [data-action=add-note]",
+                ".canvas-board .note",
+            ],
+            BoardKind::Portfolio => &[
+                ".portfolio-board .card-project",
+                ".portfolio-board [data-action=add-project]",
+            ],
+        },
+        FOCUS_WAIT_FRAMES,
+    );
     let body = match kind {
         BoardKind::MindMap => view! { <MindMap session=session.clone() facilitator /> }.into_any(),
         BoardKind::Diagnosis => {
@@ -269,14 +289,21 @@ fn BoardView(
                 }}</h1>
                 {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{i18n.live(Key::Rename)}</button> })}
                 {(!can_edit).then(|| view! { <span class="badge readonly">{i18n.live(Key::ReadOnly)}</span> })}
-                <span class=status_class role="status" data-status=move || status.get().name()>{status_text}</span>
+                <span class=status_class role="status" data-status=move || status.get().name() data-synced=move || synced.get().to_string()>{status_text}</span>
                 <Toggle class="by-author-toggle" on=by_author label=Key::ColourByAuthor />
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
             <div class="board-body" on:click=select on:mouseover=refresh_traces>
                 {body}
-                <aside class="presence" aria-labelledby="presence-title">
-                    <h2 id="presence-title">{i18n.live(Key::Present)}</h2>
+                <aside class="presence" class:open=drawer_open aria-labelledby="presence-title">
+                    // On a phone the column is a drawer at the bottom of the screen: this
+                    // heading opens and closes it (on a desktop it is only a heading).
+                    <h2 id="presence-title">
+                        <button type="button" class="drawer-handle" aria-expanded=move || drawer_open.get().to_string()
+                            on:click=move |_| drawer_open.update(|open| *open = !*open)>
+                            {i18n.live(Key::Present)}<span class="badge">{move || peers.with(Vec::len)}</span>
+                        </button>
+                    </h2>
                     <ul class="people">
                         <For each=move || peers.get() key=|p| (p.client_id, p.name.clone(), p.org.clone(), p.color.clone()) children=move |p| {
                             let you = p.is_self.then(|| format!(" ({})", i18n.t(Key::You)));
@@ -309,6 +336,45 @@ fn BoardView(
             </div>
         </div>
     }
+}
+
+/// Frames the board waits for its first focus target (about two seconds at 60 Hz: the
+/// document arrives with the first sync).
+const FOCUS_WAIT_FRAMES: u32 = 120;
+
+/// Focuses the first element matching one of `selectors` (in that order of preference) once
+/// one is in the page, unless the person has put the focus somewhere already.
+fn focus_when_ready(selectors: &'static [&'static str], frames_left: u32) {
+    request_animation_frame(move || {
+        let document = document();
+        let untouched = document
+            .active_element()
+            .is_none_or(|active| Some(active) == document.body().map(Into::into));
+        if !untouched {
+            return;
+        }
+        // Once the first sync is in (the board's elements are in the page), or when waiting
+        // is over (offline): the first selector that matches.
+        let synced = document
+            .query_selector("[data-synced=true]")
+            .ok()
+            .flatten()
+            .is_some();
+        let target = (synced || frames_left == 0)
+            .then(|| {
+                selectors
+                    .iter()
+                    .find_map(|selector| document.query_selector(selector).ok().flatten())
+            })
+            .flatten();
+        match target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+            Some(element) => {
+                let _ = element.focus();
+            }
+            None if frames_left > 0 => focus_when_ready(selectors, frames_left - 1),
+            None => {}
+        }
+    });
 }
 
 #[wasm_bindgen]

@@ -78,6 +78,8 @@ pub struct Peer {
 #[derive(Clone, Copy)]
 pub struct Signals {
     pub status: RwSignal<Status>,
+    /// The first sync with the relay is in: the page shows the board as the server has it.
+    pub synced: RwSignal<bool>,
     pub nodes: RwSignal<Vec<Node>>,
     pub sections: RwSignal<Vec<Section>>,
     pub notes: RwSignal<Vec<Note>>,
@@ -146,6 +148,7 @@ impl Session {
         }
         let signals = Signals {
             status: RwSignal::new(Status::Connecting),
+            synced: RwSignal::new(false),
             nodes: RwSignal::new(Vec::new()),
             sections: RwSignal::new(Vec::new()),
             notes: RwSignal::new(Vec::new()),
@@ -418,6 +421,9 @@ impl Session {
                     if matches!(message, Message::SyncStep2(_)) {
                         // Synced: only now does the connection count as good for the backoff.
                         self.attempts.set(0);
+                        if !self.signals.synced.get_untracked() {
+                            self.signals.synced.set(true);
+                        }
                     }
                     if let Ok(update) = Update::decode_v1(update) {
                         let mut txn = self.doc.transact_mut_with(ORIGIN_REMOTE);
