@@ -849,6 +849,74 @@ const scenarios = {
     return metrics
   },
 
+  // Touch editing on a phone: two fingers zoom the map, a long press opens an idea's menu
+  // whose "add a child" a Yjs client sees, a double tap edits; on the canvas a note is added
+  // and voted with taps.
+  async touch (browser) {
+    const board = await createBoard('mindmap', 'Au doigt')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced, 'the Node client to sync')
+    const context = await browser.newContext({ viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true })
+    const phone = await context.newPage()
+    phone.setDefaultTimeout(STEP_TIMEOUT_MS)
+    await phone.goto(board.links.editor)
+    await phone.waitForSelector('form.join')
+    await phone.fill('input[name=name]', 'Emma')
+    await phone.tap('form.join button[type=submit]')
+    await phone.waitForSelector('[data-synced=true]')
+    const cdp = await context.newCDPSession(phone)
+    const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) })
+    const scale = () => phone.$eval('.canvas', (e) => Number(/scale\(([\d.]+)\)/.exec(e.style.transform)?.[1] ?? 1))
+    const box = await phone.$eval('.viewport', (e) => { const r = e.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 3 } })
+    const before = await scale()
+    // Two fingers 60 px apart move to 240 px apart, in steps, then lift.
+    await touch('touchStart', [[box.x - 30, box.y], [box.x + 30, box.y]])
+    for (let step = 1; step <= 6; step++) await touch('touchMove', [[box.x - 30 - 15 * step, box.y], [box.x + 30 + 15 * step, box.y]])
+    await touch('touchEnd', [])
+    const afterPinch = await scale()
+    // A long press on the central topic opens its menu: held until the menu shows.
+    const root = await phone.$eval('[data-node=root]', (e) => { const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })
+    await touch('touchStart', [root])
+    await phone.waitForSelector('.node-menu [data-action=add-child]')
+    await touch('touchEnd', [])
+    await phone.screenshot({ path: `${shots}/touch-node-menu.png` })
+    await phone.tap('.node-menu [data-action=add-child]')
+    await phone.waitForSelector('.node-editor:focus')
+    await phone.keyboard.type('Au doigt et à l\'œil')
+    await phone.keyboard.press('Enter')
+    const nodes = doc.getMap('nodes')
+    await until(() => [...nodes.values()].some((n) => n.get('text')?.toString() === 'Au doigt et à l\'œil'), 'the idea in the Node client')
+    // A double tap on that idea edits it.
+    const added = [...nodes.entries()].find(([, n]) => n.get('text')?.toString() === 'Au doigt et à l\'œil')[0]
+    await phone.tap(`[data-node="${added}"]`)
+    await phone.tap(`[data-node="${added}"]`)
+    await phone.waitForSelector('.node-editor:focus')
+    await phone.keyboard.press('End')
+    await phone.keyboard.type(' !')
+    await phone.keyboard.press('Enter')
+    await until(() => nodes.get(added).get('text').toString() === 'Au doigt et à l\'œil !', 'the edit in the Node client')
+    provider.destroy()
+
+    // The canvas: a note added and voted with taps.
+    const canvas = await createBoard('diagnosis', 'Diagnostic au doigt')
+    const c = yjsClient(canvas.id, canvas.tokens.facilitator, 'node-pid')
+    await until(() => c.provider.synced, 'the Node client to sync')
+    c.doc.getMap('voting').set('open', true)
+    await phone.goto(canvas.links.editor)
+    await phone.waitForSelector('[data-synced=true]')
+    await phone.tap('[data-section=s1] [data-action=add-note]')
+    await phone.waitForSelector('.note-editor:focus')
+    await phone.keyboard.type('Plus de bus le dimanche')
+    await phone.keyboard.press('Enter')
+    await phone.waitForSelector('[data-section=s1] .note [data-action=vote]')
+    await phone.tap('[data-section=s1] .note [data-action=vote]')
+    const notes = c.doc.getMap('notes')
+    await until(() => [...notes.values()].some((n) => n.get('text')?.toString() === 'Plus de bus le dimanche' && Object.values(n.get('votes').toJSON()).reduce((a, b) => a + b, 0) === 1), 'the note and its vote in the Node client')
+    await phone.screenshot({ path: `${shots}/touch-canvas.png` })
+    c.provider.destroy()
+    return { before, afterPinch }
+  },
+
   'measure-boards': measureBoards,
 
   // Figures for the closing note: first render of a large map, keystroke-to-remote-render.

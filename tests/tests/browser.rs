@@ -423,3 +423,20 @@ async fn each_board_fits_phone_tablet_desktop_and_projector_screens() {
         }
     }
 }
+
+#[tokio::test]
+async fn fingers_zoom_the_map_add_ideas_from_a_long_press_and_vote_with_taps() {
+    let Some(result) = run("touch").await else {
+        return;
+    };
+    // The scenario waits, with deadlines, for what a Yjs client sees: the idea added from the
+    // long-press menu, its text edited after a double tap, the note added and voted by taps.
+    let (before, after) = (
+        result["before"].as_f64().unwrap(),
+        result["afterPinch"].as_f64().unwrap(),
+    );
+    assert!(
+        after > before * 1.5,
+        "spreading two fingers zooms in: scale {before} then {after}"
+    );
+}

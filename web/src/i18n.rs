@@ -231,6 +231,11 @@ keys! {
     ImportHint => "Une carte FreeMind (.mm), OPML (.opml) ou Markdown (.md) devient une carte mentale ; une sauvegarde Yjs (.yjs) redevient le tableau qu'elle contient.", "A FreeMind (.mm), OPML (.opml) or Markdown (.md) map becomes a mind map; a Yjs backup (.yjs) becomes the board it holds again.";
     ImportFile => "Fichier", "File";
     ImportButton => "Importer le fichier", "Import the file";
+    IdeaMenu => "Actions de l'idée", "Idea actions";
+    MenuEdit => "Modifier le texte", "Edit the text";
+    MenuAddChild => "Ajouter un enfant", "Add a child";
+    MenuAddSibling => "Ajouter un voisin", "Add a sibling";
+    MenuDelete => "Supprimer", "Delete";
     JoinWithCode => "Rejoindre avec un code", "Join with a code";
     JoinCodeHint => "Le code de 6 caractères affiché par l'animation (à l'écran ou sur le lien reçu).", "The 6-character code the facilitator shows (on screen or in the link you received).";
     JoinCodeField => "Code", "Code";

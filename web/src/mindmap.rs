@@ -22,6 +22,13 @@ const ZOOM_MAX: f64 = 3.0;
 const FIT_MARGIN_PX: f64 = 40.0;
 /// A press that moves less than this is a click, not a drag.
 const DRAG_THRESHOLD_PX: f64 = 5.0;
+/// A finger held this long on an idea, without moving, opens the idea's menu.
+const LONG_PRESS_MS: u64 = 500;
+/// The idea menu's size at most (CSS px), to keep it inside the viewport.
+const NODE_MENU_WIDTH_PX: f64 = 180.0;
+const NODE_MENU_HEIGHT_PX: f64 = 240.0;
+/// Two taps on the same idea within this time edit it.
+const DOUBLE_TAP_MS: f64 = 400.0;
 /// Where the node editor waits when nobody edits: in the page, focusable, out of sight.
 const EDITOR_IDLE_STYLE: &str = "left:-10000px;top:0;width:10px;opacity:0;pointer-events:none";
 
@@ -36,9 +43,24 @@ struct View {
 /// What a pointer press on the viewport is doing.
 #[derive(Debug, Clone, PartialEq)]
 enum Gesture {
-    Pan { start: (f64, f64), origin: View },
-    Press { node: String, start: (f64, f64) },
-    Drag { node: String, over: Option<Drop> },
+    Pan {
+        start: (f64, f64),
+        origin: View,
+    },
+    Press {
+        node: String,
+        start: (f64, f64),
+    },
+    Drag {
+        node: String,
+        over: Option<Drop>,
+    },
+    /// Two fingers: their distance zooms, their midpoint pans (viewport coordinates).
+    Pinch {
+        distance: f64,
+        mid: (f64, f64),
+        origin: View,
+    },
 }
 
 /// Where a dragged node would land.
@@ -400,12 +422,75 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         let sy = f64::from(ev.client_y()) - rect.top();
         Some(((sx - v.x) / v.scale, (sy - v.y) / v.scale))
     };
+    // Touch: the fingers on the map (pointer id, client point), the long press under way, and
+    // the last tap (node, time) for double taps.
+    let touches = StoredValue::new(Vec::<(i32, (f64, f64))>::new());
+    let long_press = StoredValue::new_local(None::<TimeoutHandle>);
+    let last_tap = StoredValue::new(None::<(String, f64)>);
+    let menu = RwSignal::new(None::<String>);
+    let cancel_long_press = move || {
+        if let Some(handle) = long_press.try_update_value(Option::take).flatten() {
+            handle.clear();
+        }
+    };
+    // The two fingers' distance and midpoint, in viewport coordinates.
+    let pinch_of = move || -> Option<(f64, (f64, f64))> {
+        let rect = viewport.get_untracked()?.get_bounding_client_rect();
+        touches.with_value(|t| match t.as_slice() {
+            [(_, a), (_, b), ..] => Some((
+                (a.0 - b.0).hypot(a.1 - b.1).max(1.0),
+                (
+                    (a.0 + b.0) / 2.0 - rect.left(),
+                    (a.1 + b.1) / 2.0 - rect.top(),
+                ),
+            )),
+            _ => None,
+        })
+    };
     let on_pointerdown = move |ev: PointerEvent| {
         if ev.button() != 0 {
             return;
         }
         let target_node = node_id_of_target(&ev);
         let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+        menu.set(None);
+        if ev.pointer_type() == "touch" {
+            let id = ev.pointer_id();
+            touches.update_value(|t| {
+                t.retain(|(other, _)| *other != id);
+                t.push((id, point));
+            });
+            if touches.with_value(Vec::len) >= 2 {
+                // A second finger: whatever the first began becomes a pinch.
+                cancel_long_press();
+                drop_target.set(None);
+                if let Some((distance, mid)) = pinch_of() {
+                    gesture.set_value(Some(Gesture::Pinch {
+                        distance,
+                        mid,
+                        origin: view.get_untracked(),
+                    }));
+                }
+                return;
+            }
+            if let Some(node) = target_node.clone() {
+                // Held still long enough, the finger opens the idea's menu.
+                let handle = set_timeout_with_handle(
+                    move || {
+                        long_press.set_value(None);
+                        if matches!(gesture.get_value(), Some(Gesture::Press { node: ref n, .. }) if *n == node)
+                        {
+                            gesture.set_value(None);
+                            selected.set(Some(node.clone()));
+                            menu.set(Some(node.clone()));
+                        }
+                    },
+                    std::time::Duration::from_millis(LONG_PRESS_MS),
+                );
+                cancel_long_press();
+                long_press.set_value(handle.ok());
+            }
+        }
         match target_node {
             Some(node) => {
                 selected.set(Some(node.clone()));
@@ -426,10 +511,38 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             let map_point = to_map(&ev);
             session.set_pointer(map_point);
             let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+            if ev.pointer_type() == "touch" {
+                let id = ev.pointer_id();
+                touches.update_value(|t| {
+                    if let Some(entry) = t.iter_mut().find(|(other, _)| *other == id) {
+                        entry.1 = point;
+                    }
+                });
+            }
             let Some(current) = gesture.get_value() else {
                 return;
             };
             match current {
+                Gesture::Pinch {
+                    distance,
+                    mid,
+                    origin,
+                } => {
+                    if let Some((now_distance, now_mid)) = pinch_of() {
+                        let scale =
+                            (origin.scale * now_distance / distance).clamp(ZOOM_MIN, ZOOM_MAX);
+                        // The map point under the fingers' first midpoint stays under them.
+                        let (mx, my) = (
+                            (mid.0 - origin.x) / origin.scale,
+                            (mid.1 - origin.y) / origin.scale,
+                        );
+                        view.set(View {
+                            x: now_mid.0 - mx * scale,
+                            y: now_mid.1 - my * scale,
+                            scale,
+                        });
+                    }
+                }
                 Gesture::Pan { start, origin } => {
                     view.set(View {
                         x: origin.x + point.0 - start.0,
@@ -439,6 +552,9 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 }
                 Gesture::Press { node, start } => {
                     let moved = (point.0 - start.0).hypot(point.1 - start.1);
+                    if moved > DRAG_THRESHOLD_PX {
+                        cancel_long_press();
+                    }
                     if moved > DRAG_THRESHOLD_PX
                         && can_edit
                         && node != CENTRAL_NODE_ID
@@ -459,7 +575,35 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     };
     let on_pointerup = {
         let session = session.clone();
-        move |_ev: PointerEvent| {
+        move |ev: PointerEvent| {
+            cancel_long_press();
+            if ev.pointer_type() == "touch" {
+                let id = ev.pointer_id();
+                touches.update_value(|t| t.retain(|(other, _)| *other != id));
+                if matches!(gesture.get_value(), Some(Gesture::Pinch { .. })) {
+                    // The pinch ends with its last finger; the one left does nothing.
+                    if touches.with_value(Vec::is_empty) {
+                        gesture.set_value(None);
+                    }
+                    return;
+                }
+                // A tap on an idea right after another on the same idea edits it.
+                if let Some(Gesture::Press { node, .. }) = gesture.get_value() {
+                    let now = js_sys::Date::now();
+                    let again = last_tap
+                        .get_value()
+                        .is_some_and(|(last, at)| last == node && now - at < DOUBLE_TAP_MS);
+                    if again {
+                        last_tap.set_value(None);
+                        gesture.set_value(None);
+                        if can_edit && !locked_for_me(&node) {
+                            start_editing(node, None);
+                        }
+                        return;
+                    }
+                    last_tap.set_value(Some((node, now)));
+                }
+            }
             if let Some(Gesture::Drag {
                 node,
                 over: Some(target),
@@ -553,6 +697,98 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         }
     };
     let (undo_session, redo_session) = (session.clone(), session.clone());
+    let toggle_lock = {
+        let session = session.clone();
+        move |id: String| {
+            let locked = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.locked));
+            session.edit(|roots, txn| roots.set_locked(txn, &roots.nodes, &id, !locked));
+        }
+    };
+    // An idea's menu, opened by a long press (or a right click): what a keyboard does with
+    // Tab, Enter, F2, Delete and L, for a finger.
+    let node_menu = {
+        // The session is not `Send`: the actions stay in a local store the view reaches.
+        let actions = StoredValue::new_local((
+            add_child_button.clone(),
+            add_sibling_button.clone(),
+            delete_button.clone(),
+            start_editing,
+            toggle_lock,
+        ));
+        move || {
+            let id = menu.get()?;
+            let style = {
+                let id = id.clone();
+                move || {
+                    let v = view.get();
+                    // Below the idea, kept inside the viewport (above the idea when there is
+                    // no room below).
+                    let (width, height) = viewport.get_untracked().map_or((0.0, 0.0), |el| {
+                        (f64::from(el.client_width()), f64::from(el.client_height()))
+                    });
+                    layout_memo.with(|l| {
+                        l.get(&id).map(|p| {
+                            let left = (p.x - p.width / 2.0) * v.scale + v.x;
+                            let below = (p.y + p.height / 2.0) * v.scale + v.y + 6.0;
+                            let above =
+                                (p.y - p.height / 2.0) * v.scale + v.y - 6.0 - NODE_MENU_HEIGHT_PX;
+                            let top = if below + NODE_MENU_HEIGHT_PX > height {
+                                above
+                            } else {
+                                below
+                            };
+                            format!(
+                                "left:{}px;top:{}px",
+                                Fixed(left.clamp(4.0, (width - NODE_MENU_WIDTH_PX - 4.0).max(4.0))),
+                                Fixed(
+                                    top.clamp(4.0, (height - NODE_MENU_HEIGHT_PX - 4.0).max(4.0))
+                                )
+                            )
+                        })
+                    })
+                }
+            };
+            let locked = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.locked));
+            let changeable = can_edit && !locked_for_me(&id);
+            let (edit_id, lock_id) = (id.clone(), id.clone());
+            Some(view! {
+                <div class="node-menu" role="menu" aria-label=i18n.live(Key::IdeaMenu) style=style
+                    on:pointerdown=|ev: PointerEvent| ev.stop_propagation()>
+                    {changeable.then(|| view! {
+                        <button role="menuitem" data-action="edit" on:click=move |_| { menu.set(None); actions.with_value(|a| (a.3)(edit_id.clone(), None)) }>{i18n.live(Key::MenuEdit)}</button>
+                    })}
+                    {can_edit.then(|| view! {
+                        <button role="menuitem" data-action="add-child" on:click=move |ev| { menu.set(None); actions.with_value(|a| (a.0)(ev)) }>{i18n.live(Key::MenuAddChild)}</button>
+                        <button role="menuitem" data-action="add-sibling" on:click=move |ev| { menu.set(None); actions.with_value(|a| (a.1)(ev)) }>{i18n.live(Key::MenuAddSibling)}</button>
+                    })}
+                    {(changeable && id != CENTRAL_NODE_ID).then(|| view! {
+                        <button role="menuitem" data-action="delete" on:click=move |ev| { menu.set(None); actions.with_value(|a| (a.2)(ev)) }>{i18n.live(Key::MenuDelete)}</button>
+                    })}
+                    {(can_edit && facilitator).then(|| view! {
+                        <button role="menuitem" data-action="lock" on:click=move |_| { menu.set(None); actions.with_value(|a| (a.4)(lock_id.clone())) }>
+                            {i18n.live(if locked { Key::Unlock } else { Key::Lock })}
+                        </button>
+                    })}
+                </div>
+            })
+        }
+    };
+    let on_contextmenu = move |ev: web_sys::MouseEvent| {
+        let Some(id) = ev.target().and_then(|t| node_id_of(&t)) else {
+            return;
+        };
+        ev.prevent_default();
+        gesture.set_value(None);
+        selected.set(Some(id.clone()));
+        menu.set(Some(id));
+    };
+    let on_pointercancel = move |ev: PointerEvent| {
+        cancel_long_press();
+        let id = ev.pointer_id();
+        touches.update_value(|t| t.retain(|(other, _)| *other != id));
+        gesture.set_value(None);
+        drop_target.set(None);
+    };
 
     let author_label = move |pid: &str| -> String { participants.with(|p| who(p, pid)) };
     // One element per node for the node's whole life, keyed by its id: a change of text,
@@ -792,6 +1028,8 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 on:pointerdown=on_pointerdown
                 on:pointermove=on_pointermove
                 on:pointerup=on_pointerup
+                on:pointercancel=on_pointercancel
+                on:contextmenu=on_contextmenu
                 on:pointerleave=on_pointerleave
                 on:wheel=on_wheel
                 on:dblclick=on_dblclick
@@ -826,6 +1064,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                         on:pointerdown=|ev: PointerEvent| ev.stop_propagation()
                     />
                 </div>
+                {node_menu}
             </div>
             <p class="help">{i18n.live(Key::KeyboardHelp)}</p>
         </div>
