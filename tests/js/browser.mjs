@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import jsQR from 'jsqr'
+import { PNG } from 'pngjs'
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -915,6 +917,52 @@ const scenarios = {
     await phone.screenshot({ path: `${shots}/touch-canvas.png` })
     c.provider.destroy()
     return { before, afterPinch }
+  },
+
+  // The presenter view on a 1920 × 1080 projector, opened with the viewer link: the map
+  // large enough to read from the back of the room, no editing tools, and on demand the join
+  // code with a QR code that a phone's camera reads as the join link.
+  async presenter (browser) {
+    const board = await createBoard('mindmap', 'Comité de pilotage')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'seed')
+    await until(() => provider.synced, 'the seeding client to sync')
+    doc.transact(() => {
+      const texts = ['Mobilités', 'Habitat', 'Santé', 'Culture', 'Écoles', 'Commerces']
+      texts.forEach((text, i) => {
+        const node = new Y.Map()
+        node.set('text', new Y.Text(text))
+        node.set('parent', 'root')
+        node.set('order', i)
+        node.set('collapsed', false)
+        node.set('author', 'seed')
+        doc.getMap('nodes').set(`b${i}`, node)
+      })
+    })
+    const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } })
+    await context.addInitScript(() => localStorage.setItem('nouage.profile',
+      JSON.stringify({ pid: 'p-projector', name: 'Vidéoprojecteur', org: '', orgKind: '', color: '' })))
+    const projector = await context.newPage()
+    projector.setDefaultTimeout(STEP_TIMEOUT_MS)
+    await projector.goto(board.links.viewer.replace('#', '?present#'))
+    await projector.waitForSelector('.board.presenting [data-node=b5]')
+    // The view settles once the nodes are in: the rendered size of the central topic's text
+    // and of a main branch's (font size × the map's scale).
+    await projector.waitForFunction(() => /scale\(([\d.]+)\)/.exec(document.querySelector('.canvas').style.transform)?.[1] >= 2)
+    const sizes = await projector.evaluate(() => {
+      const scale = Number(/scale\(([\d.]+)\)/.exec(document.querySelector('.canvas').style.transform)[1])
+      const px = (selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize) * scale
+      const shown = (selector) => [...document.querySelectorAll(selector)].some((e) => e.getBoundingClientRect().width > 0)
+      return { centralPx: px('[data-node=root]'), branchPx: px('[data-node=b0]'), toolbarShown: shown('.toolbar') }
+    })
+    await projector.screenshot({ path: `${shots}/presenter-map.png` })
+    await projector.click('.join-code-toggle')
+    await projector.waitForSelector('.join-qr svg')
+    const shownCode = await projector.$eval('.join-code-big', (e) => e.textContent)
+    await projector.screenshot({ path: `${shots}/presenter-join-code.png` })
+    const png = PNG.sync.read(await (await projector.$('.join-qr svg')).screenshot())
+    const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data ?? null
+    provider.destroy()
+    return { ...sizes, shownCode, code: board.joinCode, decoded, joinLink: board.links.join }
   },
 
   'measure-boards': measureBoards,

@@ -440,3 +440,19 @@ async fn fingers_zoom_the_map_add_ideas_from_a_long_press_and_vote_with_taps() {
         "spreading two fingers zooms in: scale {before} then {after}"
     );
 }
+
+#[tokio::test]
+async fn the_presenter_view_is_readable_from_the_back_and_projects_the_join_code() {
+    let Some(result) = run("presenter").await else {
+        return;
+    };
+    let px = |key: &str| result[key].as_f64().unwrap();
+    assert!(px("centralPx") >= 28.0, "{result}");
+    assert!(px("branchPx") >= 28.0, "{result}");
+    assert_eq!(result["toolbarShown"], false, "no editing tools: {result}");
+    assert_eq!(result["shownCode"], result["code"]);
+    assert_eq!(
+        result["decoded"], result["joinLink"],
+        "the QR code reads as the join link"
+    );
+}

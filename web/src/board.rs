@@ -178,6 +178,20 @@ fn BoardView(
     let (code_board, code_token) = (board_id.clone(), token.clone());
     let show_code = RwSignal::new(false);
     let drawer_open = RwSignal::new(false);
+    // The presenter view, for the projector: opened from the header, or by a link whose query
+    // says `?present` (a shared projector PC keeps that link, even the viewer's).
+    let presenting = RwSignal::new(window().location().search().is_ok_and(|query| {
+        query
+            .trim_start_matches('?')
+            .split('&')
+            .any(|p| p == "present")
+    }));
+    provide_context(Presenting(presenting));
+    let toggle_presenting = move |_| {
+        let on = !presenting.get_untracked();
+        presenting.set(on);
+        full_screen(on);
+    };
     // The node, note or project last clicked, whose story the element panel tells.
     let selected = RwSignal::new(None::<String>);
     let (traces_board, traces_token) = (board_id.clone(), token.clone());
@@ -280,7 +294,7 @@ fn BoardView(
     let author_styles = move || author_css(&participants.get(), highlight.get().as_ref());
     view! {
         <style>{author_styles}</style>
-        <div class="board" class:by-author=by_author>
+        <div class="board" class:by-author=by_author class:presenting=presenting>
             <header class="board-header">
                 <a href="/" class="home-link">{i18n.live(Key::Home)}</a>
                 <h1 class="board-title">{move || {
@@ -290,6 +304,9 @@ fn BoardView(
                 {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{i18n.live(Key::Rename)}</button> })}
                 {(!can_edit).then(|| view! { <span class="badge readonly">{i18n.live(Key::ReadOnly)}</span> })}
                 <span class=status_class role="status" data-status=move || status.get().name() data-synced=move || synced.get().to_string()>{status_text}</span>
+                <button type="button" class="present-toggle" data-action="present" aria-pressed=move || presenting.get().to_string() on:click=toggle_presenting>
+                    {move || i18n.t(if presenting.get() { Key::StopPresenting } else { Key::PresentBoard })}
+                </button>
                 <Toggle class="by-author-toggle" on=by_author label=Key::ColourByAuthor />
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
@@ -335,6 +352,34 @@ fn BoardView(
                 </aside>
             </div>
         </div>
+    }
+}
+
+/// Whether the board shows as the presenter view (provided by the board for its views).
+#[derive(Clone, Copy)]
+pub struct Presenting(pub RwSignal<bool>);
+
+/// Asks the browser for full screen (on) or leaves it (off); a browser that refuses (no user
+/// gesture, an embedded frame) keeps the window as it is.
+fn full_screen(on: bool) {
+    let document = document();
+    let (target, method): (JsValue, &str) = if on {
+        match document.document_element() {
+            Some(root) => (root.into(), "requestFullscreen"),
+            None => return,
+        }
+    } else {
+        (document.into(), "exitFullscreen")
+    };
+    if let Ok(function) = js_sys::Reflect::get(&target, &JsValue::from_str(method))
+        && let Some(function) = function.dyn_ref::<js_sys::Function>()
+        && let Ok(promise) = function.call0(&target)
+        && let Ok(promise) = promise.dyn_into::<js_sys::Promise>()
+    {
+        // A refusal is a rejected promise: caught, so it is not reported as an error.
+        let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+        let _ = promise.catch(&ignore);
+        ignore.forget();
     }
 }
 

@@ -24,6 +24,8 @@ const FIT_MARGIN_PX: f64 = 40.0;
 const DRAG_THRESHOLD_PX: f64 = 5.0;
 /// A finger held this long on an idea, without moving, opens the idea's menu.
 const LONG_PRESS_MS: u64 = 500;
+/// The smallest zoom of the presenter view: 14 px ideas show at 28 px.
+const PRESENTER_SCALE_MIN: f64 = 2.0;
 /// The idea menu's size at most (CSS px), to keep it inside the viewport.
 const NODE_MENU_WIDTH_PX: f64 = 180.0;
 const NODE_MENU_HEIGHT_PX: f64 = 240.0;
@@ -825,6 +827,17 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             })
         })
     });
+    // The presenter view (see `board::Presenting`) zooms the map for the projector when it
+    // opens, and once more when the first nodes arrive.
+    if let Some(crate::board::Presenting(presenting)) = use_context() {
+        Effect::new(move |was: Option<(bool, bool)>| {
+            let now = (presenting.get(), layout_memo.with(|l| l.nodes.len() > 1));
+            if now.0 && was != Some(now) {
+                request_animation_frame(move || present(viewport, layout_memo, view));
+            }
+            now
+        });
+    }
     let side_style = move |direction: f64| {
         move || {
             format!(
@@ -1404,6 +1417,33 @@ fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
     view.x = sx - (sx - view.x) * applied;
     view.y = sy - (sy - view.y) * applied;
     view.scale = scale;
+}
+
+/// The projector: the map as large as the screen holds, but never smaller than
+/// `PRESENTER_SCALE_MIN` (main branches at 28 px, the central topic at 34 px, readable from the
+/// back of a room), centred on the central topic when it does not fit.
+fn present(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
+    let Some(el) = viewport.get_untracked() else {
+        return;
+    };
+    let rect = el.get_bounding_client_rect();
+    let (x0, y0, x1, y1) = layout.with_untracked(|l| l.bounds());
+    if x0 > x1 || rect.width() <= 0.0 {
+        return;
+    }
+    let fits = ((rect.width() - 2.0 * FIT_MARGIN_PX) / (x1 - x0))
+        .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0));
+    let scale = fits.clamp(PRESENTER_SCALE_MIN, ZOOM_MAX);
+    let (cx, cy) = if fits >= PRESENTER_SCALE_MIN {
+        ((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+    } else {
+        (0.0, 0.0)
+    };
+    view.set(View {
+        x: rect.width() / 2.0 - cx * scale,
+        y: rect.height() / 2.0 - cy * scale,
+        scale,
+    });
 }
 
 fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
