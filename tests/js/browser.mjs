@@ -6,6 +6,7 @@
 // usage: browser.mjs SCENARIO --base http://127.0.0.1:PORT --shots DIR
 import { parseArgs } from 'node:util'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { chromium } from 'playwright-core'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -963,6 +964,57 @@ const scenarios = {
     const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data ?? null
     provider.destroy()
     return { ...sizes, shownCode, code: board.joinCode, decoded, joinLink: board.links.join }
+  },
+
+  // axe-core on every page a participant meets, desktop and phone: the home page, the join
+  // form, the three kinds of board, the join code page, the presenter view. Answers the
+  // violations of impact serious or critical, by page (rule id and how many elements).
+  async axe (browser) {
+    const source = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+    const boards = {}
+    for (const kind of ['mindmap', 'diagnosis', 'portfolio']) boards[kind] = await createBoard(kind, `Accessibilité ${kind}`)
+    const check = async (page) => {
+      await page.addScriptTag({ content: source })
+      const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}, ${v.nodes.length}): ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(' | ')}`)
+    }
+    const found = {}
+    for (const [size, options] of Object.entries({
+      desktop: { viewport: { width: 1400, height: 900 } },
+      phone: { viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true }
+    })) {
+      // (axe-core is injected as a script, which the app's Content-Security-Policy forbids.)
+      const context = await browser.newContext({ ...options, bypassCSP: true })
+      const page = await context.newPage()
+      page.setDefaultTimeout(STEP_TIMEOUT_MS)
+      await page.goto(base)
+      await page.waitForSelector('.join-code')
+      found[`home-${size}`] = await check(page)
+      await page.goto(boards.mindmap.links.editor)
+      await page.waitForSelector('form.join')
+      found[`join-form-${size}`] = await check(page)
+      await page.fill('input[name=name]', 'Axe')
+      await page.click('form.join button[type=submit]')
+      await page.waitForSelector('[data-synced=true]')
+      found[`mindmap-${size}`] = await check(page)
+      for (const kind of ['diagnosis', 'portfolio']) {
+        await page.goto(boards[kind].links.editor)
+        await page.waitForSelector('[data-synced=true]')
+        found[`${kind}-${size}`] = await check(page)
+      }
+      await page.goto(`${base}/j/ZZZZ22`)
+      await page.waitForSelector('.join-page .error')
+      found[`join-refused-${size}`] = await check(page)
+      await page.goto(boards.mindmap.links.viewer.replace('#', '?present#'))
+      await page.waitForSelector('.board.presenting [data-synced=true]')
+      await page.click('.join-code-toggle')
+      await page.waitForSelector('.join-qr svg')
+      found[`presenter-${size}`] = await check(page)
+      await context.close()
+    }
+    return found
   },
 
   'measure-boards': measureBoards,

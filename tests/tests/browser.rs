@@ -456,3 +456,19 @@ async fn the_presenter_view_is_readable_from_the_back_and_projects_the_join_code
         "the QR code reads as the join link"
     );
 }
+
+#[tokio::test]
+async fn axe_finds_no_serious_accessibility_violation_on_any_page() {
+    let Some(result) = run("axe").await else {
+        return;
+    };
+    let pages = result.as_object().unwrap();
+    assert_eq!(pages.len(), 14, "seven pages, desktop and phone: {result}");
+    for (page, violations) in pages {
+        assert_eq!(
+            violations.as_array().unwrap().len(),
+            0,
+            "{page}: axe-core's serious or critical violations: {violations}"
+        );
+    }
+}

@@ -1030,6 +1030,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 <button on:click=zoom_button(0.8) aria-label=i18n.live(Key::ZoomOut)>"−"</button>
                 <button on:click=move |_| fit(viewport, layout_memo, view)>{i18n.live(Key::FitToScreen)}</button>
             </div>
+            <div class="map-stage">
             <div
                 class="viewport"
                 node_ref=viewport
@@ -1065,6 +1066,12 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     </div>
                     {others_selection}
                     {others_pointers}
+                </div>
+            </div>
+            // Outside the tree (a tree holds only its items): the editor, in a layer that moves
+            // and zooms with the map, and an idea's menu, in viewport coordinates.
+            <div class="map-overlay">
+                <div class="editor-layer" style=canvas_style>
                     <input
                         class="node-editor"
                         node_ref=editor
@@ -1078,6 +1085,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     />
                 </div>
                 {node_menu}
+            </div>
             </div>
             <p class="help">{i18n.live(Key::KeyboardHelp)}</p>
         </div>

@@ -243,7 +243,8 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             </div>
             <div class="portfolio-body">
                 {move || match mode.get() {
-                    ViewMode::Columns => view! { <div class="stages">{columns()}</div> }.into_any(),
+                    // Focusable, so a keyboard scrolls the columns where they overflow.
+                    ViewMode::Columns => view! { <div class="stages" tabindex="0" role="region" aria-label=i18n.live(Key::ColumnsView)>{columns()}</div> }.into_any(),
                     ViewMode::Table => table().into_any(),
                 }}
                 {move || open.get().map(|id| view! { <ProjectPanel session id cards open facilitator /> })}
