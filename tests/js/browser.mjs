@@ -1017,6 +1017,44 @@ const scenarios = {
     return found
   },
 
+  // The venue's Wi-Fi drops: an idea added offline survives a reload made without network
+  // (the page comes from the service worker, the board from the copy on the device) and
+  // reaches the others once the network is back.
+  async 'offline-reload' (browser) {
+    const board = await createBoard('mindmap', 'Wi-Fi capricieux')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced, 'the Node client to sync')
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+    const page = await context.newPage()
+    page.setDefaultTimeout(STEP_TIMEOUT_MS)
+    await page.goto(board.links.editor)
+    await page.waitForSelector('form.join')
+    await page.fill('input[name=name]', 'Farid')
+    await page.click('form.join button[type=submit]')
+    await page.waitForSelector('[data-synced=true]')
+    // The service worker has the app shell and controls the page.
+    await page.waitForFunction(() => navigator.serviceWorker?.controller != null)
+    // (Chromium's offline emulation leaves open websockets open: the page's own switch cuts it.)
+    await context.setOffline(true)
+    await page.evaluate(() => window.nouage.offline())
+    await page.waitForSelector('[data-status]:not([data-status=Connected])')
+    await page.focus('.viewport')
+    await page.keyboard.press('Tab')
+    await page.keyboard.type('Écrit hors ligne')
+    await page.keyboard.press('Enter')
+    await waitForLabel(page, 'Écrit hors ligne')
+    await page.reload()
+    await page.waitForSelector('.viewport')
+    await waitForLabel(page, 'Écrit hors ligne')
+    const afterReload = await page.$$eval('[role=treeitem] .node-text', (els) => els.map((e) => e.textContent))
+    await page.screenshot({ path: `${shots}/offline-after-reload.png` })
+    await context.setOffline(false)
+    const nodes = doc.getMap('nodes')
+    await until(() => [...nodes.values()].some((n) => n.get('text')?.toString() === 'Écrit hors ligne'), 'the offline idea in the Node client')
+    provider.destroy()
+    return { afterReload }
+  },
+
   'measure-boards': measureBoards,
 
   // Figures for the closing note: first render of a large map, keystroke-to-remote-render.

@@ -472,3 +472,17 @@ async fn axe_finds_no_serious_accessibility_violation_on_any_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_idea_added_offline_survives_a_reload_without_network_and_reaches_the_others() {
+    let Some(result) = run("offline-reload").await else {
+        return;
+    };
+    // The scenario also waits, with a deadline, until a Yjs client sees the idea once the
+    // network is back.
+    let shown: Vec<String> = serde_json::from_value(result["afterReload"].clone()).unwrap();
+    assert!(
+        shown.iter().any(|t| t == "Écrit hors ligne"),
+        "the page reloaded offline shows the idea from the device's copy: {shown:?}"
+    );
+}

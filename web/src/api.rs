@@ -460,6 +460,9 @@ fn read_answer<T: FromJson>(text: &str) -> Result<T, String> {
         .ok_or_else(|| "unexpected answer from the server".to_owned())
 }
 
+/// What a request answers when the server could not be reached at all (no network).
+pub const OFFLINE: &str = "the server cannot be reached";
+
 async fn fetch_json<T: FromJson>(
     method: &str,
     url: &str,
@@ -498,7 +501,7 @@ async fn fetch_text(
     let window = web_sys::window().ok_or("no window")?;
     let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
         .await
-        .map_err(js_error)?
+        .map_err(|_| OFFLINE.to_owned())?
         .dyn_into()
         .map_err(js_error)?;
     let text = JsFuture::from(response.text().map_err(js_error)?)

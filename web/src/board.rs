@@ -41,7 +41,14 @@ pub fn BoardPage(board_id: String, token: Option<String>) -> impl IntoView {
         let (id, token) = (board_id.clone(), token.clone());
         move || {
             let (id, token) = (id.clone(), token.clone());
-            async move { api::board_info(&id, &token).await }
+            async move {
+                // Without a network, what the server said last time (the board opens from the
+                // copy kept on this device; see `Session`).
+                match api::board_info(&id, &token).await {
+                    Err(e) if e == api::OFFLINE => local::board_info(&id).ok_or(e),
+                    answer => answer,
+                }
+            }
         }
     });
     view! {
@@ -78,6 +85,7 @@ pub fn BoardPage(board_id: String, token: Option<String>) -> impl IntoView {
 }
 
 fn remember(info: &api::BoardInfo, token: &str) {
+    local::save_board_info(info);
     local::remember_board(RecentBoard {
         id: info.id.clone(),
         title: info.title.clone(),

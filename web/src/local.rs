@@ -122,3 +122,27 @@ pub fn save_ui_lang(lang: &str) {
         let _ = storage.set_item(UI_LANG_KEY, lang);
     }
 }
+
+/// What the server said of a board last time (kind, title, language, this link's role), so a
+/// board opened before opens again without a network.
+pub fn save_board_info(info: &crate::api::BoardInfo) {
+    let text = Builder::new()
+        .set("id", info.id.as_str())
+        .set("kind", info.kind.as_str())
+        .set("title", info.title.as_str())
+        .set("lang", info.lang.as_str())
+        .set("role", info.role.as_str())
+        .text();
+    write(&format!("nouage.board.{}", info.id), &text);
+}
+
+pub fn board_info(id: &str) -> Option<crate::api::BoardInfo> {
+    let j = Json::parse(&read(&format!("nouage.board.{id}"))?)?;
+    Some(crate::api::BoardInfo {
+        id: j.get("id").opt_str()?,
+        kind: j.get("kind").str(),
+        title: j.get("title").str(),
+        lang: j.get("lang").str(),
+        role: j.get("role").opt_str()?,
+    })
+}

@@ -115,6 +115,10 @@ pub struct Session {
     remote_peers: RefCell<HashMap<u64, (u64, Peer, f64)>>,
     attempts: Cell<u32>,
     offline_by_choice: Cell<bool>,
+    /// Updates written to this device's copy since it was last compacted.
+    kept_updates: Cell<u32>,
+    /// The device's copy is being read into the document (not written back meanwhile).
+    restoring: Cell<bool>,
     pub signals: Signals,
 }
 
@@ -183,10 +187,19 @@ impl Session {
             remote_peers: RefCell::new(HashMap::new()),
             attempts: Cell::new(0),
             offline_by_choice: Cell::new(false),
+            kept_updates: Cell::new(0),
+            restoring: Cell::new(false),
             signals,
         });
         session.observe_local_updates();
-        session.connect();
+        session.keep_on_device();
+        // The copy kept on this device first (edits made offline, a board opened without a
+        // network), then the relay: the sync exchange sends the server what it lacks.
+        let restoring = session.clone();
+        leptos::task::spawn_local(async move {
+            restoring.restore_from_device().await;
+            restoring.connect();
+        });
         session.start_renewals();
         session.refresh_peers();
         session
@@ -444,6 +457,63 @@ impl Session {
         }
     }
 
+    /// The name of this board's copy on the device (an IndexedDB database).
+    fn device_copy(&self) -> String {
+        format!("nouage-{}", self.board_id)
+    }
+
+    /// Reads the board's copy kept on this device into the document.
+    async fn restore_from_device(&self) {
+        let Ok(promise) = local_doc_load(&self.device_copy()) else {
+            return;
+        };
+        let Ok(updates) = wasm_bindgen_futures::JsFuture::from(promise).await else {
+            return;
+        };
+        let updates = js_sys::Array::from(&updates);
+        if updates.length() == 0 {
+            return;
+        }
+        self.restoring.set(true);
+        {
+            let mut txn = self.doc.transact_mut_with(ORIGIN_REMOTE);
+            for update in updates.iter() {
+                let bytes = js_sys::Uint8Array::new(&update).to_vec();
+                if let Ok(update) = Update::decode_v1(&bytes) {
+                    let _ = txn.apply_update(update);
+                }
+            }
+        }
+        self.restoring.set(false);
+        self.kept_updates.set(updates.length());
+        self.refresh_doc();
+    }
+
+    /// Keeps every change of the document (local or relayed) in the device's copy; past
+    /// `DEVICE_UPDATES_MAX` updates, the copy is replaced by the whole document.
+    fn keep_on_device(self: &Rc<Self>) {
+        let weak: Weak<Session> = Rc::downgrade(self);
+        let _ = self.doc.observe_update_v1("device", move |txn, event| {
+            let Some(session) = weak.upgrade() else {
+                return;
+            };
+            if session.restoring.get() {
+                return;
+            }
+            let name = session.device_copy();
+            let kept = session.kept_updates.get() + 1;
+            // The writes never fail (a browser without IndexedDB works online only).
+            if kept > DEVICE_UPDATES_MAX {
+                session.kept_updates.set(1);
+                let whole = txn.encode_state_as_update_v1(&StateVector::default());
+                let _ = local_doc_replace(&name, &js_sys::Uint8Array::from(whole.as_slice()));
+            } else {
+                session.kept_updates.set(kept);
+                let _ = local_doc_append(&name, &js_sys::Uint8Array::from(event.update.as_slice()));
+            }
+        });
+    }
+
     fn observe_local_updates(self: &Rc<Self>) {
         let weak: Weak<Session> = Rc::downgrade(self);
         let remote = Origin::from(ORIGIN_REMOTE);
@@ -660,4 +730,24 @@ pub fn safe_color(color: &str) -> &str {
     } else {
         "#64748b"
     }
+}
+
+/// Updates kept on the device before the copy is replaced by the whole document.
+const DEVICE_UPDATES_MAX: u32 = 500;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `static/main.js`: the board's copy on this device (IndexedDB, y-indexeddb's layout).
+    #[wasm_bindgen(js_namespace = nouageLocalDoc, js_name = load, catch)]
+    fn local_doc_load(name: &str) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = nouageLocalDoc, js_name = append, catch)]
+    fn local_doc_append(
+        name: &str,
+        update: &js_sys::Uint8Array,
+    ) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = nouageLocalDoc, js_name = replace, catch)]
+    fn local_doc_replace(
+        name: &str,
+        update: &js_sys::Uint8Array,
+    ) -> Result<js_sys::Promise, JsValue>;
 }

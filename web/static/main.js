@@ -55,3 +55,75 @@ window.nouageImport = async (inputId, lang) => {
 };
 
 init();
+
+// The app shell for offline use (see sw.js); a browser without service workers works online.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
+// A board's document kept on this device, in IndexedDB, in y-indexeddb's layout (a database
+// per document with an `updates` store of Yjs updates and a `custom` store), so edits made
+// offline survive a reload and reach the others when the connection returns.
+function openLocalDoc(name) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      if (!db.objectStoreNames.contains("updates")) db.createObjectStore("updates", { autoIncrement: true });
+      if (!db.objectStoreNames.contains("custom")) db.createObjectStore("custom");
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function done(transaction) {
+  return new Promise((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+// Writing never fails the caller: a browser without IndexedDB (or with a full disk) works
+// online only.
+async function quietly(write) {
+  try {
+    await write();
+  } catch {
+    // The copy on the device is a convenience; the server keeps the board.
+  }
+}
+
+window.nouageLocalDoc = {
+  // Every update kept for `name`, oldest first.
+  async load(name) {
+    const db = await openLocalDoc(name);
+    const transaction = db.transaction("updates", "readonly");
+    const request = transaction.objectStore("updates").getAll();
+    await done(transaction);
+    db.close();
+    return request.result.map((update) => new Uint8Array(update));
+  },
+  append(name, update) {
+    return quietly(async () => {
+      const db = await openLocalDoc(name);
+      const transaction = db.transaction("updates", "readwrite");
+      transaction.objectStore("updates").add(update);
+      await done(transaction);
+      db.close();
+    });
+  },
+  // Replaces every update kept with one (the whole document), so the store stays small.
+  replace(name, update) {
+    return quietly(async () => {
+      const db = await openLocalDoc(name);
+      const transaction = db.transaction("updates", "readwrite");
+      const store = transaction.objectStore("updates");
+      store.clear();
+      store.add(update);
+      await done(transaction);
+      db.close();
+    });
+  },
+};
