@@ -44,6 +44,20 @@ async function join (browser, link, name, org = '') {
   return page
 }
 
+// Opens `link` in a new page of `context` and joins as `name`, pressing the button with a
+// finger when the context has touch; resolves once the first sync is in.
+async function joinIn (context, link, name, { touch = false } = {}) {
+  const page = await context.newPage()
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  await page.goto(link)
+  await page.waitForSelector('form.join')
+  await page.fill('input[name=name]', name)
+  if (touch) await page.tap('form.join button[type=submit]')
+  else await page.click('form.join button[type=submit]')
+  await page.waitForSelector('[data-synced=true]')
+  return page
+}
+
 // Joins any kind of board (the mind map helper also waits for its nodes).
 async function joinBoard (browser, link, name, org, orgKind, color) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
@@ -860,13 +874,7 @@ const scenarios = {
     const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
     await until(() => provider.synced, 'the Node client to sync')
     const context = await browser.newContext({ viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true })
-    const phone = await context.newPage()
-    phone.setDefaultTimeout(STEP_TIMEOUT_MS)
-    await phone.goto(board.links.editor)
-    await phone.waitForSelector('form.join')
-    await phone.fill('input[name=name]', 'Emma')
-    await phone.tap('form.join button[type=submit]')
-    await phone.waitForSelector('[data-synced=true]')
+    const phone = await joinIn(context, board.links.editor, 'Emma', { touch: true })
     const cdp = await context.newCDPSession(phone)
     const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) })
     const scale = () => phone.$eval('.canvas', (e) => Number(/scale\(([\d.]+)\)/.exec(e.style.transform)?.[1] ?? 1))
@@ -1025,13 +1033,7 @@ const scenarios = {
     const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
     await until(() => provider.synced, 'the Node client to sync')
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
-    const page = await context.newPage()
-    page.setDefaultTimeout(STEP_TIMEOUT_MS)
-    await page.goto(board.links.editor)
-    await page.waitForSelector('form.join')
-    await page.fill('input[name=name]', 'Farid')
-    await page.click('form.join button[type=submit]')
-    await page.waitForSelector('[data-synced=true]')
+    const page = await joinIn(context, board.links.editor, 'Farid')
     // The service worker has the app shell and controls the page.
     await page.waitForFunction(() => navigator.serviceWorker?.controller != null)
     // (Chromium's offline emulation leaves open websockets open: the page's own switch cuts it.)

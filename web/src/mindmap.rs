@@ -1431,16 +1431,9 @@ fn zoom_around(view: &mut View, factor: f64, sx: f64, sy: f64) {
 /// `PRESENTER_SCALE_MIN` (main branches at 28 px, the central topic at 34 px, readable from the
 /// back of a room), centred on the central topic when it does not fit.
 fn present(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
-    let Some(el) = viewport.get_untracked() else {
+    let Some((rect, (x0, y0, x1, y1), fits)) = fitting(viewport, layout) else {
         return;
     };
-    let rect = el.get_bounding_client_rect();
-    let (x0, y0, x1, y1) = layout.with_untracked(|l| l.bounds());
-    if x0 > x1 || rect.width() <= 0.0 {
-        return;
-    }
-    let fits = ((rect.width() - 2.0 * FIT_MARGIN_PX) / (x1 - x0))
-        .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0));
     let scale = fits.clamp(PRESENTER_SCALE_MIN, ZOOM_MAX);
     let (cx, cy) = if fits >= PRESENTER_SCALE_MIN {
         ((x0 + x1) / 2.0, (y0 + y1) / 2.0)
@@ -1454,18 +1447,30 @@ fn present(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<Vi
     });
 }
 
-fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
-    let Some(el) = viewport.get_untracked() else {
-        return;
-    };
-    let rect = el.get_bounding_client_rect();
+/// The map's bounds: left, top, right, bottom.
+type Bounds = (f64, f64, f64, f64);
+
+/// The viewport's rectangle, the map's bounds, and the scale at which the map fills the
+/// viewport within its margins; `None` before either is there.
+fn fitting(
+    viewport: NodeRef<html::Div>,
+    layout: Memo<Layout>,
+) -> Option<(web_sys::DomRect, Bounds, f64)> {
+    let rect = viewport.get_untracked()?.get_bounding_client_rect();
     let (x0, y0, x1, y1) = layout.with_untracked(|l| l.bounds());
     if x0 > x1 || rect.width() <= 0.0 {
-        return;
+        return None;
     }
     let scale = ((rect.width() - 2.0 * FIT_MARGIN_PX) / (x1 - x0))
-        .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0))
-        .clamp(ZOOM_MIN, 1.0);
+        .min((rect.height() - 2.0 * FIT_MARGIN_PX) / (y1 - y0));
+    Some((rect, (x0, y0, x1, y1), scale))
+}
+
+fn fit(viewport: NodeRef<html::Div>, layout: Memo<Layout>, view: RwSignal<View>) {
+    let Some((rect, (x0, y0, x1, y1), fits)) = fitting(viewport, layout) else {
+        return;
+    };
+    let scale = fits.clamp(ZOOM_MIN, 1.0);
     view.set(View {
         x: rect.width() / 2.0 - (x0 + x1) / 2.0 * scale,
         y: rect.height() / 2.0 - (y0 + y1) / 2.0 * scale,
