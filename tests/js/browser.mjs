@@ -923,7 +923,14 @@ const scenarios = {
     await phone.tap('[data-section=s1] .note [data-action=vote]')
     const notes = c.doc.getMap('notes')
     await until(() => [...notes.values()].some((n) => n.get('text')?.toString() === 'Plus de bus le dimanche' && Object.values(n.get('votes').toJSON()).reduce((a, b) => a + b, 0) === 1), 'the note and its vote in the Node client')
+    // A finger cannot drag a note: the tapped note offers "move to" another section.
+    await phone.tap('[data-section=s1] .note .note-text')
+    await phone.tap('[data-section=s1] .note [data-action=move]')
+    await phone.waitForSelector('[data-section=s1] .note select[data-action=move-to]')
     await phone.screenshot({ path: `${shots}/touch-canvas.png` })
+    await phone.selectOption('[data-section=s1] .note select[data-action=move-to]', 's2')
+    await until(() => [...notes.values()].some((n) => n.get('text')?.toString() === 'Plus de bus le dimanche' && n.get('section') === 's2'), 'the note moved to s2 in the Node client')
+    await phone.waitForSelector('[data-section=s2] .note')
     c.provider.destroy()
     return { before, afterPinch }
   },
@@ -1045,12 +1052,17 @@ const scenarios = {
     await page.keyboard.type('Écrit hors ligne')
     await page.keyboard.press('Enter')
     await waitForLabel(page, 'Écrit hors ligne')
+    // The idea is in the device's copy (IndexedDB) before the page goes away.
+    await page.evaluate(() => window.nouageLocalDoc.settled())
     await page.reload()
     await page.waitForSelector('.viewport')
     await waitForLabel(page, 'Écrit hors ligne')
     const afterReload = await page.$$eval('[role=treeitem] .node-text', (els) => els.map((e) => e.textContent))
     await page.screenshot({ path: `${shots}/offline-after-reload.png` })
     await context.setOffline(false)
+    // The page would retry after its backoff; its switch drops any attempt made while offline
+    // and reconnects at once.
+    await page.evaluate(() => { window.nouage.offline(); window.nouage.online() })
     const nodes = doc.getMap('nodes')
     await until(() => [...nodes.values()].some((n) => n.get('text')?.toString() === 'Écrit hors ligne'), 'the offline idea in the Node client')
     provider.destroy()

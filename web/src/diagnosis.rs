@@ -515,6 +515,29 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             )
         })
     };
+    // "Move to" another section, for a finger (which cannot drag a note): a button opens the
+    // list. Opened by a click, never by the focus, so no note moves under a pointer about to
+    // click (the list is drawn for the note that asked only: 500 notes carry no list).
+    let moving = RwSignal::new(false);
+    let move_to = move |ev| {
+        let to = event_target_value(&ev);
+        if !to.is_empty() {
+            ctx.edit(|roots, txn| {
+                roots.move_note(txn, &id.get_value(), &to);
+            });
+        }
+        moving.set(false);
+    };
+    let other_sections = move || {
+        let here = note.with(|n| n.section.clone());
+        s.sections.with(|sections| {
+            sections
+                .iter()
+                .filter(|x| x.id != here)
+                .map(|x| view! { <option value=x.id.clone()>{x.title.clone()}</option> })
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <li class="note" style=move || format!("--note:{}", note.with(|n| safe_color(&n.color).to_owned())) data-note=id.get_value() tabindex="0"
             data-author=note.with_untracked(|n| n.author.clone())
@@ -560,12 +583,19 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                             view! { <button class="swatch-btn" style=format!("--swatch:{c}") aria-label=move || format!("{} {c}", i18n.t(Key::Colour)) on:click=move |_| set_color(c)></button> }
                         }).collect::<Vec<_>>()}
                         <button class="tiny" data-action="link" on:click=link_click aria-label=i18n.live(Key::LinkNote)>"↔"</button>
+                        <button class="tiny" data-action="move" aria-expanded=move || moving.get().to_string() on:click=move |_| moving.update(|m| *m = !*m) aria-label=i18n.live(Key::MoveNoteTo)>"⇥"</button>
                         <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=i18n.live(Key::DeleteNote)>"✕"</button>
                     </Show>
                     {facilitator.then(|| view! {
                         <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock
                             aria-label=move || i18n.t(if locked() { Key::Unlock } else { Key::Lock })>{move || if locked() { "🔓" } else { "🔒" }}</button>
                     })}
+                    <Show when=move || moving.get() && changeable()>
+                        <select class="move-note" data-action="move-to" aria-label=i18n.live(Key::MoveNoteTo) on:change=move_to>
+                            <option value="" selected>{i18n.live(Key::MoveNoteTo)}</option>
+                            {other_sections}
+                        </select>
+                    </Show>
                 </div>
             })}
         </li>

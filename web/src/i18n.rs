@@ -231,6 +231,7 @@ keys! {
     ImportHint => "Une carte FreeMind (.mm), OPML (.opml) ou Markdown (.md) devient une carte mentale ; une sauvegarde Yjs (.yjs) redevient le tableau qu'elle contient.", "A FreeMind (.mm), OPML (.opml) or Markdown (.md) map becomes a mind map; a Yjs backup (.yjs) becomes the board it holds again.";
     ImportFile => "Fichier", "File";
     ImportButton => "Importer le fichier", "Import the file";
+    MoveNoteTo => "Déplacer vers…", "Move to…";
     PresentBoard => "Présenter", "Present";
     StopPresenting => "Quitter la présentation", "Leave the presentation";
     IdeaMenu => "Actions de l'idée", "Idea actions";

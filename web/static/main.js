@@ -85,17 +85,25 @@ function done(transaction) {
   });
 }
 
-// Writing never fails the caller: a browser without IndexedDB (or with a full disk) works
-// online only.
-async function quietly(write) {
-  try {
-    await write();
-  } catch {
-    // The copy on the device is a convenience; the server keeps the board.
-  }
+// Writes go one after the other, in order, and never fail the caller: a browser without
+// IndexedDB (or with a full disk) works online only.
+let writes = Promise.resolve();
+function quietly(write) {
+  writes = writes.then(async () => {
+    try {
+      await write();
+    } catch {
+      // The copy on the device is a convenience; the server keeps the board.
+    }
+  });
+  return writes;
 }
 
 window.nouageLocalDoc = {
+  // Resolves once every write asked so far is on the device.
+  settled() {
+    return writes;
+  },
   // Every update kept for `name`, oldest first.
   async load(name) {
     const db = await openLocalDoc(name);
