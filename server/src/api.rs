@@ -686,6 +686,18 @@ pub async fn authorize(
     Ok((record, role))
 }
 
+/// Runs `call` on the store off the async threads; a store error is answered as the API
+/// answers store errors.
+pub(crate) async fn on_store<T: Send + 'static>(
+    app: &AppState,
+    call: impl FnOnce(&dyn crate::store::Store) -> crate::store::StoreResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = app.store.clone();
+    Ok(tokio::task::spawn_blocking(move || call(store.as_ref()))
+        .await
+        .map_err(ApiError::internal)??)
+}
+
 /// The role `token` grants on the board: one of its links' tokens, or a credential minted
 /// through its join code ([`Role::CodeEditor`]).
 pub async fn role_of(
@@ -696,10 +708,8 @@ pub async fn role_of(
     if let Some(role) = record.token_hashes.role_of(token) {
         return Ok(Some(role));
     }
-    let (store, id, hash) = (app.store.clone(), record.id.clone(), sha256(token));
-    let minted = tokio::task::spawn_blocking(move || store.has_code_credential(&id, &hash))
-        .await
-        .map_err(ApiError::internal)??;
+    let (id, hash) = (record.id.clone(), sha256(token));
+    let minted = on_store(app, move |store| store.has_code_credential(&id, &hash)).await?;
     Ok(minted.then_some(Role::CodeEditor))
 }
 

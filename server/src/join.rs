@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::api::{ApiError, authorize, json_body, link_base};
+use crate::api::{ApiError, authorize, json_body, link_base, on_store};
 use crate::app::AppState;
 use crate::store::{BoardId, JoinCode, StoreError};
 use crate::tokens::{Role, random_token, sha256};
@@ -83,10 +83,13 @@ pub async fn renew(app: &AppState, board: &BoardId) -> Result<JoinCode, ApiError
             code: random_code(),
             expires_ms: app.config.clock.now_ms() + app.config.join_code_ttl_ms,
         };
-        let (store, id, stored) = (app.store.clone(), board.clone(), code.clone());
-        match tokio::task::spawn_blocking(move || store.set_join_code(&id, Some(&stored)))
-            .await
-            .map_err(ApiError::internal)?
+        let (id, stored) = (board.clone(), code.clone());
+        // The store's answer as it is: a code another board holds means drawing again.
+        match on_store(
+            app,
+            move |store| Ok(store.set_join_code(&id, Some(&stored))),
+        )
+        .await?
         {
             Ok(()) => return Ok(code),
             Err(StoreError::JoinCodeTaken(_)) => continue,
@@ -141,10 +144,7 @@ pub async fn get_code(
     headers: HeaderMap,
 ) -> Result<Json<CodeAnswer>, ApiError> {
     let (record, _) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let code = tokio::task::spawn_blocking(move || store.join_code(&record.id))
-        .await
-        .map_err(ApiError::internal)??;
+    let code = on_store(&app, move |store| store.join_code(&record.id)).await?;
     Ok(answer(&app, &headers, code))
 }
 
@@ -186,11 +186,8 @@ pub async fn disable_code(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let board = facilitator(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
     let stored = board.clone();
-    tokio::task::spawn_blocking(move || store.set_join_code(&stored, None))
-        .await
-        .map_err(ApiError::internal)??;
+    on_store(&app, move |store| store.set_join_code(&stored, None)).await?;
     tracing::info!(board = %board, "join code disabled");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -204,10 +201,11 @@ pub async fn revoke_credentials(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let board = facilitator(&app, &id, &query, &headers).await?;
-    let (store, stored, now) = (app.store.clone(), board.clone(), app.config.clock.now_ms());
-    let revoked = tokio::task::spawn_blocking(move || store.revoke_code_credentials(&stored, now))
-        .await
-        .map_err(ApiError::internal)??;
+    let (stored, now) = (board.clone(), app.config.clock.now_ms());
+    let revoked = on_store(&app, move |store| {
+        store.revoke_code_credentials(&stored, now)
+    })
+    .await?;
     app.rooms
         .close_connections(
             &board,
@@ -229,10 +227,8 @@ pub async fn qr_svg(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (record, _) = authorize(&app, &id, &query, &headers).await?;
-    let store = app.store.clone();
-    let code = tokio::task::spawn_blocking(move || store.join_code(&record.id))
-        .await
-        .map_err(ApiError::internal)??
+    let code = on_store(&app, move |store| store.join_code(&record.id))
+        .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "this board has no join code"))?;
     let link = join_link(&link_base(&app, &headers), &code.code);
     let qr = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
@@ -288,28 +284,22 @@ pub async fn join(
     let Some(code) = normalize(&request.code) else {
         return Err(refused());
     };
-    let store = app.store.clone();
-    let lookup = code.clone();
-    let found = tokio::task::spawn_blocking(move || store.board_of_join_code(&lookup))
-        .await
-        .map_err(ApiError::internal)??;
+    let found = on_store(&app, move |store| store.board_of_join_code(&code)).await?;
     let now = app.config.clock.now_ms();
     let Some((board, join_code)) = found.filter(|(_, c)| c.expires_ms > now) else {
         return Err(refused());
     };
     let record = app.board(&board).await?.ok_or_else(refused)?;
     let token = random_token();
-    let (store, id, hash, max) = (
-        app.store.clone(),
+    let (id, hash, max) = (
         board.clone(),
         sha256(&token),
         app.config.limits.max_code_credentials_per_board,
     );
-    let minted = tokio::task::spawn_blocking(move || {
+    let minted = on_store(&app, move |store| {
         store.add_code_credential(&id, hash, &join_code.code, now, max)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     if !minted {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -301,12 +301,21 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         }
     };
 
+    // Locks or unlocks an idea (the facilitator's `L`, and the idea menu's entry).
+    let toggle_lock = {
+        let session = session.clone();
+        move |id: String| {
+            let locked = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.locked));
+            session.edit(|roots, txn| roots.set_locked(txn, &roots.nodes, &id, !locked));
+        }
+    };
     let on_keydown = {
         let session = session.clone();
         let apply_text = apply_text.clone();
         let add_node = add_node.clone();
         let toggle_collapse = toggle_collapse.clone();
         let remove = remove.clone();
+        let toggle_lock = toggle_lock.clone();
         move |ev: KeyboardEvent| {
             if editing.get_untracked().is_some() {
                 return;
@@ -361,11 +370,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     true
                 }
                 "l" | "L" if facilitator && !ctrl && !ev.alt_key() => {
-                    let locked =
-                        nodes.with_untracked(|n| n.iter().any(|n| n.id == current && n.locked));
-                    session.edit(|roots, txn| {
-                        roots.set_locked(txn, &roots.nodes, &current, !locked);
-                    });
+                    toggle_lock(current.clone());
                     true
                 }
                 _ if !ctrl && !ev.alt_key() && key.chars().count() == 1 => {
@@ -699,13 +704,6 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         }
     };
     let (undo_session, redo_session) = (session.clone(), session.clone());
-    let toggle_lock = {
-        let session = session.clone();
-        move |id: String| {
-            let locked = nodes.with_untracked(|n| n.iter().any(|n| n.id == id && n.locked));
-            session.edit(|roots, txn| roots.set_locked(txn, &roots.nodes, &id, !locked));
-        }
-    };
     // An idea's menu, opened by a long press (or a right click): what a keyboard does with
     // Tab, Enter, F2, Delete and L, for a finger.
     let node_menu = {
