@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/boards/{id}/join-code/qr.svg", get(crate::join::qr_svg))
         .route("/join", post(crate::join::join))
+        .route("/time", get(crate::meeting::time))
+        .route("/boards/{id}/timer", post(crate::meeting::timer))
         .route("/boards/{id}/export", get(api::export_board))
         .route("/boards/{id}/contributions", get(trace::contributions))
         .route("/boards/{id}/history", get(trace::history))

@@ -11,6 +11,7 @@ pub mod import;
 pub mod join;
 pub mod journal;
 pub mod limit;
+pub mod meeting;
 pub mod pressure;
 pub mod restore;
 pub mod room;

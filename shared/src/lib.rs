@@ -12,6 +12,7 @@ pub mod portfolio;
 pub mod protocol;
 pub mod template;
 pub mod text;
+pub mod timer;
 pub mod trace;
 pub mod wire;
 

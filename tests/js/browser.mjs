@@ -935,6 +935,64 @@ const scenarios = {
     return { before, afterPinch }
   },
 
+  // The meeting's timer: the facilitator starts it, and three screens whose clocks disagree
+  // with the server's (one 47 s ahead, one 23 s behind) show the same remaining time, paused,
+  // resumed, after one reloads (a reconnection), extended; a stock Yjs client reads it in
+  // meta.timer; stopped, it goes from every screen.
+  async timer (browser) {
+    const board = await createBoard('diagnosis', 'Atelier mobilités')
+    const skewed = async (name, skewMs) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+      await context.addInitScript((ms) => { const real = Date.now.bind(Date); Date.now = () => real() + ms }, skewMs)
+      return joinIn(context, board.links.editor, name)
+    }
+    const facilitator = await joinIn(await browser.newContext({ viewport: { width: 1280, height: 800 } }), board.links.facilitator, 'Animatrice')
+    const ahead = await skewed('Lina', 47000)
+    const behind = await skewed('Marc', -23000)
+    const pages = [facilitator, ahead, behind]
+    const shown = () => Promise.all(pages.map((p) => p.$eval('.timer-clock', (e) => ({ ms: Number(e.dataset.remainingMs), text: e.textContent }), null).catch(() => null)))
+    // The remaining time on every page, read at once; `settled` must hold on all of them.
+    const agree = async (what, settled) => {
+      let last
+      await until(async () => {
+        last = await shown()
+        if (last.some((x) => !x || !settled(x))) return false
+        const ms = last.map((x) => x.ms)
+        return Math.max(...ms) - Math.min(...ms) <= 1000
+      }, `${what}: the three screens to agree within a second (${JSON.stringify(last)})`)
+      return last
+    }
+    await facilitator.click('[data-action=timer-setup]')
+    await facilitator.fill('[data-action=timer-minutes]', '3')
+    await facilitator.click('[data-action=timer-start]')
+    const started = await agree('started', (x) => x.ms > 170000 && x.ms <= 180000)
+    await facilitator.screenshot({ path: `${shots}/timer-facilitator.png` })
+    await ahead.screenshot({ path: `${shots}/timer-participant.png` })
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
+    await until(() => provider.synced && doc.getMap('meta').get('timer'), 'the timer in the Node client')
+    const inDocument = doc.getMap('meta').get('timer')
+    provider.destroy()
+
+    await facilitator.click('[data-action=timer-pause]')
+    await until(async () => (await Promise.all(pages.map((p) => p.$eval('.meeting-timer', (e) => e.dataset.state)))).every((s) => s === 'paused'), 'every screen paused')
+    const paused = await agree('paused', () => true)
+    await facilitator.click('[data-action=timer-resume]')
+    await until(async () => (await Promise.all(pages.map((p) => p.$eval('.meeting-timer', (e) => e.dataset.state)))).every((s) => s === 'running'), 'every screen running again')
+    // One reloads (its connection goes and comes back, its clock estimated again).
+    await behind.reload()
+    await behind.waitForSelector('[data-synced=true]')
+    const afterReload = await agree('after a reload', () => true)
+    await facilitator.click('[data-action=timer-extend]')
+    const extended = await agree('extended', (x) => x.ms > afterReload[0].ms + 50000)
+    // Only the facilitator runs the timer.
+    const refused = await fetch(`${base}/api/boards/${board.id}/timer`, {
+      method: 'POST', headers: { authorization: `Bearer ${board.tokens.editor}`, 'content-type': 'application/json' }, body: '{"action":"stop"}'
+    })
+    await facilitator.click('[data-action=timer-stop]')
+    await until(async () => (await shown()).every((x) => x === null), 'the timer gone from every screen')
+    return { started, paused, afterReload, extended, inDocument, editorStop: refused.status }
+  },
+
   // The presenter view on a 1920 × 1080 projector, opened with the viewer link: the map
   // large enough to read from the back of the room, no editing tools, and on demand the join
   // code with a QR code that a phone's camera reads as the join link.

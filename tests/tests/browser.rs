@@ -486,3 +486,35 @@ async fn an_idea_added_offline_survives_a_reload_without_network_and_reaches_the
         "the page reloaded offline shows the idea from the device's copy: {shown:?}"
     );
 }
+
+#[tokio::test]
+async fn the_timer_shows_the_same_time_on_every_screen_whatever_their_clocks() {
+    let Some(result) = run("timer").await else {
+        return;
+    };
+    let remaining = |key: &str| -> Vec<i64> {
+        result[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["ms"].as_i64().unwrap())
+            .collect()
+    };
+    // The scenario waits (with a deadline) until the three screens agree within a second;
+    // here, what they agreed on.
+    let paused = remaining("paused");
+    assert!(
+        paused.iter().all(|ms| *ms == paused[0]),
+        "a paused timer shows one time everywhere: {paused:?}"
+    );
+    let (after_reload, extended) = (remaining("afterReload"), remaining("extended"));
+    assert!(
+        extended[0] >= after_reload[0] + 50_000,
+        "+1 min adds a minute: {after_reload:?} then {extended:?}"
+    );
+    let timer = &result["inDocument"];
+    assert_eq!(timer["durationMs"], 180_000, "meta.timer: {timer}");
+    assert!(timer["startedAtMs"].as_f64().unwrap() > 1.7e12, "{timer}");
+    assert_eq!(timer["sound"], true, "{timer}");
+    assert_eq!(result["editorStop"], 403, "only the facilitator runs it");
+}

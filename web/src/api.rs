@@ -450,6 +450,27 @@ pub async fn join_qr_svg(id: &str, token: &str) -> Result<String, String> {
     .await
 }
 
+/// The server's clock, in milliseconds since the Unix epoch.
+pub async fn server_time() -> Result<f64, String> {
+    let text = fetch_text("GET", "/api/time", None, None).await?;
+    Json::parse(&text)
+        .and_then(|j| j.get("nowMs").num())
+        .ok_or_else(|| "unexpected answer from the server".to_owned())
+}
+
+/// Starts, pauses, resumes, extends or stops the board's timer (facilitator); `body` is the
+/// request of `POST /api/boards/{id}/timer`. Every page sees the result in the document.
+pub async fn timer(id: &str, token: &str, body: &str) -> Result<(), String> {
+    fetch_text(
+        "POST",
+        &format!("/api/boards/{id}/timer"),
+        Some(body),
+        Some(token),
+    )
+    .await
+    .map(drop)
+}
+
 pub async fn board_info(id: &str, token: &str) -> Result<BoardInfo, String> {
     fetch_json("GET", &format!("/api/boards/{id}"), None, Some(token)).await
 }

@@ -184,6 +184,7 @@ fn BoardView(
     let (story_board, story_token) = (board_id.clone(), token.clone());
     let show_story = RwSignal::new(false);
     let (code_board, code_token) = (board_id.clone(), token.clone());
+    let (timer_board, timer_token) = (board_id.clone(), token.clone());
     let show_code = RwSignal::new(false);
     let drawer_open = RwSignal::new(false);
     // The presenter view, for the projector: opened from the header, or by a link whose query
@@ -312,6 +313,7 @@ fn BoardView(
                 {facilitator.then(|| view! { <button type="button" class="rename" on:click=rename>{i18n.live(Key::Rename)}</button> })}
                 {(!can_edit).then(|| view! { <span class="badge readonly">{i18n.live(Key::ReadOnly)}</span> })}
                 <span class=status_class role="status" data-status=move || status.get().name() data-synced=move || synced.get().to_string()>{status_text}</span>
+                <crate::timer::MeetingTimer timer=session.signals.timer status board_id=timer_board token=timer_token facilitator />
                 <button type="button" class="present-toggle" data-action="present" aria-pressed=move || presenting.get().to_string() on:click=toggle_presenting>
                     {move || i18n.t(if presenting.get() { Key::StopPresenting } else { Key::PresentBoard })}
                 </button>

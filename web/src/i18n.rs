@@ -254,6 +254,17 @@ keys! {
     RenewCode => "Nouveau code", "New code";
     DisableCode => "Désactiver le code", "Turn the code off";
     RevokeCodeAccess => "Retirer l'accès donné par code", "Revoke access given by code";
+    Timer => "Minuteur", "Timer";
+    TimerMinutes => "Minutes", "Minutes";
+    TimerSound => "Son doux à la fin", "Soft sound at the end";
+    TimerStart => "Lancer", "Start";
+    TimerPause => "Pause", "Pause";
+    TimerResume => "Reprendre", "Resume";
+    TimerExtend => "+1 min", "+1 min";
+    TimerStop => "Arrêter le minuteur", "Stop the timer";
+    TimerLeft => "Temps restant", "Time left";
+    TimerPaused => "en pause", "paused";
+    TimerEnded => "Temps écoulé", "Time is up";
     ConfirmRevokeCodeAccess => "Déconnecter tous les participants entrés avec un code ? Ils devront rejoindre avec le nouveau code.", "Disconnect everyone who came in with a code? They will have to join with the new code.";
 }
 

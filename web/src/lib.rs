@@ -15,6 +15,7 @@ mod local;
 mod mindmap;
 mod portfolio;
 mod session;
+mod timer;
 
 use leptos::prelude::*;
 use shared::Lang;

@@ -89,6 +89,8 @@ pub struct Signals {
     pub participants: RwSignal<BTreeMap<String, Participant>>,
     /// The document's `meta.title` (the facilitator may rename the board).
     pub title: RwSignal<String>,
+    /// The meeting's timer, `meta.timer` (written by the server).
+    pub timer: RwSignal<Option<shared::timer::Timer>>,
     pub peers: RwSignal<Vec<Peer>>,
 }
 
@@ -165,6 +167,7 @@ impl Session {
             projects: RwSignal::new(Vec::new()),
             participants: RwSignal::new(BTreeMap::new()),
             title: RwSignal::new(String::new()),
+            timer: RwSignal::new(None),
             peers: RwSignal::new(Vec::new()),
         };
         let session = Rc::new(Session {
@@ -543,6 +546,7 @@ impl Session {
             BoardKind::Portfolio => set_if_changed(s.projects, self.roots.projects(&txn)),
         }
         set_if_changed(s.title, self.roots.meta(&txn).title);
+        set_if_changed(s.timer, shared::timer::Timer::read(&self.roots, &txn));
         let participants = self.roots.participants(&txn);
         if self
             .signals

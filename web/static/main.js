@@ -27,6 +27,28 @@ window.nouageDownload = async (url, token, filename) => {
   setTimeout(() => URL.revokeObjectURL(href), 10_000);
 };
 
+// The timer's end: two soft notes (Web Audio, nothing downloaded). A page the person never
+// touched may not play sound (the browser's autoplay rule): then nothing is heard.
+window.nouageChime = () => {
+  try {
+    const audio = new AudioContext();
+    [[660, 0], [880, 0.35]].forEach(([hz, at]) => {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, audio.currentTime + at);
+      gain.gain.exponentialRampToValueAtTime(0.08, audio.currentTime + at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + at + 0.9);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(audio.currentTime + at);
+      tone.stop(audio.currentTime + at + 1);
+    });
+    setTimeout(() => audio.close(), 2000);
+  } catch {
+    // No Web Audio: the timer's "time is up" is shown, not heard.
+  }
+};
+
 // Fetches an export (the board as it was, for the history panel) with the token in a header
 // and returns a blob: URL for an <img>; the previous one is released.
 let pastUrl = null;

@@ -1,0 +1,148 @@
+//! Meeting tools (issue 22) over the API and the document: the shared timer the facilitator
+//! runs, counted in the server's clock.
+
+use nouage_tests::{TempDir, TestServer, YClient, create_board, http};
+use serde_json::{Value, json};
+use yrs::{Any, Map, Out, Transact};
+
+async fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
+    let response = http()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// `meta.timer` as a client of the board reads it.
+fn timer_in(client: &YClient) -> Option<std::collections::HashMap<String, Any>> {
+    let doc = client.doc();
+    let meta = doc.get_or_insert_map("meta");
+    match meta.get(&doc.transact(), "timer") {
+        Some(Out::Any(Any::Map(map))) => Some((*map).clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_facilitator_runs_the_timer_in_the_servers_clock_and_every_client_reads_it() {
+    let dir = TempDir::new();
+    let mut clock = None;
+    let server = TestServer::start_with(dir.path(), |config| clock = Some(config.clock.clone()))
+        .await;
+    let clock = clock.unwrap();
+    // The server's clock an hour ahead of this machine's: what clients must count from.
+    clock.advance(3_600_000);
+    let time: Value = http()
+        .get(format!("{}/api/time", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let local_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let server_ms = time["nowMs"].as_i64().unwrap();
+    assert!(
+        (server_ms - local_ms - 3_600_000).abs() < 5_000,
+        "/api/time answers the server's clock: {server_ms} vs {local_ms}"
+    );
+
+    let board = create_board(&server.base, "mindmap", "Comité").await;
+    let url = format!("{}/api/boards/{}/timer", server.base, board.id);
+    let client = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+
+    let (status, answer) = post(
+        &url,
+        &board.editor,
+        json!({"action": "start", "durationMs": 300_000}),
+    )
+    .await;
+    assert_eq!(status, 403, "an editor cannot run the timer: {answer}");
+    let (status, answer) = post(&url, &board.facilitator, json!({"action": "pause"})).await;
+    assert_eq!(status, 409, "no timer to pause yet: {answer}");
+    let (status, answer) = post(
+        &url,
+        &board.facilitator,
+        json!({"action": "start", "durationMs": 90_000_000}),
+    )
+    .await;
+    assert_eq!(status, 400, "longer than a day: {answer}");
+    assert!(answer["error"].as_str().unwrap().contains("durationMs"));
+
+    let (status, started) = post(
+        &url,
+        &board.facilitator,
+        json!({"action": "start", "durationMs": 300_000, "sound": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let started_at = started["timer"]["startedAtMs"].as_i64().unwrap();
+    assert!(
+        (started_at - server_ms).abs() < 5_000,
+        "started in the server's clock: {started}"
+    );
+    assert_eq!(started["timer"]["remainingMs"], 300_000);
+    client
+        .wait_until(|doc| {
+            let meta = doc.get_or_insert_map("meta");
+            meta.get(&doc.transact(), "timer").is_some()
+        })
+        .await
+        .unwrap();
+    let timer = timer_in(&client).unwrap();
+    assert_eq!(timer["startedAtMs"], Any::Number((started_at).into()));
+    assert_eq!(timer["durationMs"], Any::Number(300_000_i64.into()));
+    assert_eq!(timer["pausedAtMs"], Any::Null);
+    assert_eq!(timer["sound"], Any::Bool(true));
+
+    // Paused a minute in, it keeps the four minutes left however long the pause lasts.
+    clock.advance(60_000);
+    let (status, paused) = post(&url, &board.facilitator, json!({"action": "pause"})).await;
+    assert_eq!(status, 200, "{paused}");
+    let left = paused["timer"]["remainingMs"].as_i64().unwrap();
+    assert!((239_000..=240_000).contains(&left), "{paused}");
+    let (status, _) = post(&url, &board.facilitator, json!({"action": "pause"})).await;
+    assert_eq!(status, 409, "already paused");
+    clock.advance(600_000);
+    let (status, resumed) = post(&url, &board.facilitator, json!({"action": "resume"})).await;
+    assert_eq!(status, 200, "{resumed}");
+    let after_pause = resumed["timer"]["remainingMs"].as_i64().unwrap();
+    assert!(
+        (left - 1_000..=left).contains(&after_pause),
+        "{left} {resumed}"
+    );
+    let (status, extended) = post(
+        &url,
+        &board.facilitator,
+        json!({"action": "extend", "byMs": 60_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{extended}");
+    assert!(extended["timer"]["remainingMs"].as_i64().unwrap() >= after_pause + 59_000);
+
+    let (status, stopped) = post(&url, &board.facilitator, json!({"action": "stop"})).await;
+    assert_eq!((status, &stopped["timer"]), (200, &Value::Null));
+    client
+        .wait_until(|doc| {
+            let meta = doc.get_or_insert_map("meta");
+            meta.get(&doc.transact(), "timer").is_none()
+        })
+        .await
+        .unwrap();
+    let (status, _) = post(&url, &board.facilitator, json!({"action": "stop"})).await;
+    assert_eq!(status, 409, "nothing left to stop");
+    let (status, answer) = post(&url, &board.facilitator, json!({"action": "rewind"})).await;
+    assert_eq!(status, 400, "{answer}");
+    server.stop().await;
+}
