@@ -18,8 +18,8 @@ use shared::timer::{Timer, TimerAction, TimerRefusal};
 use crate::api::{ApiError, authorize, json_body};
 use crate::app::AppState;
 use crate::room::JoinError;
-use crate::tokens::Role;
 use crate::store::Actor;
+use crate::tokens::Role;
 
 /// `GET /api/time`: the server's clock in milliseconds since the Unix epoch. Small and never
 /// cached: a client asks a few times and keeps the answer of the shortest round trip.
@@ -89,7 +89,9 @@ pub async fn timer(
     };
     // The edit reads the timer the document holds when the room applies it, and leaves here
     // what it decided (the room may run it again if it met an unloading room).
-    let outcome = Arc::new(Mutex::new(None::<Result<(Option<Timer>, i64), TimerRefusal>>));
+    let outcome = Arc::new(Mutex::new(
+        None::<Result<(Option<Timer>, i64), TimerRefusal>>,
+    ));
     let (seen, clock) = (outcome.clone(), app.config.clock.clone());
     let edit = app
         .rooms

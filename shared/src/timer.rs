@@ -107,9 +107,7 @@ impl Timer {
                     ..t
                 }))
             }
-            (TimerAction::Extend { .. }, None) => {
-                Err(TimerRefusal::Conflict("no timer to extend"))
-            }
+            (TimerAction::Extend { .. }, None) => Err(TimerRefusal::Conflict("no timer to extend")),
             (TimerAction::Stop, Some(_)) => Ok(None),
             (TimerAction::Stop, None) => Err(TimerRefusal::Conflict("no timer to stop")),
         }
@@ -140,11 +138,15 @@ impl Timer {
             return;
         };
         let mut map = HashMap::new();
-        map.insert("startedAtMs".to_owned(), Any::Number(t.started_at_ms.into()));
+        map.insert(
+            "startedAtMs".to_owned(),
+            Any::Number(t.started_at_ms.into()),
+        );
         map.insert("durationMs".to_owned(), Any::Number(t.duration_ms.into()));
         map.insert(
             "pausedAtMs".to_owned(),
-            t.paused_at_ms.map_or(Any::Null, |ms| Any::Number(ms.into())),
+            t.paused_at_ms
+                .map_or(Any::Null, |ms| Any::Number(ms.into())),
         );
         map.insert("sound".to_owned(), Any::Bool(t.sound));
         roots.meta.insert(txn, META_TIMER, Any::Map(Arc::new(map)));

@@ -931,8 +931,40 @@ const scenarios = {
     await phone.selectOption('[data-section=s1] .note select[data-action=move-to]', 's2')
     await until(() => [...notes.values()].some((n) => n.get('text')?.toString() === 'Plus de bus le dimanche' && n.get('section') === 's2'), 'the note moved to s2 in the Node client')
     await phone.waitForSelector('[data-section=s2] .note')
+    // A finger held on a note shows its tools instead of the browser's menu.
+    await phone.tap('[data-section=s1] [data-action=add-note]')
+    await phone.waitForSelector('.note-editor:focus')
+    await phone.keyboard.type('Un marché le samedi')
+    await phone.keyboard.press('Enter')
+    const held = await phone.$eval('[data-section=s1] .note .note-text', (e) => { const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })
+    await touch('touchStart', [held])
+    await phone.waitForSelector('[data-section=s1] .note:focus')
+    await touch('touchEnd', [])
+    const noteToolsShown = await phone.$eval('[data-section=s1] .note [data-action=move]', (e) => getComputedStyle(e).visibility)
     c.provider.destroy()
-    return { before, afterPinch }
+
+    // The portfolio: a project added and named with the finger, its stage changed from its
+    // panel, which a finger held on the card opens too.
+    const portfolio = await createBoard('portfolio', 'Projets au doigt')
+    const p = yjsClient(portfolio.id, portfolio.tokens.editor, 'node-pid')
+    await until(() => p.provider.synced, 'the Node client to sync')
+    await phone.goto(portfolio.links.editor)
+    await phone.waitForSelector('[data-synced=true]')
+    await phone.tap('[data-action=add-project]')
+    await phone.waitForSelector('.project-panel input[name=title]')
+    await phone.fill('.project-panel input[name=title]', 'Navette des marchés')
+    await phone.selectOption('.project-panel select[name=stage]', 'cofund')
+    await phone.tap('.project-panel .close')
+    const projects = p.doc.getMap('projects')
+    await until(() => [...projects.values()].some((x) => x.get('title')?.toString() === 'Navette des marchés' && x.get('stage') === 'cofund'), 'the project and its stage in the Node client')
+    await phone.waitForSelector('[data-stage=cofund] .card-project')
+    const card = await phone.$eval('[data-stage=cofund] .card-project', (e) => { e.scrollIntoView(); const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })
+    await touch('touchStart', [card])
+    await phone.waitForSelector('.project-panel select[name=stage]')
+    await touch('touchEnd', [])
+    await phone.screenshot({ path: `${shots}/touch-portfolio-panel.png` })
+    p.provider.destroy()
+    return { before, afterPinch, noteToolsShown }
   },
 
   // The meeting's timer: the facilitator starts it, and three screens whose clocks disagree

@@ -439,6 +439,10 @@ async fn fingers_zoom_the_map_add_ideas_from_a_long_press_and_vote_with_taps() {
         after > before * 1.5,
         "spreading two fingers zooms in: scale {before} then {after}"
     );
+    assert_eq!(
+        result["noteToolsShown"], "visible",
+        "a finger held on a note shows its tools: {result}"
+    );
 }
 
 #[tokio::test]

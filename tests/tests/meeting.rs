@@ -33,8 +33,8 @@ fn timer_in(client: &YClient) -> Option<std::collections::HashMap<String, Any>> 
 async fn the_facilitator_runs_the_timer_in_the_servers_clock_and_every_client_reads_it() {
     let dir = TempDir::new();
     let mut clock = None;
-    let server = TestServer::start_with(dir.path(), |config| clock = Some(config.clock.clone()))
-        .await;
+    let server =
+        TestServer::start_with(dir.path(), |config| clock = Some(config.clock.clone())).await;
     let clock = clock.unwrap();
     // The server's clock an hour ahead of this machine's: what clients must count from.
     clock.advance(3_600_000);

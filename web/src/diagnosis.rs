@@ -519,6 +519,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     // list. Opened by a click, never by the focus, so no note moves under a pointer about to
     // click (the list is drawn for the note that asked only: 500 notes carry no list).
     let moving = RwSignal::new(false);
+    let press = crate::keyed::LongPress::new();
     let move_to = move |ev| {
         let to = event_target_value(&ev);
         if !to.is_empty() {
@@ -551,6 +552,15 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 }
             }
             on:keydown=on_key
+            on:pointerdown=move |ev: web_sys::PointerEvent| {
+                // A finger held on the note shows the note's tools.
+                let note = ev.current_target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(t).ok());
+                press.start(&ev, move || if let Some(note) = note { let _ = note.focus(); });
+            }
+            on:pointermove=move |ev| press.moved(&ev)
+            on:pointerup=move |_| press.cancel()
+            on:pointercancel=move |_| press.cancel()
+            on:contextmenu=move |ev: web_sys::MouseEvent| if crate::keyed::by_finger(&ev) { ev.prevent_default() }
             aria-label=label>
             {body}
             <div class="note-meta">

@@ -80,3 +80,69 @@ impl<T: Keyed> Cards<T> {
         signal.read_only().into()
     }
 }
+
+/// A finger held still on an element for [`LONG_PRESS_MS`] (a long press): what a right click
+/// does with a mouse. Browsers differ (iOS fires no context menu on a long press), so the app
+/// times it itself from pointer events.
+#[derive(Clone, Copy)]
+pub struct LongPress {
+    pending: StoredValue<Option<TimeoutHandle>, LocalStorage>,
+    at: StoredValue<(i32, i32)>,
+}
+
+/// How long a finger is held for a long press.
+pub const LONG_PRESS_MS: u64 = 500;
+/// A finger moving farther than this (CSS px) scrolls or drags: no long press.
+const LONG_PRESS_SLOP_PX: i32 = 10;
+
+impl LongPress {
+    pub fn new() -> Self {
+        LongPress {
+            pending: StoredValue::new_local(None),
+            at: StoredValue::new((0, 0)),
+        }
+    }
+
+    /// A finger touched down: `fire` runs if it stays there long enough. Mice and pens are
+    /// left alone.
+    pub fn start(self, ev: &web_sys::PointerEvent, fire: impl FnOnce() + 'static) {
+        self.cancel();
+        if ev.pointer_type() != "touch" || !ev.is_primary() {
+            return;
+        }
+        self.at.set_value((ev.client_x(), ev.client_y()));
+        let pending = self.pending;
+        let handle = set_timeout_with_handle(
+            move || {
+                pending.set_value(None);
+                fire();
+            },
+            std::time::Duration::from_millis(LONG_PRESS_MS),
+        );
+        self.pending.set_value(handle.ok());
+    }
+
+    /// The finger moved: past the slop, it is not a long press.
+    pub fn moved(self, ev: &web_sys::PointerEvent) {
+        let (x, y) = self.at.get_value();
+        if (ev.client_x() - x).abs().max((ev.client_y() - y).abs()) > LONG_PRESS_SLOP_PX {
+            self.cancel();
+        }
+    }
+
+    /// The finger lifted, or the browser took the gesture over.
+    pub fn cancel(self) {
+        if let Some(handle) = self.pending.try_update_value(Option::take).flatten() {
+            handle.clear();
+        }
+    }
+}
+
+/// Whether a context menu event comes from a finger held on the screen (a long press), not
+/// from a mouse's right button or the keyboard's menu key: the app's own long press handles
+/// it, so the browser's menu and text selection stay away.
+pub fn by_finger(ev: &web_sys::MouseEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.dyn_ref::<web_sys::PointerEvent>()
+        .is_some_and(|p| p.pointer_type() == "touch")
+}

@@ -15,6 +15,7 @@ use web_sys::{KeyboardEvent, PointerEvent, WheelEvent};
 use yrs::{Map, MapRef, Out, TransactionMut};
 
 use crate::i18n::{Key, use_i18n};
+use crate::keyed::LONG_PRESS_MS;
 use crate::session::{Session, who};
 
 const ZOOM_MIN: f64 = 0.2;
@@ -22,8 +23,6 @@ const ZOOM_MAX: f64 = 3.0;
 const FIT_MARGIN_PX: f64 = 40.0;
 /// A press that moves less than this is a click, not a drag.
 const DRAG_THRESHOLD_PX: f64 = 5.0;
-/// A finger held this long on an idea, without moving, opens the idea's menu.
-const LONG_PRESS_MS: u64 = 500;
 /// The smallest zoom of the presenter view: 14 px ideas show at 28 px.
 const PRESENTER_SCALE_MIN: f64 = 2.0;
 /// The idea menu's size at most (CSS px), to keep it inside the viewport.

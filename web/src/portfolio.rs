@@ -292,6 +292,7 @@ fn ProjectCard(
     let field = move |pick: fn(&Project) -> String| {
         move || Some(project.with(pick)).filter(|v| !v.is_empty())
     };
+    let press = crate::keyed::LongPress::new();
     view! {
         <li class="card-project" data-project=id.get_value() tabindex="0" data-author=move || project.with(|p| p.author.clone())
             title=crate::history::trace_title(id.get_value(), String::new())
@@ -302,6 +303,14 @@ fn ProjectCard(
                 }
             }
             on:click=move |_| open.set(Some(id.get_value()))
+            on:pointerdown=move |ev: web_sys::PointerEvent| {
+                // A finger held on the card opens the project's panel, where its stage changes.
+                press.start(&ev, move || open.set(Some(id.get_value())));
+            }
+            on:pointermove=move |ev| press.moved(&ev)
+            on:pointerup=move |_| press.cancel()
+            on:pointercancel=move |_| press.cancel()
+            on:contextmenu=move |ev: web_sys::MouseEvent| if crate::keyed::by_finger(&ev) { ev.prevent_default() }
             on:keydown=on_key>
             <strong class="project-title">{move || project.with(|p| p.title.clone())}{move || project.with(|p| p.locked).then_some(" 🔒")}</strong>
             {move || field(|p| p.lead.clone())().map(|lead| view! { <span class="lead">{i18n.live(Key::Lead)}" : "{lead}</span> })}

@@ -104,8 +104,7 @@ pub fn MeetingTimer(
     let (board_id, token) = (StoredValue::new(board_id), StoredValue::new(token));
     let send = move |body: String| {
         leptos::task::spawn_local(async move {
-            let answer =
-                api::timer(&board_id.get_value(), &token.get_value(), &body).await;
+            let answer = api::timer(&board_id.get_value(), &token.get_value(), &body).await;
             error.set(answer.err());
         });
     };
