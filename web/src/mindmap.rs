@@ -1012,16 +1012,18 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         )
     };
     let active_descendant = move || selected.get().map(|id| format!("node-{id}"));
+    // A tool's key, beside its name; hidden on touch screens, which have no such key.
+    let key_hint = move |key: Key| view! { <span class="key-hint">" ("<kbd>{i18n.live(key)}</kbd>")"</span> };
 
     view! {
         <div class="mindmap">
             <div class="toolbar" role="toolbar" aria-label=i18n.live(Key::MapLabel)>
                 {can_edit.then(|| view! {
-                    <button on:click=add_child_button>{i18n.live(Key::AddChild)}</button>
-                    <button on:click=add_sibling_button>{i18n.live(Key::AddSibling)}</button>
-                    <button on:click=delete_button>{i18n.live(Key::DeleteNode)}</button>
-                    <button on:click=move |_| undo_session.undo()>{i18n.live(Key::Undo)}</button>
-                    <button on:click=move |_| redo_session.redo()>{i18n.live(Key::Redo)}</button>
+                    <button on:click=add_child_button>{i18n.live(Key::AddChild)}{key_hint(Key::AddChildKey)}</button>
+                    <button on:click=add_sibling_button>{i18n.live(Key::AddSibling)}{key_hint(Key::AddSiblingKey)}</button>
+                    <button on:click=delete_button>{i18n.live(Key::DeleteNode)}{key_hint(Key::DeleteNodeKey)}</button>
+                    <button on:click=move |_| undo_session.undo()>{i18n.live(Key::Undo)}{key_hint(Key::UndoKey)}</button>
+                    <button on:click=move |_| redo_session.redo()>{i18n.live(Key::Redo)}{key_hint(Key::RedoKey)}</button>
                 })}
                 <button on:click=zoom_button(1.25) aria-label=i18n.live(Key::ZoomIn)>"+"</button>
                 <button on:click=zoom_button(0.8) aria-label=i18n.live(Key::ZoomOut)>"−"</button>
