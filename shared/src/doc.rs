@@ -111,6 +111,8 @@ pub struct Roots {
     pub links: MapRef,
     pub voting: MapRef,
     pub projects: MapRef,
+    /// Reactions on nodes, notes and projects (see `reactions`).
+    pub reactions: MapRef,
 }
 
 impl Roots {
@@ -124,6 +126,7 @@ impl Roots {
             links: doc.get_or_insert_map(ROOT_LINKS),
             voting: doc.get_or_insert_map(ROOT_VOTING),
             projects: doc.get_or_insert_map(ROOT_PROJECTS),
+            reactions: doc.get_or_insert_map(crate::reactions::ROOT_REACTIONS),
         }
     }
 

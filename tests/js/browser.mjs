@@ -1025,6 +1025,50 @@ const scenarios = {
     return { started, paused, afterReload, extended, inDocument, editorStop: refused.status }
   },
 
+  // Reactions on a note: three participants react, each counted once per reaction; one takes
+  // a reaction back; the counts are live on every page, survive a reload, and reach the CSV.
+  async reactions (browser) {
+    const board = await createBoard('diagnosis', 'Atelier habitat')
+    const pages = []
+    for (const [link, name] of [[board.links.facilitator, 'Animatrice'], [board.links.editor, 'Lina'], [board.links.editor, 'Marc']]) {
+      pages.push(await joinIn(await browser.newContext({ viewport: { width: 1280, height: 800 } }), link, name))
+    }
+    const [facilitator, lina, marc] = pages
+    await addNote(facilitator, 's1', 'Des logements pour les saisonniers')
+    const note = '[data-section=s1] .note'
+    const react = async (page, emoji) => {
+      await page.waitForSelector(`${note} [data-action=react]`)
+      if (!(await page.$(`${note} .reaction-picker`))) await page.click(`${note} [data-action=react]`)
+      await page.click(`${note} .reaction-picker [data-reaction="${emoji}"]`)
+    }
+    await react(lina, '👍')
+    await react(lina, '💡')
+    await react(marc, '👍')
+    await react(facilitator, '👍')
+    // Marc presses 👍 twice more in the picker: taken back, then given again, counted once.
+    await react(marc, '👍')
+    await react(marc, '👍')
+    const counts = (page) => page.$$eval(`${note} .reactions .reaction`, (els) => Object.fromEntries(els.map((e) => [e.dataset.reaction, [Number(e.querySelector('.count')?.textContent ?? 0), e.getAttribute('aria-pressed')]])))
+    const everywhere = async (expected, what) => {
+      let last
+      await until(async () => {
+        last = await Promise.all(pages.map(async (p) => Object.fromEntries(Object.entries(await counts(p)).map(([k, [n]]) => [k, n]))))
+        return last.every((c) => JSON.stringify(c) === JSON.stringify(expected))
+      }, `${what}: ${JSON.stringify(expected)} on every page (${JSON.stringify(last)})`)
+    }
+    await everywhere({ '👍': 3, '💡': 1 }, 'three thumbs, one idea')
+    // Lina takes her 👍 back by tapping it under the note.
+    await lina.click(`${note} .reactions [data-reaction="👍"]`)
+    await everywhere({ '👍': 2, '💡': 1 }, 'one thumb taken back')
+    await facilitator.screenshot({ path: `${shots}/reactions-canvas.png` })
+    await lina.reload()
+    await lina.waitForSelector('[data-synced=true]')
+    await lina.waitForSelector(`${note} .reactions`)
+    const afterReload = await counts(lina)
+    const csv = await (await fetch(`${base}/api/boards/${board.id}/export?format=csv`, { headers: { authorization: `Bearer ${board.tokens.viewer}` } })).text()
+    return { afterReload, marcsOwn: await counts(marc), csv }
+  },
+
   // The presenter view on a 1920 × 1080 projector, opened with the viewer link: the map
   // large enough to read from the back of the room, no editing tools, and on demand the join
   // code with a QR code that a phone's camera reads as the join link.

@@ -522,3 +522,26 @@ async fn the_timer_shows_the_same_time_on_every_screen_whatever_their_clocks() {
     assert_eq!(timer["sound"], true, "{timer}");
     assert_eq!(result["editorStop"], 403, "only the facilitator runs it");
 }
+
+#[tokio::test]
+async fn reactions_count_once_per_participant_live_and_after_a_reload() {
+    let Some(result) = run("reactions").await else {
+        return;
+    };
+    // The scenario waits (with deadlines) until every page shows 👍 3 💡 1, then 👍 2 💡 1.
+    let after_reload = &result["afterReload"];
+    assert_eq!(after_reload["👍"], json!([2, "false"]), "{result}");
+    assert_eq!(
+        after_reload["💡"],
+        json!([1, "true"]),
+        "Lina's own idea reaction, pressed after a reload: {result}"
+    );
+    assert_eq!(
+        result["marcsOwn"]["👍"],
+        json!([2, "true"]),
+        "Marc's, given, taken back and given again, counts once: {result}"
+    );
+    let csv = result["csv"].as_str().unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",reactions"), "{csv}");
+    assert!(csv.contains("👍 2 💡 1"), "{csv}");
+}

@@ -277,6 +277,12 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
     zoe.edit(|txn| {
         zoe_roots.set_vote(txn, "n1", "p-zoe", 2);
         zoe_roots.set_vote(txn, "n3", "p-zoe", 1);
+        // Reactions, in the documented shape: one of each per participant.
+        shared::reactions::toggle(&zoe_roots.reactions, txn, "n1", "p-zoe", "👍");
+        shared::reactions::toggle(&zoe_roots.reactions, txn, "n1", "p-zoe", "💡");
+    });
+    anne.edit(|txn| {
+        shared::reactions::toggle(&anne_roots.reactions, txn, "n1", "p-anne", "👍");
     });
     let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
         .await
@@ -289,6 +295,9 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
                 .values()
                 .sum::<i64>()
                 == 3
+                && shared::reactions::tallies(&viewer_roots.reactions, &doc.transact(), "")
+                    .get("n1")
+                    .is_some_and(|t| t.total() == 3)
         })
         .await
         .unwrap();
@@ -303,7 +312,8 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
             "author",
             "organisation",
             "votes",
-            "created"
+            "created",
+            "reactions"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -321,6 +331,15 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
     let n1 = row("Peu de transports le dimanche");
     assert_eq!((&n1[2], &n1[4]), ("Anne", "2"));
     assert!(n1[5].ends_with(" UTC"), "created: {}", &n1[5]);
+    assert_eq!(&n1[6], "👍 2 💡 1", "reactions of Anne and Zoé");
+    assert_eq!(&n3[6], "", "no reactions");
+    let markdown = export_text(&server, &board, "md").await;
+    assert!(
+        markdown.contains(
+            "Peu de transports le dimanche — Anne (Commune de Lodève) · 2 votes · 👍 2 💡 1"
+        ),
+        "{markdown}"
+    );
     assert_eq!(&n1[0], &n3[0], "both notes are in the first section");
 
     let (status, pdf) = export_bytes(&server.base, &board, "pdf").await;

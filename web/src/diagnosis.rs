@@ -520,6 +520,8 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     // click (the list is drawn for the note that asked only: 500 notes carry no list).
     let moving = RwSignal::new(false);
     let press = crate::keyed::LongPress::new();
+    // The five reactions, on demand (500 notes carry no picker).
+    let reacting = RwSignal::new(false);
     let move_to = move |ev| {
         let to = event_target_value(&ev);
         if !to.is_empty() {
@@ -569,6 +571,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 <span class="votes" data-total=move || if hidden() { "?".to_owned() } else { total().to_string() }>
                     {move || if hidden() { format!("● {}", mine()) } else { format!("● {}", total()) }}
                 </span>
+                <crate::reactions::ReactionSummary session=ctx.session element=id.get_value() />
             </div>
             <ul class="note-links">
                 {move || links().into_iter().map(|(link, other)| {
@@ -596,10 +599,15 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                         <button class="tiny" data-action="move" aria-expanded=move || moving.get().to_string() on:click=move |_| moving.update(|m| *m = !*m) aria-label=i18n.live(Key::MoveNoteTo)>"⇥"</button>
                         <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=i18n.live(Key::DeleteNote)>"✕"</button>
                     </Show>
+                    <button class="tiny" data-action="react" aria-expanded=move || reacting.get().to_string() on:click=move |_| reacting.update(|r| *r = !*r)
+                        aria-label=i18n.live(Key::React)>"☺"</button>
                     {facilitator.then(|| view! {
                         <button class="tiny" data-action="lock" aria-pressed=move || locked().to_string() on:click=toggle_lock
                             aria-label=move || i18n.t(if locked() { Key::Unlock } else { Key::Lock })>{move || if locked() { "🔓" } else { "🔒" }}</button>
                     })}
+                    <Show when=move || reacting.get()>
+                        <crate::reactions::ReactionPicker session=ctx.session element=id.get_value() />
+                    </Show>
                     <Show when=move || moving.get() && changeable()>
                         <select class="move-note" data-action="move-to" aria-label=i18n.live(Key::MoveNoteTo) on:change=move_to>
                             <option value="" selected>{i18n.live(Key::MoveNoteTo)}</option>

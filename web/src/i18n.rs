@@ -270,6 +270,12 @@ keys! {
     TimerLeft => "Temps restant", "Time left";
     TimerPaused => "en pause", "paused";
     TimerEnded => "Temps écoulé", "Time is up";
+    React => "Réagir", "React";
+    ReactionAgree => "D'accord", "Agree";
+    ReactionLove => "J'aime", "Love it";
+    ReactionQuestion => "Question", "Question";
+    ReactionWarning => "Point d'attention", "Watch out";
+    ReactionIdea => "Bonne idée", "Good idea";
     ConfirmRevokeCodeAccess => "Déconnecter tous les participants entrés avec un code ? Ils devront rejoindre avec le nouveau code.", "Disconnect everyone who came in with a code? They will have to join with the new code.";
 }
 

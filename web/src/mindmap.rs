@@ -27,7 +27,7 @@ const DRAG_THRESHOLD_PX: f64 = 5.0;
 const PRESENTER_SCALE_MIN: f64 = 2.0;
 /// The idea menu's size at most (CSS px), to keep it inside the viewport.
 const NODE_MENU_WIDTH_PX: f64 = 180.0;
-const NODE_MENU_HEIGHT_PX: f64 = 240.0;
+const NODE_MENU_HEIGHT_PX: f64 = 290.0;
 /// Two taps on the same idea within this time edit it.
 const DOUBLE_TAP_MS: f64 = 400.0;
 /// Where the node editor waits when nobody edits: in the page, focusable, out of sight.
@@ -75,7 +75,9 @@ enum Drop {
 #[component]
 pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     let i18n = use_i18n();
+    let shared_session = crate::session::session_ref(session.clone());
     let nodes = session.signals.nodes;
+    let reactions = session.signals.reactions;
     let peers = session.signals.peers;
     let participants = session.signals.participants;
     let layout_memo = Memo::new(move |_| nodes.with(|n| layout(n)));
@@ -763,6 +765,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                     {(changeable && id != CENTRAL_NODE_ID).then(|| view! {
                         <button role="menuitem" data-action="delete" on:click=move |ev| { menu.set(None); actions.with_value(|a| (a.2)(ev)) }>{i18n.live(Key::MenuDelete)}</button>
                     })}
+                    {can_edit.then(|| view! { <crate::reactions::ReactionPicker session=shared_session element=id.clone() /> })}
                     {(can_edit && facilitator).then(|| view! {
                         <button role="menuitem" data-action="lock" on:click=move |_| { menu.set(None); actions.with_value(|a| (a.4)(lock_id.clone())) }>
                             {i18n.live(if locked { Key::Unlock } else { Key::Lock })}
@@ -925,6 +928,17 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         let author_pid = move || s.with(|s| s.author.clone());
         let s = shown.clone();
         let level = move || s.with(|s| (s.placed.depth + 1).to_string());
+        // The reactions given, beside the idea (outside its box: the layout does not move).
+        let reacted = {
+            let id = id.clone();
+            Memo::new(move |_| {
+                reactions.with(|r| {
+                    r.get(&id)
+                        .filter(|t| !t.is_empty())
+                        .map(shared::reactions::Tally::summary)
+                })
+            })
+        };
         Some(view! {
             <div
                 class=class
@@ -946,6 +960,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 <span class="node-text">{text}</span>
                 {move || (hidden() > 0).then(|| view! { <span class="badge">{hidden()}</span> })}
                 {move || locked_mark().then(|| view! { <span class="lock" aria-hidden="true">"🔒"</span> })}
+                {move || reacted.get().map(|text| view! { <span class="node-reactions">{text}</span> })}
             </div>
         })
     };
@@ -1013,7 +1028,8 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     };
     let active_descendant = move || selected.get().map(|id| format!("node-{id}"));
     // A tool's key, beside its name; hidden on touch screens, which have no such key.
-    let key_hint = move |key: Key| view! { <span class="key-hint">" ("<kbd>{i18n.live(key)}</kbd>")"</span> };
+    let key_hint =
+        move |key: Key| view! { <span class="key-hint">" ("<kbd>{i18n.live(key)}</kbd>")"</span> };
 
     view! {
         <div class="mindmap">

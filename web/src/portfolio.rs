@@ -317,6 +317,7 @@ fn ProjectCard(
             {move || field(|p| p.status.clone())().map(|status| view! { <span class="status-tag">{status}</span> })}
             {move || field(|p| p.due_date.clone())().map(|due| view! { <span class="due">{due}</span> })}
             {move || field(|p| p.partners.join(", "))().map(|partners| view! { <span class="partners">{partners}</span> })}
+            <crate::reactions::ReactionSummary session element=id.get_value() />
         </li>
     }
 }
@@ -449,6 +450,7 @@ fn ProjectPanel(
             <Show when=exists>
                 <h2>{move || project.with(|p| p.title.clone())}</h2>
                 <p class="hint">{i18n.live(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author()))}</p>
+                <crate::reactions::ReactionPicker session element=id.get_value() />
                 <label>{i18n.live(Key::ProjectTitle)}
                     <input name="title" prop:value=move || project.with(|p| p.title.clone()) readonly=!can_edit on:input=text_field("title") />
                 </label>

@@ -91,6 +91,8 @@ pub struct Signals {
     pub title: RwSignal<String>,
     /// The meeting's timer, `meta.timer` (written by the server).
     pub timer: RwSignal<Option<shared::timer::Timer>>,
+    /// Each element's reactions, as this participant sees them (`mine`: their own).
+    pub reactions: RwSignal<BTreeMap<String, shared::reactions::Tally>>,
     pub peers: RwSignal<Vec<Peer>>,
 }
 
@@ -168,6 +170,7 @@ impl Session {
             participants: RwSignal::new(BTreeMap::new()),
             title: RwSignal::new(String::new()),
             timer: RwSignal::new(None),
+            reactions: RwSignal::new(BTreeMap::new()),
             peers: RwSignal::new(Vec::new()),
         };
         let session = Rc::new(Session {
@@ -547,6 +550,10 @@ impl Session {
         }
         set_if_changed(s.title, self.roots.meta(&txn).title);
         set_if_changed(s.timer, shared::timer::Timer::read(&self.roots, &txn));
+        set_if_changed(
+            s.reactions,
+            shared::reactions::tallies(&self.roots.reactions, &txn, &self.profile.pid),
+        );
         let participants = self.roots.participants(&txn);
         if self
             .signals

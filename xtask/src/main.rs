@@ -388,10 +388,17 @@ fn sim(args: &[String]) -> anyhow::Result<()> {
     run_checked(&mut command)
 }
 
-/// Debian's Chromium and its WebDriver, for the browser tests, and poppler's `pdftotext`,
-/// which the export tests read PDFs with.
+/// An emoji font, so the screenshots show reactions and marks as people see them.
+const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
+
+/// Debian's Chromium and its WebDriver, for the browser tests, poppler's `pdftotext`, which
+/// the export tests read PDFs with, and an emoji font for the screenshots.
 fn ensure_system_tools() -> anyhow::Result<()> {
-    if which("chromium") && which("chromedriver") && which("pdftotext") {
+    if which("chromium")
+        && which("chromedriver")
+        && which("pdftotext")
+        && Path::new(EMOJI_FONT).exists()
+    {
         return Ok(());
     }
     run_checked(Command::new("apt-get").arg("update"))?;
@@ -404,6 +411,7 @@ fn ensure_system_tools() -> anyhow::Result<()> {
                 "chromium",
                 "chromium-driver",
                 "poppler-utils",
+                "fonts-noto-color-emoji",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )

@@ -19,6 +19,12 @@ macro_rules! labels {
 }
 
 labels! {
+    Reactions => "Réactions", "Reactions";
+    ReactionAgree => "D'accord", "Agree";
+    ReactionLove => "J'aime", "Love it";
+    ReactionQuestion => "Question", "Question";
+    ReactionWarning => "Point d'attention", "Watch out";
+    ReactionIdea => "Bonne idée", "Good idea";
     Author => "Auteur", "Author";
     Organisation => "Organisation", "Organisation";
     OrgKind => "Type d'organisation", "Organisation kind";
@@ -127,6 +133,15 @@ pub fn org_kind(lang: Lang, kind: &str) -> &'static str {
     };
     tr(lang, label)
 }
+
+/// The names of `shared::reactions::REACTIONS`, in their order.
+pub const REACTION_LABELS: [Label; shared::reactions::REACTIONS.len()] = [
+    Label::ReactionAgree,
+    Label::ReactionLove,
+    Label::ReactionQuestion,
+    Label::ReactionWarning,
+    Label::ReactionIdea,
+];
 
 /// "3 votes", "1 vote".
 pub fn votes(lang: Lang, count: i64) -> String {

@@ -423,11 +423,15 @@ pub fn document_json(doc: &Doc, kind: BoardKind) -> serde_json::Value {
     };
     // Root types must be named (and typed) before a transaction opens: an update alone does
     // not say whether a root is a map, an array or a text.
-    let maps: Vec<(&str, yrs::MapRef)> = [ROOT_META, ROOT_PARTICIPANTS]
-        .iter()
-        .chain(kind_roots)
-        .map(|name| (*name, doc.get_or_insert_map(*name)))
-        .collect();
+    let maps: Vec<(&str, yrs::MapRef)> = [
+        ROOT_META,
+        ROOT_PARTICIPANTS,
+        shared::reactions::ROOT_REACTIONS,
+    ]
+    .iter()
+    .chain(kind_roots)
+    .map(|name| (*name, doc.get_or_insert_map(*name)))
+    .collect();
     let txn = doc.transact();
     let roots = maps
         .into_iter()

@@ -89,6 +89,8 @@ pub struct Board {
     pub links: Vec<Link>,
     pub voting: Voting,
     pub projects: Vec<Project>,
+    /// Each element's reactions (counts; nobody's own).
+    pub reactions: BTreeMap<String, shared::reactions::Tally>,
 }
 
 impl Board {
@@ -110,6 +112,7 @@ impl Board {
             links: Vec::new(),
             voting: roots.voting(&txn),
             projects: Vec::new(),
+            reactions: shared::reactions::tallies(&roots.reactions, &txn, ""),
         };
         match kind {
             BoardKind::MindMap => {
@@ -175,6 +178,29 @@ impl Board {
             }
         }
         board
+    }
+
+    /// The reactions `element` was given, as "👍 2 💡 1" (empty when none).
+    pub fn reactions_of(&self, element: &str) -> String {
+        self.reactions
+            .get(element)
+            .map(shared::reactions::Tally::summary)
+            .unwrap_or_default()
+    }
+
+    /// The reactions `element` was given, in words of `lang` ("D'accord 2 · Bonne idée 1"):
+    /// for the PDF and the ODT, whose fonts may have no emoji.
+    pub fn reactions_in_words(&self, element: &str) -> String {
+        let Some(tally) = self.reactions.get(element) else {
+            return String::new();
+        };
+        super::labels::REACTION_LABELS
+            .iter()
+            .zip(tally.counts)
+            .filter(|(_, count)| *count > 0)
+            .map(|(label, count)| format!("{} {count}", super::labels::tr(self.lang, *label)))
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 
     /// How a link's end is printed: its note's text on one line, or the id of a note gone.

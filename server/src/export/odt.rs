@@ -134,7 +134,10 @@ fn content(board: &Board, record: &Record) -> String {
                 let _ = write!(
                     body.xml,
                     "<text:list-item><text:p>{}</text:p>",
-                    xml_escape(&one_line(&node.text))
+                    xml_escape(&with_reactions(
+                        one_line(&node.text),
+                        board.reactions_in_words(&node.id)
+                    ))
                 );
                 item_open = true;
             }
@@ -155,6 +158,7 @@ fn content(board: &Board, record: &Record) -> String {
                 Label::Author,
                 Label::Organisation,
                 Label::Votes,
+                Label::Reactions,
             ]
             .map(|l| tr(lang, l).to_owned());
             for view in &board.sections {
@@ -171,6 +175,7 @@ fn content(board: &Board, record: &Record) -> String {
                             n.author.name.clone(),
                             n.author.org.clone(),
                             n.votes.to_string(),
+                            board.reactions_in_words(&n.note.id),
                         ]
                     })
                     .collect();
@@ -203,6 +208,10 @@ fn content(board: &Board, record: &Record) -> String {
                     tr(lang, Label::Author).to_owned(),
                     byline(&author.name, &author.org),
                 ]);
+                let reactions = board.reactions_in_words(&project.id);
+                if !reactions.is_empty() {
+                    rows.push(vec![tr(lang, Label::Reactions).to_owned(), reactions]);
+                }
                 body.table(&[String::new(), String::new()], &rows);
             }
         }
@@ -220,6 +229,15 @@ fn content(board: &Board, record: &Record) -> String {
 "#,
         body.xml
     )
+}
+
+/// A line of text, with its reactions in parentheses when it has any.
+fn with_reactions(text: String, reactions: String) -> String {
+    if reactions.is_empty() {
+        text
+    } else {
+        format!("{text} ({reactions})")
+    }
 }
 
 fn meta(board: &Board) -> String {

@@ -35,7 +35,11 @@ pub fn markdown(board: &Board) -> String {
     match board.kind {
         BoardKind::MindMap => {
             for (depth, node) in outline(&board.nodes) {
-                let text = one_line(&node.text);
+                let mut text = one_line(&node.text);
+                let reactions = board.reactions_of(&node.id);
+                if !reactions.is_empty() {
+                    text = format!("{text} · {reactions}");
+                }
                 if depth == 0 {
                     let _ = writeln!(md, "# {text}\n");
                 } else {
@@ -58,6 +62,10 @@ pub fn markdown(board: &Board) -> String {
                     }
                     if note.votes > 0 {
                         let _ = write!(md, " · {}", labels::votes(lang, note.votes));
+                    }
+                    let reactions = board.reactions_of(&note.note.id);
+                    if !reactions.is_empty() {
+                        let _ = write!(md, " · {reactions}");
                     }
                     md.push('\n');
                 }
@@ -264,6 +272,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                 "organisation",
                 "votes",
                 "created",
+                "reactions",
             ])?;
             for view in &board.sections {
                 for note in &view.notes {
@@ -274,6 +283,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                         note.author.org.as_str(),
                         &note.votes.to_string(),
                         &note.created_ms.map(utc).unwrap_or_default(),
+                        &board.reactions_of(&note.note.id),
                     ])?;
                 }
             }
@@ -297,6 +307,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                 "organisation",
                 "created",
                 "id",
+                "reactions",
             ])?;
             for p in &board.projects {
                 let author = board.author(&p.id, &p.author);
@@ -323,6 +334,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                         .map(utc)
                         .unwrap_or_default(),
                     &p.id,
+                    &board.reactions_of(&p.id),
                 ])?;
             }
         }
