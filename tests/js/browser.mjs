@@ -1069,6 +1069,85 @@ const scenarios = {
     return { afterReload, marcsOwn: await counts(marc), csv }
   },
 
+  // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
+  // their view (screens of other sizes centre on the same place at the same zoom); one
+  // participant leaves with a drag of their own and stays where they are when the
+  // facilitator moves on, while the other keeps following.
+  async follow (browser) {
+    const board = await createBoard('mindmap', 'Plan de mobilité')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'seed')
+    await until(() => provider.synced, 'the seeding client to sync')
+    doc.transact(() => {
+      for (let i = 0; i < 12; i++) {
+        const node = new Y.Map()
+        node.set('text', new Y.Text(`Piste ${i + 1}`))
+        node.set('parent', 'root')
+        node.set('order', i)
+        node.set('collapsed', false)
+        node.set('author', 'seed')
+        doc.getMap('nodes').set(`b${i}`, node)
+      }
+    })
+    provider.destroy()
+    const open = async (link, name, viewport) => {
+      const page = await joinIn(await browser.newContext({ viewport }), link, name)
+      await page.waitForSelector('[data-node=b11]')
+      return page
+    }
+    const facilitator = await open(board.links.facilitator, 'Animatrice', { width: 1280, height: 800 })
+    const lina = await open(board.links.editor, 'Lina', { width: 1000, height: 700 })
+    const marc = await open(board.links.editor, 'Marc', { width: 1400, height: 900 })
+    // The map point at the centre of a page's map, and its zoom.
+    const centre = (page) => page.evaluate(() => {
+      const viewport = document.querySelector('.viewport')
+      const m = /translate\(([-\d.]+)px,\s*([-\d.]+)px\) scale\(([\d.]+)\)/.exec(document.querySelector('.canvas').style.transform)
+      const [x, y, scale] = [Number(m[1]), Number(m[2]), Number(m[3])]
+      return { x: (viewport.clientWidth / 2 - x) / scale, y: (viewport.clientHeight / 2 - y) / scale, scale }
+    })
+    const drag = async (page, dx, dy) => {
+      // A press on empty map (a press on an idea would drag the idea).
+      const box = await page.$eval('.viewport', (e) => {
+        const r = e.getBoundingClientRect()
+        for (const [fx, fy] of [[0.05, 0.9], [0.95, 0.9], [0.05, 0.15], [0.95, 0.15], [0.5, 0.95], [0.3, 0.6]]) {
+          const [x, y] = [r.x + r.width * fx, r.y + r.height * fy]
+          const hit = document.elementFromPoint(x, y)
+          if (hit && e.contains(hit) && !hit.closest('[data-node], .following-banner, .presence, .node-menu')) return { x, y }
+        }
+        throw new Error('no empty place on the map to press')
+      })
+      await page.mouse.move(box.x, box.y)
+      await page.mouse.down()
+      await page.mouse.move(box.x + dx / 2, box.y + dy / 2, { steps: 4 })
+      await page.mouse.move(box.x + dx, box.y + dy, { steps: 4 })
+      await page.mouse.up()
+    }
+    const same = (a, b) => Math.abs(a.x - b.x) < 1 && Math.abs(a.y - b.y) < 1 && Math.abs(a.scale - b.scale) < 1e-6
+    const follows = async (page, what) => {
+      let last
+      await until(async () => { last = [await centre(page), await centre(facilitator)]; return same(...last) }, `${what} (${JSON.stringify(last)})`)
+      return last[0]
+    }
+    // The facilitator zooms in and moves the map, then summons everybody.
+    await facilitator.click('.toolbar button[aria-label="Zoom avant"]')
+    await drag(facilitator, 220, -140)
+    const before = await centre(lina)
+    await facilitator.click('[data-action=summon]')
+    await lina.waitForSelector('.following-banner')
+    await marc.waitForSelector('.following-banner')
+    const linaSummoned = await follows(lina, 'Lina brought to the facilitator\'s view')
+    const marcSummoned = await follows(marc, 'Marc brought to the facilitator\'s view')
+    const banner = await lina.$eval('.following-banner', (e) => e.textContent)
+    await lina.screenshot({ path: `${shots}/follow-summoned.png` })
+    // Lina leaves with a drag of her own; the facilitator moves on.
+    await drag(lina, -80, 60)
+    await until(async () => !(await lina.$('.following-banner')), 'Lina\'s banner to go')
+    const linaLeft = await centre(lina)
+    await drag(facilitator, -300, 90)
+    const marcFollowed = await follows(marc, 'Marc following the facilitator\'s next move')
+    const linaAfter = await centre(lina)
+    return { before, linaSummoned, marcSummoned, banner, linaLeft, marcFollowed, linaAfter, facilitator: await centre(facilitator) }
+  },
+
   // The presenter view on a 1920 × 1080 projector, opened with the viewer link: the map
   // large enough to read from the back of the room, no editing tools, and on demand the join
   // code with a QR code that a phone's camera reads as the join link.

@@ -545,3 +545,44 @@ async fn reactions_count_once_per_participant_live_and_after_a_reload() {
     assert!(csv.lines().next().unwrap().ends_with(",reactions"), "{csv}");
     assert!(csv.contains("👍 2 💡 1"), "{csv}");
 }
+
+#[tokio::test]
+async fn the_facilitator_summons_everybody_to_their_view_and_one_leaves_with_a_drag() {
+    let Some(result) = run("follow").await else {
+        return;
+    };
+    // The scenario waits (with deadlines) until both participants' screens centre on the
+    // facilitator's map point at the facilitator's zoom, and Marc's again after the next move.
+    let at = |key: &str| {
+        let v = &result[key];
+        (
+            v["x"].as_f64().unwrap(),
+            v["y"].as_f64().unwrap(),
+            v["scale"].as_f64().unwrap(),
+        )
+    };
+    let (before, summoned) = (at("before"), at("linaSummoned"));
+    assert!(
+        (before.0 - summoned.0).abs() > 50.0 && summoned.2 > before.2,
+        "the summons moved Lina's view: {before:?} then {summoned:?}"
+    );
+    assert!(
+        result["banner"].as_str().unwrap().contains("Animatrice"),
+        "{result}"
+    );
+    let (left, after, facilitator) = (at("linaLeft"), at("linaAfter"), at("facilitator"));
+    assert_ne!(left, summoned, "Lina's own drag moved her view");
+    assert_eq!(
+        left, after,
+        "Lina, no longer following, stayed where she was"
+    );
+    assert!(
+        (after.0 - facilitator.0).abs() > 50.0,
+        "the facilitator moved on without her: {after:?} {facilitator:?}"
+    );
+    let marc = at("marcFollowed");
+    assert!(
+        (marc.0 - facilitator.0).abs() < 1.0 && (marc.1 - facilitator.1).abs() < 1.0,
+        "Marc kept following: {marc:?} {facilitator:?}"
+    );
+}

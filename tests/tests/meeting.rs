@@ -146,3 +146,44 @@ async fn the_facilitator_runs_the_timer_in_the_servers_clock_and_every_client_re
     assert_eq!(status, 400, "{answer}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_facilitator_can_summon_everybody() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Comité").await;
+    let connect = |token: String| {
+        let ws = server.ws_base();
+        let id = board.id.clone();
+        async move { YClient::connect(&ws, &id, &token).await.unwrap() }
+    };
+    let facilitator = connect(board.facilitator.clone()).await;
+    let editor = connect(board.editor.clone()).await;
+    let watcher = connect(board.viewer.clone()).await;
+    let state = |name: &str| {
+        json!({"user": {"name": name}, "view": [10.0, 20.0, 1.5], "summon": 1_796_000_000_000_i64})
+            .to_string()
+    };
+    editor.set_awareness(7001, 1, &state("Lina"));
+    facilitator.set_awareness(7002, 1, &state("Animatrice"));
+    watcher
+        .wait_awareness(|states| states.contains_key(&7001) && states.contains_key(&7002))
+        .await
+        .unwrap();
+    let states = watcher.awareness();
+    let read = |id: u64| serde_json::from_str::<Value>(&states[&id]).unwrap();
+    let (lina, animatrice) = (read(7001), read(7002));
+    assert_eq!(
+        lina["summon"],
+        Value::Null,
+        "an editor's summons is taken out: {lina}"
+    );
+    assert_eq!(
+        lina["view"],
+        json!([10.0, 20.0, 1.5]),
+        "the rest is relayed: {lina}"
+    );
+    assert_eq!(lina["user"]["name"], "Lina");
+    assert_eq!(animatrice["summon"], 1_796_000_000_000_i64, "{animatrice}");
+    server.stop().await;
+}

@@ -253,6 +253,40 @@ fn BoardView(
     let status = session.signals.status;
     let synced = session.signals.synced;
     let peers = session.signals.peers;
+    // Following somebody: on a mind map their view (see `mindmap`); on a canvas or a
+    // portfolio, the note or project they last chose, brought into view. The facilitator may
+    // summon everybody to follow them; a gesture of one's own, or the banner's button, leaves.
+    let following = session.signals.following;
+    if kind != BoardKind::MindMap {
+        let publishing = session.clone();
+        Effect::new(move |_| publishing.set_selected(selected.get()));
+        Effect::new(move |_| {
+            let Some(leader) = following.get() else {
+                return;
+            };
+            let Some(theirs) = peers.with(|p| {
+                p.iter()
+                    .find(|p| p.client_id == leader)
+                    .and_then(|p| p.selected.clone())
+            }) else {
+                return;
+            };
+            let selector = format!("[data-note=\"{theirs}\"],[data-project=\"{theirs}\"]");
+            if let Ok(Some(element)) = document().query_selector(&selector) {
+                element.scroll_into_view_with_bool(false);
+            }
+        });
+    }
+    let leader_name = move || {
+        following.get().and_then(|leader| {
+            peers.with(|p| {
+                p.iter()
+                    .find(|p| p.client_id == leader)
+                    .map(|p| p.name.clone())
+            })
+        })
+    };
+    let summoning = session.clone();
     let status_text = move || {
         i18n.t(match status.get() {
             Status::Connecting => Key::StatusConnecting,
@@ -321,6 +355,12 @@ fn BoardView(
                 <ExportMenu board_id=export_board.clone() token=export_token.clone() kind />
             </header>
             <div class="board-body" on:click=select on:mouseover=refresh_traces>
+                {move || leader_name().map(|name| view! {
+                    <div class="following-banner" role="status">
+                        {i18n.live(Key::FollowingWho)}" "<strong>{name}</strong>
+                        <button type="button" class="tiny" data-action="unfollow" on:click=move |_| following.set(None)>{i18n.live(Key::Unfollow)}</button>
+                    </div>
+                })}
                 {body}
                 <aside class="presence" class:open=drawer_open aria-labelledby="presence-title">
                     // On a phone the column is a drawer at the bottom of the screen: this
@@ -339,10 +379,22 @@ fn BoardView(
                                     <span class="dot" aria-hidden="true"></span>
                                     <span class="person-name">{if p.name.is_empty() { i18n.t(Key::AnonymousClient).to_owned() } else { p.name.clone() }}{you}</span>
                                     {(!p.org.is_empty()).then(|| view! { <span class="person-org">{p.org.clone()}</span> })}
+                                    {(!p.is_self).then(|| {
+                                        let leader = p.client_id;
+                                        view! {
+                                            <button type="button" class="tiny follow" data-action="follow" aria-pressed=move || (following.get() == Some(leader)).to_string()
+                                                on:click=move |_| following.update(|f| *f = if *f == Some(leader) { None } else { Some(leader) })>
+                                                {move || i18n.t(if following.get() == Some(leader) { Key::Unfollow } else { Key::Follow })}
+                                            </button>
+                                        }
+                                    })}
                                 </li>
                             }
                         } />
                     </ul>
+                    {facilitator.then(|| view! {
+                        <button type="button" class="summon" data-action="summon" on:click=move |_| summoning.summon()>{i18n.live(Key::Summon)}</button>
+                    })}
                     <Toggle class="join-code-toggle" on=show_code label=Key::JoinCodeTitle />
                     <Show when=move || show_code.get()>
                         <crate::join::JoinCodePanel board_id=code_board.clone() token=code_token.clone() facilitator />

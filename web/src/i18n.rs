@@ -276,6 +276,10 @@ keys! {
     ReactionQuestion => "Question", "Question";
     ReactionWarning => "Point d'attention", "Watch out";
     ReactionIdea => "Bonne idée", "Good idea";
+    Follow => "Suivre", "Follow";
+    Unfollow => "Ne plus suivre", "Stop following";
+    FollowingWho => "Vous suivez la vue de", "You are following the view of";
+    Summon => "Amener tout le monde à ma vue", "Bring everyone to my view";
     ConfirmRevokeCodeAccess => "Déconnecter tous les participants entrés avec un code ? Ils devront rejoindre avec le nouveau code.", "Disconnect everyone who came in with a code? They will have to join with the new code.";
 }
 

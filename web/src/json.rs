@@ -62,6 +62,11 @@ impl Builder {
         self
     }
 
+    /// Sets `key` only when `when` holds.
+    pub fn set_if(self, when: bool, key: &str, value: impl Into<JsValue>) -> Self {
+        if when { self.set(key, value) } else { self }
+    }
+
     pub fn object(self, key: &str, value: Builder) -> Self {
         self.set(key, JsValue::from(value.0))
     }

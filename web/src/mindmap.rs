@@ -100,6 +100,50 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         _ => None,
     });
     let viewport = NodeRef::<html::Div>::new();
+    // Where this page looks, for those who follow it: the map point at the centre of the
+    // screen and the zoom (screens of other sizes centre on the same place).
+    let following = session.signals.following;
+    let viewport_size = move || {
+        viewport
+            .get_untracked()
+            .map(|el| (f64::from(el.client_width()), f64::from(el.client_height())))
+    };
+    {
+        let session = session.clone();
+        Effect::new(move |_| {
+            let v = view.get();
+            if let Some((width, height)) = viewport_size() {
+                session.set_view(crate::session::View {
+                    center_x: (width / 2.0 - v.x) / v.scale,
+                    center_y: (height / 2.0 - v.y) / v.scale,
+                    scale: v.scale,
+                });
+            }
+        });
+    }
+    // Following somebody (by choice, or summoned by the facilitator): their view becomes this
+    // page's, until this page pans or zooms by itself.
+    Effect::new(move |_| {
+        let Some(leader) = following.get() else {
+            return;
+        };
+        let theirs = peers.with(|p| {
+            p.iter()
+                .find(|p| p.client_id == leader)
+                .and_then(|p| p.view)
+        });
+        if let (Some(t), Some((width, height))) = (theirs, viewport_size()) {
+            let theirs = View {
+                x: width / 2.0 - t.center_x * t.scale,
+                y: height / 2.0 - t.center_y * t.scale,
+                scale: t.scale,
+            };
+            // (Peers change with every pointer move: the view only when theirs moved.)
+            if view.get_untracked() != theirs {
+                view.set(theirs);
+            }
+        }
+    });
     let editor = NodeRef::<html::Input>::new();
     let can_edit = session.can_edit;
     // A node the facilitator locked changes only by the facilitator's hand.
@@ -459,6 +503,8 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         if ev.button() != 0 {
             return;
         }
+        // One gesture of one's own leaves the view one was following.
+        following.set(None);
         let target_node = node_id_of_target(&ev);
         let point = (f64::from(ev.client_x()), f64::from(ev.client_y()));
         menu.set(None);
@@ -504,10 +550,16 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 selected.set(Some(node.clone()));
                 gesture.set_value(Some(Gesture::Press { node, start: point }));
             }
-            None => gesture.set_value(Some(Gesture::Pan {
-                start: point,
-                origin: view.get_untracked(),
-            })),
+            None => {
+                // The map keeps the finger or mouse that pans it, even over the panels around.
+                if let Some(el) = viewport.get_untracked() {
+                    let _ = el.set_pointer_capture(ev.pointer_id());
+                }
+                gesture.set_value(Some(Gesture::Pan {
+                    start: point,
+                    origin: view.get_untracked(),
+                }));
+            }
         }
         if editing.get_untracked().is_none() {
             focus_viewport();
@@ -648,6 +700,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
     };
     let on_wheel = move |ev: WheelEvent| {
         ev.prevent_default();
+        following.set(None);
         let Some(el) = viewport.get_untracked() else {
             return;
         };
@@ -667,6 +720,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
 
     let zoom_button = move |factor: f64| {
         move |_| {
+            following.set(None);
             if let Some(el) = viewport.get_untracked() {
                 let rect = el.get_bounding_client_rect();
                 view.update(|v| zoom_around(v, factor, rect.width() / 2.0, rect.height() / 2.0));
@@ -1043,7 +1097,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 })}
                 <button on:click=zoom_button(1.25) aria-label=i18n.live(Key::ZoomIn)>"+"</button>
                 <button on:click=zoom_button(0.8) aria-label=i18n.live(Key::ZoomOut)>"−"</button>
-                <button on:click=move |_| fit(viewport, layout_memo, view)>{i18n.live(Key::FitToScreen)}</button>
+                <button on:click=move |_| { following.set(None); fit(viewport, layout_memo, view) }>{i18n.live(Key::FitToScreen)}</button>
             </div>
             <div class="map-stage">
             <div

@@ -71,7 +71,21 @@ pub struct Peer {
     pub color: String,
     pub selected: Option<String>,
     pub pointer: Option<(f64, f64)>,
+    /// What they look at on a mind map: the map point at the centre of their screen, and
+    /// their zoom.
+    pub view: Option<View>,
+    /// Set by a facilitator who brings everybody to their view; a new value is a new summons.
+    pub summon: f64,
     pub is_self: bool,
+}
+
+/// Where somebody looks on a mind map: the map point at the centre of their screen, and their
+/// zoom (so screens of other sizes centre on the same place).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    pub center_x: f64,
+    pub center_y: f64,
+    pub scale: f64,
 }
 
 /// What components read; all are cheap `Copy` handles.
@@ -94,6 +108,8 @@ pub struct Signals {
     /// Each element's reactions, as this participant sees them (`mine`: their own).
     pub reactions: RwSignal<BTreeMap<String, shared::reactions::Tally>>,
     pub peers: RwSignal<Vec<Peer>>,
+    /// The peer (awareness client id) whose view this page follows, if any.
+    pub following: RwSignal<Option<u64>>,
 }
 
 struct LocalPresence {
@@ -101,6 +117,10 @@ struct LocalPresence {
     selected: Option<String>,
     pointer: Option<(f64, f64)>,
     pointer_sent_ms: f64,
+    view: Option<View>,
+    /// A send of the view is scheduled (the last view of a pan or zoom is never dropped).
+    view_pending: bool,
+    summon: f64,
 }
 
 pub struct Session {
@@ -172,6 +192,7 @@ impl Session {
             timer: RwSignal::new(None),
             reactions: RwSignal::new(BTreeMap::new()),
             peers: RwSignal::new(Vec::new()),
+            following: RwSignal::new(None),
         };
         let session = Rc::new(Session {
             kind,
@@ -189,6 +210,9 @@ impl Session {
                 selected: None,
                 pointer: None,
                 pointer_sent_ms: 0.0,
+                view: None,
+                view_pending: false,
+                summon: 0.0,
             }),
             remote_peers: RefCell::new(HashMap::new()),
             attempts: Cell::new(0),
@@ -270,6 +294,45 @@ impl Session {
             }
             presence.pointer_sent_ms = now;
         }
+        self.send_presence();
+    }
+
+    /// Publishes where this page looks on a mind map, at most every
+    /// `POINTER_SEND_INTERVAL_MS`, the last one always.
+    pub fn set_view(self: &Rc<Self>, view: View) {
+        let now = js_sys::Date::now();
+        {
+            let mut presence = self.presence.borrow_mut();
+            if presence.view == Some(view) {
+                return;
+            }
+            presence.view = Some(view);
+            if presence.view_pending {
+                return;
+            }
+            if now - presence.pointer_sent_ms < POINTER_SEND_INTERVAL_MS {
+                presence.view_pending = true;
+                let weak = Rc::downgrade(self);
+                set_timeout(
+                    move || {
+                        if let Some(session) = weak.upgrade() {
+                            session.presence.borrow_mut().view_pending = false;
+                            session.presence.borrow_mut().pointer_sent_ms = js_sys::Date::now();
+                            session.send_presence();
+                        }
+                    },
+                    std::time::Duration::from_millis(POINTER_SEND_INTERVAL_MS as u64),
+                );
+                return;
+            }
+            presence.pointer_sent_ms = now;
+        }
+        self.send_presence();
+    }
+
+    /// Brings everybody to this page's view (the relay keeps this only from the facilitator).
+    pub fn summon(&self) {
+        self.presence.borrow_mut().summon = js_sys::Date::now();
         self.send_presence();
     }
 
@@ -568,6 +631,7 @@ impl Session {
         let now = js_sys::Date::now();
         let own = self.client_id();
         let mut reannounce_above = None;
+        let mut summoned_by = None;
         {
             let mut peers = self.remote_peers.borrow_mut();
             for entry in entries {
@@ -602,6 +666,24 @@ impl Session {
                             [x, y] => Some((x.num()?, y.num()?)),
                             _ => None,
                         });
+                let view = field("view")
+                    .map(|v| v.items())
+                    .and_then(|v| match v.as_slice() {
+                        [x, y, scale] => Some(View {
+                            center_x: x.num()?,
+                            center_y: y.num()?,
+                            scale: scale.num().filter(|s| *s > 0.0)?,
+                        }),
+                        _ => None,
+                    });
+                let summon = field("summon").and_then(|s| s.num()).unwrap_or(0.0);
+                // A summons this page saw change (not one already there when it arrived):
+                // follow whoever sent it. The relay passes `summon` only from the facilitator.
+                if let Some((_, known, _)) = peers.get(&entry.client_id)
+                    && summon > known.summon
+                {
+                    summoned_by = Some(entry.client_id);
+                }
                 let peer = Peer {
                     client_id: entry.client_id,
                     name: user_field("name"),
@@ -609,10 +691,15 @@ impl Session {
                     color: safe_color(&user_field("color")).to_owned(),
                     selected: field("selected").and_then(|s| s.opt_str()),
                     pointer,
+                    view,
+                    summon,
                     is_self: false,
                 };
                 peers.insert(entry.client_id, (entry.clock, peer, now));
             }
+        }
+        if summoned_by.is_some() {
+            self.signals.following.set(summoned_by);
         }
         if let Some(clock) = reannounce_above {
             let mut presence = self.presence.borrow_mut();
@@ -632,6 +719,8 @@ impl Session {
             color: self.profile.color.clone(),
             selected: presence.selected.clone(),
             pointer: None,
+            view: presence.view,
+            summon: presence.summon,
             is_self: true,
         }];
         let mut others: Vec<Peer> = self
@@ -671,6 +760,17 @@ impl Session {
                         .map_or(JsValue::NULL, JsValue::from_str),
                 )
                 .set("pointer", pointer)
+                .set(
+                    "view",
+                    presence.view.map_or(JsValue::NULL, |v| {
+                        crate::json::array([
+                            JsValue::from_f64(v.center_x),
+                            JsValue::from_f64(v.center_y),
+                            JsValue::from_f64(v.scale),
+                        ])
+                    }),
+                )
+                .set_if(presence.summon > 0.0, "summon", presence.summon)
                 .text()
         };
         let entry = AwarenessEntry {

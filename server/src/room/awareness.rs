@@ -18,6 +18,24 @@ struct State {
     owner: ConnId,
 }
 
+/// The field of an awareness state by which the facilitator brings everybody to their view.
+pub const SUMMON_FIELD: &str = "summon";
+
+/// `state` without its `summon` field: only the facilitator may summon (the web app follows
+/// whoever's state carries a new one).
+fn without_summon(state: String) -> String {
+    if !state.contains(SUMMON_FIELD) {
+        return state;
+    }
+    match serde_json::from_str::<serde_json::Value>(&state) {
+        Ok(serde_json::Value::Object(mut fields)) if fields.contains_key(SUMMON_FIELD) => {
+            fields.remove(SUMMON_FIELD);
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => state,
+    }
+}
+
 /// Why a connection's awareness update was refused (the connection is closed).
 pub enum Refusal {
     Malformed(String),
@@ -45,6 +63,7 @@ impl Awareness {
         payload: &[u8],
         now_ms: u64,
         limits: &crate::config::Limits,
+        may_summon: bool,
     ) -> Result<Option<Bytes>, Refusal> {
         let entries = protocol::decode_awareness(payload, limits.max_awareness_entries)
             .map_err(|e| Refusal::Malformed(format!("malformed awareness: {e}")))?;
@@ -55,7 +74,10 @@ impl Awareness {
         }
         let clients_max = limits.max_awareness_clients_per_connection;
         let mut accepted = Vec::new();
-        for entry in entries {
+        for mut entry in entries {
+            if !may_summon {
+                entry.state = without_summon(entry.state);
+            }
             let newer = match self.states.get(&entry.client_id) {
                 None => true,
                 Some(current) => {

@@ -499,7 +499,9 @@ impl RoomCore {
                         self.apply_client_update(conn, frame.slice_ref(update));
                     }
                 }
-                Message::Awareness(payload) => self.apply_awareness(conn, payload),
+                Message::Awareness(payload) => {
+                    self.apply_awareness(conn, payload, role == Role::Facilitator)
+                }
                 Message::QueryAwareness => {
                     let frame = self.awareness.frame_of_all();
                     self.send(conn, frame);
@@ -611,10 +613,12 @@ impl RoomCore {
         number
     }
 
-    fn apply_awareness(&mut self, conn: ConnId, payload: &[u8]) {
+    /// `may_summon`: the connection is the facilitator's, whose `summon` brings everybody to
+    /// their view; anybody else's is taken out of their state before it is kept or relayed.
+    fn apply_awareness(&mut self, conn: ConnId, payload: &[u8], may_summon: bool) {
         match self
             .awareness
-            .apply(conn, payload, self.now.mono_ms, &self.limits)
+            .apply(conn, payload, self.now.mono_ms, &self.limits, may_summon)
         {
             Ok(Some(frame)) => self.broadcast(None, frame),
             Ok(None) => {}
