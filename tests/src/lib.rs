@@ -648,6 +648,22 @@ pub async fn get_json(url: &str, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// POSTs `body` as JSON to an API URL with a board token; the status and the JSON answer
+/// (`null` when the answer is not JSON).
+pub async fn post_json(url: &str, token: &str, body: &Value) -> (u16, Value) {
+    let response = http()
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
 /// Reads a board's document as the server stores it, through the JSON export.
 pub async fn export_json(base: &str, board: &Board) -> Value {
     let response = http()

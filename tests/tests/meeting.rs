@@ -1,22 +1,12 @@
 //! Meeting tools (issue 22) over the API and the document: the shared timer the facilitator
 //! runs, counted in the server's clock.
 
-use nouage_tests::{TempDir, TestServer, YClient, create_board, http};
+use nouage_tests::{TempDir, TestServer, YClient, create_board, http, post_json};
 use serde_json::{Value, json};
 use yrs::{Any, Map, Out, Transact};
 
 async fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
-    let response = http()
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
+    post_json(url, token, &body).await
 }
 
 /// `meta.timer` as a client of the board reads it.

@@ -1,6 +1,6 @@
 //! The trace of who contributed what, as the API reports it from the journal.
 
-use nouage_tests::{TempDir, TestServer, YClient, create_board, get_json, http, join};
+use nouage_tests::{TempDir, TestServer, YClient, create_board, get_json, http, join, post_json};
 use serde_json::Value;
 use shared::Roots;
 use yrs::{Text, Transact};
@@ -303,16 +303,7 @@ async fn a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes() 
     let restore = |token: String, element: &str| {
         let body = serde_json::json!({ "element": element });
         let url = url("restore");
-        async move {
-            let response = http()
-                .post(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            response.status().as_u16()
-        }
+        async move { post_json(&url, &token, &body).await.0 }
     };
     assert_eq!(restore(board.viewer.clone(), "n1").await, 403);
     assert_eq!(restore(board.editor.clone(), "no-such-note").await, 404);
