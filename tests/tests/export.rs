@@ -351,6 +351,7 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
             "Zoé (Association Vélo Vert)",
             "Anne (Commune de Lodève)",
             "2 votes",
+            "Bonne idée 1",
         ] {
             assert!(
                 text.contains(expected),

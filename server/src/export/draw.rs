@@ -318,8 +318,16 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
                 let lines = wrap(&note.note.text, NOTE_FONT_PX, false, card_width - 20.0);
                 let by = byline(&note.author.name, &note.author.org);
                 let by_lines = wrap(&by, 10.5, false, card_width - 70.0);
-                let height =
-                    lines.len() as f64 * NOTE_LINE_PX + by_lines.len().max(1) as f64 * 13.0 + 20.0;
+                // Reactions in words (the export's fonts have no emoji), under the byline.
+                let reactions = board.reactions_in_words(&note.note.id);
+                let reaction_lines = if reactions.is_empty() {
+                    Vec::new()
+                } else {
+                    wrap(&reactions, 10.5, false, card_width - 20.0)
+                };
+                let height = lines.len() as f64 * NOTE_LINE_PX
+                    + (by_lines.len().max(1) + reaction_lines.len()) as f64 * 13.0
+                    + 20.0;
                 let fill = if is_css_color(&note.note.color) {
                     note.note.color.as_str()
                 } else {
@@ -349,6 +357,16 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
                     13.0,
                     10.5,
                     r##"fill="#4b5563""##,
+                    "start",
+                );
+                text_lines(
+                    &mut part,
+                    &reaction_lines,
+                    x + 22.0,
+                    by_y + by_lines.len().max(1) as f64 * 13.0,
+                    13.0,
+                    10.5,
+                    r##"fill="#1d4ed8""##,
                     "start",
                 );
                 if note.votes > 0 {
