@@ -497,13 +497,14 @@ pub async fn rename_board(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BoardResponse>, ApiError> {
-    let (record, role) = authorize(&app, &id, &query, &headers).await?;
-    if role != Role::Facilitator {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the facilitator link may rename the board",
-        ));
-    }
+    let record = facilitator_only(
+        &app,
+        &id,
+        &query,
+        &headers,
+        "only the facilitator link may rename the board",
+    )
+    .await?;
     let request: RenameRequest = json_body(&body)?;
     let title = checked_title(&app, &request.title)?;
     let store = app.store.clone();
@@ -529,7 +530,7 @@ pub async fn rename_board(
         kind: record.kind.as_str(),
         title,
         lang: record.lang.as_str(),
-        role: role.as_str(),
+        role: Role::Facilitator.as_str(),
     }))
 }
 
@@ -601,13 +602,14 @@ pub async fn delete_board(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let (record, role) = authorize(&app, &id, &query, &headers).await?;
-    if role != Role::Facilitator {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the facilitator link may delete the board",
-        ));
-    }
+    let record = facilitator_only(
+        &app,
+        &id,
+        &query,
+        &headers,
+        "only the facilitator link may delete the board",
+    )
+    .await?;
     let store = app.store.clone();
     let board = record.id.clone();
     tokio::task::spawn_blocking(move || store.delete_board(&board))
@@ -664,6 +666,22 @@ async fn replace_token(
         .await;
     tracing::info!(board = %board, role = role.as_str(), "link replaced");
     Ok(())
+}
+
+/// Checks the board exists and the request carries its facilitator's token; any other role is
+/// answered `403` with `refusal`.
+pub(crate) async fn facilitator_only(
+    app: &AppState,
+    id: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    refusal: &'static str,
+) -> Result<BoardRecord, ApiError> {
+    let (record, role) = authorize(app, id, query, headers).await?;
+    if role != Role::Facilitator {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, refusal));
+    }
+    Ok(record)
 }
 
 /// Checks the board exists and the request carries one of its tokens.

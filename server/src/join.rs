@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::api::{ApiError, authorize, json_body, link_base, on_store};
+use crate::api::{ApiError, authorize, facilitator_only, json_body, link_base, on_store};
 use crate::app::AppState;
 use crate::store::{BoardId, JoinCode, StoreError};
 use crate::tokens::{Role, random_token, sha256};
@@ -154,14 +154,8 @@ async fn facilitator(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<BoardId, ApiError> {
-    let (record, role) = authorize(app, id, query, headers).await?;
-    if role != Role::Facilitator {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the facilitator link may change the join code",
-        ));
-    }
-    Ok(record.id)
+    let refusal = "only the facilitator link may change the join code";
+    Ok(facilitator_only(app, id, query, headers, refusal).await?.id)
 }
 
 /// `POST /api/boards/{id}/join-code`: a new code (the old one stops admitting at once; nobody

@@ -15,11 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::timer::{Timer, TimerAction, TimerRefusal};
 
-use crate::api::{ApiError, authorize, json_body};
+use crate::api::{ApiError, facilitator_only, json_body};
 use crate::app::AppState;
 use crate::room::JoinError;
 use crate::store::Actor;
-use crate::tokens::Role;
 
 /// `GET /api/time`: the server's clock in milliseconds since the Unix epoch. Small and never
 /// cached: a client asks a few times and keeps the answer of the shortest round trip.
@@ -73,13 +72,14 @@ pub async fn timer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (record, role) = authorize(&app, &id, &query, &headers).await?;
-    if role != Role::Facilitator {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the facilitator link may run the timer",
-        ));
-    }
+    let record = facilitator_only(
+        &app,
+        &id,
+        &query,
+        &headers,
+        "only the facilitator link may run the timer",
+    )
+    .await?;
     let action = match json_body::<TimerRequest>(&body)? {
         TimerRequest::Start { duration_ms, sound } => TimerAction::Start { duration_ms, sound },
         TimerRequest::Pause => TimerAction::Pause,
