@@ -138,7 +138,7 @@ pub fn deleted_elements(rows: &[JournalRow]) -> Vec<DeletedElement> {
 }
 
 /// A field of an element, owned, to be written back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Field {
     Value(Any),
     Text(String),
@@ -147,7 +147,7 @@ enum Field {
 }
 
 /// An element as it was: its kind and fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     kind: ElementKind,
     fields: Vec<(String, Field)>,

@@ -24,6 +24,7 @@ pub(crate) struct CountsJson {
     pub(crate) deleted: u64,
     pub(crate) chars_written: u64,
     pub(crate) votes_cast: u64,
+    pub(crate) entered_for_others: u64,
 }
 
 impl From<&Counts> for CountsJson {
@@ -35,6 +36,7 @@ impl From<&Counts> for CountsJson {
             deleted: c.deleted,
             chars_written: c.chars_written,
             votes_cast: c.votes_cast,
+            entered_for_others: c.entered_for_others,
         }
     }
 }
@@ -46,6 +48,8 @@ pub(crate) struct ParticipantRow {
     pub(crate) name: String,
     pub(crate) org: String,
     pub(crate) org_kind: String,
+    /// A person entered by proxy (someone typed their ideas for them), not a participant.
+    pub(crate) represented: bool,
     #[serde(flatten)]
     pub(crate) counts: CountsJson,
 }
@@ -142,6 +146,7 @@ pub(crate) fn grouped(contributions: &Contributions) -> ContributionsResponse {
             name: actor.name.clone(),
             org: actor.org.clone(),
             org_kind,
+            represented: shared::proxy::Represented::is_proxy_pid(&actor.pid),
             counts: counts.into(),
         });
     }
@@ -395,6 +400,11 @@ pub struct ElementTrace {
     pub(crate) changed_by: String,
     pub(crate) changed_org: String,
     pub(crate) changed_ms: i64,
+    /// Who typed it, when it was entered on behalf of `created_by` (proxy entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) entered_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) entered_org: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -430,14 +440,22 @@ pub fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
             continue;
         }
         for id in &report.created {
-            traces.entry(id.clone()).or_insert_with(|| ElementTrace {
-                id: id.clone(),
-                created_by: row.actor.name.clone(),
-                created_org: row.actor.org.clone(),
-                created_ms: row.ts_ms,
-                changed_by: row.actor.name.clone(),
-                changed_org: row.actor.org.clone(),
-                changed_ms: row.ts_ms,
+            traces.entry(id.clone()).or_insert_with(|| {
+                let (created_by, created_org, entered) = match proxy_of(&report, id) {
+                    Some(person) => (person.name.clone(), person.org.clone(), true),
+                    None => (row.actor.name.clone(), row.actor.org.clone(), false),
+                };
+                ElementTrace {
+                    id: id.clone(),
+                    created_by,
+                    created_org,
+                    created_ms: row.ts_ms,
+                    changed_by: row.actor.name.clone(),
+                    changed_org: row.actor.org.clone(),
+                    changed_ms: row.ts_ms,
+                    entered_by: entered.then(|| row.actor.name.clone()),
+                    entered_org: entered.then(|| row.actor.org.clone()),
+                }
             });
         }
         for id in report.created.iter().chain(&report.edited) {
@@ -455,14 +473,28 @@ pub fn element_traces(rows: &[JournalRow]) -> BTreeMap<String, ElementTrace> {
     traces
 }
 
+/// The person `element` was entered for by the entry that `report` describes, if any.
+pub(crate) fn proxy_of<'a>(
+    report: &'a shared::trace::EntryReport,
+    element: &str,
+) -> Option<&'a shared::proxy::Represented> {
+    report
+        .proxies
+        .iter()
+        .find(|p| p.element == element)
+        .map(|p| &p.person)
+}
+
 /// Adds one entry's change to an element's story: an edit by the same participant as the
-/// line before, less than `RUN_GAP_MS` after it, extends that line.
+/// line before, less than `RUN_GAP_MS` after it, extends that line. `entered_by` names the
+/// typist of an element created on behalf of `name`.
 pub(crate) fn push_change(
     changes: &mut Vec<ElementChange>,
     ts_ms: i64,
     name: String,
     org: String,
     what: &'static str,
+    entered_by: Option<String>,
 ) {
     match changes.last_mut() {
         Some(last)
@@ -482,6 +514,7 @@ pub(crate) fn push_change(
             org,
             what,
             count: 1,
+            entered_by,
         }),
     }
 }
@@ -503,6 +536,9 @@ pub struct ElementChange {
     pub(crate) what: &'static str,
     /// Journal entries the line stands for.
     pub(crate) count: usize,
+    /// Who typed it, for an element created on behalf of `name` (proxy entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) entered_by: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -563,12 +599,17 @@ pub fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange>
         } else {
             continue;
         };
-        let (name, org) = if by_server {
-            (String::new(), String::new())
-        } else {
-            (row.actor.name.clone(), row.actor.org.clone())
+        let first_creation = what == "created" && !changes.iter().any(|c| c.what == "created");
+        let (name, org, entered_by) = match proxy_of(&report, element) {
+            Some(person) if first_creation => (
+                person.name.clone(),
+                person.org.clone(),
+                Some(row.actor.name.clone()),
+            ),
+            _ if by_server => (String::new(), String::new(), None),
+            _ => (row.actor.name.clone(), row.actor.org.clone(), None),
         };
-        push_change(&mut changes, row.ts_ms, name, org, what);
+        push_change(&mut changes, row.ts_ms, name, org, what, entered_by);
     }
     changes
 }

@@ -171,6 +171,10 @@ async fn identify(
         Ok(value.to_owned())
     };
     let pid = text(field::PID, PID_CHARS_MAX)?;
+    // The record's own ids: the server's edits and the people entered by proxy.
+    if pid == shared::trace::SERVER_PID || shared::trace::Represented::is_proxy_pid(&pid) {
+        return Err((close::POLICY, format!("pid {pid:?} is reserved")));
+    }
     let name = text(field::NAME, NAME_CHARS_MAX)?;
     let org = text(field::ORG, ORG_CHARS_MAX)?;
     let org_kind = match params.get(field::ORG_KIND).map(String::as_str) {

@@ -14,6 +14,7 @@ use yrs::{
 };
 
 use crate::board::{BoardKind, Lang, OrgKind};
+use crate::proxy::Represented;
 use crate::template;
 
 pub const ROOT_META: &str = "meta";
@@ -53,6 +54,8 @@ pub struct Node {
     pub author: String,
     /// Locked by the facilitator: the web app lets only the facilitator change it.
     pub locked: bool,
+    /// The person it was entered for (proxy entry), as the document says.
+    pub on_behalf_of: Option<Represented>,
 }
 
 /// A diagnosis section as read from the document.
@@ -75,6 +78,8 @@ pub struct Note {
     pub votes: BTreeMap<String, i64>,
     /// Locked by the facilitator: the web app lets only the facilitator change it.
     pub locked: bool,
+    /// The person it was entered for (proxy entry), as the document says.
+    pub on_behalf_of: Option<Represented>,
 }
 
 /// What a board's `meta` map says about it.
@@ -213,6 +218,17 @@ impl Roots {
         self.add_node(txn, &format!("n{i}"), Some(&parent), i as f64, &text, "");
     }
 
+    /// Marks the node, note or project `id` as entered for `person` (proxy entry). The record
+    /// honours it only in the transaction that creates the element.
+    pub fn mark_entered_for(&self, txn: &mut TransactionMut, id: &str, person: &Represented) {
+        for root in [&self.nodes, &self.notes, &self.projects] {
+            if let Some(Out::YMap(element)) = root.get(txn, id) {
+                person.mark(&element, txn);
+                return;
+            }
+        }
+    }
+
     /// Locks or unlocks an element (node, note or project) of `root`, one of this board's
     /// element maps. The lock is the facilitator's, kept by the web app (the relay does not
     /// police content).
@@ -237,6 +253,7 @@ impl Roots {
                     color: get_string(&node, txn, "color"),
                     author: get_string(&node, txn, "author").unwrap_or_default(),
                     locked: get_bool(&node, txn, "locked"),
+                    on_behalf_of: Represented::of(&node, txn),
                 })
             })
             .collect();
@@ -316,6 +333,7 @@ impl Roots {
                     author: get_string(&note, txn, "author").unwrap_or_default(),
                     votes,
                     locked: get_bool(&note, txn, "locked"),
+                    on_behalf_of: Represented::of(&note, txn),
                 })
             })
             .collect();
@@ -570,6 +588,7 @@ mod tests {
             color: None,
             author: String::new(),
             locked: false,
+            on_behalf_of: None,
         }
     }
 

@@ -323,6 +323,7 @@ mod tests {
             color: None,
             author: String::new(),
             locked: false,
+            on_behalf_of: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod doc;
 pub mod layout;
 pub mod portfolio;
 pub mod protocol;
+pub mod proxy;
 pub mod reactions;
 pub mod template;
 pub mod text;

@@ -55,6 +55,8 @@ pub struct Project {
     pub stakes: Vec<Stake>,
     /// Locked by the facilitator: the web app lets only the facilitator change it.
     pub locked: bool,
+    /// The person it was entered for (proxy entry), as the document says.
+    pub on_behalf_of: Option<crate::proxy::Represented>,
 }
 
 /// The plain string fields of a project, by their key in the document.
@@ -105,6 +107,9 @@ impl Roots {
         );
         let stakes: Vec<Any> = project.stakes.iter().map(stake_any).collect();
         map.insert(txn, "stakes", ArrayPrelim::from(stakes));
+        if let Some(person) = &project.on_behalf_of {
+            person.mark(&map, txn);
+        }
     }
 
     /// Sets one of [`PROJECT_STRING_FIELDS`].
@@ -182,6 +187,7 @@ impl Roots {
                     due_date: text("dueDate"),
                     stakes: stakes(&map, txn),
                     locked: crate::doc::get_bool(&map, txn, "locked"),
+                    on_behalf_of: crate::proxy::Represented::of(&map, txn),
                 })
             })
             .collect();
@@ -276,6 +282,11 @@ mod tests {
                 label: "Isolement".into(),
             }],
             locked: false,
+            on_behalf_of: Some(crate::proxy::Represented {
+                name: "Table des citoyens".into(),
+                org: "Saint-Camille".into(),
+                org_kind: Some(crate::board::OrgKind::Citizen),
+            }),
         };
         let mut txn = doc.transact_mut();
         roots.add_project(&mut txn, "p1", &project);

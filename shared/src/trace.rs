@@ -4,7 +4,9 @@
 //! projects) created, edited and deleted, the characters written and the votes cast.
 //!
 //! Attribution comes from the journal, never from the `author` fields inside the document,
-//! which any client may write.
+//! which any client may write. The one field a client writes that the trace reads is an
+//! element's `onBehalfOf` (proxy entry: someone typing for a person without a device), and
+//! only in the entry that creates the element: added later, it changes nobody's credit.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +20,11 @@ use yrs::{
 };
 
 use crate::doc::{ROOT_NODES, ROOT_NOTES, ROOT_PROJECTS, Roots};
+pub use crate::proxy::Represented;
+
+/// The participant id of the entries the server writes itself (a board's initial document, a
+/// restore, a timer): they count for nobody.
+pub const SERVER_PID: &str = "system";
 
 /// What one participant did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,6 +37,9 @@ pub struct Counts {
     pub deleted: u64,
     pub chars_written: u64,
     pub votes_cast: u64,
+    /// Elements this participant created on behalf of someone else (credited to them, not in
+    /// `created`).
+    pub entered_for_others: u64,
 }
 
 impl Counts {
@@ -40,6 +50,7 @@ impl Counts {
         self.deleted += other.deleted;
         self.chars_written += other.chars_written;
         self.votes_cast += other.votes_cast;
+        self.entered_for_others += other.entered_for_others;
     }
 }
 
@@ -47,6 +58,8 @@ impl Counts {
 #[derive(Default)]
 struct EntryChanges {
     created: HashSet<String>,
+    /// The characters of each created element's texts as it was written.
+    created_chars: BTreeMap<String, u64>,
     deleted: HashSet<String>,
     edited: HashSet<String>,
     chars: u64,
@@ -61,17 +74,31 @@ pub struct EntryReport {
     pub deleted: Vec<String>,
     pub chars_written: u64,
     pub votes_cast: u64,
+    /// The created elements whose creating update named someone they were entered for, by id.
+    pub proxies: Vec<Proxied>,
+}
+
+/// An element created on behalf of someone (proxy entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxied {
+    pub element: String,
+    pub person: Represented,
+    /// The characters of its texts as it was created: theirs, not the typist's.
+    pub chars: u64,
 }
 
 /// Replays journal entries and counts each participant's contributions.
 pub struct Tally {
     doc: Doc,
+    roots: Roots,
     changes: Rc<RefCell<EntryChanges>>,
     counts: BTreeMap<String, Counts>,
     /// Per participant, the elements they created and the others they edited: typing the text
     /// of one's own new note is writing, not editing, and many keystrokes in somebody else's
     /// node are one element edited.
     elements: BTreeMap<String, (HashSet<String>, HashSet<String>)>,
+    /// The people represented by proxy entry, by their [`Represented::pid`], as last spelled.
+    represented: BTreeMap<String, Represented>,
 }
 
 impl Default for Tally {
@@ -100,9 +127,11 @@ impl Tally {
         }
         Tally {
             doc,
+            roots,
             changes,
             counts: BTreeMap::new(),
             elements: BTreeMap::new(),
+            represented: BTreeMap::new(),
         }
     }
 
@@ -122,7 +151,8 @@ impl Tally {
 
     /// Replays one journal entry of `participant` and says what it changed. An entry that
     /// does not decode is counted as an update with no visible effect (the relay never stores
-    /// such entries).
+    /// such entries). An element created on behalf of someone is counted as created by them
+    /// and as entered for others by `participant` (the server's own entries credit nobody).
     pub fn apply(&mut self, participant: &str, update_v1: &[u8]) -> EntryReport {
         *self.changes.borrow_mut() = EntryChanges::default();
         let applied = catch_unwind(AssertUnwindSafe(|| {
@@ -130,8 +160,10 @@ impl Tally {
             self.doc.transact_mut().apply_update(update).ok()
         }));
         let changes = std::mem::take(&mut *self.changes.borrow_mut());
-        let counts = self.counts.entry(participant.to_owned()).or_default();
-        counts.updates += 1;
+        self.counts
+            .entry(participant.to_owned())
+            .or_default()
+            .updates += 1;
         if !matches!(applied, Ok(Some(()))) {
             return EntryReport::default();
         }
@@ -145,12 +177,15 @@ impl Tally {
             .difference(&changes.created)
             .cloned()
             .collect();
+        let created = sorted(&changes.created);
+        let proxies = self.proxies_among(&created, &changes.created_chars);
         let report = EntryReport {
-            created: sorted(&changes.created),
+            created,
             edited: sorted(&edited),
             deleted: sorted(&changes.deleted),
             chars_written: changes.chars,
             votes_cast: changes.votes,
+            proxies,
         };
         let (created, edited) = self.elements.entry(participant.to_owned()).or_default();
         created.extend(report.created.iter().cloned());
@@ -161,12 +196,56 @@ impl Tally {
                 .filter(|id| !created.contains(*id))
                 .cloned(),
         );
-        counts.created += report.created.len() as u64;
+        let credited = if participant == SERVER_PID {
+            &[][..]
+        } else {
+            &report.proxies[..]
+        };
+        let counts = self.counts.entry(participant.to_owned()).or_default();
+        counts.created += (report.created.len() - credited.len()) as u64;
+        counts.entered_for_others += credited.len() as u64;
         counts.deleted += report.deleted.len() as u64;
         counts.edited = edited.len() as u64;
-        counts.chars_written += report.chars_written;
+        counts.chars_written +=
+            report.chars_written - credited.iter().map(|p| p.chars).sum::<u64>();
         counts.votes_cast += report.votes_cast;
+        for proxied in credited {
+            let pid = proxied.person.pid();
+            let theirs = self.counts.entry(pid.clone()).or_default();
+            theirs.created += 1;
+            theirs.chars_written += proxied.chars;
+            self.represented.insert(pid, proxied.person.clone());
+        }
         report
+    }
+
+    /// Which of the elements just created carry an `onBehalfOf` naming someone.
+    fn proxies_among(&self, created: &[String], chars: &BTreeMap<String, u64>) -> Vec<Proxied> {
+        if created.is_empty() {
+            return Vec::new();
+        }
+        let txn = self.doc.transact();
+        created
+            .iter()
+            .filter_map(|id| {
+                let element = [&self.roots.nodes, &self.roots.notes, &self.roots.projects]
+                    .into_iter()
+                    .find_map(|root| match root.get(&txn, id) {
+                        Some(Out::YMap(map)) => Some(map),
+                        _ => None,
+                    })?;
+                Some(Proxied {
+                    element: id.clone(),
+                    person: Represented::of(&element, &txn)?,
+                    chars: chars.get(id).copied().unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// The people represented by proxy entry so far, by their [`Represented::pid`].
+    pub fn represented(&self) -> &BTreeMap<String, Represented> {
+        &self.represented
     }
 
     /// The document as the entries replayed so far left it.
@@ -195,8 +274,10 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
             for (key, change) in map.keys(txn) {
                 match change {
                     EntryChange::Inserted(value) => {
+                        let chars = initial_chars(txn, value);
                         changes.created.insert(key.to_string());
-                        changes.chars += initial_chars(txn, value);
+                        changes.created_chars.insert(key.to_string(), chars);
+                        changes.chars += chars;
                     }
                     EntryChange::Updated(_, value) => {
                         changes.edited.insert(key.to_string());
@@ -323,7 +404,8 @@ mod tests {
                 edited: 0,
                 deleted: 1,
                 chars_written: 9,
-                votes_cast: 0
+                votes_cast: 0,
+                entered_for_others: 0,
             }
         );
         assert_eq!(
@@ -334,8 +416,66 @@ mod tests {
                 edited: 1,
                 deleted: 0,
                 chars_written: 13,
-                votes_cast: 1
+                votes_cast: 1,
+                entered_for_others: 0,
             }
         );
+    }
+
+    #[test]
+    fn an_idea_entered_for_someone_is_theirs_and_a_later_claim_changes_nothing() {
+        let initial = initial_update(BoardKind::Diagnosis, "Diagnostic", Lang::Fr);
+        let anne = Replica::new();
+        anne.receive(&initial);
+        let table = Represented {
+            name: "  Table des   citoyens ".into(),
+            org: "Saint-Camille".into(),
+            org_kind: Some(crate::board::OrgKind::Citizen),
+        };
+        let mut tally = Tally::new();
+        tally.apply(SERVER_PID, &initial);
+        // Anne types two ideas for the citizens' table, in the updates that create them.
+        for (id, text) in [("n1", "Une navette"), ("n2", "Un café")] {
+            let u = anne.edit(|r, t| {
+                r.add_note(t, id, "s1", text, "#fff", "anne");
+                r.mark_entered_for(t, id, &table);
+            });
+            let report = tally.apply("anne", &u);
+            assert_eq!(report.proxies.len(), 1, "{id} is entered for the table");
+        }
+        // Her own idea, then a claim added later: the record keeps it hers.
+        let u = anne.edit(|r, t| r.add_note(t, "n3", "s1", "Un marché", "#fff", "anne"));
+        tally.apply("anne", &u);
+        let u = anne.edit(|r, t| r.mark_entered_for(t, "n3", &table));
+        let report = tally.apply("anne", &u);
+        assert!(report.proxies.is_empty());
+
+        let counts = tally.counts();
+        assert_eq!(counts["anne"].created, 1);
+        assert_eq!(counts["anne"].entered_for_others, 2);
+        assert_eq!(counts["anne"].chars_written, 9, "her own note's text only");
+        let pid = "proxy:table des citoyens|saint-camille";
+        assert_eq!(counts[pid].created, 2);
+        assert_eq!(
+            counts[pid].chars_written, 18,
+            "the texts typed for the table"
+        );
+        assert_eq!(counts[pid].updates, 0);
+        let person = &tally.represented()[pid];
+        assert_eq!(person.name, "Table des citoyens", "blanks are tidied");
+        assert_eq!(person.org_kind, Some(crate::board::OrgKind::Citizen));
+    }
+
+    #[test]
+    fn an_on_behalf_of_without_a_name_or_not_a_map_names_nobody() {
+        use std::collections::HashMap;
+        assert_eq!(Represented::from_any(&Any::from("Marie")), None);
+        let mut map = HashMap::new();
+        map.insert("name".to_owned(), Any::from("   "));
+        assert_eq!(Represented::from_any(&Any::from(map.clone())), None);
+        map.insert("name".to_owned(), Any::from("Marie"));
+        map.insert("orgKind".to_owned(), Any::from("martian"));
+        let marie = Represented::from_any(&Any::from(map)).unwrap();
+        assert_eq!((marie.org.as_str(), marie.org_kind), ("", None));
     }
 }

@@ -10,7 +10,7 @@ use shared::layout::{Side, is_css_color};
 
 use super::labels::{Label, tr};
 use super::model::{Board, NoteView, SectionView};
-use super::text::{byline, xml_escape};
+use super::text::xml_escape;
 use super::{one_line, utc};
 
 pub const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -316,7 +316,7 @@ fn canvas_of(board: &Board, sections: &[SectionView]) -> String {
             cy += 6.0;
             for note in &view.notes {
                 let lines = wrap(&note.note.text, NOTE_FONT_PX, false, card_width - 20.0);
-                let by = byline(&note.author.name, &note.author.org);
+                let by = note.author.byline(board.lang);
                 let by_lines = wrap(&by, 10.5, false, card_width - 70.0);
                 // Reactions in words (the export's fonts have no emoji), under the byline.
                 let reactions = board.reactions_in_words(&note.note.id);

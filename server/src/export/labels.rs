@@ -26,6 +26,8 @@ labels! {
     ReactionWarning => "Point d'attention", "Watch out";
     ReactionIdea => "Bonne idée", "Good idea";
     Author => "Auteur", "Author";
+    EnteredBy => "saisi par", "entered by";
+    RepresentedMark => "représenté·e, sans appareil", "represented, no device";
     Organisation => "Organisation", "Organisation";
     OrgKind => "Type d'organisation", "Organisation kind";
     Votes => "Votes", "Votes";

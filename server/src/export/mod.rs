@@ -331,10 +331,7 @@ fn portfolio_blocks(board: &Board) -> Vec<draw::Block> {
             .filter(|(_, v)| !v.is_empty())
             .map(|(l, v)| (tr(lang, l).to_owned(), v))
             .collect();
-        fields.push((
-            tr(lang, Label::Author).to_owned(),
-            text::byline(&author.name, &author.org),
-        ));
+        fields.push((tr(lang, Label::Author).to_owned(), author.byline(lang)));
         blocks.push(Block::Fields(fields));
     }
     blocks

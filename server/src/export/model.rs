@@ -17,13 +17,50 @@ use crate::store::{Actor, JournalRow};
 pub struct Author {
     pub name: String,
     pub org: String,
+    /// Who typed it, for an element entered on behalf of `name` (empty otherwise).
+    pub entered_by: String,
+}
+
+impl Author {
+    /// "Name (Organisation)", and ", saisi par Typist" for an element entered on behalf of
+    /// the person named.
+    pub fn byline(&self, lang: Lang) -> String {
+        let by = super::text::byline(&self.name, &self.org);
+        if self.entered_by.is_empty() {
+            by
+        } else {
+            let entered = super::labels::tr(lang, super::labels::Label::EnteredBy);
+            format!("{by}, {entered} {}", self.entered_by)
+        }
+    }
+
+    /// The name alone, with its typist for an element entered on behalf of its author: for a
+    /// table whose organisation has its own column.
+    pub fn name_and_typist(&self, lang: Lang) -> String {
+        if self.entered_by.is_empty() {
+            self.name.clone()
+        } else {
+            let entered = super::labels::tr(lang, super::labels::Label::EnteredBy);
+            format!("{} ({entered} {})", self.name, self.entered_by)
+        }
+    }
 }
 
 /// When and by whom each element was created, from the journal.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
-    created: HashMap<String, (String, i64)>,
+    created: HashMap<String, Created>,
     actors: HashMap<String, Actor>,
+}
+
+/// Who an element is credited to and when it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The participant, or the person it was entered for (an id of `Represented::pid`).
+    pub pid: String,
+    pub ts_ms: i64,
+    /// The typist's participant id, for an element entered on behalf of someone.
+    pub entered_by: Option<String>,
 }
 
 impl Provenance {
@@ -31,30 +68,46 @@ impl Provenance {
     pub fn from_journal(rows: &[JournalRow]) -> Self {
         let mut tally = Tally::new();
         let mut provenance = Provenance::default();
+        let system = Actor::system().pid;
         for row in rows {
             let report = tally.apply(&row.actor.pid, &row.update_v1);
-            for id in report.created {
+            for id in &report.created {
+                let proxy = crate::trace::proxy_of(&report, id).filter(|_| row.actor.pid != system);
                 provenance
                     .created
-                    .entry(id)
-                    .or_insert_with(|| (row.actor.pid.clone(), row.ts_ms));
+                    .entry(id.clone())
+                    .or_insert_with(|| match proxy {
+                        Some(person) => Created {
+                            pid: person.pid(),
+                            ts_ms: row.ts_ms,
+                            entered_by: Some(row.actor.pid.clone()),
+                        },
+                        None => Created {
+                            pid: row.actor.pid.clone(),
+                            ts_ms: row.ts_ms,
+                            entered_by: None,
+                        },
+                    });
             }
             provenance
                 .actors
                 .insert(row.actor.pid.clone(), row.actor.clone());
         }
+        for (pid, person) in tally.represented() {
+            provenance.actors.insert(pid.clone(), Actor::from(person));
+        }
         provenance
     }
 
-    /// From the trace's record: each element's first creator (participant id) and time, and
-    /// the latest identity of each participant.
-    pub fn new(created: HashMap<String, (String, i64)>, actors: HashMap<String, Actor>) -> Self {
+    /// From the trace's record: each element's first creator and time, and the latest
+    /// identity of each participant and of each person entered by proxy.
+    pub fn new(created: HashMap<String, Created>, actors: HashMap<String, Actor>) -> Self {
         Provenance { created, actors }
     }
 
     /// When `element` was created, if the journal saw it.
     pub fn created_ms(&self, element: &str) -> Option<i64> {
-        self.created.get(element).map(|(_, ts)| *ts)
+        self.created.get(element).map(|c| c.ts_ms)
     }
 }
 
@@ -224,20 +277,29 @@ impl Board {
 
     /// Who created `element`: the journal's participant; for an element the journal did not
     /// see created (an imported board), the participant its `author` hint names.
+    /// An element entered on behalf of someone is theirs, and names its typist.
     pub fn author(&self, element: &str, hint: &str) -> Author {
-        if let Some((pid, _)) = self.provenance.created.get(element)
-            && let Some(actor) = self.provenance.actors.get(pid)
-            && pid != &Actor::system().pid
+        if let Some(created) = self.provenance.created.get(element)
+            && let Some(actor) = self.provenance.actors.get(&created.pid)
+            && created.pid != Actor::system().pid
         {
+            let entered_by = created
+                .entered_by
+                .as_ref()
+                .and_then(|pid| self.provenance.actors.get(pid))
+                .map(|typist| typist.name.clone())
+                .unwrap_or_default();
             return Author {
                 name: actor.name.clone(),
                 org: actor.org.clone(),
+                entered_by,
             };
         }
         match self.participants.get(hint) {
             Some(p) => Author {
                 name: p.name.clone(),
                 org: p.org.clone(),
+                entered_by: String::new(),
             },
             None => Author::default(),
         }

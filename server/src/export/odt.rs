@@ -11,7 +11,7 @@ use zip::write::SimpleFileOptions;
 use super::labels::{self, Label, tr};
 use super::model::Board;
 use super::record::Record;
-use super::text::{byline, outline, project_fields, xml_escape};
+use super::text::{outline, project_fields, xml_escape};
 use super::{ExportError, one_line, utc};
 
 const MIMETYPE: &str = "application/vnd.oasis.opendocument.text";
@@ -172,7 +172,7 @@ fn content(board: &Board, record: &Record) -> String {
                     .map(|n| {
                         vec![
                             n.note.text.clone(),
-                            n.author.name.clone(),
+                            n.author.name_and_typist(lang),
                             n.author.org.clone(),
                             n.votes.to_string(),
                             board.reactions_in_words(&n.note.id),
@@ -206,7 +206,7 @@ fn content(board: &Board, record: &Record) -> String {
                     .collect();
                 rows.push(vec![
                     tr(lang, Label::Author).to_owned(),
-                    byline(&author.name, &author.org),
+                    author.byline(lang),
                 ]);
                 let reactions = board.reactions_in_words(&project.id);
                 if !reactions.is_empty() {

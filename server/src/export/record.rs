@@ -124,9 +124,14 @@ impl Record {
             rows: Vec::new(),
         };
         for p in &self.contributions.participants {
+            let name = if p.represented {
+                format!("{} ({})", p.name, tr(lang, Label::RepresentedMark))
+            } else {
+                p.name.clone()
+            };
             participants.rows.push(
                 [
-                    p.name.clone(),
+                    name,
                     p.org.clone(),
                     labels::org_kind(lang, &p.org_kind).to_owned(),
                 ]

@@ -56,7 +56,7 @@ pub fn markdown(board: &Board) -> String {
                 }
                 for note in &view.notes {
                     let _ = write!(md, "- {}", one_line(&note.note.text));
-                    let by = byline(&note.author.name, &note.author.org);
+                    let by = note.author.byline(lang);
                     if !by.is_empty() {
                         let _ = write!(md, " — {by}");
                     }
@@ -104,7 +104,7 @@ pub fn markdown(board: &Board) -> String {
                     }
                 }
                 let author = board.author(&project.id, &project.author);
-                let by = byline(&author.name, &author.org);
+                let by = author.byline(lang);
                 if !by.is_empty() {
                     let _ = writeln!(md, "- **{}** : {by}", tr(lang, Label::Author));
                 }
@@ -273,6 +273,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                 "votes",
                 "created",
                 "reactions",
+                "entered_by",
             ])?;
             for view in &board.sections {
                 for note in &view.notes {
@@ -284,6 +285,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                         &note.votes.to_string(),
                         &note.created_ms.map(utc).unwrap_or_default(),
                         &board.reactions_of(&note.note.id),
+                        &note.author.entered_by,
                     ])?;
                 }
             }
@@ -308,6 +310,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                 "created",
                 "id",
                 "reactions",
+                "entered_by",
             ])?;
             for p in &board.projects {
                 let author = board.author(&p.id, &p.author);
@@ -335,6 +338,7 @@ pub fn csv(board: &Board) -> Result<Vec<u8>, ExportError> {
                         .unwrap_or_default(),
                     &p.id,
                     &board.reactions_of(&p.id),
+                    &author.entered_by,
                 ])?;
             }
         }

@@ -92,8 +92,20 @@ impl Actor {
     /// The actor of entries the server writes itself, such as a board's initial document.
     pub fn system() -> Self {
         Actor {
-            pid: "system".into(),
+            pid: shared::trace::SERVER_PID.into(),
             ..Actor::default()
+        }
+    }
+}
+
+impl From<&shared::proxy::Represented> for Actor {
+    /// A person entered by proxy, as the record names them.
+    fn from(person: &shared::proxy::Represented) -> Self {
+        Actor {
+            pid: person.pid(),
+            name: person.name.clone(),
+            org: person.org.clone(),
+            org_kind: person.org_kind,
         }
     }
 }

@@ -32,7 +32,7 @@ pub enum Durability {
 }
 
 pub const DB_FILE_NAME: &str = "nouage.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Read connections open at once; a read beyond waits for one to come back (a burst of reads —
 /// 500 clients admitted at once — would otherwise open hundreds of connections, each paying
@@ -144,7 +144,18 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         // Version 3 adds the trace's incremental record; a board's is built on first use.
         // Version 4 adds join codes and the credentials they minted (`SCHEMA` creates them).
+        // Version 5 adds proxy entry to the record (below).
         conn.execute_batch(trace_index::SCHEMA)?;
+        if (3..5).contains(&version) {
+            // Version 5 records proxy entry: every board's record is built again on first
+            // use, so that elements entered for someone before are credited to them.
+            conn.execute_batch(
+                "ALTER TABLE trace_participants ADD COLUMN entered INTEGER NOT NULL DEFAULT 0",
+            )?;
+            for table in trace_index::TRACE_TABLES {
+                conn.execute(&format!("DELETE FROM {table}"), [])?;
+            }
+        }
         if version == 1 {
             // Version 2 keeps deleted boards (and their journals) but stops serving them.
             conn.execute_batch("ALTER TABLE boards ADD COLUMN deleted_ms INTEGER")?;
@@ -759,22 +770,29 @@ fn load_in(conn: &Connection, id: &BoardId, upto: Upto) -> StoreResult<StoredDoc
     Ok(StoredDoc { snapshot, updates })
 }
 
+/// The row of `actor`, added if it is new.
+pub(super) fn actor_id_in(conn: &Connection, actor: &Actor) -> StoreResult<i64> {
+    let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
+    conn.prepare_cached(
+        "INSERT INTO actors (pid, name, org, org_kind) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![actor.pid, actor.name, actor.org, org_kind])?;
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM actors WHERE pid = ?1 AND name = ?2 AND org = ?3 AND org_kind = ?4",
+        )?
+        .query_row(params![actor.pid, actor.name, actor.org, org_kind], |r| {
+            r.get(0)
+        })?)
+}
+
 impl Writer {
     fn actor_id(&mut self, actor: &Actor) -> StoreResult<i64> {
         if let Some(id) = self.actor_ids.get(actor) {
             return Ok(*id);
         }
-        let org_kind = actor.org_kind.map(|k| k.as_str()).unwrap_or("");
-        self.conn.execute(
-            "INSERT INTO actors (pid, name, org, org_kind) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![actor.pid, actor.name, actor.org, org_kind],
-        )?;
-        let id = self.conn.query_row(
-            "SELECT id FROM actors WHERE pid = ?1 AND name = ?2 AND org = ?3 AND org_kind = ?4",
-            params![actor.pid, actor.name, actor.org, org_kind],
-            |r| r.get(0),
-        )?;
+        let id = actor_id_in(&self.conn, actor)?;
         self.actor_ids.insert(actor.clone(), id);
         Ok(id)
     }

@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS trace_participants (
     deleted INTEGER NOT NULL,
     chars INTEGER NOT NULL,
     votes INTEGER NOT NULL,
+    entered INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (board_id, pid)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS trace_touches (
@@ -150,6 +151,13 @@ CREATE TABLE IF NOT EXISTS trace_elements (
     last_deleted_seq INTEGER,
     PRIMARY KEY (board_id, element)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS trace_proxies (
+    board_id TEXT NOT NULL,
+    element TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    actor_id INTEGER NOT NULL REFERENCES actors(id),
+    PRIMARY KEY (board_id, element)
+) STRICT;
 CREATE TABLE IF NOT EXISTS trace_events (
     board_id TEXT NOT NULL,
     element TEXT NOT NULL,
@@ -160,12 +168,13 @@ CREATE TABLE IF NOT EXISTS trace_events (
 ";
 
 /// The tables of one board's record, emptied by a reindex.
-const TRACE_TABLES: [&str; 6] = [
+pub(super) const TRACE_TABLES: [&str; 7] = [
     "trace_progress",
     "trace_entries",
     "trace_participants",
     "trace_touches",
     "trace_elements",
+    "trace_proxies",
     "trace_events",
 ];
 
@@ -614,6 +623,12 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
     let b = board.as_str();
     let seq = row.seq as i64;
     let by_server = row.pid == Actor::system().pid;
+    // Elements created on behalf of someone are theirs (the server's restores credit nobody).
+    let proxies = if by_server {
+        &[][..]
+    } else {
+        &report.proxies[..]
+    };
     tx.prepare_cached(
         "INSERT INTO trace_entries
              (board_id, seq, ts_ms, actor_id, by_server, created, edited, deleted, chars, votes)
@@ -648,29 +663,47 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
             )?
             .execute(params![b, row.pid, id])? as i64;
     }
-    tx.prepare_cached(
-        "INSERT INTO trace_participants
-             (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes)
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (board_id, pid) DO UPDATE SET
-             actor_id = excluded.actor_id,
-             updates = updates + 1,
-             created = created + excluded.created,
-             edited = edited + excluded.edited,
-             deleted = deleted + excluded.deleted,
-             chars = chars + excluded.chars,
-             votes = votes + excluded.votes",
-    )?
-    .execute(params![
-        b,
-        row.pid,
+    let participant = |pid: &str, actor_id: i64, counts: [i64; 7]| -> StoreResult<()> {
+        let [updates, created, edited, deleted, chars, votes, entered] = counts;
+        tx.prepare_cached(
+            "INSERT INTO trace_participants
+                 (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes, entered)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (board_id, pid) DO UPDATE SET
+                 actor_id = excluded.actor_id,
+                 updates = updates + excluded.updates,
+                 created = created + excluded.created,
+                 edited = edited + excluded.edited,
+                 deleted = deleted + excluded.deleted,
+                 chars = chars + excluded.chars,
+                 votes = votes + excluded.votes,
+                 entered = entered + excluded.entered",
+        )?
+        .execute(params![
+            b, pid, actor_id, updates, created, edited, deleted, chars, votes, entered
+        ])?;
+        Ok(())
+    };
+    participant(
+        &row.pid,
         row.actor_id,
-        report.created.len() as i64,
-        newly_edited,
-        report.deleted.len() as i64,
-        report.chars_written as i64,
-        report.votes_cast as i64
-    ])?;
+        [
+            1,
+            (report.created.len() - proxies.len()) as i64,
+            newly_edited,
+            report.deleted.len() as i64,
+            (report.chars_written - proxies.iter().map(|p| p.chars).sum::<u64>()) as i64,
+            report.votes_cast as i64,
+            proxies.len() as i64,
+        ],
+    )?;
+    let mut proxy_actors = Vec::with_capacity(proxies.len());
+    for proxied in proxies {
+        let actor_id = super::sqlite::actor_id_in(tx, &Actor::from(&proxied.person))?;
+        let chars = proxied.chars as i64;
+        participant(&proxied.person.pid(), actor_id, [0, 1, 0, 0, chars, 0, 0])?;
+        proxy_actors.push((&proxied.element, actor_id));
+    }
     // `after` names every element the entry touched: each has its row before it is updated.
     for id in after.keys() {
         tx.prepare_cached(
@@ -685,6 +718,16 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
              WHERE board_id = ?1 AND element = ?2",
         )?
         .execute(params![b, id, seq, by_server])?;
+    }
+    // Only the element's first creation says whom it is credited to.
+    for (id, actor_id) in proxy_actors {
+        tx.prepare_cached(
+            "INSERT INTO trace_proxies (board_id, element, seq, actor_id)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM trace_elements
+                 WHERE board_id = ?1 AND element = ?2 AND created_seq = ?3)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![b, id, seq, actor_id])?;
     }
     for id in report.created.iter().chain(&report.edited) {
         let (kind, label) = match after.get(id).cloned().flatten() {
@@ -760,7 +803,7 @@ pub(super) fn contributions(conn: &Connection, board: &BoardId) -> StoreResult<C
     let journal_entries = progress_of(conn, board)?;
     let mut stmt = conn.prepare_cached(
         "SELECT a.pid, a.name, a.org, a.org_kind,
-                p.updates, p.created, p.edited, p.deleted, p.chars, p.votes
+                p.updates, p.created, p.edited, p.deleted, p.chars, p.votes, p.entered
          FROM trace_participants p JOIN actors a ON a.id = p.actor_id
          WHERE p.board_id = ?1 AND p.pid <> ?2 ORDER BY p.pid",
     )?;
@@ -775,6 +818,7 @@ pub(super) fn contributions(conn: &Connection, board: &BoardId) -> StoreResult<C
                 deleted: count(7)?,
                 chars_written: count(8)?,
                 votes_cast: count(9)?,
+                entered_for_others: count(10)?,
             },
         })
     })?;
@@ -817,6 +861,7 @@ pub(super) fn entries(
                     deleted: ids_from_json(&r.get::<_, String>(8)?),
                     chars_written: r.get::<_, i64>(9)? as u64,
                     votes_cast: r.get::<_, i64>(10)? as u64,
+                    proxies: Vec::new(),
                 },
             })
         },
@@ -826,23 +871,37 @@ pub(super) fn entries(
 
 pub(super) fn elements(conn: &Connection, board: &BoardId) -> StoreResult<Vec<ElementTrace>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT el.element, ca.name, ca.org, c.ts_ms, ga.name, ga.org, g.ts_ms
+        "SELECT el.element, ca.name, ca.org, c.ts_ms, ga.name, ga.org, g.ts_ms, pa.name, pa.org
          FROM trace_elements el
          JOIN trace_entries c ON c.board_id = el.board_id AND c.seq = el.created_seq
          JOIN actors ca ON ca.id = c.actor_id
          JOIN trace_entries g ON g.board_id = el.board_id AND g.seq = el.changed_seq
          JOIN actors ga ON ga.id = g.actor_id
+         LEFT JOIN trace_proxies px ON px.board_id = el.board_id AND px.element = el.element
+         LEFT JOIN actors pa ON pa.id = px.actor_id
          WHERE el.board_id = ?1 AND el.present = 1 ORDER BY el.element",
     )?;
     let rows = stmt.query_map([board.as_str()], |r| {
+        let typist: (String, String) = (r.get(1)?, r.get(2)?);
+        let represented: Option<(String, String)> = match r.get::<_, Option<String>>(7)? {
+            Some(name) => Some((name, r.get(8)?)),
+            None => None,
+        };
+        let ((created_by, created_org), entered) = match represented {
+            Some(person) => (person, Some(typist)),
+            None => (typist, None),
+        };
+        let (entered_by, entered_org) = entered.unzip();
         Ok(ElementTrace {
             id: r.get(0)?,
-            created_by: r.get(1)?,
-            created_org: r.get(2)?,
+            created_by,
+            created_org,
             created_ms: r.get(3)?,
             changed_by: r.get(4)?,
             changed_org: r.get(5)?,
             changed_ms: r.get(6)?,
+            entered_by,
+            entered_org,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -854,10 +913,13 @@ pub(super) fn element(
     element: &str,
 ) -> StoreResult<Vec<ElementChange>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT ev.what, e.ts_ms, e.by_server, a.name, a.org
+        "SELECT ev.what, e.ts_ms, e.by_server, a.name, a.org, pa.name, pa.org
          FROM trace_events ev
          JOIN trace_entries e ON e.board_id = ev.board_id AND e.seq = ev.seq
          JOIN actors a ON a.id = e.actor_id
+         LEFT JOIN trace_proxies px
+             ON px.board_id = ev.board_id AND px.element = ev.element AND px.seq = ev.seq
+         LEFT JOIN actors pa ON pa.id = px.actor_id
          WHERE ev.board_id = ?1 AND ev.element = ?2 ORDER BY ev.seq",
     )?;
     let mut rows = stmt.query(params![board.as_str(), element])?;
@@ -870,12 +932,12 @@ pub(super) fn element(
             _ => "edited",
         };
         let by_server: bool = r.get(2)?;
-        let (name, org) = if by_server {
-            (String::new(), String::new())
-        } else {
-            (r.get(3)?, r.get(4)?)
+        let (name, org, entered_by) = match r.get::<_, Option<String>>(5)? {
+            Some(represented) => (represented, r.get(6)?, Some(r.get(3)?)),
+            None if by_server => (String::new(), String::new(), None),
+            None => (r.get(3)?, r.get(4)?, None),
         };
-        crate::trace::push_change(&mut changes, r.get(1)?, name, org, what);
+        crate::trace::push_change(&mut changes, r.get(1)?, name, org, what, entered_by);
     }
     Ok(changes)
 }
@@ -911,16 +973,33 @@ pub(super) fn provenance(
     conn: &Connection,
     board: &BoardId,
 ) -> StoreResult<crate::export::model::Provenance> {
+    use crate::export::model::{Created, Provenance};
     let mut created = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT el.element, a.pid, e.ts_ms FROM trace_elements el
+        "SELECT el.element, a.pid, e.ts_ms, pa.pid FROM trace_elements el
          JOIN trace_entries e ON e.board_id = el.board_id AND e.seq = el.first_seq
          JOIN actors a ON a.id = e.actor_id
+         LEFT JOIN trace_proxies px
+             ON px.board_id = el.board_id AND px.element = el.element AND px.seq = el.first_seq
+         LEFT JOIN actors pa ON pa.id = px.actor_id
          WHERE el.board_id = ?1",
     )?;
     let mut rows = stmt.query([board.as_str()])?;
     while let Some(r) = rows.next()? {
-        created.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+        let typist: String = r.get(1)?;
+        let created_by = match r.get::<_, Option<String>>(3)? {
+            Some(represented) => Created {
+                pid: represented,
+                ts_ms: r.get(2)?,
+                entered_by: Some(typist),
+            },
+            None => Created {
+                pid: typist,
+                ts_ms: r.get(2)?,
+                entered_by: None,
+            },
+        };
+        created.insert(r.get(0)?, created_by);
     }
     let mut actors = HashMap::new();
     let mut stmt = conn.prepare_cached(
@@ -932,7 +1011,7 @@ pub(super) fn provenance(
         let actor = actor_at(r, 0)?;
         actors.insert(actor.pid.clone(), actor);
     }
-    Ok(crate::export::model::Provenance::new(created, actors))
+    Ok(Provenance::new(created, actors))
 }
 
 pub(super) fn last_deletion(

@@ -27,6 +27,19 @@ enum Op {
         note: usize,
         text: String,
     },
+    /// A note typed for someone without a device (proxy entry).
+    AddFor {
+        who: usize,
+        note: usize,
+        text: String,
+        person: usize,
+    },
+    /// `onBehalfOf` set on a note afterwards: it must change nobody's credit.
+    Claim {
+        who: usize,
+        note: usize,
+        person: usize,
+    },
     Delete {
         who: usize,
         note: usize,
@@ -58,6 +71,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (who.clone(), note.clone(), "[a-zé ]{0,6}").prop_map(|(who, note, text)| Op::Add { who, note, text }),
         5 => (who.clone(), note.clone(), "[a-z]{1,4}").prop_map(|(who, note, text)| Op::Type { who, note, text }),
+        2 => (who.clone(), note.clone(), "[a-z]{0,4}", 0..2usize).prop_map(|(who, note, text, person)| Op::AddFor { who, note, text, person }),
+        1 => (who.clone(), note.clone(), 0..2usize).prop_map(|(who, note, person)| Op::Claim { who, note, person }),
         2 => (who.clone(), note.clone()).prop_map(|(who, note)| Op::Delete { who, note }),
         2 => (who.clone(), note.clone(), 0..3i64).prop_map(|(who, note, count)| Op::Vote { who, note, count }),
         1 => note.prop_map(|note| Op::Restore { note }),
@@ -69,6 +84,15 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 const PIDS: [&str; 4] = ["p-anne", "p-bruno", "p-chloe", "p-dede"];
+
+/// The people entered by proxy.
+fn person(n: usize) -> shared::proxy::Represented {
+    shared::proxy::Represented {
+        name: ["Table des citoyens", "Marie"][n].into(),
+        org: ["Saint-Camille", ""][n].into(),
+        org_kind: [Some(shared::OrgKind::Citizen), None][n],
+    }
+}
 
 struct Fixture {
     dir: std::path::PathBuf,
@@ -154,6 +178,27 @@ impl Fixture {
                 self.journal(Some(*who), |r, t| {
                     r.add_note(t, &id, "s1", text, "#fff", pid)
                 });
+            }
+            Op::AddFor {
+                who,
+                note,
+                text,
+                person: n,
+            } => {
+                let id = note_id(note);
+                let pid = PIDS[*who];
+                self.journal(Some(*who), |r, t| {
+                    r.add_note(t, &id, "s1", text, "#fff", pid);
+                    r.mark_entered_for(t, &id, &person(*n));
+                });
+            }
+            Op::Claim {
+                who,
+                note,
+                person: n,
+            } => {
+                let id = note_id(note);
+                self.journal(Some(*who), |r, t| r.mark_entered_for(t, &id, &person(*n)));
             }
             Op::Type { who, note, text } => {
                 let id = note_id(note);
@@ -280,11 +325,7 @@ impl Fixture {
                 crate::restore::element_before_last_deletion(store, id, &element).unwrap();
             let from_replay =
                 crate::restore::element_before_last_deletion(&memory, id, &element).unwrap();
-            assert_eq!(
-                format!("{from_record:?}"),
-                format!("{from_replay:?}"),
-                "{element}"
-            );
+            assert_eq!(from_record, from_replay, "{element}");
         }
     }
 }

@@ -17,6 +17,14 @@ pub fn contributions(rows: &[JournalRow]) -> Contributions {
         tally.apply(&row.actor.pid, &row.update_v1);
         identities.insert(&row.actor.pid, &row.actor);
     }
+    let represented: BTreeMap<String, Actor> = tally
+        .represented()
+        .iter()
+        .map(|(pid, person)| (pid.clone(), Actor::from(person)))
+        .collect();
+    for (pid, actor) in &represented {
+        identities.insert(pid, actor);
+    }
     let system = Actor::system().pid;
     Contributions {
         journal_entries: rows.len() as u64,
@@ -39,7 +47,10 @@ pub fn entries(rows: &[JournalRow], page: &EntryPage) -> Vec<TraceEntry> {
     let mut tally = Tally::new();
     let mut entries = Vec::new();
     for row in rows {
-        let report = tally.apply(&row.actor.pid, &row.update_v1);
+        let mut report = tally.apply(&row.actor.pid, &row.update_v1);
+        // The history lists entries under their typist; whom an element is credited to is
+        // the elements' answer.
+        report.proxies.clear();
         let in_page = row.actor.pid != system
             && (page.from_ms..=page.to_ms).contains(&row.ts_ms)
             && page.before_seq.is_none_or(|before| row.seq < before);
