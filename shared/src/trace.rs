@@ -58,8 +58,8 @@ impl Counts {
 #[derive(Default)]
 struct EntryChanges {
     created: HashSet<String>,
-    /// The characters of each created element's texts as it was written.
-    created_chars: BTreeMap<String, u64>,
+    /// The characters written, per element (texts of a new element, typed into one).
+    chars_by_element: BTreeMap<String, u64>,
     deleted: HashSet<String>,
     edited: HashSet<String>,
     chars: u64,
@@ -76,6 +76,8 @@ pub struct EntryReport {
     pub votes_cast: u64,
     /// The created elements whose creating update named someone they were entered for, by id.
     pub proxies: Vec<Proxied>,
+    /// `chars_written` per element.
+    pub chars_by_element: BTreeMap<String, u64>,
 }
 
 /// An element created on behalf of someone (proxy entry).
@@ -83,8 +85,6 @@ pub struct EntryReport {
 pub struct Proxied {
     pub element: String,
     pub person: Represented,
-    /// The characters of its texts as it was created: theirs, not the typist's.
-    pub chars: u64,
 }
 
 /// Replays journal entries and counts each participant's contributions.
@@ -99,6 +99,10 @@ pub struct Tally {
     elements: BTreeMap<String, (HashSet<String>, HashSet<String>)>,
     /// The people represented by proxy entry, by their [`Represented::pid`], as last spelled.
     represented: BTreeMap<String, Represented>,
+    /// Elements a participant created (the server's restores left out).
+    ever_created: HashSet<String>,
+    /// Elements first created on behalf of someone: their typist and the person's id.
+    proxied: BTreeMap<String, (String, String)>,
 }
 
 impl Default for Tally {
@@ -132,6 +136,8 @@ impl Tally {
             counts: BTreeMap::new(),
             elements: BTreeMap::new(),
             represented: BTreeMap::new(),
+            ever_created: HashSet::new(),
+            proxied: BTreeMap::new(),
         }
     }
 
@@ -178,7 +184,7 @@ impl Tally {
             .cloned()
             .collect();
         let created = sorted(&changes.created);
-        let proxies = self.proxies_among(&created, &changes.created_chars);
+        let proxies = self.proxies_among(&created);
         let report = EntryReport {
             created,
             edited: sorted(&edited),
@@ -186,6 +192,7 @@ impl Tally {
             chars_written: changes.chars,
             votes_cast: changes.votes,
             proxies,
+            chars_by_element: changes.chars_by_element,
         };
         let (created, edited) = self.elements.entry(participant.to_owned()).or_default();
         created.extend(report.created.iter().cloned());
@@ -201,26 +208,47 @@ impl Tally {
         } else {
             &report.proxies[..]
         };
+        // An element's first creation on behalf of someone makes what its typist writes in
+        // it theirs (the typist types; the words are the person's).
+        for proxied in credited {
+            if !self.ever_created.contains(&proxied.element) {
+                self.proxied.insert(
+                    proxied.element.clone(),
+                    (participant.to_owned(), proxied.person.pid()),
+                );
+            }
+        }
+        if participant != SERVER_PID {
+            self.ever_created.extend(report.created.iter().cloned());
+        }
+        let mut theirs: Vec<(String, u64)> = Vec::new();
+        for (element, chars) in &report.chars_by_element {
+            if let Some((typist, pid)) = self.proxied.get(element)
+                && typist == participant
+            {
+                theirs.push((pid.clone(), *chars));
+            }
+        }
         let counts = self.counts.entry(participant.to_owned()).or_default();
         counts.created += (report.created.len() - credited.len()) as u64;
         counts.entered_for_others += credited.len() as u64;
         counts.deleted += report.deleted.len() as u64;
         counts.edited = edited.len() as u64;
-        counts.chars_written +=
-            report.chars_written - credited.iter().map(|p| p.chars).sum::<u64>();
+        counts.chars_written += report.chars_written - theirs.iter().map(|t| t.1).sum::<u64>();
         counts.votes_cast += report.votes_cast;
         for proxied in credited {
             let pid = proxied.person.pid();
-            let theirs = self.counts.entry(pid.clone()).or_default();
-            theirs.created += 1;
-            theirs.chars_written += proxied.chars;
+            self.counts.entry(pid.clone()).or_default().created += 1;
             self.represented.insert(pid, proxied.person.clone());
+        }
+        for (pid, chars) in theirs {
+            self.counts.entry(pid).or_default().chars_written += chars;
         }
         report
     }
 
     /// Which of the elements just created carry an `onBehalfOf` naming someone.
-    fn proxies_among(&self, created: &[String], chars: &BTreeMap<String, u64>) -> Vec<Proxied> {
+    fn proxies_among(&self, created: &[String]) -> Vec<Proxied> {
         if created.is_empty() {
             return Vec::new();
         }
@@ -237,7 +265,6 @@ impl Tally {
                 Some(Proxied {
                     element: id.clone(),
                     person: Represented::of(&element, &txn)?,
-                    chars: chars.get(id).copied().unwrap_or(0),
                 })
             })
             .collect()
@@ -274,14 +301,12 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
             for (key, change) in map.keys(txn) {
                 match change {
                     EntryChange::Inserted(value) => {
-                        let chars = initial_chars(txn, value);
                         changes.created.insert(key.to_string());
-                        changes.created_chars.insert(key.to_string(), chars);
-                        changes.chars += chars;
+                        changes.wrote(key, initial_chars(txn, value));
                     }
                     EntryChange::Updated(_, value) => {
                         changes.edited.insert(key.to_string());
-                        changes.chars += initial_chars(txn, value);
+                        changes.wrote(key, initial_chars(txn, value));
                     }
                     EntryChange::Removed(_) => {
                         changes.deleted.insert(key.to_string());
@@ -298,12 +323,11 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
             changes.votes += placed.count() as u64;
         }
         Event::Text(text) => {
-            if let Some(element) = path.first() {
-                changes.edited.insert(element.clone());
-            }
+            let element = path.first().cloned().unwrap_or_default();
+            changes.edited.insert(element.clone());
             for delta in text.delta(txn) {
                 if let Delta::Inserted(Out::Any(Any::String(s)), _) = delta {
-                    changes.chars += s.chars().count() as u64;
+                    changes.wrote(&element, s.chars().count() as u64);
                 }
             }
         }
@@ -311,6 +335,15 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
             if let Some(element) = path.first() {
                 changes.edited.insert(element.clone());
             }
+        }
+    }
+}
+
+impl EntryChanges {
+    fn wrote(&mut self, element: &str, chars: u64) {
+        self.chars += chars;
+        if chars > 0 {
+            *self.chars_by_element.entry(element.to_owned()).or_default() += chars;
         }
     }
 }
@@ -443,6 +476,12 @@ mod tests {
             let report = tally.apply("anne", &u);
             assert_eq!(report.proxies.len(), 1, "{id} is entered for the table");
         }
+        // What she types in a note she entered for the table is the table's too.
+        let u = anne.edit(|r, t| {
+            let text = crate::doc::child_text(&r.notes, t, "n2", "text").unwrap();
+            text.insert(t, 0, "Grand ");
+        });
+        tally.apply("anne", &u);
         // Her own idea, then a claim added later: the record keeps it hers.
         let u = anne.edit(|r, t| r.add_note(t, "n3", "s1", "Un marché", "#fff", "anne"));
         tally.apply("anne", &u);
@@ -457,7 +496,7 @@ mod tests {
         let pid = "proxy:table des citoyens|saint-camille";
         assert_eq!(counts[pid].created, 2);
         assert_eq!(
-            counts[pid].chars_written, 18,
+            counts[pid].chars_written, 24,
             "the texts typed for the table"
         );
         assert_eq!(counts[pid].updates, 0);

@@ -684,24 +684,10 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         ])?;
         Ok(())
     };
-    participant(
-        &row.pid,
-        row.actor_id,
-        [
-            1,
-            (report.created.len() - proxies.len()) as i64,
-            newly_edited,
-            report.deleted.len() as i64,
-            (report.chars_written - proxies.iter().map(|p| p.chars).sum::<u64>()) as i64,
-            report.votes_cast as i64,
-            proxies.len() as i64,
-        ],
-    )?;
     let mut proxy_actors = Vec::with_capacity(proxies.len());
     for proxied in proxies {
         let actor_id = super::sqlite::actor_id_in(tx, &Actor::from(&proxied.person))?;
-        let chars = proxied.chars as i64;
-        participant(&proxied.person.pid(), actor_id, [0, 1, 0, 0, chars, 0, 0])?;
+        participant(&proxied.person.pid(), actor_id, [0, 1, 0, 0, 0, 0, 0])?;
         proxy_actors.push((&proxied.element, actor_id));
     }
     // `after` names every element the entry touched: each has its row before it is updated.
@@ -729,6 +715,40 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         )?
         .execute(params![b, id, seq, actor_id])?;
     }
+    // What a typist writes in an element they first entered for someone is that person's.
+    let mut theirs_chars = 0i64;
+    for (id, chars) in &report.chars_by_element {
+        let person: Option<String> = tx
+            .prepare_cached(
+                "SELECT pa.pid FROM trace_proxies px
+                 JOIN trace_entries e ON e.board_id = px.board_id AND e.seq = px.seq
+                 JOIN actors ta ON ta.id = e.actor_id
+                 JOIN actors pa ON pa.id = px.actor_id
+                 WHERE px.board_id = ?1 AND px.element = ?2 AND ta.pid = ?3",
+            )?
+            .query_row(params![b, id, row.pid], |r| r.get(0))
+            .optional()?;
+        if let Some(person) = person {
+            theirs_chars += *chars as i64;
+            tx.prepare_cached(
+                "UPDATE trace_participants SET chars = chars + ?3 WHERE board_id = ?1 AND pid = ?2",
+            )?
+            .execute(params![b, person, *chars as i64])?;
+        }
+    }
+    participant(
+        &row.pid,
+        row.actor_id,
+        [
+            1,
+            (report.created.len() - proxies.len()) as i64,
+            newly_edited,
+            report.deleted.len() as i64,
+            report.chars_written as i64 - theirs_chars,
+            report.votes_cast as i64,
+            proxies.len() as i64,
+        ],
+    )?;
     for id in report.created.iter().chain(&report.edited) {
         let (kind, label) = match after.get(id).cloned().flatten() {
             Some((kind, label)) => (Some(kind.as_str()), Some(label)),
@@ -862,6 +882,7 @@ pub(super) fn entries(
                     chars_written: r.get::<_, i64>(9)? as u64,
                     votes_cast: r.get::<_, i64>(10)? as u64,
                     proxies: Vec::new(),
+                    chars_by_element: Default::default(),
                 },
             })
         },

@@ -51,6 +51,7 @@ pub fn entries(rows: &[JournalRow], page: &EntryPage) -> Vec<TraceEntry> {
         // The history lists entries under their typist; whom an element is credited to is
         // the elements' answer.
         report.proxies.clear();
+        report.chars_by_element.clear();
         let in_page = row.actor.pid != system
             && (page.from_ms..=page.to_ms).contains(&row.ts_ms)
             && page.before_seq.is_none_or(|before| row.seq < before);
