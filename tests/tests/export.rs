@@ -313,7 +313,8 @@ async fn a_canvas_exports_its_notes_with_their_recorded_authors_and_votes() {
             "organisation",
             "votes",
             "created",
-            "reactions"
+            "reactions",
+            "entered_by"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();

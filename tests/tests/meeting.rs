@@ -1,7 +1,9 @@
 //! Meeting tools (issue 22) over the API and the document: the shared timer the facilitator
-//! runs, counted in the server's clock.
+//! runs, counted in the server's clock; proxy entry, credited in the record and the exports.
 
-use nouage_tests::{TempDir, TestServer, YClient, create_board, http, post_json};
+use nouage_tests::{
+    TempDir, TestServer, YClient, create_board, export_bytes, http, join, pdf_text, post_json,
+};
 use serde_json::{Value, json};
 use yrs::{Any, Map, Out, Transact};
 
@@ -176,4 +178,150 @@ async fn only_the_facilitator_can_summon_everybody() {
     assert_eq!(lina["user"]["name"], "Lina");
     assert_eq!(animatrice["summon"], 1_796_000_000_000_i64, "{animatrice}");
     server.stop().await;
+}
+
+async fn get_json(url: &str, token: &str) -> Value {
+    let response = http().get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and_a_later_claim_is_not()
+ {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "diagnosis", "Atelier mobilités").await;
+    let (lina, roots) = join(
+        &server,
+        &board,
+        "p-lina",
+        "Lina",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
+    let (zoe, zoe_roots) = join(&server, &board, "p-zoe", "Zoé", "Vélo Vert", "association").await;
+    let table = shared::proxy::Represented {
+        name: "Table des citoyens".into(),
+        org: "Saint-Camille".into(),
+        org_kind: Some(shared::OrgKind::Citizen),
+    };
+    // Lina types an idea for the citizens' table, in the update that creates the note, then
+    // one of her own.
+    lina.edit(|txn| {
+        roots.add_note(txn, "n1", "s1", "Une navette le samedi", "#fff", "p-lina");
+        roots.mark_entered_for(txn, "n1", &table);
+    });
+    lina.edit(|txn| roots.add_note(txn, "n2", "s1", "Un marché", "#fff", "p-lina"));
+    // Zoé's client (any Yjs client with an editor link) claims Lina's note for someone else.
+    zoe.wait_until(|doc| zoe_roots.notes(&doc.transact()).len() == 2)
+        .await
+        .unwrap();
+    let claimed = shared::proxy::Represented {
+        name: "Quelqu'un d'autre".into(),
+        org: "Ailleurs".into(),
+        org_kind: None,
+    };
+    zoe.edit(|txn| zoe_roots.mark_entered_for(txn, "n2", &claimed));
+    lina.wait_until(|doc| {
+        roots
+            .notes(&doc.transact())
+            .iter()
+            .any(|n| n.on_behalf_of.as_ref() == Some(&claimed))
+    })
+    .await
+    .unwrap();
+
+    let api = format!("{}/api/boards/{}", server.base, board.id);
+    let contributions = get_json(&format!("{api}/contributions"), &board.viewer).await;
+    let row = |name: &str| {
+        contributions["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+    };
+    let table_row = row("Table des citoyens").expect("the table is listed");
+    assert_eq!(table_row["represented"], true, "{contributions}");
+    assert_eq!(table_row["org"], "Saint-Camille");
+    assert_eq!(table_row["orgKind"], "citizen");
+    assert_eq!(table_row["created"], 1, "{contributions}");
+    assert_eq!(table_row["charsWritten"], 21, "its words are its own");
+    let lina_row = row("Lina").unwrap();
+    assert_eq!(lina_row["represented"], false);
+    assert_eq!(lina_row["created"], 1, "her own note only: {contributions}");
+    assert_eq!(lina_row["enteredForOthers"], 1);
+    assert_eq!(lina_row["charsWritten"], 9, "'Un marché'");
+    assert!(
+        row("Quelqu'un d'autre").is_none(),
+        "a claim after the creation credits nobody: {contributions}"
+    );
+    let kinds = contributions["orgKinds"].as_array().unwrap();
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k["name"] == "citizen" && k["created"] == 1),
+        "the citizens count in the parity table: {contributions}"
+    );
+
+    let elements = get_json(&format!("{api}/elements"), &board.viewer).await;
+    let element = |id: &str| {
+        elements["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(element("n1")["createdBy"], "Table des citoyens");
+    assert_eq!(element("n1")["createdOrg"], "Saint-Camille");
+    assert_eq!(element("n1")["enteredBy"], "Lina");
+    assert_eq!(element("n2")["createdBy"], "Lina");
+    assert!(element("n2").get("enteredBy").is_none(), "{elements}");
+    let story = get_json(&format!("{api}/elements/n1"), &board.viewer).await;
+    assert_eq!(story["changes"][0]["what"], "created");
+    assert_eq!(story["changes"][0]["name"], "Table des citoyens");
+    assert_eq!(story["changes"][0]["enteredBy"], "Lina");
+
+    let (status, csv_bytes) = export_bytes(&server.base, &board, "csv").await;
+    assert_eq!(status, 200);
+    let csv_text = String::from_utf8(csv_bytes).unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(headers.iter().last(), Some("entered_by"), "{csv_text}");
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let csv_row = |text: &str| rows.iter().find(|r| &r[column("text")] == text).unwrap();
+    let n1 = csv_row("Une navette le samedi");
+    assert_eq!(
+        (
+            &n1[column("author")],
+            &n1[column("organisation")],
+            &n1[column("entered_by")]
+        ),
+        ("Table des citoyens", "Saint-Camille", "Lina")
+    );
+    let n2 = csv_row("Un marché");
+    assert_eq!(
+        (&n2[column("author")], &n2[column("entered_by")]),
+        ("Lina", "")
+    );
+    let (_, markdown) = export_bytes(&server.base, &board, "md").await;
+    let markdown = String::from_utf8(markdown).unwrap();
+    assert!(
+        markdown
+            .contains("Une navette le samedi — Table des citoyens (Saint-Camille), saisi par Lina"),
+        "{markdown}"
+    );
+    let (status, record_pdf) = export_bytes(&server.base, &board, "record-pdf").await;
+    assert_eq!(status, 200);
+    if let Some(text) = pdf_text(&record_pdf) {
+        assert!(
+            text.contains("Table des citoyens (représenté·e"),
+            "the record's participants table lists the table: {text}"
+        );
+    }
 }

@@ -68,6 +68,8 @@ pub struct ContributionRow {
     pub deleted: u64,
     pub chars_written: u64,
     pub votes_cast: u64,
+    /// A person entered by proxy, not a participant.
+    pub represented: bool,
 }
 
 #[derive(Clone, PartialEq)]
@@ -144,6 +146,7 @@ fn contribution_row(j: &Json) -> ContributionRow {
         deleted: j.get("deleted").count(),
         chars_written: j.get("charsWritten").count(),
         votes_cast: j.get("votesCast").count(),
+        represented: j.get("represented").bool(),
     }
 }
 
@@ -260,12 +263,22 @@ pub async fn history(id: &str, token: &str, before: Option<u64>) -> Result<Histo
 
 /// Who created each element and who changed it last (`GET /elements`): (id, created by,
 /// their organisation, changed by, their organisation, when).
-pub struct Elements(pub Vec<[String; 5]>, pub Vec<f64>);
+/// The last two texts name who typed an element entered on behalf of its creator (empty
+/// otherwise).
+pub struct Elements(pub Vec<[String; 7]>, pub Vec<f64>);
 
 impl FromJson for Elements {
     fn from_json(j: &Json) -> Option<Self> {
         let items = j.get("elements").items();
-        let texts = ["id", "createdBy", "createdOrg", "changedBy", "changedOrg"];
+        let texts = [
+            "id",
+            "createdBy",
+            "createdOrg",
+            "changedBy",
+            "changedOrg",
+            "enteredBy",
+            "enteredOrg",
+        ];
         Some(Elements(
             items
                 .iter()
@@ -289,6 +302,8 @@ pub struct Change {
     pub org: String,
     pub what: String,
     pub count: u64,
+    /// Who typed it, for an element created on behalf of `name`.
+    pub entered_by: String,
 }
 
 #[derive(Clone)]
@@ -307,6 +322,7 @@ impl FromJson for Story {
                     org: c.get("org").str(),
                     what: c.get("what").str(),
                     count: c.get("count").count(),
+                    entered_by: c.get("enteredBy").str(),
                 })
                 .collect(),
         ))

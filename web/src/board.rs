@@ -361,6 +361,7 @@ fn BoardView(
                         <button type="button" class="tiny" data-action="unfollow" on:click=move |_| following.set(None)>{i18n.live(Key::Unfollow)}</button>
                     </div>
                 })}
+                <crate::proxy::EnteringForBanner signals=session.signals />
                 {body}
                 <aside class="presence" class:open=drawer_open aria-labelledby="presence-title">
                     // On a phone the column is a drawer at the bottom of the screen: this
@@ -392,6 +393,7 @@ fn BoardView(
                             }
                         } />
                     </ul>
+                    {can_edit.then(|| view! { <crate::proxy::ProxyEntry signals=session.signals /> })}
                     {facilitator.then(|| view! {
                         <button type="button" class="summon" data-action="summon" on:click=move |_| summoning.summon()>{i18n.live(Key::Summon)}</button>
                     })}

@@ -116,8 +116,10 @@ pub fn ContributionsPanel(
                     {report.participants.into_iter().map(|p| {
                         let chosen = Highlight::Participant(p.pid.clone());
                         view! {
-                        <tr data-pid=p.pid.clone() class:chosen=is_chosen(chosen.clone()) on:click=toggle(chosen)>
-                            <td>{p.name.clone()}<span class="person-org">{p.org.clone()}</span></td>
+                        <tr data-pid=p.pid.clone() class:chosen=is_chosen(chosen.clone()) class:represented=p.represented on:click=toggle(chosen)>
+                            <td>{p.name.clone()}
+                                {p.represented.then(|| view! { <span class="represented-mark">" ("{i18n.live(Key::RepresentedMark)}")"</span> })}
+                                <span class="person-org">{p.org.clone()}</span></td>
                             {counts(&p)}
                         </tr>
                     }}).collect::<Vec<_>>()}

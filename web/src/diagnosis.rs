@@ -12,7 +12,7 @@ use web_sys::KeyboardEvent;
 
 use crate::i18n::{Key, use_i18n};
 use crate::keyed::Cards;
-use crate::session::{Session, SessionRef, new_id, safe_color, session_ref, who};
+use crate::session::{Session, SessionRef, credit, new_id, safe_color, session_ref};
 
 /// Note colours offered (sticky-note tones).
 pub const NOTE_COLORS: [&str; 6] = [
@@ -216,8 +216,10 @@ fn SectionView(
     let add_note = move |_| {
         let note = new_id();
         let pid = ctx.pid.get_value();
-        ctx.edit(|roots, txn| {
-            roots.add_note(txn, &note, &id.get_value(), "", NOTE_COLORS[0], &pid)
+        ctx.session.with_value(|session| {
+            session.create(&note, |roots, txn| {
+                roots.add_note(txn, &note, &id.get_value(), "", NOTE_COLORS[0], &pid)
+            })
         });
         ctx.editing.set(Some(note));
     };
@@ -375,8 +377,16 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     let mine = move || note.with(|n| n.votes.get(&ctx.pid.get_value()).copied().unwrap_or(0));
     let total = move || note.with(|n| n.votes.values().sum::<i64>());
     let author_label = move || {
-        s.participants
-            .with(|p| who(p, &note.with(|n| n.author.clone())))
+        note.with(|n| {
+            s.participants.with(|p| {
+                credit(
+                    p,
+                    &n.author,
+                    n.on_behalf_of.as_ref(),
+                    i18n.t(Key::EnteredBy),
+                )
+            })
+        })
     };
     let edit = move |ev| {
         let value = event_target_value(&ev);

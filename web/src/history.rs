@@ -121,11 +121,30 @@ impl Traces {
                     .into_iter()
                     .zip(times)
                     .map(
-                        |([element, created_by, created_org, changed_by, changed_org], changed)| {
+                        |(
+                            [
+                                element,
+                                created_by,
+                                created_org,
+                                changed_by,
+                                changed_org,
+                                entered_by,
+                                entered_org,
+                            ],
+                            changed,
+                        )| {
+                            let mut creator = person(&created_by, &created_org);
+                            if !entered_by.is_empty() {
+                                creator = format!(
+                                    "{creator}, {} {}",
+                                    i18n.t(Key::EnteredBy),
+                                    person(&entered_by, &entered_org)
+                                );
+                            }
                             let text = format!(
                                 "{} {} · {} {}, {}",
                                 i18n.t(Key::CreatedBy),
-                                person(&created_by, &created_org),
+                                creator,
                                 i18n.t(Key::ChangedBy),
                                 person(&changed_by, &changed_org),
                                 when(changed, lang)
@@ -337,6 +356,7 @@ pub fn ElementPanel(
                 };
                 view! {
                     <li data-what=c.what.clone()><time>{span}</time>" "<strong>{person(&c.name, &c.org)}</strong>" "{what}
+                        {(!c.entered_by.is_empty()).then(|| format!(" ({} {})", i18n.t(Key::EnteredBy), c.entered_by))}
                         {(c.count > 1).then(|| format!(" (×{})", c.count))}</li>
                 }
             })

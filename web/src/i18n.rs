@@ -192,6 +192,14 @@ keys! {
     History => "Historique", "History";
     CreatedBy => "Créé par", "Created by";
     ChangedBy => "modifié en dernier par", "last changed by";
+    EnteredBy => "saisi par", "entered by";
+    EnterFor => "Saisir pour…", "Enter for…";
+    EnterForHint => "Pour une personne ou une table sans appareil : ce que vous ajoutez ensuite lui est attribué, et vous êtes noté·e comme l'ayant saisi.", "For a person or a table without a device: what you add next is credited to them, and you are recorded as having typed it.";
+    EnterForName => "Nom (personne ou groupe)", "Name (person or group)";
+    EnterForStart => "Commencer la saisie", "Start entering";
+    EnteringFor => "Vous saisissez pour", "You are entering for";
+    EnterForStop => "Terminer", "Done";
+    RepresentedMark => "représenté·e", "represented";
     ColourByAuthor => "Couleurs par auteur", "Colour by author";
     ClickToHighlight => "Cliquer sur une personne ou une organisation pour surligner ses contributions.", "Click a person or an organisation to highlight their contributions.";
     Organisations => "Organisations", "Organisations";

@@ -14,6 +14,7 @@ mod keyed;
 mod local;
 mod mindmap;
 mod portfolio;
+mod proxy;
 mod reactions;
 mod session;
 mod timer;

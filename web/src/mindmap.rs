@@ -16,7 +16,7 @@ use yrs::{Map, MapRef, Out, TransactionMut};
 
 use crate::i18n::{Key, use_i18n};
 use crate::keyed::LONG_PRESS_MS;
-use crate::session::{Session, who};
+use crate::session::{Session, credit};
 
 const ZOOM_MIN: f64 = 0.2;
 const ZOOM_MAX: f64 = 3.0;
@@ -288,7 +288,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             let order = new_order(&all, &parent, after.as_deref());
             let pid = session.pid().to_owned();
             session.undo_checkpoint();
-            session.edit(|roots, txn| {
+            session.create(&id, |roots, txn| {
                 expand(&roots.nodes, txn, &parent);
                 roots.add_node(txn, &id, Some(&parent), order, "", &pid);
             });
@@ -846,7 +846,9 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         drop_target.set(None);
     };
 
-    let author_label = move |pid: &str| -> String { participants.with(|p| who(p, pid)) };
+    let author_label = move |pid: &str, on_behalf_of: Option<&shared::proxy::Represented>| {
+        participants.with(|p| credit(p, pid, on_behalf_of, i18n.t(Key::EnteredBy)))
+    };
     // One element per node for the node's whole life, keyed by its id: a change of text,
     // place or size updates that element's attributes in place, and a node that did not
     // change is not touched. The scene holds a signal per node and per edge, set only when
@@ -934,7 +936,7 @@ pub fn MindMap(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         };
         let s = shown.clone();
         let title = move || {
-            let author = s.with(|s| author_label(&s.author));
+            let author = s.with(|s| author_label(&s.author, s.on_behalf_of.as_ref()));
             if author.is_empty() {
                 String::new()
             } else {
@@ -1345,6 +1347,8 @@ struct Shown {
     text: String,
     /// The author's pid.
     author: String,
+    /// The person it was entered for, if any.
+    on_behalf_of: Option<shared::proxy::Represented>,
     locked: bool,
     has_children: bool,
 }
@@ -1373,9 +1377,17 @@ impl Shown {
             && self.has_children == has_children
             && match node {
                 Some(n) => {
-                    self.text == n.text && self.author == n.author && self.locked == n.locked
+                    self.text == n.text
+                        && self.author == n.author
+                        && self.locked == n.locked
+                        && self.on_behalf_of == n.on_behalf_of
                 }
-                None => self.text.is_empty() && self.author.is_empty() && !self.locked,
+                None => {
+                    self.text.is_empty()
+                        && self.author.is_empty()
+                        && !self.locked
+                        && self.on_behalf_of.is_none()
+                }
             }
     }
 }
@@ -1456,6 +1468,7 @@ impl Scene {
                 let shown = Shown {
                     text: node.map(|n| n.text.clone()).unwrap_or_default(),
                     author: node.map(|n| n.author.clone()).unwrap_or_default(),
+                    on_behalf_of: node.and_then(|n| n.on_behalf_of.clone()),
                     locked: node.is_some_and(|n| n.locked),
                     has_children,
                     placed,

@@ -12,7 +12,7 @@ use web_sys::KeyboardEvent;
 
 use crate::i18n::{Key, use_i18n};
 use crate::keyed::Cards;
-use crate::session::{Session, SessionRef, new_id, session_ref, who};
+use crate::session::{Session, SessionRef, credit, new_id, session_ref};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ViewMode {
@@ -92,8 +92,9 @@ pub fn Portfolio(session: Rc<Session>, facilitator: bool) -> impl IntoView {
             author: author.clone(),
             ..Project::default()
         };
-        session
-            .with_value(|session| session.edit(|roots, txn| roots.add_project(txn, &id, &project)));
+        session.with_value(|session| {
+            session.create(&id, |roots, txn| roots.add_project(txn, &id, &project))
+        });
         open.set(Some(id));
     };
     let set_stage = move |id: String, stage: &str| {
@@ -449,7 +450,7 @@ fn ProjectPanel(
             {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{i18n.live(Key::LockedElement)}</p> })}
             <Show when=exists>
                 <h2>{move || project.with(|p| p.title.clone())}</h2>
-                <p class="hint">{i18n.live(Key::By)}" "{move || s.participants.with(|ps| who(ps, &author()))}</p>
+                <p class="hint">{i18n.live(Key::By)}" "{move || project.with(|p| s.participants.with(|ps| credit(ps, &author(), p.on_behalf_of.as_ref(), i18n.t(Key::EnteredBy))))}</p>
                 <crate::reactions::ReactionPicker session element=id.get_value() />
                 <label>{i18n.live(Key::ProjectTitle)}
                     <input name="title" prop:value=move || project.with(|p| p.title.clone()) readonly=!can_edit on:input=text_field("title") />

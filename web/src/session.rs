@@ -11,6 +11,7 @@ use crate::json::{Builder, Json};
 use leptos::prelude::*;
 use shared::canvas::{Link, Voting};
 use shared::protocol::{self, AwarenessEntry, Message};
+use shared::proxy::Represented;
 use shared::wire::{self, close, field};
 use shared::{BoardKind, Node, Note, Participant, Project, Roots, Section};
 use wasm_bindgen::JsCast;
@@ -110,6 +111,9 @@ pub struct Signals {
     pub peers: RwSignal<Vec<Peer>>,
     /// The peer (awareness client id) whose view this page follows, if any.
     pub following: RwSignal<Option<u64>>,
+    /// The person this page is entering ideas for (proxy entry), if any: every node, note or
+    /// project it adds is marked as theirs in the transaction that creates it.
+    pub entering_for: RwSignal<Option<Represented>>,
 }
 
 struct LocalPresence {
@@ -193,6 +197,7 @@ impl Session {
             reactions: RwSignal::new(BTreeMap::new()),
             peers: RwSignal::new(Vec::new()),
             following: RwSignal::new(None),
+            entering_for: RwSignal::new(None),
         };
         let session = Rc::new(Session {
             kind,
@@ -253,6 +258,19 @@ impl Session {
             f(&self.roots, &mut txn);
         }
         self.refresh_doc();
+    }
+
+    /// Adds the node, note or project `id` that `f` creates, marked as entered for the person
+    /// this page is entering for, if any: in the same transaction, the only one the record
+    /// honours.
+    pub fn create(&self, id: &str, f: impl FnOnce(&Roots, &mut TransactionMut)) {
+        let person = self.signals.entering_for.get_untracked();
+        self.edit(|roots, txn| {
+            f(roots, txn);
+            if let Some(person) = &person {
+                roots.mark_entered_for(txn, id, person);
+            }
+        });
     }
 
     pub fn undo(&self) {
@@ -823,6 +841,30 @@ pub fn who(participants: &BTreeMap<String, Participant>, pid: &str) -> String {
         Some(p) if p.org.is_empty() => p.name.clone(),
         Some(p) => format!("{} ({})", p.name, p.org),
         None => String::new(),
+    }
+}
+
+/// Whom an element is credited to: its author, or the person it was entered for and who typed
+/// it ("Marie (Saint-Camille), saisi par Anne").
+pub fn credit(
+    participants: &BTreeMap<String, Participant>,
+    author: &str,
+    on_behalf_of: Option<&Represented>,
+    entered_by: &str,
+) -> String {
+    match on_behalf_of {
+        None => who(participants, author),
+        Some(person) => {
+            let name = if person.org.is_empty() {
+                person.name.clone()
+            } else {
+                format!("{} ({})", person.name, person.org)
+            };
+            match participants.get(author) {
+                Some(typist) => format!("{name}, {entered_by} {}", typist.name),
+                None => name,
+            }
+        }
     }
 }
 
