@@ -1069,6 +1069,75 @@ const scenarios = {
     return { afterReload, marcsOwn: await counts(marc), csv }
   },
 
+  // Proxy entry: Lina types ideas for the citizens' table (no device) on a canvas; the
+  // facilitator's page shows whose they are and who typed them; a name already used is
+  // offered with its organisation; a stock Yjs client adding onBehalfOf to Lina's own note
+  // later changes nobody's credit in the record.
+  async proxy (browser) {
+    const board = await createBoard('diagnosis', 'Atelier mobilités')
+    const facilitator = await joinBoard(browser, board.links.facilitator, 'Animatrice', 'MRC', 'epci')
+    const lina = await joinBoard(browser, board.links.editor, 'Lina', 'Commune de Lodève', 'commune')
+    await lina.waitForSelector('[data-synced=true]')
+    const enterFor = async (name, org, kind) => {
+      await lina.click('[data-action=enter-for]')
+      await lina.waitForSelector('.enter-for-form')
+      await lina.fill('input[name=proxy-name]', name)
+      if (org !== undefined) await lina.fill('input[name=proxy-org]', org)
+      if (kind !== undefined) await lina.selectOption('select[name=proxy-org-kind]', kind)
+    }
+    await enterFor('Table des citoyens', 'Saint-Camille', 'citizen')
+    await lina.click('[data-action=enter-for-start]')
+    const banner = await lina.$eval('.entering-for-banner', (e) => e.textContent)
+    await addNote(lina, 's1', 'Une navette le samedi')
+    await lina.click('[data-action=enter-for-stop]')
+    await lina.waitForSelector('.entering-for-banner', { state: 'detached' })
+    await addNote(lina, 's1', 'Un marché de producteurs')
+    // The second time, the name is offered and its organisation comes with it.
+    await enterFor('Table des citoyens')
+    const offered = await lina.$$eval('#proxy-names option', (os) => os.map((o) => o.value))
+    const orgFilled = await lina.inputValue('input[name=proxy-org]')
+    const kindFilled = await lina.inputValue('select[name=proxy-org-kind]')
+    await lina.click('[data-action=enter-for-start]')
+    await addNote(lina, 's2', 'Un café associatif')
+    await lina.click('[data-action=enter-for-stop]')
+    await waitForNote(facilitator, 'Un café associatif')
+    await waitForNote(facilitator, 'Un marché de producteurs')
+    const byline = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.querySelector('.author')?.textContent, text)
+    const bylines = {
+      navette: await byline(facilitator, 'Une navette le samedi'),
+      marche: await byline(facilitator, 'Un marché de producteurs')
+    }
+    await facilitator.screenshot({ path: `${shots}/proxy-canvas.png` })
+    await lina.screenshot({ path: `${shots}/proxy-typist.png` })
+    // A stock Yjs client claims Lina's own note for somebody else, after its creation.
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'p-stock')
+    await until(() => provider.synced && doc.getMap('notes').size === 3, 'the stock client to see the notes')
+    const [ownId] = [...doc.getMap('notes').entries()].find(([, n]) => n.get('text').toString() === 'Un marché de producteurs')
+    doc.getMap('notes').get(ownId).set('onBehalfOf', { name: 'Quelqu\'un d\'autre', org: 'Ailleurs', orgKind: '' })
+    // The claim is stored (the relay stores before it relays) once the record counts the
+    // stock client's edit.
+    await until(async () => {
+      const c = await (await fetch(`${base}/api/boards/${board.id}/contributions`, { headers: { authorization: `Bearer ${board.tokens.viewer}` } })).json()
+      return c.participants.some((p) => p.pid === 'p-stock' && p.edited === 1)
+    }, 'the claim to be stored')
+    // Once the page reads the record again (the pointer over the board), the byline is the
+    // record's: still Lina's.
+    let claimedByline
+    await until(async () => {
+      await facilitator.mouse.move(300 + Math.random() * 200, 400)
+      claimedByline = await byline(facilitator, 'Un marché de producteurs')
+      return claimedByline === 'Lina (Commune de Lodève)'
+    }, 'the record\'s byline on the claimed note')
+    const claimedInDoc = doc.getMap('notes').get(ownId).get('onBehalfOf').name
+    provider.destroy()
+    await facilitator.click('.contributions-toggle')
+    await facilitator.waitForSelector('table.contributions tr.represented')
+    const rows = await facilitator.$$eval('table.contributions tbody tr', (trs) => trs.map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent, tr.classList.contains('represented')]))
+    await facilitator.screenshot({ path: `${shots}/proxy-contributions.png` })
+    const csv = await (await fetch(`${base}/api/boards/${board.id}/export?format=csv`, { headers: { authorization: `Bearer ${board.tokens.viewer}` } })).text()
+    return { banner, offered, orgFilled, kindFilled, bylines, claimedByline, claimedInDoc, rows, csv }
+  },
+
   // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
   // their view (screens of other sizes centre on the same place at the same zoom); one
   // participant leaves with a drag of their own and stays where they are when the

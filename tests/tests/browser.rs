@@ -547,6 +547,71 @@ async fn reactions_count_once_per_participant_live_and_after_a_reload() {
 }
 
 #[tokio::test]
+async fn an_idea_typed_for_the_citizens_table_is_theirs_on_every_screen_and_in_the_csv() {
+    let Some(result) = run("proxy").await else {
+        return;
+    };
+    assert!(
+        result["banner"]
+            .as_str()
+            .unwrap()
+            .contains("Vous saisissez pour Table des citoyens (Saint-Camille)"),
+        "{result}"
+    );
+    assert_eq!(
+        result["bylines"]["navette"], "Table des citoyens (Saint-Camille), saisi par Lina",
+        "the facilitator's page names the table and the typist: {result}"
+    );
+    assert_eq!(result["bylines"]["marche"], "Lina (Commune de Lodève)");
+    assert_eq!(
+        result["offered"],
+        json!(["Table des citoyens"]),
+        "the name already used is offered: {result}"
+    );
+    assert_eq!(
+        (&result["orgFilled"], &result["kindFilled"]),
+        (&json!("Saint-Camille"), &json!("citizen")),
+        "choosing it fills in its organisation: {result}"
+    );
+    // A stock Yjs client's onBehalfOf added after the creation is in the document, and
+    // changes nobody's credit: the byline is the record's.
+    assert_eq!(result["claimedInDoc"], "Quelqu'un d'autre");
+    assert_eq!(
+        result["claimedByline"], "Lina (Commune de Lodève)",
+        "{result}"
+    );
+    let rows = result["rows"].as_array().unwrap();
+    assert!(
+        rows.contains(&json!([
+            "Table des citoyens (représenté·e)Saint-Camille",
+            "2",
+            true
+        ])),
+        "the contributions panel lists the table beside the participants: {result}"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r[0].as_str().unwrap().contains("autre")),
+        "{result}"
+    );
+    let csv = result["csv"].as_str().unwrap();
+    assert!(
+        csv.lines().next().unwrap().ends_with(",entered_by"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Une navette le samedi,Table des citoyens,Saint-Camille,0,")
+            && csv.contains(",Lina\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Un marché de producteurs,Lina,Commune de Lodève,0,"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
 async fn the_facilitator_summons_everybody_to_their_view_and_one_leaves_with_a_drag() {
     let Some(result) = run("follow").await else {
         return;

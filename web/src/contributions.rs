@@ -131,7 +131,7 @@ pub fn ContributionsPanel(
                     let chosen = Highlight::Organisation(o.name.clone());
                     view! {
                     <tr data-org=o.name.clone() class:chosen=is_chosen(chosen.clone()) on:click=toggle(chosen)>
-                        <td>{o.name.clone()}<span class="person-org">{o.participants}" "{i18n.live(Key::PeopleCount)}</span></td>
+                        <td>{if o.name.is_empty() { i18n.t(Key::NoOrganisation).to_owned() } else { o.name.clone() }}<span class="person-org">{o.participants}" "{i18n.live(Key::PeopleCount)}</span></td>
                         {counts(&o)}
                     </tr>
                 }}).collect::<Vec<_>>()}

@@ -376,7 +376,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
     };
     let mine = move || note.with(|n| n.votes.get(&ctx.pid.get_value()).copied().unwrap_or(0));
     let total = move || note.with(|n| n.votes.values().sum::<i64>());
-    let author_label = move || {
+    let author_label = crate::history::trace_credit_or(id.get_value(), move || {
         note.with(|n| {
             s.participants.with(|p| {
                 credit(
@@ -387,7 +387,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 )
             })
         })
-    };
+    });
     let edit = move |ev| {
         let value = event_target_value(&ev);
         ctx.edit(|roots, txn| {

@@ -23,7 +23,7 @@ extern "C" {
 /// subscribers on one signal (unsubscribing from a signal costs the length of its list).
 #[derive(Clone, Copy)]
 pub struct Traces {
-    titles: StoredValue<std::collections::HashMap<String, ArcRwSignal<Option<String>>>>,
+    titles: StoredValue<std::collections::HashMap<String, ArcRwSignal<Option<Trace>>>>,
     stale: StoredValue<bool>,
     /// A load is scheduled.
     pending: StoredValue<bool>,
@@ -32,6 +32,15 @@ pub struct Traces {
 }
 
 const TRACES_REFRESH_MS: f64 = 5_000.0;
+
+/// What the record says of one element.
+#[derive(Clone, PartialEq)]
+struct Trace {
+    /// "Créé par … · modifié en dernier par …, when".
+    title: String,
+    /// Whom it is credited to: "Anne (Lodève)", or "Marie (Saint-Camille), saisi par Anne".
+    credit: String,
+}
 
 impl Traces {
     pub fn new(i18n: I18n) -> Self {
@@ -45,7 +54,7 @@ impl Traces {
     }
 
     /// The signal of element `id`'s text (`None` until the record names it).
-    fn title_of(self, id: &str) -> ArcRwSignal<Option<String>> {
+    fn title_of(self, id: &str) -> ArcRwSignal<Option<Trace>> {
         if let Some(signal) = self.titles.with_value(|t| t.get(id).cloned()) {
             return signal;
         }
@@ -96,7 +105,23 @@ pub fn trace_title_or(
     move || {
         title
             .as_ref()
-            .and_then(|t| t.get())
+            .and_then(|t| t.with(|t| t.as_ref().map(|t| t.title.clone())))
+            .unwrap_or_else(&fallback)
+    }
+}
+
+/// Whom element `id` is credited to, as the server's record says once it knows the element
+/// (an `onBehalfOf` a client added after the creation changes nothing there), else
+/// `fallback`, read from the document.
+pub fn trace_credit_or(
+    id: String,
+    fallback: impl Fn() -> String + Send + Sync + 'static,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    let trace = use_context::<Traces>().map(|t| t.title_of(&id));
+    move || {
+        trace
+            .as_ref()
+            .and_then(|t| t.with(|t| t.as_ref().map(|t| t.credit.clone())))
             .unwrap_or_else(&fallback)
     }
 }
@@ -117,7 +142,7 @@ impl Traces {
         let lang = i18n.0.get_untracked().as_str();
         leptos::task::spawn_local(async move {
             if let Ok(api::Elements(list, times)) = api::elements(&board_id, &token).await {
-                let mut texts: std::collections::HashMap<String, String> = list
+                let mut texts: std::collections::HashMap<String, Trace> = list
                     .into_iter()
                     .zip(times)
                     .map(
@@ -129,19 +154,16 @@ impl Traces {
                                 changed_by,
                                 changed_org,
                                 entered_by,
-                                entered_org,
+                                _entered_org,
                             ],
                             changed,
                         )| {
                             let mut creator = person(&created_by, &created_org);
                             if !entered_by.is_empty() {
-                                creator = format!(
-                                    "{creator}, {} {}",
-                                    i18n.t(Key::EnteredBy),
-                                    person(&entered_by, &entered_org)
-                                );
+                                creator =
+                                    format!("{creator}, {} {}", i18n.t(Key::EnteredBy), entered_by);
                             }
-                            let text = format!(
+                            let title = format!(
                                 "{} {} · {} {}, {}",
                                 i18n.t(Key::CreatedBy),
                                 creator,
@@ -149,12 +171,16 @@ impl Traces {
                                 person(&changed_by, &changed_org),
                                 when(changed, lang)
                             );
+                            let text = Trace {
+                                title,
+                                credit: creator,
+                            };
                             (element, text)
                         },
                     )
                     .collect();
                 // Only the texts that changed notify their element.
-                let signals: Vec<(String, ArcRwSignal<Option<String>>)> = self
+                let signals: Vec<(String, ArcRwSignal<Option<Trace>>)> = self
                     .titles
                     .with_value(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
                 for (id, signal) in signals {

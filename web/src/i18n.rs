@@ -200,6 +200,7 @@ keys! {
     EnteringFor => "Vous saisissez pour", "You are entering for";
     EnterForStop => "Terminer", "Done";
     RepresentedMark => "représenté·e", "represented";
+    NoOrganisation => "Sans organisation", "No organisation";
     ColourByAuthor => "Couleurs par auteur", "Colour by author";
     ClickToHighlight => "Cliquer sur une personne ou une organisation pour surligner ses contributions.", "Click a person or an organisation to highlight their contributions.";
     Organisations => "Organisations", "Organisations";

@@ -450,7 +450,7 @@ fn ProjectPanel(
             {move || (locked() && !facilitator).then(|| view! { <p class="hint">"🔒 "{i18n.live(Key::LockedElement)}</p> })}
             <Show when=exists>
                 <h2>{move || project.with(|p| p.title.clone())}</h2>
-                <p class="hint">{i18n.live(Key::By)}" "{move || project.with(|p| s.participants.with(|ps| credit(ps, &author(), p.on_behalf_of.as_ref(), i18n.t(Key::EnteredBy))))}</p>
+                <p class="hint">{i18n.live(Key::By)}" "{crate::history::trace_credit_or(id.get_value(), move || project.with(|p| s.participants.with(|ps| credit(ps, &author(), p.on_behalf_of.as_ref(), i18n.t(Key::EnteredBy)))))}</p>
                 <crate::reactions::ReactionPicker session element=id.get_value() />
                 <label>{i18n.live(Key::ProjectTitle)}
                     <input name="title" prop:value=move || project.with(|p| p.title.clone()) readonly=!can_edit on:input=text_field("title") />
