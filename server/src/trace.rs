@@ -532,7 +532,8 @@ pub struct ElementChange {
     /// Empty for the server's own changes (a restore).
     pub(crate) name: String,
     pub(crate) org: String,
-    /// `created`, `edited`, `deleted` or `restored`.
+    /// `created`, `edited`, `deleted`, `restored`, or a step of an idea's path
+    /// (`shared::trace::STEPS`).
     pub(crate) what: &'static str,
     /// Journal entries the line stands for.
     pub(crate) count: usize,
@@ -595,7 +596,11 @@ pub fn element_changes(rows: &[JournalRow], element: &str) -> Vec<ElementChange>
         } else if has(&report.deleted) {
             "deleted"
         } else if has(&report.edited) {
-            if by_server { "restored" } else { "edited" }
+            match report.steps.get(element) {
+                _ if by_server => "restored",
+                Some(step) => step,
+                None => "edited",
+            }
         } else {
             continue;
         };

@@ -80,6 +80,12 @@ pub struct Note {
     pub locked: bool,
     /// The person it was entered for (proxy entry), as the document says.
     pub on_behalf_of: Option<Represented>,
+    /// The heading note it is grouped under (see `path`).
+    pub grouped_under: Option<String>,
+    /// The facilitator's decision: kept or set aside.
+    pub decision: Option<crate::path::Decision>,
+    /// The project it became.
+    pub project: Option<crate::path::ProjectLink>,
 }
 
 /// What a board's `meta` map says about it.
@@ -325,6 +331,7 @@ impl Roots {
                         .collect(),
                     _ => BTreeMap::new(),
                 };
+                let (grouped_under, decision, project) = crate::path::read(&note, txn);
                 Some(Note {
                     id: id.to_owned(),
                     section: get_string(&note, txn, "section").unwrap_or_default(),
@@ -334,6 +341,9 @@ impl Roots {
                     votes,
                     locked: get_bool(&note, txn, "locked"),
                     on_behalf_of: Represented::of(&note, txn),
+                    grouped_under,
+                    decision,
+                    project,
                 })
             })
             .collect();

@@ -8,6 +8,7 @@ pub mod board;
 pub mod canvas;
 pub mod doc;
 pub mod layout;
+pub mod path;
 pub mod portfolio;
 pub mod protocol;
 pub mod proxy;

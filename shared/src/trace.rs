@@ -60,6 +60,7 @@ struct EntryChanges {
     created: HashSet<String>,
     /// The characters written, per element (texts of a new element, typed into one).
     chars_by_element: BTreeMap<String, u64>,
+    steps: BTreeMap<String, &'static str>,
     deleted: HashSet<String>,
     edited: HashSet<String>,
     chars: u64,
@@ -78,7 +79,20 @@ pub struct EntryReport {
     pub proxies: Vec<Proxied>,
     /// `chars_written` per element.
     pub chars_by_element: BTreeMap<String, u64>,
+    /// The steps of an idea's path this entry made, per element (see [`STEPS`]).
+    pub steps: BTreeMap<String, &'static str>,
 }
+
+/// The steps of an idea's path the record names (`path`): grouped under a heading note, taken
+/// out of its group, kept, set aside, decision withdrawn, turned into a project.
+pub const STEPS: [&str; 6] = [
+    "grouped",
+    "ungrouped",
+    "kept",
+    "set-aside",
+    "reopened",
+    "project",
+];
 
 /// An element created on behalf of someone (proxy entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +207,7 @@ impl Tally {
             votes_cast: changes.votes,
             proxies,
             chars_by_element: changes.chars_by_element,
+            steps: changes.steps,
         };
         let (created, edited) = self.elements.entry(participant.to_owned()).or_default();
         created.extend(report.created.iter().cloned());
@@ -322,6 +337,16 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
                 .filter(|c| !matches!(c, EntryChange::Removed(_)));
             changes.votes += placed.count() as u64;
         }
+        Event::Map(map) if path.len() == 1 => {
+            // A field of an element: some are steps of an idea's path.
+            let element = &path[0];
+            changes.edited.insert(element.clone());
+            for (key, change) in map.keys(txn) {
+                if let Some(step) = step(key, change) {
+                    changes.steps.insert(element.clone(), step);
+                }
+            }
+        }
         Event::Text(text) => {
             let element = path.first().cloned().unwrap_or_default();
             changes.edited.insert(element.clone());
@@ -336,6 +361,26 @@ fn record(txn: &TransactionMut, event: &Event, changes: &mut EntryChanges) {
                 changes.edited.insert(element.clone());
             }
         }
+    }
+}
+
+/// The step of an idea's path that a change of one of its note's fields makes, if any.
+fn step(key: &str, change: &EntryChange) -> Option<&'static str> {
+    use crate::path::{DECISION, Decision, GROUPED_UNDER, PROJECT, Status};
+    let set = match change {
+        EntryChange::Inserted(value) | EntryChange::Updated(_, value) => Some(value),
+        EntryChange::Removed(_) => None,
+    };
+    match (key, set) {
+        (GROUPED_UNDER, Some(Out::Any(Any::String(s)))) if !s.is_empty() => Some("grouped"),
+        (GROUPED_UNDER, _) => Some("ungrouped"),
+        (DECISION, Some(Out::Any(value))) => match Decision::from_any(value)?.status {
+            Status::Kept => Some("kept"),
+            Status::SetAside => Some("set-aside"),
+        },
+        (DECISION, None) => Some("reopened"),
+        (PROJECT, Some(_)) => Some("project"),
+        _ => None,
     }
 }
 

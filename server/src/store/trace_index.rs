@@ -785,7 +785,7 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
         } else if by_server {
             "restored"
         } else {
-            "edited"
+            report.steps.get(id).copied().unwrap_or("edited")
         };
         tx.prepare_cached(
             "INSERT INTO trace_events (board_id, element, seq, what) VALUES (?1, ?2, ?3, ?4)",
@@ -883,6 +883,7 @@ pub(super) fn entries(
                     votes_cast: r.get::<_, i64>(10)? as u64,
                     proxies: Vec::new(),
                     chars_by_element: Default::default(),
+                    steps: Default::default(),
                 },
             })
         },
@@ -950,7 +951,10 @@ pub(super) fn element(
             "created" => "created",
             "deleted" => "deleted",
             "restored" => "restored",
-            _ => "edited",
+            step => shared::trace::STEPS
+                .into_iter()
+                .find(|s| *s == step)
+                .unwrap_or("edited"),
         };
         let by_server: bool = r.get(2)?;
         let (name, org, entered_by) = match r.get::<_, Option<String>>(5)? {

@@ -44,6 +44,12 @@ enum Op {
         who: usize,
         note: usize,
     },
+    /// A step of an idea's path: grouped under n0, ungrouped, kept, set aside, reopened.
+    Step {
+        who: usize,
+        note: usize,
+        step: usize,
+    },
     Vote {
         who: usize,
         note: usize,
@@ -74,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (who.clone(), note.clone(), "[a-z]{0,4}", 0..2usize).prop_map(|(who, note, text, person)| Op::AddFor { who, note, text, person }),
         1 => (who.clone(), note.clone(), 0..2usize).prop_map(|(who, note, person)| Op::Claim { who, note, person }),
         2 => (who.clone(), note.clone()).prop_map(|(who, note)| Op::Delete { who, note }),
+        2 => (who.clone(), note.clone(), 0..5usize).prop_map(|(who, note, step)| Op::Step { who, note, step }),
         2 => (who.clone(), note.clone(), 0..3i64).prop_map(|(who, note, count)| Op::Vote { who, note, count }),
         1 => note.prop_map(|note| Op::Restore { note }),
         1 => who.prop_map(|who| Op::Rename { who }),
@@ -206,6 +213,27 @@ impl Fixture {
                     if let Some(field) = shared::doc::child_text(&r.notes, t, &id, "text") {
                         yrs::Text::insert(&field, t, 0, text);
                     }
+                });
+            }
+            Op::Step { who, note, step } => {
+                let id = note_id(note);
+                let decision = |status| shared::path::Decision {
+                    status,
+                    reason: "raison".into(),
+                    at_ms: 5,
+                    by_pid: PIDS[*who].into(),
+                    by_name: "Nom".into(),
+                };
+                self.journal(Some(*who), |r, t| match step {
+                    0 => drop(r.group_note(t, &id, Some("n0"))),
+                    1 => drop(r.group_note(t, &id, None)),
+                    2 => drop(r.set_decision(t, &id, Some(&decision(shared::path::Status::Kept)))),
+                    3 => drop(r.set_decision(
+                        t,
+                        &id,
+                        Some(&decision(shared::path::Status::SetAside)),
+                    )),
+                    _ => drop(r.set_decision(t, &id, None)),
                 });
             }
             Op::Delete { who, note } => {

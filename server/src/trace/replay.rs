@@ -52,6 +52,7 @@ pub fn entries(rows: &[JournalRow], page: &EntryPage) -> Vec<TraceEntry> {
         // the elements' answer.
         report.proxies.clear();
         report.chars_by_element.clear();
+        report.steps.clear();
         let in_page = row.actor.pid != system
             && (page.from_ms..=page.to_ms).contains(&row.ts_ms)
             && page.before_seq.is_none_or(|before| row.seq < before);
