@@ -88,6 +88,14 @@ pub fn router(state: AppState) -> Router {
         .route("/join", post(crate::join::join))
         .route("/time", get(crate::meeting::time))
         .route("/boards/{id}/timer", post(crate::meeting::timer))
+        .route(
+            "/boards/{id}/notes/{note}/decision",
+            post(crate::path::decide),
+        )
+        .route(
+            "/boards/{id}/notes/{note}/project",
+            post(crate::path::to_project),
+        )
         .route("/boards/{id}/export", get(api::export_board))
         .route("/boards/{id}/contributions", get(trace::contributions))
         .route("/boards/{id}/history", get(trace::history))

@@ -12,6 +12,7 @@ pub mod join;
 pub mod journal;
 pub mod limit;
 pub mod meeting;
+pub mod path;
 pub mod pressure;
 pub mod restore;
 pub mod room;

@@ -777,3 +777,30 @@ pub fn percent(text: &str) -> String {
         })
         .collect()
 }
+
+/// XML text with its five entities back as characters.
+pub fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The `mimetype` entry and `content.xml` of an `.odt` package.
+pub fn odt_parts(odt: &[u8]) -> (String, String) {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(odt)).unwrap();
+    let first = archive.by_index(0).unwrap().name().unwrap().to_string();
+    assert_eq!(first, "mimetype", "ODF wants the mimetype entry first");
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        archive
+            .by_name(name)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    (read("mimetype"), read("content.xml"))
+}

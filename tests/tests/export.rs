@@ -1,11 +1,10 @@
 //! Exports and imports through the API and the command line: round trips, PDF text, PNG
 //! pixels, CSV rows, the OpenDocument report, the contribution record, and bad requests.
 
-use std::io::Read;
 
 use nouage_tests::{
     Board, TempDir, TestServer, YClient, board_from, create_board, export_bytes, http,
-    import_board, join, keep_artifact, pdf_text,
+    import_board, join, keep_artifact, odt_parts, pdf_text, xml_unescape,
 };
 use shared::Roots;
 use shared::portfolio::Project;
@@ -175,14 +174,6 @@ fn svg_words_present(svg: &str, text: &str) -> bool {
     text.split_whitespace().all(|w| svg.contains(w))
 }
 
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 /// Width, height and the share of pixels that are not white.
 fn png_facts(png: &[u8]) -> (u32, u32, f64) {
     let decoder = png::Decoder::new(std::io::Cursor::new(png));
@@ -200,23 +191,6 @@ fn png_facts(png: &[u8]) -> (u32, u32, f64) {
         info.height,
         inked as f64 / (info.width * info.height) as f64,
     )
-}
-
-/// The `mimetype` entry and `content.xml` of an `.odt` package.
-fn odt_parts(odt: &[u8]) -> (String, String) {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(odt)).unwrap();
-    let first = archive.by_index(0).unwrap().name().unwrap().to_string();
-    assert_eq!(first, "mimetype", "ODF wants the mimetype entry first");
-    let mut read = |name: &str| {
-        let mut text = String::new();
-        archive
-            .by_name(name)
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    };
-    (read("mimetype"), read("content.xml"))
 }
 
 #[tokio::test]

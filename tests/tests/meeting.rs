@@ -2,7 +2,8 @@
 //! runs, counted in the server's clock; proxy entry, credited in the record and the exports.
 
 use nouage_tests::{
-    TempDir, TestServer, YClient, create_board, export_bytes, http, join, pdf_text, post_json,
+    TempDir, TestServer, YClient, create_board, export_bytes, http, join, odt_parts, pdf_text,
+    post_json, xml_unescape,
 };
 use serde_json::{Value, json};
 use yrs::{Any, Map, Out, Transact};
@@ -322,6 +323,172 @@ async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and
         assert!(
             text.contains("Table des citoyens (représenté·e"),
             "the record's participants table lists the table: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_note_goes_from_idea_to_project_and_both_boards_and_the_report_trace_its_path() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let canvas = create_board(&server.base, "diagnosis", "Atelier mobilités").await;
+    let portfolio = create_board(&server.base, "portfolio", "Projets du territoire").await;
+    let (lina, roots) = join(
+        &server,
+        &canvas,
+        "p-lina",
+        "Lina",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
+    lina.edit(|txn| {
+        for (id, text) in [
+            ("h", "Se déplacer sans voiture"),
+            ("n1", "Une navette le samedi"),
+            ("n2", "Un téléphérique"),
+            ("n3", "Du covoiturage"),
+        ] {
+            roots.add_note(txn, id, "s1", text, "#fff", "p-lina");
+        }
+    });
+    lina.edit(|txn| {
+        roots.group_note(txn, "n1", Some("h"));
+        roots.group_note(txn, "n3", Some("h"));
+        roots.set_vote(txn, "n1", "p-lina", 2);
+    });
+    let api = format!("{}/api/boards/{}", server.base, canvas.id);
+    let anim = json!({"pid": "p-anim", "name": "Animatrice", "org": "MRC", "orgKind": "epci"});
+    let decide = |note: &str, body: Value, token: &str| {
+        let (url, token) = (format!("{api}/notes/{note}/decision"), token.to_owned());
+        async move { post(&url, &token, body).await }
+    };
+    let (status, answer) = decide("n1", json!({"status": "kept"}), &canvas.editor).await;
+    assert_eq!(status, 403, "an editor does not decide: {answer}");
+    let (status, _) = decide("nope", json!({"status": "kept"}), &canvas.facilitator).await;
+    assert_eq!(status, 404);
+    let (status, answer) = decide("n1", json!({"status": "maybe"}), &canvas.facilitator).await;
+    assert_eq!(status, 400, "{answer}");
+    // A project from an idea not kept yet is refused.
+    let to_project = |note: &str, token: &str| {
+        let url = format!("{api}/notes/{note}/project");
+        let body = json!({"portfolio": portfolio.id, "token": token, "by": anim.clone()});
+        let facilitator = canvas.facilitator.clone();
+        async move { post(&url, &facilitator, body).await }
+    };
+    let (status, answer) = to_project("n1", &portfolio.editor).await;
+    assert_eq!(status, 409, "{answer}");
+    let (status, answer) = decide(
+        "n1",
+        json!({"status": "kept", "by": anim.clone()}),
+        &canvas.facilitator,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"]["byName"], "Animatrice");
+    let (status, _) = decide(
+        "n2",
+        json!({"status": "setAside", "reason": "Hors de portée du budget", "by": anim.clone()}),
+        &canvas.facilitator,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, answer) = to_project("n1", &portfolio.viewer).await;
+    assert_eq!(
+        status, 403,
+        "a viewer link of the portfolio adds nothing: {answer}"
+    );
+    let (status, created) = to_project("n1", &portfolio.editor).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["title"], "Une navette le samedi");
+    let (status, again) = to_project("n1", &portfolio.editor).await;
+    assert_eq!(status, 409, "one project per idea: {again}");
+
+    // Both boards show the link.
+    let project_id = created["project"].as_str().unwrap().to_owned();
+    lina.wait_until(|doc| {
+        roots
+            .notes(&doc.transact())
+            .iter()
+            .any(|n| n.project.as_ref().is_some_and(|p| p.project == project_id))
+    })
+    .await
+    .unwrap();
+    let reader = YClient::connect(&server.ws_base(), &portfolio.id, &portfolio.viewer)
+        .await
+        .unwrap();
+    let portfolio_roots = shared::Roots::new(reader.doc());
+    reader
+        .wait_until(|doc| portfolio_roots.projects(&doc.transact()).len() == 1)
+        .await
+        .unwrap();
+    let project = portfolio_roots.projects(&reader.doc().transact()).remove(0);
+    assert_eq!(project.id, project_id);
+    assert_eq!(
+        project.stage,
+        shared::portfolio::STAGES[0],
+        "at the first stage"
+    );
+    assert_eq!(
+        (
+            project.stakes[0].board.as_str(),
+            project.stakes[0].note.as_str()
+        ),
+        (canvas.id.as_str(), "n1"),
+        "the project points back to the note"
+    );
+
+    // The note's story: proposed, grouped, kept, turned into a project, each with who.
+    let story = get_json(&format!("{api}/elements/n1"), &canvas.viewer).await;
+    let steps: Vec<(String, String)> = story["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["what"].as_str().unwrap().to_owned(),
+                c["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("created", "Lina"),
+        ("grouped", "Lina"),
+        ("kept", "Animatrice"),
+        ("project", "Animatrice"),
+    ];
+    for (what, who) in expected {
+        assert!(
+            steps.iter().any(|(w, n)| w == what && n == who),
+            "{what} by {who} in {steps:?}"
+        );
+    }
+
+    // The meeting report and the record list the path.
+    let (_, odt) = export_bytes(&server.base, &canvas, "odt").await;
+    nouage_tests::keep_artifact("idea-path-report.odt", &odt);
+    let content = xml_unescape(&odt_parts(&odt).1);
+    assert!(content.contains("Des idées aux projets"), "{content}");
+    assert!(
+        content.contains("1 idée retenue sur 4, dont 1 devenue un projet ; 1 écartée"),
+        "{content}"
+    );
+    assert!(
+        content.contains("« Une navette le samedi » · proposée par Lina (Commune de Lodève) · regroupée sous « Se déplacer sans voiture » · 2 votes · retenue par Animatrice le "),
+        "{content}"
+    );
+    assert!(content.contains("devenue le projet « Une navette le samedi »"));
+    assert!(
+        content.contains("écartée par Animatrice le ")
+            && content.contains("(Hors de portée du budget)")
+    );
+    let (_, record_pdf) = export_bytes(&server.base, &canvas, "record-pdf").await;
+    nouage_tests::keep_artifact("idea-path-record.pdf", &record_pdf);
+    if let Some(text) = pdf_text(&record_pdf) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("1 idée retenue sur 4, dont 1 devenue un projet"),
+            "{flat}"
         );
     }
 }

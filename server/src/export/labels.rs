@@ -27,6 +27,13 @@ labels! {
     ReactionIdea => "Bonne idée", "Good idea";
     Author => "Auteur", "Author";
     EnteredBy => "saisi par", "entered by";
+    IdeasPath => "Des idées aux projets", "From ideas to projects";
+    ProposedBy => "proposée par", "proposed by";
+    GroupedUnder => "regroupée sous", "grouped under";
+    KeptBy => "retenue par", "kept by";
+    SetAsideBy => "écartée par", "set aside by";
+    BecameProject => "devenue le projet", "became the project";
+    OnDate => "le", "on";
     RepresentedMark => "représenté·e, sans appareil", "represented, no device";
     Organisation => "Organisation", "Organisation";
     OrgKind => "Type d'organisation", "Organisation kind";
@@ -152,4 +159,36 @@ pub fn votes(lang: Lang, count: i64) -> String {
     } else {
         format!("{count} {}", tr(lang, Label::Votes).to_lowercase())
     }
+}
+
+/// "3 idées retenues sur 17, dont 2 devenues des projets ; 4 écartées": where a board's ideas
+/// stand.
+pub fn path_summary(lang: Lang, s: &shared::path::Summary) -> String {
+    let (kept, ideas, projects, aside) = (s.kept, s.ideas, s.projects, s.set_aside);
+    let mut text = match lang {
+        Lang::Fr => match kept {
+            0 => format!("Aucune idée retenue sur {ideas}"),
+            1 => format!("1 idée retenue sur {ideas}"),
+            n => format!("{n} idées retenues sur {ideas}"),
+        },
+        Lang::En => match kept {
+            0 => format!("No idea kept out of {ideas}"),
+            1 => format!("1 idea kept out of {ideas}"),
+            n => format!("{n} ideas kept out of {ideas}"),
+        },
+    };
+    text.push_str(&match (lang, projects) {
+        (_, 0) => String::new(),
+        (Lang::Fr, 1) => ", dont 1 devenue un projet".to_owned(),
+        (Lang::Fr, n) => format!(", dont {n} devenues des projets"),
+        (Lang::En, 1) => ", 1 of which became a project".to_owned(),
+        (Lang::En, n) => format!(", {n} of which became projects"),
+    });
+    text.push_str(&match (lang, aside) {
+        (_, 0) => String::new(),
+        (Lang::Fr, 1) => " ; 1 écartée".to_owned(),
+        (Lang::Fr, n) => format!(" ; {n} écartées"),
+        (Lang::En, n) => format!("; {n} set aside"),
+    });
+    text
 }

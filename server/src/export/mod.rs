@@ -349,6 +349,11 @@ fn record_blocks(board: &Board, record: &record::Record) -> Vec<draw::Block> {
         )),
         Block::Paragraph(format!("{} {}", tr(lang, Label::Exported), utc(now_ms()))),
     ];
+    if let Some((summary, lines)) = board.path() {
+        blocks.push(Block::Heading(tr(lang, Label::IdeasPath).to_owned()));
+        blocks.push(Block::Paragraph(summary));
+        blocks.extend(lines.into_iter().map(Block::Paragraph));
+    }
     for (title, table) in record.tables(lang) {
         blocks.push(Block::Heading(title));
         let weights = (0..table.header.len())

@@ -256,6 +256,76 @@ impl Board {
             .join(" · ")
     }
 
+    /// Where the canvas's ideas stand, and a line per idea the facilitator decided on (kept
+    /// first, in the order they were written): who proposed it, the heading it is grouped
+    /// under, its votes, the decision with who, when and why, the project it became. `None`
+    /// for other kinds of board.
+    pub fn path(&self) -> Option<(String, Vec<String>)> {
+        use super::labels::{Label, tr};
+        use shared::path::{Status, Summary};
+        if self.kind != BoardKind::Diagnosis {
+            return None;
+        }
+        let lang = self.lang;
+        let notes: Vec<&NoteView> = self.sections.iter().flat_map(|s| &s.notes).collect();
+        let plain: Vec<Note> = notes.iter().map(|n| n.note.clone()).collect();
+        let summary = super::labels::path_summary(lang, &Summary::of(&plain));
+        let mut decided: Vec<&&NoteView> =
+            notes.iter().filter(|n| n.note.decision.is_some()).collect();
+        decided.sort_by_key(|n| n.note.decision.as_ref().map(|d| d.status != Status::Kept));
+        let lines = decided
+            .into_iter()
+            .map(|view| {
+                let note = &view.note;
+                let mut parts = vec![format!("« {} »", super::one_line(&note.text))];
+                let by = view.author.byline(lang);
+                if !by.is_empty() {
+                    parts.push(format!("{} {by}", tr(lang, Label::ProposedBy)));
+                }
+                if let Some(heading) = note
+                    .grouped_under
+                    .as_deref()
+                    .and_then(|h| notes.iter().find(|n| n.note.id == h))
+                {
+                    parts.push(format!(
+                        "{} « {} »",
+                        tr(lang, Label::GroupedUnder),
+                        super::one_line(&heading.note.text)
+                    ));
+                }
+                if view.votes > 0 {
+                    parts.push(super::labels::votes(lang, view.votes));
+                }
+                if let Some(d) = &note.decision {
+                    let what = match d.status {
+                        Status::Kept => Label::KeptBy,
+                        Status::SetAside => Label::SetAsideBy,
+                    };
+                    let mut said = format!(
+                        "{} {} {} {}",
+                        tr(lang, what),
+                        d.by_name,
+                        tr(lang, Label::OnDate),
+                        super::utc(d.at_ms)
+                    );
+                    if !d.reason.is_empty() {
+                        said.push_str(&format!(" ({})", super::one_line(&d.reason)));
+                    }
+                    parts.push(said);
+                }
+                if let Some(project) = &note.project {
+                    parts.push(format!(
+                        "{} « {} »",
+                        tr(lang, Label::BecameProject),
+                        project.title
+                    ));
+                }
+                parts.join(" · ")
+            })
+            .collect();
+        Some((summary, lines))
+    }
+
     /// How a link's end is printed: its note's text on one line, or the id of a note gone.
     pub fn link_end(&self, id: &str) -> String {
         self.sections

@@ -216,6 +216,13 @@ fn content(board: &Board, record: &Record) -> String {
             }
         }
     }
+    if let Some((summary, lines)) = board.path() {
+        body.heading(1, tr(lang, Label::IdeasPath));
+        body.paragraph("Standard", &summary);
+        for line in lines {
+            body.paragraph("Standard", &line);
+        }
+    }
     if let Some((title, table)) = record.tables(lang).into_iter().next() {
         body.heading(1, &title);
         body.table(&table.header, &table.rows);

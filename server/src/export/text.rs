@@ -359,6 +359,13 @@ pub fn record_markdown(board: &Board, record: &Record) -> String {
         tr(lang, Label::Record),
         one_line(&board.title)
     );
+    if let Some((summary, lines)) = board.path() {
+        let _ = writeln!(md, "## {}\n\n{summary}\n", tr(lang, Label::IdeasPath));
+        for line in lines {
+            let _ = writeln!(md, "- {line}");
+        }
+        md.push('\n');
+    }
     for (title, table) in record.tables(lang) {
         let _ = writeln!(md, "## {title}\n");
         let _ = writeln!(md, "| {} |", table.header.join(" | "));
