@@ -292,7 +292,7 @@ async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and
     let csv_text = String::from_utf8(csv_bytes).unwrap();
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.iter().last(), Some("entered_by"), "{csv_text}");
+    assert_eq!(headers.iter().next_back(), Some("entered_by"), "{csv_text}");
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let csv_row = |text: &str| rows.iter().find(|r| &r[column("text")] == text).unwrap();
