@@ -1138,6 +1138,84 @@ const scenarios = {
     return { banner, offered, orgFilled, kindFilled, bylines, claimedByline, claimedInDoc, rows, csv }
   },
 
+  // From idea to project: Lina proposes ideas and groups two under a heading; the
+  // facilitator opens the vote, keeps one, sets one aside with a reason, and turns the kept
+  // one into a project of the portfolio this browser holds a link to. Both boards show the
+  // link; the Rust test reads the path in the ODT and record-pdf.
+  async path (browser) {
+    const canvas = await createBoard('diagnosis', 'Atelier mobilités')
+    const portfolio = await createBoard('portfolio', 'Projets du territoire')
+    const open = async (context, link, name) => {
+      const page = await context.newPage()
+      page.setDefaultTimeout(STEP_TIMEOUT_MS)
+      page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
+      await page.goto(link)
+      await page.waitForSelector('form.join, [data-synced=true]')
+      if (await page.$('form.join')) {
+        await page.fill('input[name=name]', name)
+        await page.click('form.join button[type=submit]')
+      }
+      await page.waitForSelector('[data-synced=true]')
+      return page
+    }
+    const viewport = { width: 1400, height: 900 }
+    const animContext = await browser.newContext({ viewport })
+    // The facilitator opened the portfolio once: this browser holds its link.
+    const first = await open(animContext, portfolio.links.facilitator, 'Animatrice')
+    await first.close()
+    const anim = await open(animContext, canvas.links.facilitator, 'Animatrice')
+    const lina = await open(await browser.newContext({ viewport }), canvas.links.editor, 'Lina')
+    for (const text of ['Se déplacer sans voiture', 'Une navette le samedi', 'Un téléphérique', 'Du covoiturage']) {
+      await addNote(lina, 's1', text)
+    }
+    await waitForNote(anim, 'Du covoiturage')
+    const noteId = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.dataset.note, text)
+    const head = await noteId(lina, 'Se déplacer sans voiture')
+    const navette = await noteId(lina, 'Une navette le samedi')
+    const telepherique = await noteId(lina, 'Un téléphérique')
+    const covoiturage = await noteId(lina, 'Du covoiturage')
+    for (const id of [navette, covoiturage]) {
+      await lina.click(`[data-note="${id}"] [data-action=group]`)
+      await lina.selectOption(`[data-note="${id}"] [data-action=group-under]`, head)
+    }
+    await anim.waitForSelector(`[data-note="${head}"] .group-count`)
+    const groupCount = await anim.$eval(`[data-note="${head}"] .group-count`, (e) => e.textContent)
+    const order = await anim.$$eval('[data-section=s1] .note', (ns) => ns.map((n) => [n.querySelector('.note-text').textContent, n.classList.contains('grouped')]))
+    await anim.click('[data-action=toggle-vote]')
+    await lina.waitForSelector(`[data-note="${navette}"] [data-action=vote]`)
+    await lina.click(`[data-note="${navette}"] [data-action=vote]`)
+    await lina.click(`[data-note="${navette}"] [data-action=vote]`)
+    await anim.waitForFunction((id) => document.querySelector(`[data-note="${id}"] .votes`).dataset.total === '2', navette)
+    await anim.click(`[data-note="${navette}"] [data-action=keep]`)
+    anim.once('dialog', (dialog) => dialog.accept('Hors de portée du budget'))
+    await anim.click(`[data-note="${telepherique}"] [data-action=set-aside]`)
+    await lina.waitForSelector(`[data-note="${telepherique}"] .decision[data-status=setAside]`)
+    await lina.waitForSelector(`[data-note="${navette}"] .decision[data-status=kept]`)
+    const decisions = {
+      kept: await lina.$eval(`[data-note="${navette}"] .decision`, (e) => e.textContent),
+      setAside: await lina.$eval(`[data-note="${telepherique}"] .decision`, (e) => e.textContent)
+    }
+    await anim.click(`[data-note="${navette}"] [data-action=to-project]`)
+    const offered = await anim.$$eval(`[data-note="${navette}"] .project-picker select[name=portfolio] option`, (os) => os.map((o) => o.textContent))
+    await anim.screenshot({ path: `${shots}/path-picker.png` })
+    await anim.click(`[data-note="${navette}"] [data-action=to-project-create]`)
+    await anim.waitForSelector(`[data-note="${navette}"] .note-project a`)
+    await lina.waitForSelector(`[data-note="${navette}"] .note-project`)
+    const linaSees = await lina.$eval(`[data-note="${navette}"] .note-project`, (e) => e.textContent)
+    await anim.screenshot({ path: `${shots}/path-canvas.png` })
+    await lina.screenshot({ path: `${shots}/path-canvas-participant.png` })
+    // The note's link opens the portfolio, where the project points back to the note.
+    const projectHref = await anim.$eval(`[data-note="${navette}"] .note-project a`, (e) => e.getAttribute('href'))
+    await anim.click(`[data-note="${navette}"] .note-project a`)
+    await anim.waitForSelector('.card-project')
+    const cards = await anim.$$eval('.card-project', (cs) => cs.map((c) => [c.closest('[data-stage]')?.dataset.stage, c.textContent]))
+    await anim.click('.card-project')
+    await anim.waitForSelector('.project-panel .origin-link')
+    const stake = await anim.$eval('.project-panel .origin-link', (a) => [a.textContent, a.getAttribute('href'), a.dataset.note])
+    await anim.screenshot({ path: `${shots}/path-portfolio.png` })
+    return { canvas: { id: canvas.id, viewer: canvas.tokens.viewer }, navette, groupCount, order, decisions, offered, linaSees, projectHref, cards, stake }
+  },
+
   // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
   // their view (screens of other sizes centre on the same place at the same zoom); one
   // participant leaves with a drag of their own and stays where they are when the

@@ -1,7 +1,10 @@
 //! The web app in headless Chromium (Debian's), driven by playwright-core (`tests/js/browser.mjs`).
 //! Screenshots land in `artifacts/`.
 
-use nouage_tests::{TempDir, TestServer, browser_ready, browser_scenario};
+use nouage_tests::{
+    Board, TempDir, TestServer, browser_ready, browser_scenario, export_bytes, keep_artifact,
+    odt_parts, pdf_text, xml_unescape,
+};
 use serde_json::{Value, json};
 
 async fn run(scenario: &str) -> Option<Value> {
@@ -609,6 +612,87 @@ async fn an_idea_typed_for_the_citizens_table_is_theirs_on_every_screen_and_in_t
         csv.contains("Un marché de producteurs,Lina,Commune de Lodève,0,"),
         "{csv}"
     );
+}
+
+#[tokio::test]
+async fn an_idea_goes_from_the_canvas_to_a_project_and_both_boards_and_the_report_show_its_path() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let result = browser_scenario("path", &server.base).await.unwrap();
+    let canvas = Board {
+        id: result["canvas"]["id"].as_str().unwrap().to_owned(),
+        viewer: result["canvas"]["viewer"].as_str().unwrap().to_owned(),
+        facilitator: String::new(),
+        editor: String::new(),
+        response: Value::Null,
+    };
+    let (_, odt) = export_bytes(&server.base, &canvas, "odt").await;
+    let (_, record_pdf) = export_bytes(&server.base, &canvas, "record-pdf").await;
+    server.stop().await;
+    keep_artifact("meeting-report.odt", &odt);
+    keep_artifact("meeting-record.pdf", &record_pdf);
+
+    assert_eq!(result["groupCount"], "2 idées regroupées", "{result}");
+    assert_eq!(
+        result["order"],
+        json!([
+            ["Se déplacer sans voiture", false],
+            ["Une navette le samedi", true],
+            ["Du covoiturage", true],
+            ["Un téléphérique", false]
+        ]),
+        "the grouped ideas follow their heading, indented: {result}"
+    );
+    let kept = result["decisions"]["kept"].as_str().unwrap();
+    assert!(kept.starts_with("Retenue — Animatrice, "), "{result}");
+    let set_aside = result["decisions"]["setAside"].as_str().unwrap();
+    assert!(
+        set_aside.starts_with("Écartée — Animatrice, ")
+            && set_aside.ends_with(" : Hors de portée du budget"),
+        "{result}"
+    );
+    assert_eq!(
+        result["offered"],
+        json!(["Projets du territoire"]),
+        "the portfolio this browser holds a link to is offered: {result}"
+    );
+    assert_eq!(result["linaSees"], "→ Projet : Une navette le samedi");
+    assert_eq!(
+        result["cards"][0][1].as_str().unwrap(),
+        "Une navette le samedi↩ issu de l'idée « Une navette le samedi »",
+        "{result}"
+    );
+    let stake = &result["stake"];
+    assert_eq!(
+        stake[2], result["navette"],
+        "the project points back to the note"
+    );
+    assert!(
+        stake[1]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/b/{}#token=", canvas.id)),
+        "{result}"
+    );
+    let content = xml_unescape(&odt_parts(&odt).1);
+    assert!(
+        content.contains("1 idée retenue sur 4, dont 1 devenue un projet ; 1 écartée"),
+        "{content}"
+    );
+    assert!(
+        content.contains("« Une navette le samedi » · proposée par Lina · regroupée sous « Se déplacer sans voiture » · 2 votes · retenue par Animatrice le "),
+        "{content}"
+    );
+    if let Some(text) = pdf_text(&record_pdf) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("1 idée retenue sur 4, dont 1 devenue un projet"),
+            "{flat}"
+        );
+    }
 }
 
 #[tokio::test]

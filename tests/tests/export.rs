@@ -1,7 +1,6 @@
 //! Exports and imports through the API and the command line: round trips, PDF text, PNG
 //! pixels, CSV rows, the OpenDocument report, the contribution record, and bad requests.
 
-
 use nouage_tests::{
     Board, TempDir, TestServer, YClient, board_from, create_board, export_bytes, http,
     import_board, join, keep_artifact, odt_parts, pdf_text, xml_unescape,

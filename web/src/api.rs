@@ -487,6 +487,35 @@ pub async fn timer(id: &str, token: &str, body: &str) -> Result<(), String> {
     .map(drop)
 }
 
+/// The facilitator's decision on a note (`POST /api/boards/{id}/notes/{note}/decision`);
+/// every page sees it in the document.
+pub async fn decide(id: &str, token: &str, note: &str, body: &str) -> Result<(), String> {
+    let note = String::from(js_sys::encode_uri_component(note));
+    fetch_text(
+        "POST",
+        &format!("/api/boards/{id}/notes/{note}/decision"),
+        Some(body),
+        Some(token),
+    )
+    .await
+    .map(drop)
+}
+
+/// Turns a kept note into a project of a portfolio board; answers the project's title.
+pub async fn to_project(id: &str, token: &str, note: &str, body: &str) -> Result<String, String> {
+    let note = String::from(js_sys::encode_uri_component(note));
+    let text = fetch_text(
+        "POST",
+        &format!("/api/boards/{id}/notes/{note}/project"),
+        Some(body),
+        Some(token),
+    )
+    .await?;
+    Ok(Json::parse(&text)
+        .map(|j| j.get("title").str())
+        .unwrap_or_default())
+}
+
 pub async fn board_info(id: &str, token: &str) -> Result<BoardInfo, String> {
     fetch_json("GET", &format!("/api/boards/{id}"), None, Some(token)).await
 }

@@ -1,7 +1,7 @@
 //! The territorial diagnosis canvas: sections of notes, links between notes, dot voting and
 //! filters by participant, organisation and organisation kind.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -72,6 +72,7 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
         facilitator,
         // Each card reads a signal of its own (see `keyed`).
         cards: Cards::new(s.notes),
+        groups: Memo::new(move |_| s.notes.with(|notes| groups(notes))),
     };
 
     let add_section = move |_| {
@@ -168,7 +169,7 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                                     if sorted_by_votes.with(|set| set.contains(&id)) {
                                         notes.sort_by_key(|n| std::cmp::Reverse(n.votes.values().sum::<i64>()));
                                     }
-                                    notes.into_iter().map(|n| n.id.clone()).collect::<Vec<String>>()
+                                    heads_then_groups(notes).into_iter().map(|n| n.id.clone()).collect::<Vec<String>>()
                                 })
                             })
                         };
@@ -190,6 +191,55 @@ struct CanvasCtx {
     facilitator: bool,
     /// One signal per note on the page, by id.
     cards: Cards<Note>,
+    /// How many notes each heading note gathers (see [`groups`]).
+    groups: Memo<HashMap<String, usize>>,
+}
+
+/// For each note that heads a group, how many notes of its section are grouped under it. A
+/// note grouped under a note that is gone, or in another section, stands alone.
+fn groups(notes: &[Note]) -> HashMap<String, usize> {
+    let sections: HashMap<&str, &str> = notes
+        .iter()
+        .map(|n| (n.id.as_str(), n.section.as_str()))
+        .collect();
+    let mut groups = HashMap::new();
+    for note in notes {
+        if let Some(head) = note.grouped_under.as_deref()
+            && sections.get(head) == Some(&note.section.as_str())
+        {
+            *groups.entry(head.to_owned()).or_insert(0) += 1;
+        }
+    }
+    groups
+}
+
+/// A section's notes with each group right after its heading note, in the order given.
+fn heads_then_groups(notes: Vec<&Note>) -> Vec<&Note> {
+    let present: HashSet<&str> = notes.iter().map(|n| n.id.as_str()).collect();
+    fn head<'a>(n: &'a Note, present: &HashSet<&str>) -> Option<&'a str> {
+        n.grouped_under
+            .as_deref()
+            .filter(|h| *h != n.id && present.contains(h))
+    }
+
+    let mut members: HashMap<&str, Vec<&Note>> = HashMap::new();
+    for note in &notes {
+        if let Some(head) = head(note, &present) {
+            members.entry(head).or_default().push(note);
+        }
+    }
+    let mut out = Vec::with_capacity(notes.len());
+    for note in notes.iter().filter(|n| head(n, &present).is_none()) {
+        out.push(*note);
+        out.extend(members.remove(note.id.as_str()).unwrap_or_default());
+    }
+    // Notes under a heading that is itself grouped (a chain) keep their place at the end.
+    out.extend(
+        notes
+            .iter()
+            .filter(|n| head(n, &present).is_some_and(|h| members.contains_key(h))),
+    );
+    out
 }
 
 impl CanvasCtx {
@@ -541,6 +591,39 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
         }
         moving.set(false);
     };
+    // Grouping under a heading note of the same section, from a list opened on demand.
+    let grouping = RwSignal::new(false);
+    let group_under = move |ev| {
+        let head = event_target_value(&ev);
+        if !head.is_empty() {
+            ctx.edit(|roots, txn| {
+                roots.group_note(txn, &id.get_value(), (head != "-").then_some(head.as_str()));
+            });
+        }
+        grouping.set(false);
+    };
+    let heads = move || {
+        let (here, me) = note.with_untracked(|n| (n.section.clone(), n.id.clone()));
+        s.notes.with_untracked(|notes| {
+            notes
+                .iter()
+                .filter(|n| n.section == here && n.id != me && n.grouped_under.is_none())
+                .map(|n| view! { <option value=n.id.clone()>{n.text.chars().take(60).collect::<String>()}</option> })
+                .collect::<Vec<_>>()
+        })
+    };
+    let grouped = move || {
+        note.with(|n| n.grouped_under.clone()).is_some_and(|h| {
+            ctx.cards
+                .get(&h)
+                .with(|head| head.section == note.with(|n| n.section.clone()))
+                && ctx.groups.with(|g| g.contains_key(&h))
+        })
+    };
+    let gathers = move || ctx.groups.with(|g| g.get(&id.get_value()).copied());
+    let decision_status =
+        Signal::derive(move || note.with(|n| n.decision.as_ref().map(|d| d.status)));
+    let has_project = Signal::derive(move || note.with(|n| n.project.is_some()));
     let other_sections = move || {
         let here = note.with(|n| n.section.clone());
         s.sections.with(|sections| {
@@ -556,6 +639,8 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             data-author=note.with_untracked(|n| n.author.clone())
             title=crate::history::trace_title(id.get_value(), String::new())
             class:linking-source=linking_source
+            class:grouped=grouped
+            data-decision=move || note.with(|n| n.decision.as_ref().map(|d| d.status.as_str()).unwrap_or(""))
             draggable=move || if changeable() { "true" } else { "false" }
             class:locked=locked
             on:dragstart=move |ev: web_sys::DragEvent| {
@@ -574,6 +659,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
             on:pointercancel=move |_| press.cancel()
             on:contextmenu=move |ev: web_sys::MouseEvent| if crate::keyed::by_finger(&ev) { ev.prevent_default() }
             aria-label=label>
+            {move || gathers().map(|count| view! { <span class="group-count">{count}" "{i18n.live(Key::GroupedIdeas)}</span> })}
             {body}
             <div class="note-meta">
                 <span class="author">{author_label}</span>
@@ -583,6 +669,8 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 </span>
                 <crate::reactions::ReactionSummary session=ctx.session element=id.get_value() />
             </div>
+            {move || note.with(|n| n.decision.clone()).map(|decision| view! { <crate::path::DecisionBadge decision /> })}
+            {move || note.with(|n| n.project.clone()).map(|link| view! { <crate::path::ProjectBadge link /> })}
             <ul class="note-links">
                 {move || links().into_iter().map(|(link, other)| {
                     let link = StoredValue::new(link);
@@ -607,6 +695,7 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                         }).collect::<Vec<_>>()}
                         <button class="tiny" data-action="link" on:click=link_click aria-label=i18n.live(Key::LinkNote)>"↔"</button>
                         <button class="tiny" data-action="move" aria-expanded=move || moving.get().to_string() on:click=move |_| moving.update(|m| *m = !*m) aria-label=i18n.live(Key::MoveNoteTo)>"⇥"</button>
+                        <button class="tiny" data-action="group" aria-expanded=move || grouping.get().to_string() on:click=move |_| grouping.update(|g| *g = !*g) aria-label=i18n.live(Key::GroupUnder)>"⊂"</button>
                         <button class="tiny" data-action="delete" on:click=move |_| delete() aria-label=i18n.live(Key::DeleteNote)>"✕"</button>
                     </Show>
                     <button class="tiny" data-action="react" aria-expanded=move || reacting.get().to_string() on:click=move |_| reacting.update(|r| *r = !*r)
@@ -618,6 +707,16 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                     <Show when=move || reacting.get()>
                         <crate::reactions::ReactionPicker session=ctx.session element=id.get_value() />
                     </Show>
+                    <Show when=move || grouping.get() && changeable()>
+                        <select class="group-note" data-action="group-under" aria-label=i18n.live(Key::GroupUnder) on:change=group_under>
+                            <option value="" selected>{i18n.live(Key::GroupUnder)}</option>
+                            {move || note.with(|n| n.grouped_under.is_some()).then(|| view! { <option value="-">{i18n.live(Key::Ungroup)}</option> })}
+                            {heads}
+                        </select>
+                    </Show>
+                    {facilitator.then(|| view! {
+                        <crate::path::DecisionTools session=ctx.session note=id.get_value() decision=decision_status has_project />
+                    })}
                     <Show when=move || moving.get() && changeable()>
                         <select class="move-note" data-action="move-to" aria-label=i18n.live(Key::MoveNoteTo) on:change=move_to>
                             <option value="" selected>{i18n.live(Key::MoveNoteTo)}</option>

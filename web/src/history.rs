@@ -373,6 +373,12 @@ pub fn ElementPanel(
                     "created" => Key::DidCreate,
                     "deleted" => Key::DidDelete,
                     "restored" => Key::DidRestore,
+                    "grouped" => Key::DidGroup,
+                    "ungrouped" => Key::DidUngroup,
+                    "kept" => Key::DidKeep,
+                    "set-aside" => Key::DidSetAside,
+                    "reopened" => Key::DidReopen,
+                    "project" => Key::DidProject,
                     _ => Key::DidEdit,
                 });
                 let span = if c.end > c.start {

@@ -13,6 +13,7 @@ mod json;
 mod keyed;
 mod local;
 mod mindmap;
+mod path;
 mod portfolio;
 mod proxy;
 mod reactions;
@@ -81,7 +82,7 @@ fn App() -> impl IntoView {
 }
 
 /// The token of a board link rides in the fragment (`#token=...`), so it never reaches logs.
-fn token_from_hash(hash: &str) -> Option<String> {
+pub(crate) fn token_from_hash(hash: &str) -> Option<String> {
     hash.trim_start_matches('#')
         .split('&')
         .find_map(|pair| pair.strip_prefix("token="))

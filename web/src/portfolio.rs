@@ -318,6 +318,9 @@ fn ProjectCard(
             {move || field(|p| p.status.clone())().map(|status| view! { <span class="status-tag">{status}</span> })}
             {move || field(|p| p.due_date.clone())().map(|due| view! { <span class="due">{due}</span> })}
             {move || field(|p| p.partners.join(", "))().map(|partners| view! { <span class="partners">{partners}</span> })}
+            {move || project.with(|p| p.stakes.iter().find(|s| !s.note.is_empty()).map(|s| s.label.clone())).map(|idea| view! {
+                <span class="card-origin">"↩ "{i18n.live(Key::FromIdea)}" « "{idea}" »"</span>
+            })}
             <crate::reactions::ReactionSummary session element=id.get_value() />
         </li>
     }
@@ -451,6 +454,12 @@ fn ProjectPanel(
             <Show when=exists>
                 <h2>{move || project.with(|p| p.title.clone())}</h2>
                 <p class="hint">{i18n.live(Key::By)}" "{crate::history::trace_credit_or(id.get_value(), move || project.with(|p| s.participants.with(|ps| credit(ps, &author(), p.on_behalf_of.as_ref(), i18n.t(Key::EnteredBy)))))}</p>
+                {move || project.with(|p| p.stakes.clone()).into_iter().filter(|s| !s.note.is_empty()).map(|stake| view! {
+                    <p class="project-origin">"↩ "{i18n.live(Key::FromIdea)}" "{match crate::path::link_to(&stake.board) {
+                        Some(href) => view! { <a class="origin-link" href=href data-note=stake.note.clone()>"« "{stake.label.clone()}" »"</a> }.into_any(),
+                        None => view! { <span>"« "{stake.label.clone()}" »"</span> }.into_any(),
+                    }}</p>
+                }).collect::<Vec<_>>()}
                 <crate::reactions::ReactionPicker session element=id.get_value() />
                 <label>{i18n.live(Key::ProjectTitle)}
                     <input name="title" prop:value=move || project.with(|p| p.title.clone()) readonly=!can_edit on:input=text_field("title") />
@@ -478,8 +487,12 @@ fn ProjectPanel(
                 {input(Key::DueDate, "dueDate", |p| p.due_date.clone(), "date")}
                 <h3>{i18n.live(Key::Stakes)}</h3>
                 <ul class="stakes">
-                    {move || project.with(|p| p.stakes.iter().map(|stake| stake.label.clone()).collect::<Vec<_>>()).into_iter().enumerate().map(|(index, label)| view! {
-                        <li>{label}{can_edit.then(|| view! {
+                    {move || project.with(|p| p.stakes.clone()).into_iter().enumerate().map(|(index, stake)| view! {
+                        // A link back to the note when this browser holds a link to its board.
+                        <li>{match crate::path::link_to(&stake.board) {
+                            Some(href) => view! { <a class="stake-link" href=href data-note=stake.note.clone()>{stake.label.clone()}</a> }.into_any(),
+                            None => view! { <span>{stake.label.clone()}</span> }.into_any(),
+                        }}{can_edit.then(|| view! {
                             <button class="tiny" aria-label=i18n.live(Key::RemoveLink) on:click=move |_| remove_stake(index as u32)>"×"</button>
                         })}</li>
                     }).collect::<Vec<_>>()}

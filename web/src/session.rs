@@ -248,6 +248,24 @@ impl Session {
         &self.profile.pid
     }
 
+    pub fn board_id(&self) -> &str {
+        &self.board_id
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Who this page is, as a request's `by` names the person making it (the record credits
+    /// them, as it credits this page's connection).
+    pub fn by(&self) -> Builder {
+        Builder::new()
+            .set("pid", self.profile.pid.as_str())
+            .set("name", self.profile.name.as_str())
+            .set("org", self.profile.org.as_str())
+            .set("orgKind", self.profile.org_kind.as_str())
+    }
+
     /// Makes a local edit; the update goes to the relay (or waits for the connection).
     pub fn edit(&self, f: impl FnOnce(&Roots, &mut TransactionMut)) {
         if !self.can_edit {
