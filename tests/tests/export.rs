@@ -566,3 +566,49 @@ async fn the_command_line_exports_what_the_api_exports_while_the_server_runs() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be exported as csv"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_mind_maps_pdf_prints_each_ideas_reactions_in_words() {
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "mindmap", "Carte réactions").await;
+    let (anne, roots) = join(&server, &board, "p-anne", "Anne", "Lodève", "commune").await;
+    anne.edit(|txn| {
+        roots.add_node(
+            txn,
+            "n1",
+            Some("root"),
+            1.0,
+            "Une navette le samedi",
+            "p-anne",
+        );
+        roots.add_node(txn, "n2", Some("root"), 2.0, "Un marché", "p-anne");
+        for pid in ["p-anne", "p-bruno"] {
+            shared::reactions::toggle(&roots.reactions, txn, "n1", pid, "👍");
+        }
+        shared::reactions::toggle(&roots.reactions, txn, "n1", "p-bruno", "💡");
+    });
+    let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let viewer_roots = Roots::new(viewer.doc());
+    viewer
+        .wait_until(|doc| {
+            shared::reactions::tallies(&viewer_roots.reactions, &doc.transact(), "")
+                .get("n1")
+                .is_some_and(|t| t.total() == 3)
+        })
+        .await
+        .unwrap();
+    let (status, pdf) = export_bytes(&server.base, &board, "pdf").await;
+    assert_eq!(status, 200);
+    keep_artifact("map-reactions.pdf", &pdf);
+    if let Some(text) = pdf_text(&pdf) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("Une navette le samedi D'accord 2 · Bonne idée 1"),
+            "{flat}"
+        );
+        assert!(!flat.contains("Un marché D'accord"), "{flat}");
+    }
+}

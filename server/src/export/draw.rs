@@ -122,6 +122,7 @@ fn svg_open(width: f64, height: f64) -> String {
 const MAP_MARGIN_PX: f64 = 40.0;
 const MAP_FONT_PX: f64 = 13.0;
 const MAP_CENTRAL_FONT_PX: f64 = 16.0;
+const MAP_REACTION_FONT_PX: f64 = 9.5;
 
 /// The mind map as drawn in the web app: balanced layout, branch colours, every branch open.
 pub fn mind_map(board: &Board) -> String {
@@ -132,7 +133,7 @@ pub fn mind_map(board: &Board) -> String {
         .map(|n| (n.id.as_str(), n.text.as_str()))
         .collect();
     // Boxes grow to hold their wrapped text.
-    let boxes: Vec<(f64, Vec<String>, f64)> = layout
+    let boxes: Vec<(f64, Vec<String>, f64, Vec<String>)> = layout
         .nodes
         .iter()
         .map(|placed| {
@@ -144,12 +145,23 @@ pub fn mind_map(board: &Board) -> String {
             };
             let text = one_line(texts.get(placed.id.as_str()).copied().unwrap_or(""));
             let lines = wrap(&text, size, central, placed.width - 24.0);
-            let height = placed.height.max(lines.len() as f64 * size * 1.35 + 14.0);
-            (size, lines, height)
+            // Reactions in words (the export's fonts have no emoji), a small line inside.
+            let reactions = board.reactions_in_words(&placed.id);
+            let reaction_lines = if reactions.is_empty() {
+                Vec::new()
+            } else {
+                wrap(&reactions, MAP_REACTION_FONT_PX, false, placed.width - 16.0)
+            };
+            let height = placed.height.max(
+                lines.len() as f64 * size * 1.35
+                    + reaction_lines.len() as f64 * MAP_REACTION_FONT_PX * 1.3
+                    + 14.0,
+            );
+            (size, lines, height, reaction_lines)
         })
         .collect();
     let (mut x0, mut y0, mut x1, mut y1) = layout.bounds();
-    for (placed, (_, _, height)) in layout.nodes.iter().zip(&boxes) {
+    for (placed, (_, _, height, _)) in layout.nodes.iter().zip(&boxes) {
         y0 = y0.min(placed.y - height / 2.0);
         y1 = y1.max(placed.y + height / 2.0);
     }
@@ -174,7 +186,7 @@ pub fn mind_map(board: &Board) -> String {
             safe_color(&placed.color)
         );
     }
-    for (placed, (size, lines, height)) in layout.nodes.iter().zip(&boxes) {
+    for (placed, (size, lines, height, reaction_lines)) in layout.nodes.iter().zip(&boxes) {
         let color = safe_color(&placed.color);
         let (x, y) = (
             placed.x + dx - placed.width / 2.0,
@@ -192,8 +204,10 @@ pub fn mind_map(board: &Board) -> String {
             if placed.depth <= 1 { 2.0 } else { 1.2 }
         );
         let line_height = size * 1.35;
-        let first_baseline =
-            placed.y + dy - (lines.len() as f64 - 1.0) * line_height / 2.0 + size * 0.36;
+        let reaction_line_px = MAP_REACTION_FONT_PX * 1.3;
+        let block = (lines.len() as f64 - 1.0) * line_height
+            + reaction_lines.len() as f64 * reaction_line_px;
+        let first_baseline = placed.y + dy - block / 2.0 + size * 0.36;
         text_lines(
             &mut svg,
             lines,
@@ -204,6 +218,23 @@ pub fn mind_map(board: &Board) -> String {
             &format!(r#"fill="{text_fill}" {weight}"#),
             "middle",
         );
+        if !reaction_lines.is_empty() {
+            let reaction_fill = if placed.depth == 0 {
+                "#f1f5f9"
+            } else {
+                "#475569"
+            };
+            text_lines(
+                &mut svg,
+                reaction_lines,
+                placed.x + dx,
+                first_baseline + (lines.len() as f64 - 1.0) * line_height + reaction_line_px + 1.0,
+                reaction_line_px,
+                MAP_REACTION_FONT_PX,
+                &format!(r#"fill="{reaction_fill}""#),
+                "middle",
+            );
+        }
     }
     svg.push_str("</svg>\n");
     svg
