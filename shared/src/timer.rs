@@ -49,10 +49,12 @@ pub enum TimerRefusal {
 }
 
 impl Timer {
-    /// The time left at the server's `now_ms`, never below zero.
+    /// The time left at the server's `now_ms`, never below zero nor above the duration (a
+    /// page whose estimate of the server's clock is a little behind the start would otherwise
+    /// show more than was set: "10:01" for ten minutes).
     pub fn remaining_ms(&self, now_ms: i64) -> i64 {
         let at = self.paused_at_ms.unwrap_or(now_ms);
-        (self.duration_ms - (at - self.started_at_ms)).max(0)
+        (self.duration_ms - (at - self.started_at_ms)).clamp(0, self.duration_ms.max(0))
     }
 
     /// Running and not yet at zero at `now_ms`.

@@ -1216,6 +1216,109 @@ const scenarios = {
     return { canvas: { id: canvas.id, viewer: canvas.tokens.viewer }, navette, groupCount, order, decisions, offered, linaSees, projectHref, cards, stake }
   },
 
+  // One scripted meeting on a canvas, screenshot at each step for people to look at
+  // (meeting-NN-*.png): the timer, a summons, proxy entry, reactions, grouping and the vote,
+  // the decisions, an idea turned into a project, and the report it leaves.
+  async meeting (browser) {
+    const canvas = await createBoard('diagnosis', 'Comité de pilotage — mobilités')
+    const portfolio = await createBoard('portfolio', 'Projets du territoire')
+    const open = async (context, link, name, org) => {
+      const page = await context.newPage()
+      page.setDefaultTimeout(STEP_TIMEOUT_MS)
+      page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
+      await page.goto(link)
+      await page.waitForSelector('form.join, [data-synced=true]')
+      if (await page.$('form.join')) {
+        await page.fill('input[name=name]', name)
+        if (org) await page.fill('input[name=org]', org)
+        await page.click('form.join button[type=submit]')
+      }
+      await page.waitForSelector('[data-synced=true]')
+      return page
+    }
+    const desktop = { viewport: { width: 1280, height: 800 } }
+    const animContext = await browser.newContext(desktop)
+    const first = await open(animContext, portfolio.links.facilitator, 'Animatrice', 'PETR')
+    await first.close()
+    const anim = await open(animContext, canvas.links.facilitator, 'Animatrice', 'PETR')
+    const lina = await open(await browser.newContext(desktop), canvas.links.editor, 'Lina', 'Commune de Lodève')
+    const marc = await open(await browser.newContext({ viewport: { width: 412, height: 915 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 }), canvas.links.editor, 'Marc', 'Vélo Vert')
+    const shot = (page, name) => page.screenshot({ path: `${shots}/meeting-${name}.png` })
+    // 1. The timer: ten minutes for the round of ideas.
+    await anim.click('[data-action=timer-setup]')
+    await anim.fill('[data-action=timer-minutes]', '10')
+    await anim.click('[data-action=timer-start]')
+    await marc.waitForSelector('.meeting-timer[data-state=running]')
+    await shot(anim, '01-timer')
+    await shot(marc, '01-timer-phone')
+    // 2. Ideas, then a summons to the last section.
+    for (const text of ['Se déplacer sans voiture', 'Une navette le samedi', 'Un téléphérique']) await addNote(lina, 's1', text)
+    await addNote(anim, 's7', 'Un plan de mobilité intercommunal')
+    const noteId = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.dataset.note, text)
+    const plan = await noteId(anim, 'Un plan de mobilité intercommunal')
+    await anim.click(`[data-note="${plan}"] .note-text`)
+    await anim.click('[data-action=summon]')
+    await marc.waitForSelector('.following-banner')
+    await until(() => marc.$eval(`[data-note="${plan}"]`, (e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight }).catch(() => false), 'the summoned note on Marc\'s screen')
+    const summoned = await marc.$eval('.following-banner', (e) => e.textContent)
+    await shot(marc, '02-summon-phone')
+    await marc.click('[data-action=unfollow]')
+    // 3. Proxy entry: Lina types for the citizens' table.
+    await lina.click('[data-action=enter-for]')
+    await lina.fill('input[name=proxy-name]', 'Table des citoyens')
+    await lina.fill('input[name=proxy-org]', 'Saint-Camille')
+    await lina.selectOption('select[name=proxy-org-kind]', 'citizen')
+    await lina.click('[data-action=enter-for-start]')
+    await addNote(lina, 's1', 'Un café associatif')
+    await shot(lina, '03-proxy')
+    await lina.click('[data-action=enter-for-stop]')
+    const cafe = await noteId(lina, 'Un café associatif')
+    await anim.waitForSelector(`[data-note="${cafe}"]`)
+    // 4. Reactions.
+    for (const page of [anim, lina]) {
+      await page.click(`[data-note="${cafe}"] [data-action=react]`)
+      await page.click(`[data-note="${cafe}"] .reaction-picker [data-reaction="👍"]`)
+    }
+    await anim.waitForFunction((id) => document.querySelector(`[data-note="${id}"] .reactions [data-reaction="👍"] .count`)?.textContent === '2', cafe)
+    await shot(anim, '04-reactions')
+    // 5. Grouping and the vote.
+    const head = await noteId(lina, 'Se déplacer sans voiture')
+    const navette = await noteId(lina, 'Une navette le samedi')
+    const telepherique = await noteId(lina, 'Un téléphérique')
+    for (const id of [navette, telepherique]) {
+      await lina.click(`[data-note="${id}"] [data-action=group]`)
+      await lina.selectOption(`[data-note="${id}"] [data-action=group-under]`, head)
+    }
+    await anim.click('[data-action=toggle-vote]')
+    await lina.waitForSelector(`[data-note="${navette}"] [data-action=vote]`)
+    for (const id of [navette, navette, cafe]) await lina.click(`[data-note="${id}"] [data-action=vote]`)
+    await anim.waitForFunction((id) => document.querySelector(`[data-note="${id}"] .votes`).dataset.total === '2', navette)
+    await shot(anim, '05-vote')
+    // 6. Decisions.
+    await anim.click(`[data-note="${navette}"] [data-action=keep]`)
+    await anim.click(`[data-note="${cafe}"] [data-action=keep]`)
+    anim.once('dialog', (dialog) => dialog.accept('Hors de portée du budget'))
+    await anim.click(`[data-note="${telepherique}"] [data-action=set-aside]`)
+    await lina.waitForSelector(`[data-note="${telepherique}"] .decision[data-status=setAside]`)
+    await shot(lina, '06-decisions')
+    // 7. The kept idea becomes a project of the portfolio.
+    await anim.click(`[data-note="${navette}"] [data-action=to-project]`)
+    await anim.click(`[data-note="${navette}"] [data-action=to-project-create]`)
+    await anim.waitForSelector(`[data-note="${navette}"] .note-project a`)
+    await shot(anim, '07-project')
+    await anim.click(`[data-note="${navette}"] .note-project a`)
+    await anim.waitForSelector('.card-project')
+    await anim.click('.card-project')
+    await anim.waitForSelector('.project-panel .origin-link')
+    await shot(anim, '08-portfolio')
+    // 8. The report it leaves.
+    const get = async (format) => Buffer.from(await (await fetch(`${base}/api/boards/${canvas.id}/export?format=${format}`, { headers: { authorization: `Bearer ${canvas.tokens.viewer}` } })).arrayBuffer())
+    writeFileSync(`${shots}/meeting-report.odt`, await get('odt'))
+    writeFileSync(`${shots}/meeting-record.pdf`, await get('record-pdf'))
+    const timerText = await marc.$eval('.timer-clock', (e) => e.textContent)
+    return { timerText, summoned, cafeByline: await lina.$eval(`[data-note="${cafe}"] .author`, (e) => e.textContent), shots }
+  },
+
   // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
   // their view (screens of other sizes centre on the same place at the same zoom); one
   // participant leaves with a drag of their own and stays where they are when the

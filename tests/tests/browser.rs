@@ -695,6 +695,69 @@ async fn an_idea_goes_from_the_canvas_to_a_project_and_both_boards_and_the_repor
     }
 }
 
+/// One scripted meeting on a canvas, its screenshots (`artifacts/meeting-*.png`) and the
+/// report's pages (`meeting-record-N.png`, and `meeting-report-N.png` where LibreOffice is
+/// installed) kept for people to look at.
+#[tokio::test]
+async fn a_scripted_meeting_runs_from_the_timer_to_the_report() {
+    let Some(result) = run("meeting").await else {
+        return;
+    };
+    let clock = result["timerText"].as_str().unwrap();
+    assert!(
+        clock.starts_with("9:") || clock == "10:00",
+        "ten minutes on the phone: {result}"
+    );
+    assert!(
+        result["summoned"]
+            .as_str()
+            .unwrap()
+            .contains("Vous suivez la vue de Animatrice"),
+        "{result}"
+    );
+    assert_eq!(
+        result["cafeByline"],
+        "Table des citoyens (Saint-Camille), saisi par Lina"
+    );
+    let shots = std::path::Path::new(result["shots"].as_str().unwrap());
+    let record = std::fs::read(shots.join("meeting-record.pdf")).unwrap();
+    if let Some(text) = pdf_text(&record) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("2 idées retenues sur 5, dont 1 devenue un projet ; 1 écartée"),
+            "{flat}"
+        );
+        assert!(
+            flat.contains("Table des citoyens (représenté·e"),
+            "the record lists the table: {flat}"
+        );
+        assert!(
+            flat.contains("Lina (Commune de Lodève) a modifié « Se déplacer sans voiture » (×"),
+            "a sentence's keystrokes make one line of the timeline: {flat}"
+        );
+        let pages = std::process::Command::new("pdftoppm")
+            .args(["-r", "70", "-png"])
+            .arg(shots.join("meeting-record.pdf"))
+            .arg(shots.join("meeting-record"))
+            .status()
+            .unwrap();
+        assert!(pages.success());
+    }
+    // The meeting report as LibreOffice lays it out, where it is installed (not in CI).
+    let converted = std::process::Command::new("soffice")
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(shots)
+        .arg(shots.join("meeting-report.odt"))
+        .output();
+    if converted.is_ok_and(|o| o.status.success()) {
+        let _ = std::process::Command::new("pdftoppm")
+            .args(["-r", "70", "-png"])
+            .arg(shots.join("meeting-report.pdf"))
+            .arg(shots.join("meeting-report"))
+            .status();
+    }
+}
+
 #[tokio::test]
 async fn the_facilitator_summons_everybody_to_their_view_and_one_leaves_with_a_drag() {
     let Some(result) = run("follow").await else {

@@ -272,9 +272,8 @@ fn BoardView(
                 return;
             };
             let selector = format!("[data-note=\"{theirs}\"],[data-project=\"{theirs}\"]");
-            if let Ok(Some(element)) = document().query_selector(&selector) {
-                element.scroll_into_view_with_bool(false);
-            }
+            // In the middle of the board's area, clear of the banner at its bottom.
+            reveal(&selector);
         });
     }
     let leader_name = move || {
@@ -488,6 +487,10 @@ fn focus_when_ready(selectors: &'static [&'static str], frames_left: u32) {
 
 #[wasm_bindgen]
 extern "C" {
+    /// `static/main.js`: scrolls the board's area (never the page) to centre the element.
+    #[wasm_bindgen(js_name = nouageReveal)]
+    fn reveal(selector: &str);
+
     /// `static/main.js`: downloads an export with the token in a header.
     #[wasm_bindgen(js_name = nouageDownload, catch)]
     fn nouage_download(url: &str, token: &str, filename: &str) -> Result<js_sys::Promise, JsValue>;

@@ -157,3 +157,25 @@ window.nouageLocalDoc = {
     });
   },
 };
+
+// Brings an element to the middle of the board's own scrolling area (a followed leader's
+// chosen note or project), never scrolling the page: `scrollIntoView` would also move the
+// page itself when the area cannot scroll far enough, pulling the phone's drawer up.
+window.nouageReveal = (selector) => {
+  const element = document.querySelector(selector);
+  if (!element) return;
+  let area = element.parentElement;
+  while (area && area !== document.body) {
+    const overflow = getComputedStyle(area).overflowY;
+    if ((overflow === "auto" || overflow === "scroll") && area.scrollHeight > area.clientHeight) break;
+    area = area.parentElement;
+  }
+  if (!area || area === document.body) return;
+  const box = element.getBoundingClientRect();
+  const frame = area.getBoundingClientRect();
+  area.scrollTop += box.top - frame.top - (area.clientHeight - box.height) / 2;
+  const overflowX = getComputedStyle(area).overflowX;
+  if (overflowX === "auto" || overflowX === "scroll") {
+    area.scrollLeft += box.left - frame.left - (area.clientWidth - box.width) / 2;
+  }
+};

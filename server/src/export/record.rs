@@ -215,7 +215,9 @@ impl Record {
                 tr(lang, Label::Entries),
                 who.join(", ")
             );
-            let mut lines = Vec::new();
+            // Consecutive entries of one person doing the same thing (the keystrokes of a
+            // sentence) make one line: "17:03–17:05 Lina a modifié « … » (×20)".
+            let mut runs: Vec<(i64, i64, String, usize)> = Vec::new();
             while let Some(entry) = entries.next_if(|e| e.ts <= session.end) {
                 let mut did = Vec::new();
                 for (verb, ids) in [
@@ -245,13 +247,31 @@ impl Record {
                     continue;
                 }
                 let who = super::text::byline(&entry.name, &entry.org);
-                lines.push(format!(
-                    "{} {} {}",
-                    time_of_day(entry.ts),
-                    who,
-                    did.join(" ; ")
-                ));
+                let what = format!("{who} {}", did.join(" ; "));
+                match runs.last_mut() {
+                    Some((_, end, last, count)) if *last == what => {
+                        *end = entry.ts;
+                        *count += 1;
+                    }
+                    _ => runs.push((entry.ts, entry.ts, what, 1)),
+                }
             }
+            let lines = runs
+                .into_iter()
+                .map(|(start, end, what, count)| {
+                    let (from, to) = (time_of_day(start), time_of_day(end));
+                    let when = if from == to {
+                        from
+                    } else {
+                        format!("{from}–{to}")
+                    };
+                    if count > 1 {
+                        format!("{when} {what} (×{count})")
+                    } else {
+                        format!("{when} {what}")
+                    }
+                })
+                .collect();
             out.push(SessionLines { heading, lines });
         }
         out
