@@ -58,6 +58,24 @@ async function joinIn (context, link, name, { touch = false } = {}) {
   return page
 }
 
+// Opens `link` in a new page of `context`: joins as `name` (and `org`) when the page asks,
+// which it does not when this browser already joined a board; resolves once the first sync
+// is in.
+async function openAs (context, link, name, org) {
+  const page = await context.newPage()
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
+  await page.goto(link)
+  await page.waitForSelector('form.join, [data-synced=true]')
+  if (await page.$('form.join')) {
+    await page.fill('input[name=name]', name)
+    if (org) await page.fill('input[name=org]', org)
+    await page.click('form.join button[type=submit]')
+  }
+  await page.waitForSelector('[data-synced=true]')
+  return page
+}
+
 // Joins any kind of board (the mind map helper also waits for its nodes).
 async function joinBoard (browser, link, name, org, orgKind, color) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
@@ -1145,19 +1163,7 @@ const scenarios = {
   async path (browser) {
     const canvas = await createBoard('diagnosis', 'Atelier mobilités')
     const portfolio = await createBoard('portfolio', 'Projets du territoire')
-    const open = async (context, link, name) => {
-      const page = await context.newPage()
-      page.setDefaultTimeout(STEP_TIMEOUT_MS)
-      page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
-      await page.goto(link)
-      await page.waitForSelector('form.join, [data-synced=true]')
-      if (await page.$('form.join')) {
-        await page.fill('input[name=name]', name)
-        await page.click('form.join button[type=submit]')
-      }
-      await page.waitForSelector('[data-synced=true]')
-      return page
-    }
+    const open = openAs
     const viewport = { width: 1400, height: 900 }
     const animContext = await browser.newContext({ viewport })
     // The facilitator opened the portfolio once: this browser holds its link.
@@ -1222,20 +1228,7 @@ const scenarios = {
   async meeting (browser) {
     const canvas = await createBoard('diagnosis', 'Comité de pilotage — mobilités')
     const portfolio = await createBoard('portfolio', 'Projets du territoire')
-    const open = async (context, link, name, org) => {
-      const page = await context.newPage()
-      page.setDefaultTimeout(STEP_TIMEOUT_MS)
-      page.on('pageerror', (e) => process.stderr.write(`pageerror (${name}): ${e.message}\n`))
-      await page.goto(link)
-      await page.waitForSelector('form.join, [data-synced=true]')
-      if (await page.$('form.join')) {
-        await page.fill('input[name=name]', name)
-        if (org) await page.fill('input[name=org]', org)
-        await page.click('form.join button[type=submit]')
-      }
-      await page.waitForSelector('[data-synced=true]')
-      return page
-    }
+    const open = openAs
     const desktop = { viewport: { width: 1280, height: 800 } }
     const animContext = await browser.newContext(desktop)
     const first = await open(animContext, portfolio.links.facilitator, 'Animatrice', 'PETR')

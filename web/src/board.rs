@@ -137,11 +137,7 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
                 </label>
                 <label>{i18n.live(Key::OrgKindLabel)}
                     <select name="orgKind" on:change=move |ev| org_kind.set(event_target_value(&ev))>
-                        <option value="">{i18n.live(Key::OrgKindNone)}</option>
-                        {ORG_KINDS.iter().map(|(value, key)| {
-                            let key = *key;
-                            view! { <option value=*value>{i18n.live(key)}</option> }
-                        }).collect::<Vec<_>>()}
+                        <OrgKindOptions none=Key::OrgKindNone />
                     </select>
                 </label>
                 <fieldset class="colors">
@@ -159,6 +155,20 @@ fn JoinForm(profile: RwSignal<Option<Profile>>) -> impl IntoView {
                 <button type="submit" class="primary">{i18n.live(Key::Join)}</button>
             </form>
         </main>
+    }
+}
+
+/// The options of an organisation-kind list: `none` (the empty value), then each kind in the
+/// interface's language.
+#[component]
+pub fn OrgKindOptions(none: Key) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <option value="">{i18n.live(none)}</option>
+        {ORG_KINDS.iter().map(|(value, key)| {
+            let key = *key;
+            view! { <option value=*value>{i18n.live(key)}</option> }
+        }).collect::<Vec<_>>()}
     }
 }
 

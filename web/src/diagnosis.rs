@@ -142,11 +142,7 @@ pub fn Diagnosis(session: Rc<Session>, facilitator: bool) -> impl IntoView {
                 </label>
                 <label class="filter">{i18n.live(Key::OrgKindLabel)}
                     <select data-filter="orgKind" on:change=move |ev| filter.update(|f| f.org_kind = event_target_value(&ev))>
-                        <option value="">{i18n.live(Key::Everyone)}</option>
-                        {crate::board::ORG_KINDS.iter().map(|(value, key)| {
-                            let key = *key;
-                            view! { <option value=*value>{i18n.live(key)}</option> }
-                        }).collect::<Vec<_>>()}
+                        <crate::board::OrgKindOptions none=Key::Everyone />
                     </select>
                 </label>
                 <Show when=move || linking_from.get().is_some()>

@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use shared::OrgKind;
 use shared::proxy::Represented;
 
-use crate::board::ORG_KINDS;
 use crate::i18n::{Key, use_i18n};
 use crate::session::Signals;
 
@@ -87,11 +86,7 @@ pub fn ProxyEntry(signals: Signals) -> impl IntoView {
                     </label>
                     <label>{i18n.live(Key::OrgKindLabel)}
                         <select name="proxy-org-kind" prop:value=org_kind on:change=move |ev| org_kind.set(event_target_value(&ev))>
-                            <option value="">{i18n.live(Key::OrgKindNone)}</option>
-                            {ORG_KINDS.iter().map(|(value, key)| {
-                                let key = *key;
-                                view! { <option value=*value>{i18n.live(key)}</option> }
-                            }).collect::<Vec<_>>()}
+                            <crate::board::OrgKindOptions none=Key::OrgKindNone />
                         </select>
                     </label>
                     <button type="submit" class="primary" data-action="enter-for-start">{i18n.live(Key::EnterForStart)}</button>
