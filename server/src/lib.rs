@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod erase;
 pub mod export;
 pub mod import;
 pub mod join;

@@ -1,0 +1,349 @@
+//! Erasure of a name (issue 23), the part that rewrites what the journal stores: a Yjs v1
+//! update read block by block, the plain JSON values it holds (`ContentAny`: a participant's
+//! entry in `participants`, an `onBehalfOf`, a decision's `byName`) passed through a function,
+//! and every other byte copied as it is. An item keeps its id and its length (a value is
+//! replaced by one value), so the updates written after it, which refer to its items, still
+//! apply; only what the values say changes.
+
+use yrs::Any;
+use yrs::encoding::read::{Cursor, Read};
+use yrs::encoding::write::Write;
+
+/// Why a stored update could not be rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    #[error("the update does not decode: {0}")]
+    Malformed(String),
+    #[error("the update holds a kind of content the server never stores (ref {0})")]
+    Unsupported(u8),
+}
+
+impl From<yrs::encoding::read::Error> for RewriteError {
+    fn from(e: yrs::encoding::read::Error) -> Self {
+        RewriteError::Malformed(e.to_string())
+    }
+}
+
+const HAS_ORIGIN: u8 = 0b1000_0000;
+const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
+const HAS_PARENT_SUB: u8 = 0b0010_0000;
+const GC: u8 = 0;
+const SKIP: u8 = 10;
+const DELETED: u8 = 1;
+const JSON: u8 = 2;
+const BINARY: u8 = 3;
+const STRING: u8 = 4;
+const EMBED: u8 = 5;
+const FORMAT: u8 = 6;
+const TYPE: u8 = 7;
+const ANY: u8 = 8;
+const DOC: u8 = 9;
+const TYPE_XML_ELEMENT: u8 = 3;
+
+/// `update` with each plain JSON value `change` returns `Some` for replaced by it; `None` when
+/// nothing changed (the stored bytes can stay).
+pub fn rewrite_values(
+    update: &[u8],
+    change: &mut impl FnMut(&Any) -> Option<Any>,
+) -> Result<Option<Vec<u8>>, RewriteError> {
+    let mut cursor = Cursor::new(update);
+    let mut out: Vec<u8> = Vec::with_capacity(update.len());
+    let mut changed = false;
+    // Copies what the cursor read since `from`.
+    let copy = |out: &mut Vec<u8>, cursor: &Cursor, from: usize| {
+        out.extend_from_slice(&cursor.buf[from..cursor.next]);
+    };
+    let mut from = cursor.next;
+    let clients: u32 = cursor.read_var()?;
+    for _ in 0..clients {
+        let blocks: u32 = cursor.read_var()?;
+        let _client: u64 = cursor.read_var()?;
+        let _clock: u32 = cursor.read_var()?;
+        for _ in 0..blocks {
+            let info = cursor.read_u8()?;
+            match info {
+                SKIP | GC => {
+                    let _len: u32 = cursor.read_var()?;
+                    continue;
+                }
+                _ => {}
+            }
+            for flag in [HAS_ORIGIN, HAS_RIGHT_ORIGIN] {
+                if info & flag != 0 {
+                    let _client: u64 = cursor.read_var()?;
+                    let _clock: u32 = cursor.read_var()?;
+                }
+            }
+            if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
+                let named: u32 = cursor.read_var()?;
+                if named == 1 {
+                    cursor.read_string()?;
+                } else {
+                    let _client: u64 = cursor.read_var()?;
+                    let _clock: u32 = cursor.read_var()?;
+                }
+                if info & HAS_PARENT_SUB != 0 {
+                    cursor.read_string()?;
+                }
+            }
+            match info & 0b1_1111 {
+                DELETED => {
+                    let _len: u32 = cursor.read_var()?;
+                }
+                // As yrs reads it (the server stored only what yrs decoded).
+                JSON => {
+                    let mut remaining = cursor.read_var::<u32>()? as i64;
+                    while remaining >= 0 {
+                        cursor.read_string()?;
+                        remaining -= 1;
+                    }
+                }
+                BINARY => {
+                    cursor.read_buf()?;
+                }
+                STRING | EMBED => {
+                    cursor.read_string()?;
+                }
+                FORMAT => {
+                    cursor.read_string()?;
+                    cursor.read_string()?;
+                }
+                TYPE => {
+                    if cursor.read_u8()? == TYPE_XML_ELEMENT {
+                        cursor.read_string()?;
+                    }
+                }
+                ANY => {
+                    let len: u32 = cursor.read_var()?;
+                    copy(&mut out, &cursor, from);
+                    for _ in 0..len {
+                        let start = cursor.next;
+                        let value = Any::decode(&mut cursor)?;
+                        match change(&value) {
+                            Some(new) => {
+                                changed = true;
+                                new.encode(&mut out);
+                            }
+                            // Unchanged values keep their bytes (a number keeps its encoding).
+                            None => copy(&mut out, &cursor, start),
+                        }
+                    }
+                    from = cursor.next;
+                }
+                DOC => {
+                    cursor.read_string()?;
+                    Any::decode(&mut cursor)?;
+                }
+                other => return Err(RewriteError::Unsupported(other)),
+            }
+        }
+    }
+    // The delete set names ids only.
+    cursor.next = cursor.buf.len();
+    copy(&mut out, &cursor, from);
+    Ok(changed.then_some(out))
+}
+
+/// `value` with every string equal to `name` (anywhere inside it, keys aside) replaced by
+/// `marker`; `None` when it holds no such string.
+pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
+    match value {
+        Any::String(s) if s.as_ref() == name => Some(Any::from(marker)),
+        Any::Map(map) => {
+            let mut changed = false;
+            let replaced: std::collections::HashMap<String, Any> = map
+                .iter()
+                .map(|(k, v)| match without_name(v, name, marker) {
+                    Some(new) => {
+                        changed = true;
+                        (k.clone(), new)
+                    }
+                    None => (k.clone(), v.clone()),
+                })
+                .collect();
+            changed.then(|| Any::from(replaced))
+        }
+        Any::Array(items) => {
+            let mut changed = false;
+            let replaced: Vec<Any> = items
+                .iter()
+                .map(|v| match without_name(v, name, marker) {
+                    Some(new) => {
+                        changed = true;
+                        new
+                    }
+                    None => v.clone(),
+                })
+                .collect();
+            changed.then(|| Any::from(replaced))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::doc::Participant;
+    use shared::{BoardKind, Lang, Roots};
+    use yrs::updates::decoder::Decode;
+    use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+    fn apply(doc: &Doc, update: &[u8]) {
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(update).unwrap())
+            .unwrap();
+    }
+
+    /// A board's journal: the initial document, a participant joining, notes typed, an idea
+    /// entered for someone, a decision, deletions.
+    fn journal() -> Vec<Vec<u8>> {
+        let doc = Doc::with_client_id(7);
+        let roots = Roots::new(&doc);
+        let initial = shared::doc::initial_update(BoardKind::Diagnosis, "Atelier", Lang::Fr);
+        apply(&doc, &initial);
+        let mut updates = vec![initial];
+        let mut step = |f: &dyn Fn(&mut yrs::TransactionMut)| {
+            let mut txn = doc.transact_mut();
+            f(&mut txn);
+            updates.push(txn.encode_update_v1());
+        };
+        step(&|txn| {
+            let anne = Participant {
+                name: "Anne Bérubé".into(),
+                color: "#2563eb".into(),
+                org: "Commune de Lodève".into(),
+                org_kind: Some(shared::OrgKind::Commune),
+            };
+            roots.add_participant(txn, "p-anne", &anne);
+        });
+        step(&|txn| roots.add_note(txn, "n1", "s1", "Une navette", "#fff", "p-anne"));
+        step(&|txn| {
+            let text = shared::doc::child_text(&roots.notes, txn, "n1", "text").unwrap();
+            yrs::Text::insert(&text, txn, 0, "Vite : ");
+        });
+        step(&|txn| {
+            roots.add_note(txn, "n2", "s1", "Un café", "#fff", "p-bruno");
+            let person = shared::proxy::Represented {
+                name: "Anne Bérubé".into(),
+                org: "Commune de Lodève".into(),
+                org_kind: None,
+            };
+            roots.mark_entered_for(txn, "n2", &person);
+        });
+        step(&|txn| {
+            let decision = shared::path::Decision {
+                status: shared::path::Status::Kept,
+                reason: "Elle y tient".into(),
+                at_ms: 5,
+                by_pid: "p-anne".into(),
+                by_name: "Anne Bérubé".into(),
+            };
+            roots.set_decision(txn, "n1", Some(&decision));
+            roots.set_vote(txn, "n1", "p-anne", 2);
+        });
+        step(&|txn| roots.delete_note(txn, "n2"));
+        updates
+    }
+
+    #[test]
+    fn an_update_rewritten_with_no_change_is_left_as_it_is_and_reencoded_values_mean_the_same() {
+        let (original, reencoded) = (Doc::new(), Doc::new());
+        for update in journal() {
+            assert!(rewrite_values(&update, &mut |_| None).unwrap().is_none());
+            // A change that returns nothing new for every value but one kept the same: the
+            // bytes around it are the original's.
+            let mut seen = false;
+            let one = rewrite_values(&update, &mut |v| {
+                (!seen).then(|| {
+                    seen = true;
+                    v.clone()
+                })
+            })
+            .unwrap();
+            if let Some(one) = &one {
+                assert_eq!(
+                    one.len(),
+                    update.len(),
+                    "one value re-encoded, all else copied"
+                );
+            }
+            // Every value re-encoded as itself (a map's keys may come in another order).
+            let same = rewrite_values(&update, &mut |v| Some(v.clone()))
+                .unwrap()
+                .unwrap_or_else(|| update.clone());
+            apply(&original, &update);
+            apply(&reencoded, &same);
+        }
+        let json = |doc: &Doc| {
+            let roots = Roots::new(doc);
+            let txn = doc.transact();
+            format!(
+                "{:?} {:?} {:?}",
+                roots.notes(&txn),
+                roots.participants(&txn),
+                roots.sections(&txn)
+            )
+        };
+        assert_eq!(json(&original), json(&reencoded));
+        assert_eq!(
+            original.transact().state_vector(),
+            reencoded.transact().state_vector()
+        );
+    }
+
+    #[test]
+    fn a_name_rewritten_out_of_a_journal_leaves_the_board_whole_but_for_the_name() {
+        let journal = journal();
+        let name = "Anne Bérubé";
+        let rewritten: Vec<Vec<u8>> = journal
+            .iter()
+            .map(|u| {
+                rewrite_values(u, &mut |v| without_name(v, name, ""))
+                    .unwrap()
+                    .unwrap_or_else(|| u.clone())
+            })
+            .collect();
+        for update in &rewritten {
+            let found = update.windows(name.len()).any(|w| w == name.as_bytes());
+            assert!(!found, "the name is gone from every stored byte");
+        }
+        // The rewritten journal replays, and so does an update written after it against the
+        // original items (ids and lengths are kept).
+        let (before, after) = (Doc::new(), Doc::new());
+        for (old, new) in journal.iter().zip(&rewritten) {
+            apply(&before, old);
+            apply(&after, new);
+        }
+        let (roots_before, roots_after) = (Roots::new(&before), Roots::new(&after));
+        let later = {
+            let doc = Doc::with_client_id(9);
+            for old in &journal {
+                apply(&doc, old);
+            }
+            let roots = Roots::new(&doc);
+            let mut txn = doc.transact_mut();
+            let text = shared::doc::child_text(&roots.notes, &txn, "n1", "text").unwrap();
+            yrs::Text::push(&text, &mut txn, " le samedi");
+            txn.encode_update_v1()
+        };
+        apply(&after, &later);
+        apply(&before, &later);
+        assert_eq!(
+            after.transact().state_vector(),
+            before.transact().state_vector()
+        );
+        let notes_after = roots_after.notes(&after.transact());
+        let notes_before = roots_before.notes(&before.transact());
+        assert_eq!(notes_after.len(), 1);
+        assert_eq!(notes_after[0].text, "Vite : Une navette le samedi");
+        assert_eq!(notes_after[0].text, notes_before[0].text);
+        assert_eq!(notes_after[0].votes, notes_before[0].votes);
+        let decision = notes_after[0].decision.clone().unwrap();
+        assert_eq!(decision.by_name, "");
+        assert_eq!(decision.reason, "Elle y tient");
+        let participants = roots_after.participants(&after.transact());
+        assert_eq!(participants["p-anne"].name, "");
+        assert_eq!(participants["p-anne"].org, "Commune de Lodève");
+    }
+}
