@@ -7,7 +7,6 @@
 
 use yrs::Any;
 use yrs::encoding::read::{Cursor, Read};
-use yrs::encoding::write::Write;
 
 /// Why a stored update could not be rewritten.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +186,7 @@ mod tests {
     use shared::doc::Participant;
     use shared::{BoardKind, Lang, Roots};
     use yrs::updates::decoder::Decode;
-    use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+    use yrs::{Doc, ReadTxn, Transact, Update};
 
     fn apply(doc: &Doc, update: &[u8]) {
         doc.transact_mut()
