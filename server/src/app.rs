@@ -89,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route("/time", get(crate::meeting::time))
         .route("/boards/{id}/timer", post(crate::meeting::timer))
         .route(
+            "/boards/{id}/participants/{pid}/erase",
+            post(crate::erase::erase_participant),
+        )
+        .route(
             "/boards/{id}/notes/{note}/decision",
             post(crate::path::decide),
         )

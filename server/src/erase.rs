@@ -143,6 +143,25 @@ pub fn rewrite_values(
     Ok(changed.then_some(out))
 }
 
+/// `update` with every string value equal to one of `names` replaced by
+/// [`shared::proxy::ERASED_NAME`]; `None` when it names none of them.
+pub fn erase_in_update(
+    update: &[u8],
+    names: &[String],
+) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+    rewrite_values(update, &mut |value| {
+        let mut current: Option<Any> = None;
+        for name in names.iter().filter(|n| !n.is_empty()) {
+            let base = current.as_ref().unwrap_or(value);
+            if let Some(new) = without_name(base, name, shared::proxy::ERASED_NAME) {
+                current = Some(new);
+            }
+        }
+        current
+    })
+    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+}
+
 /// `value` with every string equal to `name` (anywhere inside it, keys aside) replaced by
 /// `marker`; `None` when it holds no such string.
 pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
@@ -178,6 +197,156 @@ pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
         }
         _ => None,
     }
+}
+
+/// The names `pid` went by on board `id`: a participant's (the journal's identities and their
+/// entry in `participants`), or a person entered by proxy (every spelling of their
+/// `onBehalfOf`). Empty when the board never had them.
+fn names_of(
+    store: &dyn crate::store::Store,
+    id: &crate::store::BoardId,
+    pid: &str,
+) -> crate::store::StoreResult<Vec<String>> {
+    use shared::proxy::Represented;
+    let (doc, ..) =
+        crate::room::load_doc(store.load(id)?).map_err(crate::store::StoreError::Corrupt)?;
+    let roots = shared::Roots::new(&doc);
+    let txn = yrs::Transact::transact(&doc);
+    let mut names: Vec<String> = Vec::new();
+    if Represented::is_proxy_pid(pid) {
+        for root in [&roots.nodes, &roots.notes, &roots.projects] {
+            for (_, value) in yrs::Map::iter(root, &txn) {
+                if let yrs::Out::YMap(element) = value
+                    && let Some(person) = Represented::of(&element, &txn)
+                    && person.pid() == pid
+                {
+                    names.push(person.name);
+                }
+            }
+        }
+        for contributor in store.trace_contributions(id)?.contributors {
+            if contributor.actor.pid == pid {
+                names.push(contributor.actor.name);
+            }
+        }
+    } else {
+        if let Some(p) = roots.participants(&txn).get(pid) {
+            names.push(p.name.clone());
+        }
+        for row in store.journal(id)? {
+            if row.actor.pid == pid {
+                names.push(row.actor.name);
+            }
+        }
+    }
+    names.retain(|n| !n.trim().is_empty() && n != shared::proxy::ERASED_NAME);
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Every plain JSON value of the board's participants and elements naming one of `names`,
+/// written again without it: a server edit, so every replica and every page gets it live.
+fn scrub_document(roots: &shared::Roots, txn: &mut yrs::TransactionMut, names: &[String]) {
+    use yrs::{Map, Out};
+    let replaced = |value: &Any| -> Option<Any> {
+        let mut current: Option<Any> = None;
+        for name in names {
+            let base = current.as_ref().unwrap_or(value);
+            if let Some(new) = without_name(base, name, shared::proxy::ERASED_NAME) {
+                current = Some(new);
+            }
+        }
+        current
+    };
+    let changes: Vec<(String, Any)> = roots
+        .participants
+        .iter(txn)
+        .filter_map(|(pid, value)| match value {
+            Out::Any(any) => replaced(&any).map(|new| (pid.to_owned(), new)),
+            _ => None,
+        })
+        .collect();
+    for (pid, value) in changes {
+        roots.participants.insert(txn, pid, value);
+    }
+    for root in [&roots.nodes, &roots.notes, &roots.projects] {
+        let elements: Vec<yrs::MapRef> = root
+            .iter(txn)
+            .filter_map(|(_, value)| match value {
+                Out::YMap(map) => Some(map),
+                _ => None,
+            })
+            .collect();
+        for element in elements {
+            let changes: Vec<(String, Any)> = element
+                .iter(txn)
+                .filter_map(|(key, value)| match value {
+                    Out::Any(any) => replaced(&any).map(|new| (key.to_owned(), new)),
+                    _ => None,
+                })
+                .collect();
+            for (key, value) in changes {
+                element.insert(txn, key, value);
+            }
+        }
+    }
+}
+
+/// `POST /api/boards/{id}/participants/{pid}/erase` (facilitator): takes the name of a
+/// participant, or of a person entered by proxy (`pid` = their `proxy:…` id from the
+/// contributions), out of the board: first live (a server edit rewrites every value naming
+/// them, so every page shows the marker), then from the stored data, the board unloaded
+/// meanwhile (its connections closed; they come back). `404` for a pid the board never had.
+pub async fn erase_participant(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    axum::extract::Path((id, pid)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, crate::api::ApiError> {
+    use crate::api::{ApiError, on_store};
+    let record = crate::api::facilitator_only(
+        &app,
+        &id,
+        &query,
+        &headers,
+        "only the facilitator link may erase a name",
+    )
+    .await?;
+    let board = record.id.clone();
+    let names = {
+        let (board, pid) = (board.clone(), pid.clone());
+        on_store(&app, move |store| names_of(store, &board, &pid)).await?
+    };
+    if names.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("this board has no participant {pid:?} (or their name is already erased)"),
+        ));
+    }
+    let live = names.clone();
+    app.rooms
+        .edit(
+            &board,
+            std::sync::Arc::new(move |roots, txn| {
+                scrub_document(roots, txn, &live);
+                Ok(())
+            }),
+            std::sync::Arc::new(crate::store::Actor::system()),
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("{e:?}")))?;
+    let held = app.rooms.hold(&board).await;
+    let rewritten = {
+        let (board, pid) = (board.clone(), pid.clone());
+        on_store(&app, move |store| store.erase_names(&board, &pid, &names)).await?
+    };
+    drop(held);
+    tracing::info!(board = %board, entries = rewritten, "a name was erased");
+    Ok(axum::Json(serde_json::json!({
+        "erased": pid,
+        "entriesRewritten": rewritten,
+    })))
 }
 
 #[cfg(test)]

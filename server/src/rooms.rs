@@ -24,6 +24,20 @@ pub struct Rooms {
     release_pending: std::sync::atomic::AtomicBool,
     /// Loaded rooms that let their document go (`Room::fall_asleep`).
     asleep: std::sync::atomic::AtomicUsize,
+    /// Boards kept unloaded while their stored data is rewritten (`hold`).
+    held: Mutex<std::collections::HashSet<BoardId>>,
+}
+
+/// A board kept unloaded (`Rooms::hold`) until this is dropped.
+pub struct Held {
+    rooms: Arc<Rooms>,
+    board: BoardId,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.rooms.held.lock().unwrap().remove(&self.board);
+    }
 }
 
 /// How long after an unload the allocator is asked to give freed memory back: the unloads of
@@ -41,6 +55,7 @@ impl Rooms {
             next_room_id: AtomicU64::new(1),
             release_pending: std::sync::atomic::AtomicBool::new(false),
             asleep: std::sync::atomic::AtomicUsize::new(0),
+            held: Mutex::new(Default::default()),
         })
     }
 
@@ -115,6 +130,10 @@ impl Rooms {
     }
 
     fn handle(self: &Arc<Self>, board: &BoardId) -> Result<RoomHandle, JoinError> {
+        if self.held.lock().unwrap().contains(board) {
+            // Its stored data is being rewritten: a client tries again shortly.
+            return Err(JoinError::RoomClosed);
+        }
         let mut loaded = self.loaded.lock().unwrap();
         if let Some(handle) = loaded.get(board) {
             return Ok(handle.clone());
@@ -190,6 +209,32 @@ impl Rooms {
             };
             let _ = handle.commands.send(cmd).await;
         }
+    }
+
+    /// Unloads the board's room, if it is loaded (its connections closed, what it applied
+    /// committed and its snapshot written), and keeps the board unloaded until the answer is
+    /// dropped: joins and server edits meanwhile are refused as for a room unloading (clients
+    /// try again). For a rewrite of the board's stored data (erasure).
+    pub async fn hold(self: &Arc<Self>, board: &BoardId) -> Held {
+        self.held.lock().unwrap().insert(board.clone());
+        let held = Held {
+            rooms: self.clone(),
+            board: board.clone(),
+        };
+        let handle = self.loaded.lock().unwrap().get(board).cloned();
+        if let Some(handle) = handle {
+            let (done, finished) = oneshot::channel();
+            if handle
+                .commands
+                .send(RoomCmd::Shutdown { done })
+                .await
+                .is_ok()
+            {
+                let _ = finished.await;
+            }
+            self.remove(board, handle.room_id);
+        }
+        held
     }
 
     /// Closes every connection and waits until each room has committed what it applied.

@@ -14,6 +14,11 @@ use crate::board::OrgKind;
 pub const REPRESENTED_NAME_CHARS_MAX: usize = 80;
 pub const REPRESENTED_ORG_CHARS_MAX: usize = 120;
 
+/// What stands for a name taken back (erasure): the journal, the document and the record keep
+/// it where the name was, and every page and export says "un·e participant·e (de ORG)" in its
+/// language instead.
+pub const ERASED_NAME: &str = "\u{2205}";
+
 /// The element field naming the person an element was entered for (plain JSON
 /// `{name, org, orgKind}`).
 pub const ON_BEHALF_OF: &str = "onBehalfOf";

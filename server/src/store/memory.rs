@@ -224,6 +224,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn erase_names(&self, id: &BoardId, pid: &str, names: &[String]) -> StoreResult<usize> {
+        let mut inner = self.inner.lock().unwrap();
+        let journal = inner
+            .journals
+            .get_mut(id)
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
+        let mut rewritten = 0;
+        for row in journal.iter_mut() {
+            if let Some(update) = crate::erase::erase_in_update(&row.update_v1, names)? {
+                row.update_v1 = update;
+                rewritten += 1;
+            }
+            if row.actor.pid == pid {
+                row.actor.name = shared::proxy::ERASED_NAME.to_owned();
+            }
+        }
+        inner.snapshots.remove(id);
+        Ok(rewritten)
+    }
+
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {
         let mut inner = self.inner.lock().unwrap();
         inner

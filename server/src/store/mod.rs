@@ -254,6 +254,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a board deleted: it is no longer found nor served; its journal is kept.
     fn delete_board(&self, id: &BoardId) -> StoreResult<()>;
+
+    /// Takes `names` out of board `id`'s stored data (erasure; deleted boards too): every
+    /// journal entry's plain JSON values holding one of them get [`shared::proxy::ERASED_NAME`]
+    /// instead (seqs kept), the journal's actors of `pid` are renamed to it, and the board's
+    /// snapshots and trace record are rebuilt from the rewritten journal. Answers the journal
+    /// entries rewritten. The caller holds the board's room unloaded meanwhile.
+    fn erase_names(&self, id: &BoardId, pid: &str, names: &[String]) -> StoreResult<usize>;
     /// Renames a board (its record; the document's `meta.title` is the room's to change).
     fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()>;
 

@@ -583,6 +583,126 @@ impl Store for SqliteStore {
         })
     }
 
+    fn erase_names(&self, id: &BoardId, pid: &str, names: &[String]) -> StoreResult<usize> {
+        let rewritten = {
+            let mut writer = self.writer.lock().unwrap();
+            // Pages the rewrite frees are zeroed, not left holding the old bytes.
+            writer.conn.pragma_update(None, "secure_delete", true)?;
+            let tx = writer
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM boards WHERE id = ?1)",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(StoreError::BoardNotFound(id.clone()));
+            }
+            // The journal's values, rewritten in place: seqs and item ids unchanged.
+            let entries: Vec<(i64, Vec<u8>)> = tx
+                .prepare("SELECT seq, update_v1 FROM journal WHERE board_id = ?1 ORDER BY seq")?
+                .query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let doc = yrs::Doc::new();
+            let mut rewritten = 0;
+            for (seq, update) in entries {
+                let update = match crate::erase::erase_in_update(&update, names)? {
+                    Some(new) => {
+                        tx.execute(
+                            "UPDATE journal SET update_v1 = ?3 WHERE board_id = ?1 AND seq = ?2",
+                            params![id.as_str(), seq, new],
+                        )?;
+                        rewritten += 1;
+                        new
+                    }
+                    None => update,
+                };
+                if let Ok(update) =
+                    <yrs::Update as yrs::updates::decoder::Decode>::decode_v1(&update)
+                {
+                    let _ = yrs::Transact::transact_mut(&doc).apply_update(update);
+                }
+            }
+            // The pid's identities on this board become the marker (rows other boards use
+            // stay theirs: this board gets rows of its own).
+            let actors: Vec<(i64, Actor)> = tx
+                .prepare(
+                    "SELECT DISTINCT a.id, a.pid, a.name, a.org, a.org_kind FROM journal j
+                     JOIN actors a ON a.id = j.actor_id WHERE j.board_id = ?1 AND a.pid = ?2",
+                )?
+                .query_map(params![id.as_str(), pid], |r| {
+                    Ok((r.get(0)?, trace_index::actor_at(r, 1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            for (old, actor) in actors {
+                let erased = Actor {
+                    name: shared::proxy::ERASED_NAME.to_owned(),
+                    ..actor
+                };
+                let new = actor_id_in(&tx, &erased)?;
+                tx.execute(
+                    "UPDATE journal SET actor_id = ?3 WHERE board_id = ?1 AND actor_id = ?2",
+                    params![id.as_str(), old, new],
+                )?;
+            }
+            // Snapshots and checkpoints held the names: one snapshot of the rewritten board.
+            tx.execute("DELETE FROM snapshots WHERE board_id = ?1", [id.as_str()])?;
+            let last: Option<i64> = tx.query_row(
+                "SELECT max(seq) FROM journal WHERE board_id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
+            if let Some(last) = last {
+                let state = yrs::ReadTxn::encode_state_as_update_v1(
+                    &yrs::Transact::transact(&doc),
+                    &yrs::StateVector::default(),
+                );
+                tx.execute(
+                    "INSERT INTO snapshots (board_id, upto_seq, state_v1, created_ms)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id.as_str(), last, state, crate::room::now_ms()],
+                )?;
+            }
+            for table in trace_index::TRACE_TABLES {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE board_id = ?1"),
+                    [id.as_str()],
+                )?;
+            }
+            // Rows of the names nothing refers to any more.
+            for name in names {
+                tx.execute(
+                    "DELETE FROM actors WHERE name = ?1
+                       AND id NOT IN (SELECT actor_id FROM journal)
+                       AND id NOT IN (SELECT actor_id FROM trace_entries)
+                       AND id NOT IN (SELECT actor_id FROM trace_participants)
+                       AND id NOT IN (SELECT actor_id FROM trace_proxies)",
+                    [name],
+                )?;
+            }
+            tx.commit()?;
+            writer.actor_ids.clear();
+            // The file is written anew (no page keeps the old bytes) and the WAL emptied. A
+            // reader in the middle of a read can make either wait: said, not fatal (the
+            // pages were zeroed on their way out).
+            if let Err(e) = writer.conn.execute_batch("VACUUM") {
+                tracing::warn!(board = %id, error = %e, "erasure: VACUUM did not run");
+            }
+            if let Err(e) =
+                writer
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            {
+                tracing::warn!(board = %id, error = %e, "erasure: the WAL was not emptied");
+            }
+            writer.conn.pragma_update(None, "secure_delete", false)?;
+            rewritten
+        };
+        self.indexer.reset(id);
+        Ok(rewritten)
+    }
+
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {
         let writer = self.writer.lock().unwrap();
         let updated = writer.conn.execute(

@@ -808,7 +808,7 @@ pub(super) fn clear(conn: &mut Connection, board: &BoardId) -> StoreResult<()> {
     Ok(())
 }
 
-fn actor_at(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Actor> {
+pub(super) fn actor_at(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Actor> {
     Ok(Actor {
         pid: r.get(first)?,
         name: r.get(first + 1)?,
