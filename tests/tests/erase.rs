@@ -39,10 +39,33 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     let server = TestServer::start(dir.path()).await;
     let board = create_board(&server.base, "diagnosis", "Atelier mobilités").await;
     let other = create_board(&server.base, "diagnosis", "Autre atelier").await;
-    let (anne, roots) = join(&server, &board, "p-anne", "Anne Bérubé", "Commune de Lodève", "commune").await;
-    let (lina, lina_roots) = join(&server, &board, "p-lina", "Lina", "Vélo Vert", "association").await;
-    let (anne_elsewhere, other_roots) =
-        join(&server, &other, "p-anne", "Anne Bérubé", "Commune de Lodève", "commune").await;
+    let (anne, roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne Bérubé",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
+    let (lina, lina_roots) = join(
+        &server,
+        &board,
+        "p-lina",
+        "Lina",
+        "Vélo Vert",
+        "association",
+    )
+    .await;
+    let (anne_elsewhere, other_roots) = join(
+        &server,
+        &other,
+        "p-anne",
+        "Anne Bérubé",
+        "Commune de Lodève",
+        "commune",
+    )
+    .await;
     anne.edit(|txn| roots.add_note(txn, "n1", "s1", "Une navette le samedi", "#fff", "p-anne"));
     lina.edit(|txn| {
         lina_roots.add_note(txn, "n2", "s1", "Un café associatif", "#fff", "p-lina");
@@ -91,17 +114,41 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     assert_eq!(status, 404, "{answer}");
     let (status, answer) = post_json(&erase("p-anne"), &board.facilitator, &json!({})).await;
     assert_eq!(status, 200, "{answer}");
-    assert!(answer["entriesRewritten"].as_u64().unwrap() >= 2, "{answer}");
+    assert!(
+        answer["entriesRewritten"].as_u64().unwrap() >= 2,
+        "{answer}"
+    );
     let marie = "proxy:marie tremblay|saint-camille";
     let (status, answer) = post_json(&erase(marie), &board.facilitator, &json!({})).await;
     assert_eq!(status, 200, "{answer}");
     let (status, _) = post_json(&erase("p-anne"), &board.facilitator, &json!({})).await;
     assert_eq!(status, 404, "already erased");
+    // Exports say "un·e participant·e" in the board's language where the name was.
+    let (_, csv) = export_bytes(&server.base, &board, "csv").await;
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.contains("Une navette le samedi,un·e participant·e,Commune de Lodève,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Un café associatif,un·e participant·e,Saint-Camille,0,") && csv.contains(",Lina\n"),
+        "{csv}"
+    );
 
     // No answer names them; the contributions stay, credited to the marker.
     let mut answers = String::new();
-    for path in ["contributions", "history", "elements", "elements/n1", "elements/n2"] {
-        answers.push_str(&get_json(&format!("{api}/{path}"), &board.viewer).await.to_string());
+    for path in [
+        "contributions",
+        "history",
+        "elements",
+        "elements/n1",
+        "elements/n2",
+    ] {
+        answers.push_str(
+            &get_json(&format!("{api}/{path}"), &board.viewer)
+                .await
+                .to_string(),
+        );
     }
     for format in ["csv", "md", "json", "odt", "record-md", "svg"] {
         let (status, bytes) = export_bytes(&server.base, &board, format).await;

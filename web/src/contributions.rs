@@ -117,7 +117,7 @@ pub fn ContributionsPanel(
                         let chosen = Highlight::Participant(p.pid.clone());
                         view! {
                         <tr data-pid=p.pid.clone() class:chosen=is_chosen(chosen.clone()) class:represented=p.represented on:click=toggle(chosen)>
-                            <td>{p.name.clone()}
+                            <td>{crate::i18n::shown_name(&p.name)}
                                 {p.represented.then(|| view! { <span class="represented-mark">" ("{i18n.live(Key::RepresentedMark)}")"</span> })}
                                 <span class="person-org">{p.org.clone()}</span></td>
                             {counts(&p)}

@@ -128,8 +128,9 @@ pub fn trace_credit_or(
 
 /// "Anne (Commune de Lodève)", or the name alone.
 fn person(name: &str, org: &str) -> String {
+    let name = crate::i18n::shown_name(name);
     if org.is_empty() {
-        name.to_owned()
+        name
     } else {
         format!("{name} ({org})")
     }
@@ -160,8 +161,11 @@ impl Traces {
                         )| {
                             let mut creator = person(&created_by, &created_org);
                             if !entered_by.is_empty() {
-                                creator =
-                                    format!("{creator}, {} {}", i18n.t(Key::EnteredBy), entered_by);
+                                creator = format!(
+                                    "{creator}, {} {}",
+                                    i18n.t(Key::EnteredBy),
+                                    crate::i18n::shown_name(&entered_by)
+                                );
                             }
                             let title = format!(
                                 "{} {} · {} {}, {}",
@@ -388,7 +392,7 @@ pub fn ElementPanel(
                 };
                 view! {
                     <li data-what=c.what.clone()><time>{span}</time>" "<strong>{person(&c.name, &c.org)}</strong>" "{what}
-                        {(!c.entered_by.is_empty()).then(|| format!(" ({} {})", i18n.t(Key::EnteredBy), c.entered_by))}
+                        {(!c.entered_by.is_empty()).then(|| format!(" ({} {})", i18n.t(Key::EnteredBy), crate::i18n::shown_name(&c.entered_by)))}
                         {(c.count > 1).then(|| format!(" (×{})", c.count))}</li>
                 }
             })

@@ -25,6 +25,17 @@ pub fn use_i18n() -> I18n {
     expect_context::<I18n>()
 }
 
+/// A person's name as the page shows it: a name taken back (erasure) reads "un·e
+/// participant·e" in the interface's language (French where no language is in reach).
+pub fn shown_name(name: &str) -> String {
+    if name == shared::proxy::ERASED_NAME {
+        let lang = use_context::<I18n>().map_or(Lang::Fr, |i| i.0.get_untracked());
+        tr(lang, Key::ErasedPerson).to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
 macro_rules! keys {
     ($($key:ident => $fr:literal, $en:literal;)+) => {
         /// A user-facing string.
@@ -201,6 +212,7 @@ keys! {
     EnterForStop => "Terminer", "Done";
     RepresentedMark => "représenté·e", "represented";
     NoOrganisation => "Sans organisation", "No organisation";
+    ErasedPerson => "un·e participant·e", "a participant";
     IdeaKept => "Retenue", "Kept";
     FromIdea => "issu de l'idée", "from the idea";
     IdeaSetAside => "Écartée", "Set aside";

@@ -856,8 +856,8 @@ pub fn new_id() -> String {
 /// How an author is shown: their name, and their organisation when they gave one.
 pub fn who(participants: &BTreeMap<String, Participant>, pid: &str) -> String {
     match participants.get(pid) {
-        Some(p) if p.org.is_empty() => p.name.clone(),
-        Some(p) => format!("{} ({})", p.name, p.org),
+        Some(p) if p.org.is_empty() => crate::i18n::shown_name(&p.name),
+        Some(p) => format!("{} ({})", crate::i18n::shown_name(&p.name), p.org),
         None => String::new(),
     }
 }
@@ -873,13 +873,17 @@ pub fn credit(
     match on_behalf_of {
         None => who(participants, author),
         Some(person) => {
+            let shown = crate::i18n::shown_name(&person.name);
             let name = if person.org.is_empty() {
-                person.name.clone()
+                shown
             } else {
-                format!("{} ({})", person.name, person.org)
+                format!("{shown} ({})", person.org)
             };
             match participants.get(author) {
-                Some(typist) => format!("{name}, {entered_by} {}", typist.name),
+                Some(typist) => format!(
+                    "{name}, {entered_by} {}",
+                    crate::i18n::shown_name(&typist.name)
+                ),
                 None => name,
             }
         }

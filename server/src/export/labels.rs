@@ -27,6 +27,7 @@ labels! {
     ReactionIdea => "Bonne idée", "Good idea";
     Author => "Auteur", "Author";
     EnteredBy => "saisi par", "entered by";
+    ErasedPerson => "un·e participant·e", "a participant";
     IdeasPath => "Des idées aux projets", "From ideas to projects";
     ProposedBy => "proposée par", "proposed by";
     GroupedUnder => "regroupée sous", "grouped under";
@@ -191,4 +192,14 @@ pub fn path_summary(lang: Lang, s: &shared::path::Summary) -> String {
         (Lang::En, n) => format!("; {n} set aside"),
     });
     text
+}
+
+/// A person's name as an export prints it: a name taken back (erasure) is "un·e
+/// participant·e" in the board's language, the organisation printed beside it as for anyone.
+pub fn shown_name(lang: Lang, name: &str) -> String {
+    if name == shared::proxy::ERASED_NAME {
+        tr(lang, Label::ErasedPerson).to_owned()
+    } else {
+        name.to_owned()
+    }
 }

@@ -357,17 +357,17 @@ impl Board {
                 .entered_by
                 .as_ref()
                 .and_then(|pid| self.provenance.actors.get(pid))
-                .map(|typist| typist.name.clone())
+                .map(|typist| super::labels::shown_name(self.lang, &typist.name))
                 .unwrap_or_default();
             return Author {
-                name: actor.name.clone(),
+                name: super::labels::shown_name(self.lang, &actor.name),
                 org: actor.org.clone(),
                 entered_by,
             };
         }
         match self.participants.get(hint) {
             Some(p) => Author {
-                name: p.name.clone(),
+                name: super::labels::shown_name(self.lang, &p.name),
                 org: p.org.clone(),
                 entered_by: String::new(),
             },

@@ -43,8 +43,16 @@ impl Record {
         contributions: &Contributions,
         newest_first: Vec<TraceEntry>,
     ) -> Record {
-        let contributions = crate::trace::grouped(contributions);
+        let mut contributions = crate::trace::grouped(contributions);
         let mut history = crate::trace::timeline(newest_first, super::RECORD_ENTRIES_MAX);
+        // Names taken back print as "un·e participant·e".
+        let shown = |name: &mut String| *name = labels::shown_name(board.lang, name);
+        contributions
+            .participants
+            .iter_mut()
+            .for_each(|p| shown(&mut p.name));
+        history.entries.iter_mut().for_each(|e| shown(&mut e.name));
+        history.runs.iter_mut().for_each(|r| shown(&mut r.name));
         // Printed oldest first.
         history.entries.reverse();
         let mut labels = HashMap::new();

@@ -689,10 +689,9 @@ impl Store for SqliteStore {
             if let Err(e) = writer.conn.execute_batch("VACUUM") {
                 tracing::warn!(board = %id, error = %e, "erasure: VACUUM did not run");
             }
-            if let Err(e) =
-                writer
-                    .conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            if let Err(e) = writer
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             {
                 tracing::warn!(board = %id, error = %e, "erasure: the WAL was not emptied");
             }
