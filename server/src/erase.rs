@@ -349,6 +349,93 @@ pub async fn erase_participant(
     })))
 }
 
+/// `nouage erase --data DIR --name NAME` (the server stopped): takes `name` out of every
+/// board, deleted ones included: the participants and people entered by proxy who went by it,
+/// and every value holding it. For each board that had it, a server entry first writes the
+/// current values again without it (so a device that comes back with its own copy takes the
+/// marker), then the journal is rewritten as `erase_participant` does. Answers the boards
+/// touched and the journal entries rewritten.
+pub fn erase_everywhere(
+    store: &crate::store::SqliteStore,
+    name: &str,
+) -> crate::store::StoreResult<(usize, usize)> {
+    use crate::store::{Actor, Append, NewEntry, Store};
+    use shared::proxy::Represented;
+    use yrs::{Map, Out, Transact};
+    let names = vec![name.to_owned()];
+    let (mut boards, mut entries) = (0, 0);
+    for id in store.all_board_ids()? {
+        let journal = store.any_journal(&id)?;
+        if !journal.iter().any(|row| {
+            row.actor.name == name
+                || row
+                    .update_v1
+                    .windows(name.len())
+                    .any(|w| w == name.as_bytes())
+        }) {
+            continue;
+        }
+        let doc = yrs::Doc::new();
+        for row in &journal {
+            if let Ok(update) =
+                <yrs::Update as yrs::updates::decoder::Decode>::decode_v1(&row.update_v1)
+            {
+                let _ = doc.transact_mut().apply_update(update);
+            }
+        }
+        let roots = shared::Roots::new(&doc);
+        let mut pids: Vec<String> = journal
+            .iter()
+            .filter(|row| row.actor.name == name)
+            .map(|row| row.actor.pid.clone())
+            .collect();
+        {
+            let txn = doc.transact();
+            pids.extend(
+                roots
+                    .participants(&txn)
+                    .into_iter()
+                    .filter(|(_, p)| p.name == name)
+                    .map(|(pid, _)| pid),
+            );
+            for root in [&roots.nodes, &roots.notes, &roots.projects] {
+                for (_, value) in root.iter(&txn) {
+                    if let Out::YMap(element) = value
+                        && let Some(person) = Represented::of(&element, &txn)
+                        && person.name == name
+                    {
+                        pids.push(person.pid());
+                    }
+                }
+            }
+        }
+        pids.sort();
+        pids.dedup();
+        let scrub = {
+            let mut txn = doc.transact_mut();
+            scrub_document(&roots, &mut txn, &names);
+            txn.encode_update_v1()
+        };
+        // An update that changes nothing encodes as two empty sets.
+        if scrub.len() > 2 {
+            let entry = NewEntry {
+                ts_ms: crate::room::now_ms(),
+                actor: std::sync::Arc::new(Actor::system()),
+                update_v1: bytes::Bytes::from(scrub),
+            };
+            store.append(&[Append::new(&id, vec![entry])])?;
+        }
+        if pids.is_empty() {
+            pids.push(String::new());
+        }
+        for pid in &pids {
+            entries += store.erase_names(&id, pid, &names)?;
+        }
+        boards += 1;
+    }
+    Ok((boards, entries))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,16 @@ enum Command {
         #[arg(long)]
         board: Option<String>,
     },
+    /// Takes a person's name out of every board, deleted ones included (their contributions
+    /// stay, credited to "un·e participant·e"), and out of the data directory's files. The
+    /// server must be stopped. Backups taken before keep it (docs/security.md).
+    Erase {
+        #[arg(long, default_value = "./nouage-data")]
+        data: PathBuf,
+        /// The name, exactly as it was given.
+        #[arg(long)]
+        name: String,
+    },
     /// Writes a consistent copy of the database, even while a server runs.
     Backup {
         #[arg(long, default_value = "./nouage-data")]
@@ -215,6 +225,7 @@ fn main() -> anyhow::Result<()> {
             at,
         } => export(&board, &format, &out, &data, at),
         Command::Reindex { data, board } => reindex(&data, board.as_deref()),
+        Command::Erase { data, name } => erase(&data, &name),
         Command::Backup { data, out } => {
             let contents = backup::backup(&data, &out)?;
             println!(
@@ -238,6 +249,23 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn erase(data: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    use server::store::SqliteStore;
+    let name = name.trim();
+    if name.is_empty() || name == shared::proxy::ERASED_NAME {
+        anyhow::bail!("--name must name someone");
+    }
+    if !data.join(server::store::DB_FILE_NAME).exists() {
+        anyhow::bail!("no Nouage database in {}", data.display());
+    }
+    // The server must not run: its rooms hold documents the erasure rewrites.
+    let _lock = backup::DataDirLock::acquire(data)?;
+    let store = SqliteStore::open(data, Durability::Fsync)?;
+    let (boards, entries) = server::erase::erase_everywhere(&store, name)?;
+    println!("erased {name:?} from {boards} boards ({entries} journal entries rewritten)");
+    Ok(())
 }
 
 fn reindex(data: &std::path::Path, board: Option<&str>) -> anyhow::Result<()> {

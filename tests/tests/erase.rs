@@ -131,7 +131,8 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
         "{csv}"
     );
     assert!(
-        csv.contains("Un café associatif,un·e participant·e,Saint-Camille,0,") && csv.contains(",Lina\n"),
+        csv.contains("Un café associatif,un·e participant·e,Saint-Camille,0,")
+            && csv.contains(",Lina\n"),
         "{csv}"
     );
 
@@ -215,5 +216,93 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     )
     .await;
     assert!(!again.to_string().contains("Anne Bérubé"), "{again}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn nouage_erase_takes_a_name_out_of_every_board_and_every_file_deleted_boards_included() {
+    if !nouage_tests::binary_ready() {
+        return;
+    }
+    let dir = TempDir::new();
+    let server = TestServer::start(dir.path()).await;
+    let board = create_board(&server.base, "diagnosis", "Atelier").await;
+    let gone = create_board(&server.base, "mindmap", "Carte supprimée").await;
+    let (anne, roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne Bérubé",
+        "Lodève",
+        "commune",
+    )
+    .await;
+    let (anne_too, gone_roots) =
+        join(&server, &gone, "p-anne", "Anne Bérubé", "Lodève", "commune").await;
+    anne.edit(|txn| roots.add_note(txn, "n1", "s1", "Une navette", "#fff", "p-anne"));
+    anne_too.edit(|txn| gone_roots.add_node(txn, "a", Some("root"), 1.0, "Une idée", "p-anne"));
+    // Stored once relayed: a reader of each board sees them.
+    for (b, ready) in [
+        (
+            &board,
+            Box::new(|doc: &yrs::Doc| shared::Roots::new(doc).notes(&doc.transact()).len() == 1)
+                as Box<dyn Fn(&yrs::Doc) -> bool + Send + Sync>,
+        ),
+        (
+            &gone,
+            Box::new(|doc: &yrs::Doc| shared::Roots::new(doc).nodes(&doc.transact()).len() == 2),
+        ),
+    ] {
+        let reader = YClient::connect(&server.ws_base(), &b.id, &b.viewer)
+            .await
+            .unwrap();
+        reader.wait_until(|doc| ready(doc)).await.unwrap();
+    }
+    let contributions = format!("{}/api/boards/{}/contributions", server.base, board.id);
+    let before = get_json(&contributions, &board.viewer).await;
+    assert!(before.to_string().contains("Anne Bérubé"));
+    let deleted = http()
+        .delete(format!("{}/api/boards/{}", server.base, gone.id))
+        .bearer_auth(&gone.facilitator)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    drop((anne, anne_too));
+    server.stop().await;
+
+    let output = std::process::Command::new(nouage_tests::nouage_binary())
+        .args(["erase", "--data"])
+        .arg(dir.path())
+        .args(["--name", "Anne Bérubé"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains("from 2 boards"), "{said}");
+    for (file, bytes) in data_files(dir.path()) {
+        assert!(!holds(&bytes, "Anne Bérubé"), "the name in {file}");
+    }
+    let server = TestServer::start(dir.path()).await;
+    let contributions = format!("{}/api/boards/{}/contributions", server.base, board.id);
+    let after = get_json(&contributions, &board.viewer).await;
+    let row = after["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == "p-anne")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["name"], shared::proxy::ERASED_NAME);
+    assert_eq!(row["created"], 1, "her note is still counted: {after}");
+    assert_eq!(
+        after["journalEntries"].as_u64(),
+        before["journalEntries"].as_u64().map(|n| n + 1),
+        "one entry added (the live rewrite), none lost"
+    );
     server.stop().await;
 }

@@ -205,6 +205,37 @@ impl SqliteStore {
         })
     }
 
+    /// Every board's id, deleted ones too (an erasure covers them).
+    pub fn all_board_ids(&self) -> StoreResult<Vec<BoardId>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM boards ORDER BY id")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids.iter().filter_map(|id| BoardId::parse(id)).collect())
+        })
+    }
+
+    /// A board's whole journal, deleted or not, with who wrote each entry.
+    pub fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
+                 FROM journal j JOIN actors a ON a.id = j.actor_id
+                 WHERE j.board_id = ?1 ORDER BY j.seq",
+            )?;
+            let rows = stmt.query_map([id.as_str()], |r| {
+                Ok(JournalRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    ts_ms: r.get(1)?,
+                    actor: trace_index::actor_at(r, 2)?,
+                    update_v1: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     /// Builds the board's trace again from its whole journal (`nouage reindex`): the record is
     /// emptied, then every entry is indexed; returns the entries indexed. Nothing else changes.
     pub fn reindex(&self, id: &BoardId, wait: Duration) -> StoreResult<u64> {
