@@ -91,6 +91,7 @@ impl Builder {
                 None,
                 std::time::Duration::from_secs(600),
                 &server::pressure::Cancel::default(),
+                false,
             )
             .unwrap();
             println!(

@@ -408,7 +408,7 @@ pub async fn export_board(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
     let format = query.get("format").map(String::as_str).unwrap_or("");
     // `at` (milliseconds since the epoch) exports the board as it was then (time travel).
     let at_ms = match query.get("at") {
@@ -452,7 +452,16 @@ pub async fn export_board(
     let cancel = crate::pressure::Cancel::default();
     let _cancel_on_drop = cancel.on_drop();
     let bytes = tokio::task::spawn_blocking(move || {
-        crate::export::export(store.as_ref(), &board, format, at_ms, trace_wait, &cancel)
+        let masked = crate::pseudo::masked(store.as_ref(), &board.id, role)?;
+        crate::export::export(
+            store.as_ref(),
+            &board,
+            format,
+            at_ms,
+            trace_wait,
+            &cancel,
+            masked,
+        )
     })
     .await
     .map_err(ApiError::internal)?
@@ -485,7 +494,11 @@ pub async fn export_board(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RenameRequest {
-    title: String,
+    #[serde(default)]
+    title: Option<String>,
+    /// Pseudonyms on or off (`shared::pseudonym`).
+    #[serde(default)]
+    pseudonyms: Option<bool>,
 }
 
 /// `PATCH /api/boards/{id}` with `{"title": "..."}` (facilitator): renames the board, in its
@@ -506,7 +519,24 @@ pub async fn rename_board(
     )
     .await?;
     let request: RenameRequest = json_body(&body)?;
-    let title = checked_title(&app, &request.title)?;
+    if request.title.is_none() && request.pseudonyms.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give a title or pseudonyms",
+        ));
+    }
+    if let Some(on) = request.pseudonyms {
+        crate::pseudo::switch(&app, &record, on).await?;
+    }
+    let Some(title) = request.title else {
+        return Ok(Json(BoardResponse {
+            id: record.id.to_string(),
+            kind: record.kind.as_str(),
+            title: record.title.clone(),
+            lang: record.lang.as_str(),
+            role: Role::Facilitator.as_str(),
+        }));
+    };
+    let title = checked_title(&app, &title)?;
     let store = app.store.clone();
     let (board, stored_title) = (record.id.clone(), title.clone());
     tokio::task::spawn_blocking(move || store.set_title(&board, &stored_title))

@@ -344,6 +344,8 @@ fn export(
         at,
         std::time::Duration::from_secs(EXPORT_TRACE_WAIT_SECS),
         &server::pressure::Cancel::default(),
+        // The operator reads real names, as the facilitator does.
+        false,
     )?;
     // Written beside the target and renamed, so an interrupted export leaves no torn file.
     let partial = out.with_extension("partial");

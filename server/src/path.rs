@@ -118,6 +118,19 @@ async fn note_edit<T: Send + 'static>(
     }
 }
 
+/// The name the document may hold for `pid`: their pseudonym on a board that shows them.
+fn shown_name(roots: &Roots, txn: &yrs::TransactionMut, pid: &str, name: String) -> String {
+    if shared::pseudonym::is_on(roots, txn) {
+        roots
+            .participants(txn)
+            .remove(pid)
+            .map(|p| p.name)
+            .unwrap_or_default()
+    } else {
+        name
+    }
+}
+
 fn no_note(note: &str) -> Refusal {
     Refusal::NotFound(format!("this board has no note {note:?}"))
 }
@@ -174,10 +187,13 @@ pub async fn decide(
         by_pid: actor.pid.clone(),
         by_name: actor.name.clone(),
     });
-    let written = decision.clone();
-    note_edit(&app, &record.id, actor, move |roots, txn| {
+    let decision = note_edit(&app, &record.id, actor, move |roots, txn| {
+        let written = decision.clone().map(|mut d| {
+            d.by_name = shown_name(roots, txn, &d.by_pid, d.by_name);
+            d
+        });
         if roots.set_decision(txn, &note, written.as_ref()) {
-            Ok(())
+            Ok(written)
         } else {
             Err(no_note(&note))
         }
@@ -255,10 +271,11 @@ pub async fn to_project(
     // The note first: checked and marked in one edit of its room, so that two requests at
     // once make one project.
     let link = {
-        let (board, project, by_name) = (
+        let (board, project, by_name, by_pid) = (
             portfolio.id.to_string(),
             project_id.clone(),
             actor.name.clone(),
+            actor.pid.clone(),
         );
         let note = note.clone();
         note_edit(&app, &canvas.id, actor.clone(), move |roots, txn| {
@@ -280,7 +297,7 @@ pub async fn to_project(
                 project: project.clone(),
                 title: project_title(&found.text),
                 at_ms,
-                by_name: by_name.clone(),
+                by_name: shown_name(roots, txn, &by_pid, by_name.clone()),
             };
             roots.set_project_link(txn, &note, &link);
             Ok((link, found.text, found.on_behalf_of))

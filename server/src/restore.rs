@@ -263,15 +263,16 @@ pub async fn deleted(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<crate::trace::JsonBody, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    crate::trace::read_trace(&app, &record, |store, id| {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    crate::trace::read_trace(&app, &record, move |store, id| {
         let mut elements = store.trace_deleted(id, DELETED_LISTED_MAX + 1)?;
         let truncated = elements.len() > DELETED_LISTED_MAX;
         elements.truncate(DELETED_LISTED_MAX);
-        crate::trace::JsonBody::of(&DeletedResponse {
+        let answer = DeletedResponse {
             elements,
             truncated,
-        })
+        };
+        crate::pseudo::answer(store, id, role, &answer)
     })
     .await
 }

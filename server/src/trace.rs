@@ -78,9 +78,9 @@ pub async fn contributions(
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<JsonBody, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    read_trace(&app, &record, |store, id| {
-        JsonBody::of(&grouped(&store.trace_contributions(id)?))
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    read_trace(&app, &record, move |store, id| {
+        crate::pseudo::answer(store, id, role, &grouped(&store.trace_contributions(id)?))
     })
     .await
 }
@@ -256,7 +256,7 @@ pub async fn history(
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<JsonBody, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
     let page = history_page(&query)?;
     // One more than asked tells whether an older page exists.
     let asked = EntryPage {
@@ -264,7 +264,8 @@ pub async fn history(
         ..page
     };
     read_trace(&app, &record, move |store, id| {
-        JsonBody::of(&timeline(store.trace_entries(id, &asked)?, page.limit))
+        let answer = timeline(store.trace_entries(id, &asked)?, page.limit);
+        crate::pseudo::answer(store, id, role, &answer)
     })
     .await
 }
@@ -421,11 +422,12 @@ pub async fn elements(
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<JsonBody, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
-    read_trace(&app, &record, |store, id| {
-        JsonBody::of(&ElementsResponse {
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
+    read_trace(&app, &record, move |store, id| {
+        let answer = ElementsResponse {
             elements: store.trace_elements(id)?,
-        })
+        };
+        crate::pseudo::answer(store, id, role, &answer)
     })
     .await
 }
@@ -560,7 +562,7 @@ pub async fn element_history(
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<JsonBody, ApiError> {
-    let (record, _role) = authorize(&app, &id, &query, &headers).await?;
+    let (record, role) = authorize(&app, &id, &query, &headers).await?;
     read_trace(&app, &record, move |store, id| {
         let mut changes = store.trace_element(id, &element)?;
         if changes.is_empty() {
@@ -573,11 +575,12 @@ pub async fn element_history(
         if truncated {
             changes.drain(..changes.len() - ELEMENT_CHANGES_MAX);
         }
-        JsonBody::of(&ElementHistoryResponse {
+        let answer = ElementHistoryResponse {
             id: element,
             changes,
             truncated,
-        })
+        };
+        crate::pseudo::answer(store, id, role, &answer)
     })
     .await
 }

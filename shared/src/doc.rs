@@ -161,6 +161,13 @@ impl Roots {
         if self.participants.get(txn, pid).is_some() {
             return false;
         }
+        self.set_participant(txn, pid, participant);
+        true
+    }
+
+    /// Writes `pid`'s entry in `participants`, replacing any (the server's pseudonyms and
+    /// erasure).
+    pub fn set_participant(&self, txn: &mut TransactionMut, pid: &str, participant: &Participant) {
         let mut fields = HashMap::new();
         fields.insert("name".to_owned(), Any::from(participant.name.as_str()));
         fields.insert("color".to_owned(), Any::from(participant.color.as_str()));
@@ -169,7 +176,6 @@ impl Roots {
         fields.insert("orgKind".to_owned(), Any::from(org_kind));
         self.participants
             .insert(txn, pid, Any::Map(Arc::new(fields)));
-        true
     }
 
     pub fn participants<T: ReadTxn>(&self, txn: &T) -> BTreeMap<String, Participant> {

@@ -12,6 +12,7 @@ pub mod path;
 pub mod portfolio;
 pub mod protocol;
 pub mod proxy;
+pub mod pseudonym;
 pub mod reactions;
 pub mod template;
 pub mod text;

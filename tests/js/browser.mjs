@@ -1312,6 +1312,31 @@ const scenarios = {
     return { timerText, summoned, cafeByline: await lina.$eval(`[data-note="${cafe}"] .author`, (e) => e.textContent), shots }
   },
 
+  // Pseudonyms: the facilitator turns them on; the participants' pages (presence, bylines,
+  // the contributions panel) show "Participant·e N", the facilitator's panel the names.
+  async pseudonyms (browser) {
+    const board = await createBoard('diagnosis', 'Atelier discret')
+    const desktop = { viewport: { width: 1280, height: 800 } }
+    const anim = await openAs(await browser.newContext(desktop), board.links.facilitator, 'Animatrice', 'PETR')
+    await anim.click('[data-action=pseudonyms]')
+    await anim.waitForSelector('[data-action=pseudonyms][aria-pressed=true]')
+    const lina = await openAs(await browser.newContext(desktop), board.links.editor, 'Lina Roy', 'Vélo Vert')
+    await addNote(lina, 's1', 'Une navette le samedi')
+    await waitForNote(anim, 'Une navette le samedi')
+    const presence = (page) => page.$$eval('.people .person-name', (els) => els.map((e) => e.textContent))
+    await until(async () => (await presence(anim)).some((n) => n.startsWith('Participant·e')), 'pseudonyms in the presence list')
+    const seen = { animPresence: await presence(anim), linaPresence: await presence(lina) }
+    seen.linaByline = await lina.$eval('.note .author', (e) => e.textContent)
+    for (const [who, page] of [['anim', anim], ['lina', lina]]) {
+      await page.click('.contributions-toggle')
+      await page.waitForSelector('table.contributions tbody tr')
+      seen[`${who}Panel`] = await page.$eval('table.contributions', (t) => t.textContent)
+    }
+    await lina.screenshot({ path: `${shots}/pseudonyms-participant.png` })
+    await anim.screenshot({ path: `${shots}/pseudonyms-facilitator.png` })
+    return seen
+  },
+
   // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
   // their view (screens of other sizes centre on the same place at the same zoom); one
   // participant leaves with a drag of their own and stays where they are when the

@@ -759,6 +759,30 @@ async fn a_scripted_meeting_runs_from_the_timer_to_the_report() {
 }
 
 #[tokio::test]
+async fn with_pseudonyms_the_participants_pages_name_nobody_and_the_facilitators_panel_does() {
+    let Some(result) = run("pseudonyms").await else {
+        return;
+    };
+    let names = |key: &str| result[key].to_string();
+    for key in ["animPresence", "linaPresence", "linaByline", "linaPanel"] {
+        assert!(
+            !names(key).contains("Lina Roy") && !names(key).contains("Animatrice"),
+            "{key}: {result}"
+        );
+    }
+    assert!(
+        names("linaPresence").contains("Participant·e 2 (vous)"),
+        "{result}"
+    );
+    assert_eq!(result["linaByline"], "Participant·e 2");
+    assert!(names("linaPanel").contains("Participant·e 1"), "{result}");
+    assert!(
+        names("animPanel").contains("Lina Roy") && names("animPanel").contains("Vélo Vert"),
+        "the facilitator reads the names: {result}"
+    );
+}
+
+#[tokio::test]
 async fn the_facilitator_summons_everybody_to_their_view_and_one_leaves_with_a_drag() {
     let Some(result) = run("follow").await else {
         return;

@@ -77,6 +77,17 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
         lina_roots.mark_entered_for(txn, "n2", &marie);
     });
     anne_elsewhere.edit(|txn| other_roots.add_note(txn, "x1", "s1", "Ailleurs", "#fff", "p-anne"));
+    // The rooms have them (they relay only what they stored) before anything else happens.
+    for (b, count) in [(&board, 2), (&other, 1)] {
+        let watcher = YClient::connect(&server.ws_base(), &b.id, &b.viewer)
+            .await
+            .unwrap();
+        let watched = shared::Roots::new(watcher.doc());
+        watcher
+            .wait_until(|doc| watched.notes(&doc.transact()).len() == count)
+            .await
+            .unwrap();
+    }
     let api = format!("{}/api/boards/{}", server.base, board.id);
     let by = json!({"pid": "p-anne", "name": "Anne Bérubé", "org": "Commune de Lodève"});
     let (status, _) = post_json(

@@ -357,6 +357,20 @@ async fn a_note_goes_from_idea_to_project_and_both_boards_and_the_report_trace_i
         roots.group_note(txn, "n3", Some("h"));
         roots.set_vote(txn, "n1", "p-lina", 2);
     });
+    // The room has them (it relays only what it stored) before the facilitator decides.
+    let watcher = YClient::connect(&server.ws_base(), &canvas.id, &canvas.viewer)
+        .await
+        .unwrap();
+    let watched = shared::Roots::new(watcher.doc());
+    watcher
+        .wait_until(|doc| {
+            watched
+                .notes(&doc.transact())
+                .iter()
+                .any(|n| n.id == "n3" && n.grouped_under.is_some())
+        })
+        .await
+        .unwrap();
     let api = format!("{}/api/boards/{}", server.base, canvas.id);
     let anim = json!({"pid": "p-anim", "name": "Animatrice", "org": "MRC", "orgKind": "epci"});
     let decide = |note: &str, body: Value, token: &str| {

@@ -421,6 +421,18 @@ pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInf
     .await
 }
 
+/// Turns the board's pseudonyms on or off (facilitator).
+pub async fn set_pseudonyms(id: &str, token: &str, on: bool) -> Result<BoardInfo, String> {
+    let body = Builder::new().set("pseudonyms", on).text();
+    fetch_json(
+        "PATCH",
+        &format!("/api/boards/{id}"),
+        Some(&body),
+        Some(token),
+    )
+    .await
+}
+
 /// Resolves a join code (as typed: the server ignores case, spaces and dashes).
 pub async fn join(code: &str) -> Result<Joined, String> {
     let body = Builder::new().set("code", code).text();

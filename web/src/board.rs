@@ -260,6 +260,20 @@ fn BoardView(
             }
         });
     };
+    let pseudonyms = session.signals.pseudonyms;
+    let (pseudo_board, pseudo_token) = (session.board_id().to_owned(), session.token().to_owned());
+    let toggle_pseudonyms = move |_| {
+        let (board_id, token, on) = (
+            pseudo_board.clone(),
+            pseudo_token.clone(),
+            !pseudonyms.get_untracked(),
+        );
+        leptos::task::spawn_local(async move {
+            if let Err(e) = api::set_pseudonyms(&board_id, &token, on).await {
+                let _ = window().alert_with_message(&format!("{}{e}", i18n.t(Key::ErrorPrefix)));
+            }
+        });
+    };
     let status = session.signals.status;
     let synced = session.signals.synced;
     let peers = session.signals.peers;
@@ -403,6 +417,10 @@ fn BoardView(
                         } />
                     </ul>
                     {can_edit.then(|| view! { <crate::proxy::ProxyEntry signals=session.signals /> })}
+                    {facilitator.then(|| view! {
+                        <button type="button" class="pseudonyms-toggle" data-action="pseudonyms" aria-pressed=move || pseudonyms.get().to_string()
+                            title=i18n.live(Key::PseudonymsHint) on:click=toggle_pseudonyms.clone()>{i18n.live(Key::Pseudonyms)}</button>
+                    })}
                     {facilitator.then(|| view! {
                         <button type="button" class="summon" data-action="summon" on:click=move |_| summoning.summon()>{i18n.live(Key::Summon)}</button>
                     })}

@@ -213,6 +213,8 @@ keys! {
     RepresentedMark => "représenté·e", "represented";
     NoOrganisation => "Sans organisation", "No organisation";
     ErasedPerson => "un·e participant·e", "a participant";
+    Pseudonyms => "Pseudonymes", "Pseudonyms";
+    PseudonymsHint => "Le tableau, les réponses et les exports montrent « Participant·e 3, Commune » au lieu des noms, à tous sauf à l'animation.", "The board, answers and exports show \"Participant 3, Municipality\" instead of names, to everyone but the facilitator.";
     IdeaKept => "Retenue", "Kept";
     FromIdea => "issu de l'idée", "from the idea";
     IdeaSetAside => "Écartée", "Set aside";

@@ -114,6 +114,8 @@ pub struct Signals {
     /// The person this page is entering ideas for (proxy entry), if any: every node, note or
     /// project it adds is marked as theirs in the transaction that creates it.
     pub entering_for: RwSignal<Option<Represented>>,
+    /// The board shows pseudonyms (`meta.pseudonyms`).
+    pub pseudonyms: RwSignal<bool>,
 }
 
 struct LocalPresence {
@@ -141,6 +143,8 @@ pub struct Session {
     handlers: RefCell<Vec<Box<dyn std::any::Any>>>,
     presence: RefCell<LocalPresence>,
     remote_peers: RefCell<HashMap<u64, (u64, Peer, f64)>>,
+    /// This page's pseudonym and its organisation, on a board showing pseudonyms.
+    pseudonym: RefCell<Option<(String, String)>>,
     attempts: Cell<u32>,
     offline_by_choice: Cell<bool>,
     /// Updates written to this device's copy since it was last compacted.
@@ -198,6 +202,7 @@ impl Session {
             peers: RwSignal::new(Vec::new()),
             following: RwSignal::new(None),
             entering_for: RwSignal::new(None),
+            pseudonyms: RwSignal::new(false),
         };
         let session = Rc::new(Session {
             kind,
@@ -220,6 +225,7 @@ impl Session {
                 summon: 0.0,
             }),
             remote_peers: RefCell::new(HashMap::new()),
+            pseudonym: RefCell::new(None),
             attempts: Cell::new(0),
             offline_by_choice: Cell::new(false),
             kept_updates: Cell::new(0),
@@ -654,6 +660,17 @@ impl Session {
             shared::reactions::tallies(&self.roots.reactions, &txn, &self.profile.pid),
         );
         let participants = self.roots.participants(&txn);
+        // On a board showing pseudonyms, presence says the pseudonym the server wrote.
+        let pseudonyms = shared::pseudonym::is_on(&self.roots, &txn);
+        set_if_changed(self.signals.pseudonyms, pseudonyms);
+        let shown = if pseudonyms {
+            participants
+                .get(&self.profile.pid)
+                .map(|p| (p.name.clone(), p.org.clone()))
+        } else {
+            None
+        };
+        drop(txn);
         if self
             .signals
             .participants
@@ -661,6 +678,20 @@ impl Session {
         {
             self.signals.participants.set(participants);
         }
+        if *self.pseudonym.borrow() != shown {
+            *self.pseudonym.borrow_mut() = shown;
+            self.send_presence();
+            self.refresh_peers();
+        }
+    }
+
+    /// The name and organisation this page shows others: its pseudonym on a board showing
+    /// them, else the profile's.
+    fn shown_identity(&self) -> (String, String) {
+        self.pseudonym
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| (self.profile.name.clone(), self.profile.org.clone()))
     }
 
     fn apply_awareness(&self, entries: Vec<AwarenessEntry>) {
@@ -748,10 +779,11 @@ impl Session {
 
     fn refresh_peers(&self) {
         let presence = self.presence.borrow();
+        let (name, org) = self.shown_identity();
         let mut peers = vec![Peer {
             client_id: self.client_id(),
-            name: self.profile.name.clone(),
-            org: self.profile.org.clone(),
+            name,
+            org,
             color: self.profile.color.clone(),
             selected: presence.selected.clone(),
             pointer: None,
@@ -777,10 +809,11 @@ impl Session {
             let mut presence = self.presence.borrow_mut();
             presence.clock += 1;
             let p = &self.profile;
+            let (name, org) = self.shown_identity();
             let user = Builder::new()
-                .set("name", p.name.as_str())
+                .set("name", name.as_str())
                 .set("color", p.color.as_str())
-                .set("org", p.org.as_str())
+                .set("org", org.as_str())
                 .set("orgKind", p.org_kind.as_str())
                 .set("pid", p.pid.as_str());
             let pointer = presence.pointer.map_or(JsValue::NULL, |(x, y)| {

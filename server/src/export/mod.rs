@@ -154,6 +154,7 @@ pub fn export(
     at_ms: Option<i64>,
     trace_wait: std::time::Duration,
     cancel: &Cancel,
+    masked: bool,
 ) -> Result<Vec<u8>, ExportError> {
     if !format.fits(board.kind) {
         return Err(ExportError::NotForKind);
@@ -192,6 +193,19 @@ pub fn export(
     };
     if cancel.is_cancelled() {
         return Err(ExportError::Cancelled);
+    }
+    let mut trace = trace;
+    if masked {
+        // Pseudonyms for all but the facilitator: the record's names masked as the document's.
+        let mut masks = crate::pseudo::Masks::from_doc(&doc);
+        masks.learn(trace.contributions.contributors.iter().map(|c| &c.actor));
+        for contributor in &mut trace.contributions.contributors {
+            masks.actor(&mut contributor.actor);
+        }
+        for entry in &mut trace.entries {
+            masks.actor(&mut entry.actor);
+        }
+        trace.provenance.mask(|actor| masks.actor(actor));
     }
     let view = Board::read(
         board.id.as_str(),

@@ -105,6 +105,11 @@ impl Provenance {
         Provenance { created, actors }
     }
 
+    /// Changes every identity it holds with `f` (pseudonyms).
+    pub fn mask(&mut self, f: impl Fn(&mut Actor)) {
+        self.actors.values_mut().for_each(f);
+    }
+
     /// When `element` was created, if the journal saw it.
     pub fn created_ms(&self, element: &str) -> Option<i64> {
         self.created.get(element).map(|c| c.ts_ms)

@@ -438,10 +438,15 @@ impl RoomCore {
             if awake.roots.participants.len(&txn) as usize >= limits.max_participants_per_board {
                 return;
             }
-            if !awake
-                .roots
-                .add_participant(&mut txn, &actor.pid, participant)
-            {
+            // On a board showing pseudonyms the document never holds the name.
+            let shown = if shared::pseudonym::is_on(&awake.roots, &txn) {
+                let lang = awake.roots.meta(&txn).lang.unwrap_or_default();
+                let n = awake.roots.participants.len(&txn) as usize + 1;
+                std::borrow::Cow::Owned(shared::pseudonym::pseudonym(lang, n, participant))
+            } else {
+                std::borrow::Cow::Borrowed(participant)
+            };
+            if !awake.roots.add_participant(&mut txn, &actor.pid, &shown) {
                 return;
             }
             txn.encode_update_v1()

@@ -23,6 +23,8 @@ struct Inner {
     join_codes: HashMap<BoardId, JoinCode>,
     /// Per board: credential hash → revoked.
     code_credentials: HashMap<BoardId, HashMap<[u8; 32], bool>>,
+    /// Boards showing pseudonyms.
+    pseudonyms: std::collections::HashSet<BoardId>,
 }
 
 impl Store for MemoryStore {
@@ -221,6 +223,20 @@ impl Store for MemoryStore {
             .get_mut(id)
             .ok_or_else(|| StoreError::BoardNotFound(id.clone()))?;
         board.title = title.to_owned();
+        Ok(())
+    }
+
+    fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool> {
+        Ok(self.inner.lock().unwrap().pseudonyms.contains(id))
+    }
+
+    fn set_pseudonyms(&self, id: &BoardId, on: bool) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        if on {
+            inner.pseudonyms.insert(id.clone());
+        } else {
+            inner.pseudonyms.remove(id);
+        }
         Ok(())
     }
 

@@ -264,6 +264,10 @@ pub trait Store: Send + Sync + 'static {
     /// Renames a board (its record; the document's `meta.title` is the room's to change).
     fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()>;
 
+    /// Whether the board shows pseudonyms to everyone but the facilitator (`pseudo.rs`).
+    fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool>;
+    fn set_pseudonyms(&self, id: &BoardId, on: bool) -> StoreResult<()>;
+
     /// The whole journal of a board, in order, with who wrote each entry and when.
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;
 

@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS code_credentials (
     revoked_ms INTEGER,
     PRIMARY KEY (board_id, token_sha256)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS board_options (
+    board_id TEXT PRIMARY KEY REFERENCES boards(id),
+    pseudonyms INTEGER NOT NULL DEFAULT 0
+) STRICT;
 CREATE TABLE IF NOT EXISTS snapshots (
     board_id TEXT NOT NULL REFERENCES boards(id),
     upto_seq INTEGER NOT NULL,
@@ -742,6 +746,29 @@ impl Store for SqliteStore {
         if updated == 0 {
             return Err(StoreError::BoardNotFound(id.clone()));
         }
+        Ok(())
+    }
+
+    fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT pseudonyms FROM board_options WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .optional()?
+                .unwrap_or(false))
+        })
+    }
+
+    fn set_pseudonyms(&self, id: &BoardId, on: bool) -> StoreResult<()> {
+        let writer = self.writer.lock().unwrap();
+        writer.conn.execute(
+            "INSERT INTO board_options (board_id, pseudonyms) VALUES (?1, ?2)
+             ON CONFLICT (board_id) DO UPDATE SET pseudonyms = excluded.pseudonyms",
+            params![id.as_str(), on],
+        )?;
         Ok(())
     }
 
