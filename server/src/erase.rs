@@ -248,27 +248,45 @@ fn names_of(
 /// Every plain JSON value of the board's participants and elements naming one of `names`,
 /// written again without it: a server edit, so every replica and every page gets it live.
 fn scrub_document(roots: &shared::Roots, txn: &mut yrs::TransactionMut, names: &[String]) {
+    let pairs: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), shared::proxy::ERASED_NAME.to_owned()))
+        .collect();
+    replace_names(roots, txn, &pairs, true);
+}
+
+/// Every plain JSON value of the board's elements (and of its `participants` when
+/// `in_participants`) holding a string equal to the first of one of `pairs`, written again with
+/// the second instead.
+pub(crate) fn replace_names(
+    roots: &shared::Roots,
+    txn: &mut yrs::TransactionMut,
+    pairs: &[(String, String)],
+    in_participants: bool,
+) {
     use yrs::{Map, Out};
     let replaced = |value: &Any| -> Option<Any> {
         let mut current: Option<Any> = None;
-        for name in names {
+        for (from, to) in pairs.iter().filter(|(from, _)| !from.is_empty()) {
             let base = current.as_ref().unwrap_or(value);
-            if let Some(new) = without_name(base, name, shared::proxy::ERASED_NAME) {
+            if let Some(new) = without_name(base, from, to) {
                 current = Some(new);
             }
         }
         current
     };
-    let changes: Vec<(String, Any)> = roots
-        .participants
-        .iter(txn)
-        .filter_map(|(pid, value)| match value {
-            Out::Any(any) => replaced(&any).map(|new| (pid.to_owned(), new)),
-            _ => None,
-        })
-        .collect();
-    for (pid, value) in changes {
-        roots.participants.insert(txn, pid, value);
+    if in_participants {
+        let changes: Vec<(String, Any)> = roots
+            .participants
+            .iter(txn)
+            .filter_map(|(pid, value)| match value {
+                Out::Any(any) => replaced(&any).map(|new| (pid.to_owned(), new)),
+                _ => None,
+            })
+            .collect();
+        for (pid, value) in changes {
+            roots.participants.insert(txn, pid, value);
+        }
     }
     for root in [&roots.nodes, &roots.notes, &roots.projects] {
         let elements: Vec<yrs::MapRef> = root

@@ -142,6 +142,8 @@ pub async fn switch(
                 let entries = roots.participants(txn);
                 let mut pids: Vec<&String> = entries.keys().collect();
                 pids.sort_by_key(|pid| order.iter().position(|p| p == *pid).unwrap_or(usize::MAX));
+                // Names in the elements' values (a decision's `byName`) follow the entries.
+                let mut renamed: Vec<(String, String)> = Vec::new();
                 for (n, pid) in pids.into_iter().enumerate() {
                     let entry = &entries[pid];
                     let written = if on {
@@ -157,8 +159,14 @@ pub async fn switch(
                             None => continue,
                         }
                     };
+                    let was = match real.get(pid) {
+                        Some(actor) if on => actor.name.clone(),
+                        _ => entry.name.clone(),
+                    };
+                    renamed.push((was, written.name.clone()));
                     roots.set_participant(txn, pid, &written);
                 }
+                crate::erase::replace_names(roots, txn, &renamed, false);
                 Ok(())
             }),
             std::sync::Arc::new(Actor::system()),

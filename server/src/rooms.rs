@@ -223,15 +223,7 @@ impl Rooms {
         };
         let handle = self.loaded.lock().unwrap().get(board).cloned();
         if let Some(handle) = handle {
-            let (done, finished) = oneshot::channel();
-            if handle
-                .commands
-                .send(RoomCmd::Shutdown { done })
-                .await
-                .is_ok()
-            {
-                let _ = finished.await;
-            }
+            stop(&handle).await;
             self.remove(board, handle.room_id);
         }
         held
@@ -241,17 +233,20 @@ impl Rooms {
     pub async fn shut_down(&self) {
         let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
         // All rooms at once: a service manager's stop timeout is for the whole server.
-        let stops = handles.into_iter().map(|handle| async move {
-            let (done, finished) = oneshot::channel();
-            if handle
-                .commands
-                .send(RoomCmd::Shutdown { done })
-                .await
-                .is_ok()
-            {
-                let _ = finished.await;
-            }
-        });
+        let stops = handles.iter().map(stop);
         futures_util::future::join_all(stops).await;
+    }
+}
+
+/// Stops a room: its connections closed, what it applied committed, its snapshot written.
+async fn stop(handle: &RoomHandle) {
+    let (done, finished) = oneshot::channel();
+    if handle
+        .commands
+        .send(RoomCmd::Shutdown { done })
+        .await
+        .is_ok()
+    {
+        let _ = finished.await;
     }
 }

@@ -138,6 +138,31 @@ async fn with_pseudonyms_only_the_facilitator_reads_names() {
         .unwrap();
     let contributions = text(&format!("{api}/contributions"), &board.viewer).await;
     assert!(contributions.contains("Anne Bérubé"), "{contributions}");
+    // A decision taken meanwhile names its maker; on again, the document names nobody.
+    let by = json!({"pid": "p-anne", "name": "Anne Bérubé", "org": "Commune de Lodève"});
+    let (status, _) = nouage_tests::post_json(
+        &format!("{api}/notes/n1/decision"),
+        &board.facilitator,
+        &json!({"status": "kept", "by": by}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        patch(&api, &board.facilitator, json!({"pseudonyms": true})).await,
+        200
+    );
+    reader
+        .wait_until(|doc| {
+            let txn = doc.transact();
+            reader_roots.notes(&txn)[0]
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.by_name == "Participant·e 1")
+        })
+        .await
+        .unwrap();
+    let (_, json_export) = export_bytes(&server.base, &board, "json").await;
+    assert!(!String::from_utf8_lossy(&json_export).contains("Anne Bérubé"));
     drop((anne, lina, reader));
     server.stop().await;
 }

@@ -411,7 +411,12 @@ pub async fn import_board(input_id: &str, lang: &str) -> Result<CreatedBoard, St
 
 /// Renames the board (facilitator); every page sees the new title through the document.
 pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInfo, String> {
-    let body = Builder::new().set("title", title).text();
+    patch_board(id, token, Builder::new().set("title", title)).await
+}
+
+/// `PATCH /api/boards/{id}` (facilitator).
+async fn patch_board(id: &str, token: &str, body: Builder) -> Result<BoardInfo, String> {
+    let body = body.text();
     fetch_json(
         "PATCH",
         &format!("/api/boards/{id}"),
@@ -423,14 +428,7 @@ pub async fn rename_board(id: &str, token: &str, title: &str) -> Result<BoardInf
 
 /// Turns the board's pseudonyms on or off (facilitator).
 pub async fn set_pseudonyms(id: &str, token: &str, on: bool) -> Result<BoardInfo, String> {
-    let body = Builder::new().set("pseudonyms", on).text();
-    fetch_json(
-        "PATCH",
-        &format!("/api/boards/{id}"),
-        Some(&body),
-        Some(token),
-    )
-    .await
+    patch_board(id, token, Builder::new().set("pseudonyms", on)).await
 }
 
 /// Resolves a join code (as typed: the server ignores case, spaces and dashes).

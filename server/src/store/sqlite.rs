@@ -222,22 +222,7 @@ impl SqliteStore {
 
     /// A board's whole journal, deleted or not, with who wrote each entry.
     pub fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
-                 FROM journal j JOIN actors a ON a.id = j.actor_id
-                 WHERE j.board_id = ?1 ORDER BY j.seq",
-            )?;
-            let rows = stmt.query_map([id.as_str()], |r| {
-                Ok(JournalRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    ts_ms: r.get(1)?,
-                    actor: trace_index::actor_at(r, 2)?,
-                    update_v1: r.get(6)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        self.read(|conn| journal_rows(conn, id))
     }
 
     /// Builds the board's trace again from its whole journal (`nouage reindex`): the record is
@@ -596,29 +581,14 @@ impl Store for SqliteStore {
         self.read(|conn| {
             // On this connection: asking `self.board` here would wait for a second one.
             board_exists(conn, id)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
-                 FROM journal j JOIN actors a ON a.id = j.actor_id
-                 WHERE j.board_id = ?1 ORDER BY j.seq",
-            )?;
-            let rows = stmt.query_map([id.as_str()], |r| {
-                Ok(JournalRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    ts_ms: r.get(1)?,
-                    actor: Actor {
-                        pid: r.get(2)?,
-                        name: r.get(3)?,
-                        org: r.get(4)?,
-                        org_kind: r.get::<_, String>(5)?.parse().ok(),
-                    },
-                    update_v1: r.get(6)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            journal_rows(conn, id)
         })
     }
 
     fn erase_names(&self, id: &BoardId, pid: &str, names: &[String]) -> StoreResult<usize> {
+        // No indexing job of this board is left in flight to write, after the rewrite, what it
+        // read before (a deleted board has none: its record is not kept up).
+        let _ = self.trace_catch_up(id, Duration::from_secs(60));
         let rewritten = {
             let mut writer = self.writer.lock().unwrap();
             // Pages the rewrite frees are zeroed, not left holding the old bytes.
@@ -882,6 +852,24 @@ impl Store for SqliteStore {
 }
 
 /// `BoardNotFound` unless the board exists and is not deleted.
+/// A board's journal, in order, with who wrote each entry (deleted boards too).
+fn journal_rows(conn: &Connection, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.seq, j.ts_ms, a.pid, a.name, a.org, a.org_kind, j.update_v1
+         FROM journal j JOIN actors a ON a.id = j.actor_id
+         WHERE j.board_id = ?1 ORDER BY j.seq",
+    )?;
+    let rows = stmt.query_map([id.as_str()], |r| {
+        Ok(JournalRow {
+            seq: r.get::<_, i64>(0)? as u64,
+            ts_ms: r.get(1)?,
+            actor: trace_index::actor_at(r, 2)?,
+            update_v1: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 pub(super) fn board_exists(conn: &Connection, id: &BoardId) -> StoreResult<()> {
     let exists: bool = conn
         .query_row(
