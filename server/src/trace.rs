@@ -80,7 +80,16 @@ pub async fn contributions(
 ) -> Result<JsonBody, ApiError> {
     let (record, role) = authorize(&app, &id, &query, &headers).await?;
     read_trace(&app, &record, move |store, id| {
-        crate::pseudo::answer(store, id, role, &grouped(&store.trace_contributions(id)?))
+        let mut contributions = store.trace_contributions(id)?;
+        if crate::pseudo::masked(store, id, role)? {
+            // Masked before grouping: the organisations table groups people as others see
+            // them (two organisations of one kind make one row).
+            let masks = crate::pseudo::masks(store, id)?;
+            for contributor in &mut contributions.contributors {
+                masks.actor(&mut contributor.actor);
+            }
+        }
+        JsonBody::of(&grouped(&contributions))
     })
     .await
 }

@@ -224,8 +224,15 @@ fn content(board: &Board, record: &Record) -> String {
         }
     }
     if let Some((title, table)) = record.tables(lang).into_iter().next() {
+        // A portrait page holds seven columns: the updates and deletions are the record's
+        // (record-pdf, landscape), not the meeting report's.
+        const KEPT: [usize; 7] = [0, 1, 2, 4, 5, 7, 8];
+        let pick = |row: &[String]| -> Vec<String> {
+            KEPT.iter().filter_map(|i| row.get(*i).cloned()).collect()
+        };
+        let rows: Vec<Vec<String>> = table.rows.iter().map(|r| pick(r)).collect();
         body.heading(1, &title);
-        body.table(&table.header, &table.rows);
+        body.table(&pick(&table.header), &rows);
     }
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
