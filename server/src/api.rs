@@ -714,6 +714,49 @@ pub(crate) async fn facilitator_only(
     Ok(record)
 }
 
+/// Runs `decide` in the board's room as `actor`'s edit and answers what it decided. `decide`
+/// sees the document as the room holds it when it applies the edit, and writes nothing when it
+/// refuses: its error is the answer. The room may run it again if it met one unloading.
+pub(crate) async fn decided_edit<T: Send + 'static>(
+    app: &AppState,
+    board: &BoardId,
+    actor: crate::store::Actor,
+    decide: impl Fn(&shared::Roots, &mut yrs::TransactionMut) -> Result<T, ApiError>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<T, ApiError> {
+    let outcome = Arc::new(std::sync::Mutex::new(None::<Result<T, ApiError>>));
+    let seen = outcome.clone();
+    let edit = app
+        .rooms
+        .edit(
+            board,
+            Arc::new(move |roots, txn| {
+                let result = decide(roots, txn);
+                let refused = result.is_err();
+                *seen.lock().unwrap() = Some(result);
+                if refused {
+                    Err("refused".into())
+                } else {
+                    Ok(())
+                }
+            }),
+            Arc::new(actor),
+        )
+        .await;
+    let decided = outcome.lock().unwrap().take();
+    match (edit, decided) {
+        (Ok(()), Some(Ok(value))) => Ok(value),
+        (_, Some(Err(refused))) => Err(refused),
+        (Err(crate::room::JoinError::Full), _) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many boards are open on this server",
+        )),
+        (edit, _) => Err(ApiError::internal(format!("{edit:?}"))),
+    }
+}
+
 /// Checks the board exists and the request carries one of its tokens.
 pub async fn authorize(
     app: &AppState,

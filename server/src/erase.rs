@@ -149,29 +149,24 @@ pub fn erase_in_update(
     update: &[u8],
     names: &[String],
 ) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
-    rewrite_values(update, &mut |value| {
-        let mut current: Option<Any> = None;
-        for name in names.iter().filter(|n| !n.is_empty()) {
-            let base = current.as_ref().unwrap_or(value);
-            if let Some(new) = without_name(base, name, shared::proxy::ERASED_NAME) {
-                current = Some(new);
-            }
-        }
-        current
-    })
-    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+    let pairs = to_marker(names);
+    rewrite_values(update, &mut |value| renamed(value, &pairs))
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
 }
 
-/// `value` with every string equal to `name` (anywhere inside it, keys aside) replaced by
-/// `marker`; `None` when it holds no such string.
-pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
+/// `value` with every string equal to the first of one of `pairs` (anywhere inside it, keys
+/// aside) replaced by its second, in one walk; `None` when it holds none of them.
+pub fn renamed(value: &Any, pairs: &[(String, String)]) -> Option<Any> {
     match value {
-        Any::String(s) if s.as_ref() == name => Some(Any::from(marker)),
+        Any::String(s) => pairs
+            .iter()
+            .find(|(from, _)| !from.is_empty() && from.as_str() == s.as_ref())
+            .map(|(_, to)| Any::from(to.as_str())),
         Any::Map(map) => {
             let mut changed = false;
             let replaced: std::collections::HashMap<String, Any> = map
                 .iter()
-                .map(|(k, v)| match without_name(v, name, marker) {
+                .map(|(k, v)| match renamed(v, pairs) {
                     Some(new) => {
                         changed = true;
                         (k.clone(), new)
@@ -185,7 +180,7 @@ pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
             let mut changed = false;
             let replaced: Vec<Any> = items
                 .iter()
-                .map(|v| match without_name(v, name, marker) {
+                .map(|v| match renamed(v, pairs) {
                     Some(new) => {
                         changed = true;
                         new
@@ -197,6 +192,14 @@ pub fn without_name(value: &Any, name: &str, marker: &str) -> Option<Any> {
         }
         _ => None,
     }
+}
+
+/// Each of `names` paired with the marker of a name taken back.
+fn to_marker(names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| (n.clone(), shared::proxy::ERASED_NAME.to_owned()))
+        .collect()
 }
 
 /// The names `pid` went by on board `id`: a participant's (the journal's identities and their
@@ -248,11 +251,7 @@ fn names_of(
 /// Every plain JSON value of the board's participants and elements naming one of `names`,
 /// written again without it: a server edit, so every replica and every page gets it live.
 fn scrub_document(roots: &shared::Roots, txn: &mut yrs::TransactionMut, names: &[String]) {
-    let pairs: Vec<(String, String)> = names
-        .iter()
-        .map(|n| (n.clone(), shared::proxy::ERASED_NAME.to_owned()))
-        .collect();
-    replace_names(roots, txn, &pairs, true);
+    replace_names(roots, txn, &to_marker(names), true);
 }
 
 /// Every plain JSON value of the board's elements (and of its `participants` when
@@ -265,16 +264,7 @@ pub(crate) fn replace_names(
     in_participants: bool,
 ) {
     use yrs::{Map, Out};
-    let replaced = |value: &Any| -> Option<Any> {
-        let mut current: Option<Any> = None;
-        for (from, to) in pairs.iter().filter(|(from, _)| !from.is_empty()) {
-            let base = current.as_ref().unwrap_or(value);
-            if let Some(new) = without_name(base, from, to) {
-                current = Some(new);
-            }
-        }
-        current
-    };
+    let replaced = |value: &Any| renamed(value, pairs);
     if in_participants {
         let changes: Vec<(String, Any)> = roots
             .participants
@@ -393,14 +383,14 @@ pub fn erase_everywhere(
         }) {
             continue;
         }
-        let doc = yrs::Doc::new();
-        for row in &journal {
-            if let Ok(update) =
-                <yrs::Update as yrs::updates::decoder::Decode>::decode_v1(&row.update_v1)
-            {
-                let _ = doc.transact_mut().apply_update(update);
-            }
-        }
+        let stored = crate::store::StoredDoc {
+            snapshot: None,
+            updates: journal
+                .iter()
+                .map(|row| (row.seq, row.update_v1.clone()))
+                .collect(),
+        };
+        let (doc, ..) = crate::room::load_doc(stored).map_err(crate::store::StoreError::Corrupt)?;
         let roots = shared::Roots::new(&doc);
         let mut pids: Vec<String> = journal
             .iter()
@@ -572,7 +562,7 @@ mod tests {
         let rewritten: Vec<Vec<u8>> = journal
             .iter()
             .map(|u| {
-                rewrite_values(u, &mut |v| without_name(v, name, ""))
+                rewrite_values(u, &mut |v| renamed(v, &[(name.to_owned(), String::new())]))
                     .unwrap()
                     .unwrap_or_else(|| u.clone())
             })

@@ -4,7 +4,6 @@
 //! the same remaining time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,9 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::timer::{Timer, TimerAction, TimerRefusal};
 
-use crate::api::{ApiError, facilitator_only, json_body};
+use crate::api::{ApiError, decided_edit, facilitator_only, json_body};
 use crate::app::AppState;
-use crate::room::JoinError;
 use crate::store::Actor;
 
 /// `GET /api/time`: the server's clock in milliseconds since the Unix epoch. Small and never
@@ -87,43 +85,18 @@ pub async fn timer(
         TimerRequest::Extend { by_ms } => TimerAction::Extend { by_ms },
         TimerRequest::Stop => TimerAction::Stop,
     };
-    // The edit reads the timer the document holds when the room applies it, and leaves here
-    // what it decided (the room may run it again if it met an unloading room).
-    let outcome = Arc::new(Mutex::new(
-        None::<Result<(Option<Timer>, i64), TimerRefusal>>,
-    ));
-    let (seen, clock) = (outcome.clone(), app.config.clock.clone());
-    let edit = app
-        .rooms
-        .edit(
-            &record.id,
-            Arc::new(move |roots, txn| {
-                let now_ms = clock.now_ms();
-                let result = Timer::apply(Timer::read(roots, txn), action, now_ms);
-                if let Ok(timer) = &result {
-                    Timer::write(roots, txn, *timer);
-                }
-                let refused = result.as_ref().err().map(|e| format!("{e:?}"));
-                *seen.lock().unwrap() = Some(result.map(|t| (t, now_ms)));
-                refused.map_or(Ok(()), Err)
-            }),
-            Arc::new(Actor::system()),
-        )
-        .await;
-    let decided = outcome.lock().unwrap().take();
-    match (edit, decided) {
-        (Ok(()), Some(Ok((timer, now_ms)))) => {
-            tracing::info!(board = %record.id, ?action, "timer");
-            Ok(Json(timer_json(timer, now_ms)))
-        }
-        (_, Some(Err(TimerRefusal::Conflict(reason)))) => {
-            Err(ApiError::new(StatusCode::CONFLICT, reason))
-        }
-        (_, Some(Err(TimerRefusal::Invalid(reason)))) => Err(ApiError::bad_request(reason)),
-        (Err(JoinError::Full), _) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many boards are open on this server",
-        )),
-        (edit, _) => Err(ApiError::internal(format!("{edit:?}"))),
-    }
+    // Decided against the timer the document holds when the room applies the edit.
+    let clock = app.config.clock.clone();
+    let (timer, now_ms) = decided_edit(&app, &record.id, Actor::system(), move |roots, txn| {
+        let now_ms = clock.now_ms();
+        let timer = Timer::apply(Timer::read(roots, txn), action, now_ms).map_err(|e| match e {
+            TimerRefusal::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, reason),
+            TimerRefusal::Invalid(reason) => ApiError::bad_request(reason),
+        })?;
+        Timer::write(roots, txn, timer);
+        Ok((timer, now_ms))
+    })
+    .await?;
+    tracing::info!(board = %record.id, ?action, "timer");
+    Ok(Json(timer_json(timer, now_ms)))
 }

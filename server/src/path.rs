@@ -5,7 +5,6 @@
 //! against the note as the document holds it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,9 +16,8 @@ use shared::path::{Decision, ProjectLink, REASON_CHARS_MAX, Status};
 use shared::portfolio::{Project, STAGES, Stake};
 use shared::{BoardKind, OrgKind, Roots};
 
-use crate::api::{ApiError, facilitator_only, json_body, role_of};
+use crate::api::{ApiError, decided_edit, facilitator_only, json_body, role_of};
 use crate::app::AppState;
-use crate::room::JoinError;
 use crate::store::{Actor, BoardId};
 
 /// Characters of a note's text a project's title keeps at most.
@@ -72,52 +70,6 @@ impl By {
     }
 }
 
-/// Why an edit of a note was refused.
-enum Refusal {
-    NotFound(String),
-    Conflict(String),
-}
-
-/// Runs `decide` in the board's room as `actor`'s edit; `decide` writes nothing when it
-/// refuses. Answers what it decided.
-async fn note_edit<T: Send + 'static>(
-    app: &AppState,
-    board: &BoardId,
-    actor: Actor,
-    decide: impl Fn(&Roots, &mut yrs::TransactionMut) -> Result<T, Refusal> + Send + Sync + 'static,
-) -> Result<T, ApiError> {
-    let outcome = Arc::new(Mutex::new(None::<Result<T, Refusal>>));
-    let seen = outcome.clone();
-    let edit = app
-        .rooms
-        .edit(
-            board,
-            Arc::new(move |roots, txn| {
-                let result = decide(roots, txn);
-                let refused = result.is_err();
-                *seen.lock().unwrap() = Some(result);
-                if refused {
-                    Err("refused".into())
-                } else {
-                    Ok(())
-                }
-            }),
-            Arc::new(actor),
-        )
-        .await;
-    let decided = outcome.lock().unwrap().take();
-    match (edit, decided) {
-        (Ok(()), Some(Ok(value))) => Ok(value),
-        (_, Some(Err(Refusal::NotFound(why)))) => Err(ApiError::new(StatusCode::NOT_FOUND, why)),
-        (_, Some(Err(Refusal::Conflict(why)))) => Err(ApiError::new(StatusCode::CONFLICT, why)),
-        (Err(JoinError::Full), _) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many boards are open on this server",
-        )),
-        (edit, _) => Err(ApiError::internal(format!("{edit:?}"))),
-    }
-}
-
 /// The name the document may hold for `pid`: their pseudonym on a board that shows them.
 fn shown_name(roots: &Roots, txn: &yrs::TransactionMut, pid: &str, name: String) -> String {
     if shared::pseudonym::is_on(roots, txn) {
@@ -131,8 +83,11 @@ fn shown_name(roots: &Roots, txn: &yrs::TransactionMut, pid: &str, name: String)
     }
 }
 
-fn no_note(note: &str) -> Refusal {
-    Refusal::NotFound(format!("this board has no note {note:?}"))
+fn no_note(note: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("this board has no note {note:?}"),
+    )
 }
 
 #[derive(Deserialize)]
@@ -187,7 +142,7 @@ pub async fn decide(
         by_pid: actor.pid.clone(),
         by_name: actor.name.clone(),
     });
-    let decision = note_edit(&app, &record.id, actor, move |roots, txn| {
+    let decision = decided_edit(&app, &record.id, actor, move |roots, txn| {
         let written = decision.clone().map(|mut d| {
             d.by_name = shown_name(roots, txn, &d.by_pid, d.by_name);
             d
@@ -278,19 +233,20 @@ pub async fn to_project(
             actor.pid.clone(),
         );
         let note = note.clone();
-        note_edit(&app, &canvas.id, actor.clone(), move |roots, txn| {
+        decided_edit(&app, &canvas.id, actor.clone(), move |roots, txn| {
             let found = roots.notes(txn).into_iter().find(|n| n.id == note);
             let found = found.ok_or_else(|| no_note(&note))?;
             if found.decision.as_ref().map(|d| d.status) != Some(Status::Kept) {
-                return Err(Refusal::Conflict(
-                    "only a kept idea becomes a project: keep it first".into(),
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "only a kept idea becomes a project: keep it first",
                 ));
             }
             if let Some(done) = &found.project {
-                return Err(Refusal::Conflict(format!(
-                    "this idea already became the project {:?}",
-                    done.title
-                )));
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("this idea already became the project {:?}", done.title),
+                ));
             }
             let link = ProjectLink {
                 board: board.clone(),
@@ -319,7 +275,7 @@ pub async fn to_project(
         on_behalf_of,
         ..Project::default()
     };
-    let created = note_edit(&app, &portfolio.id, actor.clone(), {
+    let created = decided_edit(&app, &portfolio.id, actor.clone(), {
         let id = project_id.clone();
         move |roots, txn| {
             roots.add_project(txn, &id, &project);
@@ -330,7 +286,7 @@ pub async fn to_project(
     if let Err(e) = created {
         // Leave the note as it was: it did not become a project.
         let note = note.clone();
-        let _ = note_edit(&app, &canvas.id, Actor::system(), move |roots, txn| {
+        let _ = decided_edit(&app, &canvas.id, Actor::system(), move |roots, txn| {
             if let Some(yrs::Out::YMap(map)) = yrs::Map::get(&roots.notes, txn, &note) {
                 yrs::Map::remove(&map, txn, shared::path::PROJECT);
             }

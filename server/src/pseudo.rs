@@ -77,13 +77,17 @@ pub fn masked(store: &dyn Store, id: &BoardId, role: Role) -> StoreResult<bool> 
     Ok(role != Role::Facilitator && store.pseudonyms(id)?)
 }
 
-/// The masks of board `id`: the document's pseudonyms, and the names its record knows.
-pub fn masks(store: &dyn Store, id: &BoardId) -> StoreResult<Masks> {
+/// The masks of board `id`: the document's pseudonyms, and the names `known` (its record's
+/// contributions) holds.
+pub fn masks(
+    store: &dyn Store,
+    id: &BoardId,
+    known: &crate::store::Contributions,
+) -> StoreResult<Masks> {
     let (doc, ..) =
         crate::room::load_doc(store.load(id)?).map_err(crate::store::StoreError::Corrupt)?;
     let mut masks = Masks::from_doc(&doc);
-    let contributions = store.trace_contributions(id)?;
-    masks.learn(contributions.contributors.iter().map(|c| &c.actor));
+    masks.learn(known.contributors.iter().map(|c| &c.actor));
     Ok(masks)
 }
 
@@ -99,7 +103,7 @@ pub fn answer(
         return crate::trace::JsonBody::of(answer);
     }
     let mut value = serde_json::to_value(answer).map_err(ApiError::internal)?;
-    masks(store, id)?.json(&mut value);
+    masks(store, id, &store.trace_contributions(id)?)?.json(&mut value);
     crate::trace::JsonBody::of(&value)
 }
 

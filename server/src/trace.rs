@@ -84,7 +84,7 @@ pub async fn contributions(
         if crate::pseudo::masked(store, id, role)? {
             // Masked before grouping: the organisations table groups people as others see
             // them (two organisations of one kind make one row).
-            let masks = crate::pseudo::masks(store, id)?;
+            let masks = crate::pseudo::masks(store, id, &contributions)?;
             for contributor in &mut contributions.contributors {
                 masks.actor(&mut contributor.actor);
             }

@@ -76,6 +76,9 @@ async function openAs (context, link, name, org) {
   return page
 }
 
+// The id of the canvas note whose text is `text`.
+const noteId = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.dataset.note, text)
+
 // Joins any kind of board (the mind map helper also waits for its nodes).
 async function joinBoard (browser, link, name, org, orgKind, color) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
@@ -1175,7 +1178,6 @@ const scenarios = {
       await addNote(lina, 's1', text)
     }
     await waitForNote(anim, 'Du covoiturage')
-    const noteId = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.dataset.note, text)
     const head = await noteId(lina, 'Se déplacer sans voiture')
     const navette = await noteId(lina, 'Une navette le samedi')
     const telepherique = await noteId(lina, 'Un téléphérique')
@@ -1247,7 +1249,6 @@ const scenarios = {
     // 2. Ideas, then a summons to the last section.
     for (const text of ['Se déplacer sans voiture', 'Une navette le samedi', 'Un téléphérique']) await addNote(lina, 's1', text)
     await addNote(anim, 's7', 'Un plan de mobilité intercommunal')
-    const noteId = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.dataset.note, text)
     const plan = await noteId(anim, 'Un plan de mobilité intercommunal')
     await anim.click(`[data-note="${plan}"] .note-text`)
     await anim.click('[data-action=summon]')

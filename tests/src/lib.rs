@@ -648,6 +648,13 @@ pub async fn get_json(url: &str, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// [`get_json`], asserting the answer is `200`.
+pub async fn get_ok_json(url: &str, token: &str) -> Value {
+    let response = http().get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap()
+}
+
 /// POSTs `body` as JSON to an API URL with a board token; the status and the JSON answer
 /// (`null` when the answer is not JSON).
 pub async fn post_json(url: &str, token: &str, body: &Value) -> (u16, Value) {

@@ -3,16 +3,11 @@
 //! the board still loads, its contributions still add up, and the journal keeps its seqs.
 
 use nouage_tests::{
-    TempDir, TestServer, YClient, create_board, export_bytes, http, join, percent, post_json,
+    TempDir, TestServer, YClient, create_board, export_bytes, get_ok_json, http, join, percent,
+    post_json,
 };
 use serde_json::{Value, json};
 use yrs::Transact;
-
-async fn get_json(url: &str, token: &str) -> Value {
-    let response = http().get(url).bearer_auth(token).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    response.json().await.unwrap()
-}
 
 /// Every file of the data directory, read whole.
 fn data_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
@@ -105,9 +100,9 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     })
     .await
     .unwrap();
-    let before = get_json(&format!("{api}/contributions"), &board.viewer).await;
+    let before = get_ok_json(&format!("{api}/contributions"), &board.viewer).await;
     assert!(before.to_string().contains("Anne Bérubé"));
-    let history_before = get_json(&format!("{api}/history"), &board.viewer).await;
+    let history_before = get_ok_json(&format!("{api}/history"), &board.viewer).await;
     let seqs = |history: &Value| -> Vec<u64> {
         history["entries"]
             .as_array()
@@ -157,7 +152,7 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
         "elements/n2",
     ] {
         answers.push_str(
-            &get_json(&format!("{api}/{path}"), &board.viewer)
+            &get_ok_json(&format!("{api}/{path}"), &board.viewer)
                 .await
                 .to_string(),
         );
@@ -170,7 +165,7 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     for name in ["Anne Bérubé", "Marie Tremblay"] {
         assert!(!answers.contains(name), "{name} still answered: {answers}");
     }
-    let after = get_json(&format!("{api}/contributions"), &board.viewer).await;
+    let after = get_ok_json(&format!("{api}/contributions"), &board.viewer).await;
     let row = |name: &str, org: &str| {
         after["participants"]
             .as_array()
@@ -184,7 +179,7 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     assert_eq!(row(erased, "Commune de Lodève")["created"], 1, "{after}");
     assert_eq!(row(erased, "Saint-Camille")["created"], 1, "{after}");
     assert_eq!(row("Lina", "Vélo Vert")["enteredForOthers"], 1);
-    let history_after = get_json(&format!("{api}/history"), &board.viewer).await;
+    let history_after = get_ok_json(&format!("{api}/history"), &board.viewer).await;
     let (old, new) = (seqs(&history_before), seqs(&history_after));
     assert!(old.iter().all(|s| new.contains(s)), "{old:?} ⊂ {new:?}");
 
@@ -207,7 +202,7 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
         assert_eq!(n1.decision.as_ref().unwrap().by_name, erased);
     }
     // The other board keeps her name: the erasure was this board's.
-    let elsewhere = get_json(
+    let elsewhere = get_ok_json(
         &format!("{}/api/boards/{}/contributions", server.base, other.id),
         &other.viewer,
     )
@@ -221,7 +216,7 @@ async fn an_erased_name_is_gone_from_answers_exports_and_files_and_its_contribut
     server.stop().await;
     // After a restart too.
     let server = TestServer::start(dir.path()).await;
-    let again = get_json(
+    let again = get_ok_json(
         &format!("{}/api/boards/{}/contributions", server.base, board.id),
         &board.viewer,
     )
@@ -270,7 +265,7 @@ async fn nouage_erase_takes_a_name_out_of_every_board_and_every_file_deleted_boa
         reader.wait_until(|doc| ready(doc)).await.unwrap();
     }
     let contributions = format!("{}/api/boards/{}/contributions", server.base, board.id);
-    let before = get_json(&contributions, &board.viewer).await;
+    let before = get_ok_json(&contributions, &board.viewer).await;
     assert!(before.to_string().contains("Anne Bérubé"));
     let deleted = http()
         .delete(format!("{}/api/boards/{}", server.base, gone.id))
@@ -300,7 +295,7 @@ async fn nouage_erase_takes_a_name_out_of_every_board_and_every_file_deleted_boa
     }
     let server = TestServer::start(dir.path()).await;
     let contributions = format!("{}/api/boards/{}/contributions", server.base, board.id);
-    let after = get_json(&contributions, &board.viewer).await;
+    let after = get_ok_json(&contributions, &board.viewer).await;
     let row = after["participants"]
         .as_array()
         .unwrap()

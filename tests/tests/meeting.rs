@@ -2,8 +2,8 @@
 //! runs, counted in the server's clock; proxy entry, credited in the record and the exports.
 
 use nouage_tests::{
-    TempDir, TestServer, YClient, create_board, export_bytes, http, join, odt_parts, pdf_text,
-    post_json, xml_unescape,
+    TempDir, TestServer, YClient, create_board, export_bytes, get_ok_json, http, join, odt_parts,
+    pdf_text, post_json, xml_unescape,
 };
 use serde_json::{Value, json};
 use yrs::{Any, Map, Out, Transact};
@@ -181,12 +181,6 @@ async fn only_the_facilitator_can_summon_everybody() {
     server.stop().await;
 }
 
-async fn get_json(url: &str, token: &str) -> Value {
-    let response = http().get(url).bearer_auth(token).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and_a_later_claim_is_not()
  {
@@ -235,7 +229,7 @@ async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and
     .unwrap();
 
     let api = format!("{}/api/boards/{}", server.base, board.id);
-    let contributions = get_json(&format!("{api}/contributions"), &board.viewer).await;
+    let contributions = get_ok_json(&format!("{api}/contributions"), &board.viewer).await;
     let row = |name: &str| {
         contributions["participants"]
             .as_array()
@@ -267,7 +261,7 @@ async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and
         "the citizens count in the parity table: {contributions}"
     );
 
-    let elements = get_json(&format!("{api}/elements"), &board.viewer).await;
+    let elements = get_ok_json(&format!("{api}/elements"), &board.viewer).await;
     let element = |id: &str| {
         elements["elements"]
             .as_array()
@@ -282,7 +276,7 @@ async fn an_idea_entered_for_someone_is_theirs_in_the_record_and_the_exports_and
     assert_eq!(element("n1")["enteredBy"], "Lina");
     assert_eq!(element("n2")["createdBy"], "Lina");
     assert!(element("n2").get("enteredBy").is_none(), "{elements}");
-    let story = get_json(&format!("{api}/elements/n1"), &board.viewer).await;
+    let story = get_ok_json(&format!("{api}/elements/n1"), &board.viewer).await;
     assert_eq!(story["changes"][0]["what"], "created");
     assert_eq!(story["changes"][0]["name"], "Table des citoyens");
     assert_eq!(story["changes"][0]["enteredBy"], "Lina");
@@ -453,7 +447,7 @@ async fn a_note_goes_from_idea_to_project_and_both_boards_and_the_report_trace_i
     );
 
     // The note's story: proposed, grouped, kept, turned into a project, each with who.
-    let story = get_json(&format!("{api}/elements/n1"), &canvas.viewer).await;
+    let story = get_ok_json(&format!("{api}/elements/n1"), &canvas.viewer).await;
     let steps: Vec<(String, String)> = story["changes"]
         .as_array()
         .unwrap()

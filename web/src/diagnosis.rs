@@ -187,23 +187,31 @@ struct CanvasCtx {
     facilitator: bool,
     /// One signal per note on the page, by id.
     cards: Cards<Note>,
-    /// How many notes each heading note gathers (see [`groups`]).
-    groups: Memo<HashMap<String, usize>>,
+    /// The groups of notes under heading notes (see [`groups`]).
+    groups: Memo<Groups>,
 }
 
-/// For each note that heads a group, how many notes of its section are grouped under it. A
-/// note grouped under a note that is gone, or in another section, stands alone.
-fn groups(notes: &[Note]) -> HashMap<String, usize> {
+/// The canvas's groups: for each note that heads one, how many notes of its section are
+/// grouped under it, and the notes that are. A note grouped under a note that is gone, or in
+/// another section, stands alone.
+#[derive(Clone, Default, PartialEq)]
+struct Groups {
+    counts: HashMap<String, usize>,
+    members: HashSet<String>,
+}
+
+fn groups(notes: &[Note]) -> Groups {
     let sections: HashMap<&str, &str> = notes
         .iter()
         .map(|n| (n.id.as_str(), n.section.as_str()))
         .collect();
-    let mut groups = HashMap::new();
+    let mut groups = Groups::default();
     for note in notes {
         if let Some(head) = note.grouped_under.as_deref()
             && sections.get(head) == Some(&note.section.as_str())
         {
-            *groups.entry(head.to_owned()).or_insert(0) += 1;
+            *groups.counts.entry(head.to_owned()).or_insert(0) += 1;
+            groups.members.insert(note.id.clone());
         }
     }
     groups
@@ -608,15 +616,8 @@ fn NoteCard(ctx: CanvasCtx, id: String) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
-    let grouped = move || {
-        note.with(|n| n.grouped_under.clone()).is_some_and(|h| {
-            ctx.cards
-                .get(&h)
-                .with(|head| head.section == note.with(|n| n.section.clone()))
-                && ctx.groups.with(|g| g.contains_key(&h))
-        })
-    };
-    let gathers = move || ctx.groups.with(|g| g.get(&id.get_value()).copied());
+    let grouped = move || ctx.groups.with(|g| g.members.contains(&id.get_value()));
+    let gathers = move || ctx.groups.with(|g| g.counts.get(&id.get_value()).copied());
     let decision_status =
         Signal::derive(move || note.with(|n| n.decision.as_ref().map(|d| d.status)));
     let has_project = Signal::derive(move || note.with(|n| n.project.is_some()));

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::{self, History};
 use crate::i18n::{I18n, Key, use_i18n};
+use crate::session::person;
 
 #[wasm_bindgen]
 extern "C" {
@@ -123,16 +124,6 @@ pub fn trace_credit_or(
             .as_ref()
             .and_then(|t| t.with(|t| t.as_ref().map(|t| t.credit.clone())))
             .unwrap_or_else(&fallback)
-    }
-}
-
-/// "Anne (Commune de Lodève)", or the name alone.
-fn person(name: &str, org: &str) -> String {
-    let name = crate::i18n::shown_name(name);
-    if org.is_empty() {
-        name
-    } else {
-        format!("{name} ({org})")
     }
 }
 

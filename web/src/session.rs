@@ -888,10 +888,19 @@ pub fn new_id() -> String {
 
 /// How an author is shown: their name, and their organisation when they gave one.
 pub fn who(participants: &BTreeMap<String, Participant>, pid: &str) -> String {
-    match participants.get(pid) {
-        Some(p) if p.org.is_empty() => crate::i18n::shown_name(&p.name),
-        Some(p) => format!("{} ({})", crate::i18n::shown_name(&p.name), p.org),
-        None => String::new(),
+    participants
+        .get(pid)
+        .map(|p| person(&p.name, &p.org))
+        .unwrap_or_default()
+}
+
+/// "Anne (Commune de Lodève)", or the name alone; a name taken back reads "un·e participant·e".
+pub fn person(name: &str, org: &str) -> String {
+    let name = crate::i18n::shown_name(name);
+    if org.is_empty() {
+        name
+    } else {
+        format!("{name} ({org})")
     }
 }
 
@@ -906,12 +915,7 @@ pub fn credit(
     match on_behalf_of {
         None => who(participants, author),
         Some(person) => {
-            let shown = crate::i18n::shown_name(&person.name);
-            let name = if person.org.is_empty() {
-                shown
-            } else {
-                format!("{shown} ({})", person.org)
-            };
+            let name = self::person(&person.name, &person.org);
             match participants.get(author) {
                 Some(typist) => format!(
                     "{name}, {entered_by} {}",

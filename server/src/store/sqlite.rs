@@ -609,8 +609,8 @@ impl Store for SqliteStore {
                 .prepare("SELECT seq, update_v1 FROM journal WHERE board_id = ?1 ORDER BY seq")?
                 .query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            let doc = yrs::Doc::new();
             let mut rewritten = 0;
+            let mut updates: Vec<(u64, Vec<u8>)> = Vec::with_capacity(entries.len());
             for (seq, update) in entries {
                 let update = match crate::erase::erase_in_update(&update, names)? {
                     Some(new) => {
@@ -623,11 +623,7 @@ impl Store for SqliteStore {
                     }
                     None => update,
                 };
-                if let Ok(update) =
-                    <yrs::Update as yrs::updates::decoder::Decode>::decode_v1(&update)
-                {
-                    let _ = yrs::Transact::transact_mut(&doc).apply_update(update);
-                }
+                updates.push((seq as u64, update));
             }
             // The pid's identities on this board become the marker (rows other boards use
             // stay theirs: this board gets rows of its own).
@@ -653,12 +649,12 @@ impl Store for SqliteStore {
             }
             // Snapshots and checkpoints held the names: one snapshot of the rewritten board.
             tx.execute("DELETE FROM snapshots WHERE board_id = ?1", [id.as_str()])?;
-            let last: Option<i64> = tx.query_row(
-                "SELECT max(seq) FROM journal WHERE board_id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )?;
-            if let Some(last) = last {
+            if let Some(&(last, _)) = updates.last() {
+                let stored = StoredDoc {
+                    snapshot: None,
+                    updates,
+                };
+                let (doc, ..) = crate::room::load_doc(stored).map_err(StoreError::Corrupt)?;
                 let state = yrs::ReadTxn::encode_state_as_update_v1(
                     &yrs::Transact::transact(&doc),
                     &yrs::StateVector::default(),
@@ -666,15 +662,10 @@ impl Store for SqliteStore {
                 tx.execute(
                     "INSERT INTO snapshots (board_id, upto_seq, state_v1, created_ms)
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![id.as_str(), last, state, crate::room::now_ms()],
+                    params![id.as_str(), last as i64, state, crate::room::now_ms()],
                 )?;
             }
-            for table in trace_index::TRACE_TABLES {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE board_id = ?1"),
-                    [id.as_str()],
-                )?;
-            }
+            trace_index::clear_in(&tx, id)?;
             // Rows of the names nothing refers to any more.
             for name in names {
                 tx.execute(

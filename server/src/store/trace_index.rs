@@ -798,13 +798,19 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
 /// Empties the record of `board` (a reindex builds it again from the journal).
 pub(super) fn clear(conn: &mut Connection, board: &BoardId) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    clear_in(&tx, board)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Empties the record of `board` inside the caller's transaction.
+pub(super) fn clear_in(tx: &Transaction, board: &BoardId) -> StoreResult<()> {
     for table in TRACE_TABLES {
         tx.execute(
             &format!("DELETE FROM {table} WHERE board_id = ?1"),
             [board.as_str()],
         )?;
     }
-    tx.commit()?;
     Ok(())
 }
 
