@@ -89,6 +89,16 @@ pub fn router(state: AppState) -> Router {
         .route("/time", get(crate::meeting::time))
         .route("/boards/{id}/timer", post(crate::meeting::timer))
         .route(
+            "/boards/{id}/private-round",
+            get(crate::private::status)
+                .post(crate::private::open)
+                .delete(crate::private::cancel),
+        )
+        .route(
+            "/boards/{id}/private-round/reveal",
+            post(crate::private::reveal),
+        )
+        .route(
             "/boards/{id}/participants/{pid}/erase",
             post(crate::erase::erase_participant),
         )
@@ -121,6 +131,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .route("/ws/{board}", any(ws::upgrade))
+        .route("/ws/{board}/private", any(ws::upgrade_private))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(api::ready))
         .fallback(web_assets::serve)

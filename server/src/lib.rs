@@ -15,6 +15,7 @@ pub mod limit;
 pub mod meeting;
 pub mod path;
 pub mod pressure;
+pub mod private;
 pub mod pseudo;
 pub mod restore;
 pub mod room;

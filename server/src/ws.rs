@@ -59,7 +59,28 @@ pub async fn upgrade(
     State(app): State<AppState>,
     Path(board): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    accept(app, board, params, request, false).await
+}
+
+/// The websocket upgrade of `/ws/{board}/private`: the participant's private space during a
+/// private writing round (`crate::private`), served as a board of its own.
+pub async fn upgrade_private(
+    State(app): State<AppState>,
+    Path(board): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    accept(app, board, params, request, true).await
+}
+
+async fn accept(
+    app: AppState,
+    board: String,
+    params: HashMap<String, String>,
     mut request: Request,
+    private: bool,
 ) -> Response {
     let headers = request.headers();
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
@@ -90,17 +111,28 @@ pub async fn upgrade(
         let reason = "this connection cannot be upgraded to a websocket";
         return crate::api::ApiError::new(StatusCode::BAD_REQUEST, reason).into_response();
     };
-    let identity = identify(&app, &board, &params).await;
+    let target = match identify(&app, &board, &params).await {
+        Ok((record, identity)) if private => {
+            crate::private::space_for(&app, &record, identity.role, &identity.actor, &params)
+                .await
+                .map(|space| {
+                    let identity = Identity {
+                        role: Role::Editor,
+                        ..identity
+                    };
+                    (space, identity)
+                })
+        }
+        Ok((record, identity)) => Ok((record.id, identity)),
+        Err(refused) => Err(refused),
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
         let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-        match identity {
-            Ok(identity) => {
-                let board = BoardId::parse(&board).expect("identify checked the id");
-                serve(app, board, identity, read, write).await;
-            }
+        match target {
+            Ok((board, identity)) => serve(app, board, identity, read, write).await,
             Err((code, reason)) => refuse(read, write, code, reason, &app.config.limits).await,
         }
     });
@@ -144,7 +176,7 @@ async fn identify(
     app: &AppState,
     board: &str,
     params: &HashMap<String, String>,
-) -> Result<Identity, CloseReason> {
+) -> Result<(crate::store::BoardRecord, Identity), CloseReason> {
     let unknown = || (close::UNKNOWN_BOARD, "unknown board".to_owned());
     let board = BoardId::parse(board).ok_or_else(unknown)?;
     let record = app
@@ -195,7 +227,7 @@ async fn identify(
         org: org.clone(),
         org_kind,
     });
-    Ok(Identity {
+    let identity = Identity {
         role,
         actor: Actor {
             pid,
@@ -204,7 +236,8 @@ async fn identify(
             org_kind,
         },
         participant,
-    })
+    };
+    Ok((record, identity))
 }
 
 fn is_hex_colour(text: &str) -> bool {

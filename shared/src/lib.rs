@@ -10,6 +10,7 @@ pub mod doc;
 pub mod layout;
 pub mod path;
 pub mod portfolio;
+pub mod private_round;
 pub mod protocol;
 pub mod proxy;
 pub mod pseudonym;

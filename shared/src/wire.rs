@@ -6,6 +6,10 @@
 /// The path of a board's websocket, before the board's id: `/ws/{board}`.
 pub const WS_PATH_PREFIX: &str = "/ws/";
 
+/// The path after a board's id that leads to this participant's private space during a private
+/// writing round: `/ws/{board}/private` (see `private_round`).
+pub const PRIVATE_PATH_SUFFIX: &str = "/private";
+
 /// The query fields of the websocket address.
 pub mod field {
     /// The board link's token (required): decides the role (viewer, editor, facilitator).
@@ -20,6 +24,9 @@ pub mod field {
     pub const ORG_KIND: &str = "orgKind";
     /// The participant's colour, `#rrggbb`.
     pub const COLOR: &str = "color";
+    /// A private space's secret (`/ws/{board}/private` only): random, kept by the browser
+    /// beside its pid and never published; the server keeps only its SHA-256.
+    pub const SECRET: &str = "secret";
 }
 
 /// Close codes. Those of RFC 6455 below 4000, the application's own from 4000.
@@ -44,12 +51,17 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4401;
     /// No such board, or it was deleted.
     pub const UNKNOWN_BOARD: u16 = 4404;
+    /// This link may not open a private space (a viewer's), or the participant's space was
+    /// opened with another secret.
+    pub const FORBIDDEN: u16 = 4403;
+    /// No private writing round is open (any more): it was revealed or cancelled.
+    pub const ROUND_OVER: u16 = 4410;
     /// A limit was reached: board size, connections, send queue, rate, awareness.
     pub const LIMIT: u16 = 4429;
 
     /// Whether reconnecting after this code cannot help: the link is not valid (any more).
     pub fn is_final(code: u16) -> bool {
-        matches!(code, UNAUTHORIZED | UNKNOWN_BOARD)
+        matches!(code, UNAUTHORIZED | UNKNOWN_BOARD | FORBIDDEN | ROUND_OVER)
     }
 
     /// Whether the server refused what the client sent: reconnecting at once would repeat it,

@@ -5,9 +5,11 @@ use std::sync::Mutex;
 
 use crate::tokens::Role;
 
+use shared::private_round::PrivateRound;
+
 use super::{
-    Actor, Append, BoardId, BoardRecord, JoinCode, JournalRow, Snapshot, Store, StoreError,
-    StoreResult, StoredDoc,
+    Actor, Append, BoardId, BoardRecord, JoinCode, JournalRow, PrivateSpace, Snapshot,
+    SpaceOpening, Store, StoreError, StoreResult, StoredDoc,
 };
 
 #[derive(Default)]
@@ -25,6 +27,8 @@ struct Inner {
     code_credentials: HashMap<BoardId, HashMap<[u8; 32], bool>>,
     /// Boards showing pseudonyms.
     pseudonyms: std::collections::HashSet<BoardId>,
+    private_rounds: HashMap<BoardId, PrivateRound>,
+    private_spaces: Vec<PrivateSpace>,
 }
 
 impl Store for MemoryStore {
@@ -258,6 +262,95 @@ impl Store for MemoryStore {
         }
         inner.snapshots.remove(id);
         Ok(rewritten)
+    }
+
+    fn private_round(&self, id: &BoardId) -> StoreResult<Option<PrivateRound>> {
+        Ok(self.inner.lock().unwrap().private_rounds.get(id).cloned())
+    }
+
+    fn open_private_round(&self, id: &BoardId, round: &PrivateRound) -> StoreResult<bool> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.private_rounds.contains_key(id) {
+            return Ok(false);
+        }
+        inner.private_rounds.insert(id.clone(), round.clone());
+        Ok(true)
+    }
+
+    fn close_private_round(&self, id: &BoardId, round_id: &str) -> StoreResult<bool> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner
+            .private_rounds
+            .get(id)
+            .is_none_or(|r| r.id != round_id)
+        {
+            return Ok(false);
+        }
+        inner.private_rounds.remove(id);
+        Ok(true)
+    }
+
+    fn private_spaces(&self, id: &BoardId, round_id: &str) -> StoreResult<Vec<PrivateSpace>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .private_spaces
+            .iter()
+            .filter(|s| &s.board == id && s.round == round_id)
+            .cloned()
+            .collect())
+    }
+
+    fn open_private_space(
+        &self,
+        wanted: &PrivateSpace,
+        record: &BoardRecord,
+        initial_update_v1: &[u8],
+        spaces_max: usize,
+    ) -> StoreResult<SpaceOpening> {
+        let inner = self.inner.lock().unwrap();
+        if inner
+            .private_rounds
+            .get(&wanted.board)
+            .is_none_or(|r| r.id != wanted.round)
+        {
+            return Ok(SpaceOpening::NoRound);
+        }
+        let in_round = |s: &&PrivateSpace| s.board == wanted.board && s.round == wanted.round;
+        if let Some(found) = inner
+            .private_spaces
+            .iter()
+            .filter(in_round)
+            .find(|s| s.actor.pid == wanted.actor.pid)
+        {
+            return Ok(if found.secret_sha256 == wanted.secret_sha256 {
+                SpaceOpening::Space(found.clone())
+            } else {
+                SpaceOpening::OtherSecret
+            });
+        }
+        if inner.private_spaces.iter().filter(in_round).count() >= spaces_max {
+            return Ok(SpaceOpening::Full);
+        }
+        drop(inner);
+        self.create_board(record, initial_update_v1)?;
+        self.inner
+            .lock()
+            .unwrap()
+            .private_spaces
+            .push(wanted.clone());
+        Ok(SpaceOpening::Space(wanted.clone()))
+    }
+
+    fn purge_board(&self, id: &BoardId) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        inner.boards.remove(id);
+        inner.journals.remove(id);
+        inner.snapshots.remove(id);
+        inner.join_codes.remove(id);
+        inner.code_credentials.remove(id);
+        inner.pseudonyms.remove(id);
+        inner.private_spaces.retain(|s| &s.space != id);
+        Ok(())
     }
 
     fn delete_board(&self, id: &BoardId) -> StoreResult<()> {

@@ -22,6 +22,7 @@ mod tests;
 mod trace_tests;
 
 use bytes::Bytes;
+use shared::private_round::PrivateRound;
 use shared::{BoardKind, Lang, OrgKind};
 
 use crate::tokens::{Role, TokenHashes};
@@ -108,6 +109,34 @@ impl From<&shared::proxy::Represented> for Actor {
             org_kind: person.org_kind,
         }
     }
+}
+
+/// A participant's private space in a private writing round (`crate::private`): a document of
+/// its own, stored as a board that no token opens, found by the SHA-256 of the secret its
+/// browser keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateSpace {
+    /// The space's own id (its journal, snapshots and room are those of a board of that id).
+    pub space: BoardId,
+    pub board: BoardId,
+    pub round: String,
+    pub secret_sha256: [u8; 32],
+    /// Who writes in it: the identity of the connection that opened it.
+    pub actor: Actor,
+    pub created_ms: i64,
+}
+
+/// What opening a private space found (`Store::open_private_space`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpaceOpening {
+    /// The participant's space, created now or found again with the same secret.
+    Space(PrivateSpace),
+    /// The participant already has a space in this round, opened with another secret.
+    OtherSecret,
+    /// The round is no longer open (revealed, cancelled, or another one opened).
+    NoRound,
+    /// The round already has its largest number of spaces.
+    Full,
 }
 
 /// One applied update, as the journal keeps it.
@@ -267,6 +296,35 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the board shows pseudonyms to everyone but the facilitator (`pseudo.rs`).
     fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool>;
     fn set_pseudonyms(&self, id: &BoardId, on: bool) -> StoreResult<()>;
+
+    /// The private writing round open on the board, if any.
+    fn private_round(&self, id: &BoardId) -> StoreResult<Option<PrivateRound>>;
+
+    /// Opens `round` on the board; false (nothing changed) when one is already open.
+    fn open_private_round(&self, id: &BoardId, round: &PrivateRound) -> StoreResult<bool>;
+
+    /// Closes the board's round `round_id`; false when it is not the open one.
+    fn close_private_round(&self, id: &BoardId, round_id: &str) -> StoreResult<bool>;
+
+    /// The private spaces of the board's round `round_id`, oldest first.
+    fn private_spaces(&self, id: &BoardId, round_id: &str) -> StoreResult<Vec<PrivateSpace>>;
+
+    /// The space of `wanted.actor.pid` in round `wanted.round`: found again when the secret's
+    /// hash matches, else created (as board `record`, with `initial_update_v1` as its first
+    /// journal entry) unless the round holds `spaces_max` already; all in one transaction,
+    /// and only while the round is the board's open one.
+    fn open_private_space(
+        &self,
+        wanted: &PrivateSpace,
+        record: &BoardRecord,
+        initial_update_v1: &[u8],
+        spaces_max: usize,
+    ) -> StoreResult<SpaceOpening>;
+
+    /// Removes a board and everything stored about it, the freed pages cleared (a private
+    /// space after its round: what was revealed lives in the board's own journal, what was
+    /// cancelled is discarded). The caller holds its room unloaded.
+    fn purge_board(&self, id: &BoardId) -> StoreResult<()>;
 
     /// The whole journal of a board, in order, with who wrote each entry and when.
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;

@@ -10,12 +10,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use shared::private_round::PrivateRound;
 
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::trace_index::{self, Indexer};
 use super::{
     Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JoinCode, JournalRow,
-    ReadPoolStats, Snapshot, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
+    PrivateSpace, ReadPoolStats, Snapshot, SpaceOpening, Store, StoreError, StoreResult, StoredDoc,
+    TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
 
@@ -32,7 +34,7 @@ pub enum Durability {
 }
 
 pub const DB_FILE_NAME: &str = "nouage.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Read connections open at once; a read beyond waits for one to come back (a burst of reads —
 /// 500 clients admitted at once — would otherwise open hundreds of connections, each paying
@@ -90,6 +92,23 @@ CREATE TABLE IF NOT EXISTS code_credentials (
 CREATE TABLE IF NOT EXISTS board_options (
     board_id TEXT PRIMARY KEY REFERENCES boards(id),
     pseudonyms INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS private_rounds (
+    board_id TEXT PRIMARY KEY REFERENCES boards(id),
+    round TEXT NOT NULL,
+    opened_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS private_spaces (
+    space_id TEXT PRIMARY KEY REFERENCES boards(id),
+    board_id TEXT NOT NULL REFERENCES boards(id),
+    round TEXT NOT NULL,
+    secret_sha256 BLOB NOT NULL,
+    pid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    org TEXT NOT NULL,
+    org_kind TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (board_id, round, pid)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS snapshots (
     board_id TEXT NOT NULL REFERENCES boards(id),
@@ -149,6 +168,7 @@ impl SqliteStore {
         // Version 3 adds the trace's incremental record; a board's is built on first use.
         // Version 4 adds join codes and the credentials they minted (`SCHEMA` creates them).
         // Version 5 adds proxy entry to the record (below).
+        // Version 6 adds private writing rounds and their spaces (`SCHEMA` creates them).
         conn.execute_batch(trace_index::SCHEMA)?;
         if (3..5).contains(&version) {
             // Version 5 records proxy entry: every board's record is built again on first
@@ -336,6 +356,38 @@ pub(super) fn open_connection(path: &Path, durability: Durability) -> StoreResul
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// The columns `space_at` reads, in its order.
+const SPACE_COLUMNS: &str =
+    "space_id, board_id, round, secret_sha256, pid, name, org, org_kind, created_ms";
+
+fn space_at(r: &rusqlite::Row) -> rusqlite::Result<PrivateSpace> {
+    let id = |i: usize| -> rusqlite::Result<BoardId> {
+        let text: String = r.get(i)?;
+        BoardId::parse(&text).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Text,
+                format!("not a board id: {text:?}").into(),
+            )
+        })
+    };
+    let hash: Vec<u8> = r.get(3)?;
+    Ok(PrivateSpace {
+        space: id(0)?,
+        board: id(1)?,
+        round: r.get(2)?,
+        secret_sha256: hash.try_into().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Blob,
+                "a secret's hash is 32 bytes".into(),
+            )
+        })?,
+        actor: trace_index::actor_at(r, 4)?,
+        created_ms: r.get(8)?,
+    })
 }
 
 impl Store for SqliteStore {
@@ -666,6 +718,12 @@ impl Store for SqliteStore {
                 )?;
             }
             trace_index::clear_in(&tx, id)?;
+            // A private space's row names its writer too.
+            tx.execute(
+                "UPDATE private_spaces SET name = ?3
+                 WHERE (board_id = ?1 OR space_id = ?1) AND pid = ?2",
+                params![id.as_str(), pid, shared::proxy::ERASED_NAME],
+            )?;
             // Rows of the names nothing refers to any more.
             for name in names {
                 tx.execute(
@@ -707,6 +765,191 @@ impl Store for SqliteStore {
         if updated == 0 {
             return Err(StoreError::BoardNotFound(id.clone()));
         }
+        Ok(())
+    }
+
+    fn private_round(&self, id: &BoardId) -> StoreResult<Option<PrivateRound>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT round, opened_ms FROM private_rounds WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok(PrivateRound {
+                            id: r.get(0)?,
+                            opened_at_ms: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    fn open_private_round(&self, id: &BoardId, round: &PrivateRound) -> StoreResult<bool> {
+        let writer = self.writer.lock().unwrap();
+        let inserted = writer.conn.execute(
+            "INSERT INTO private_rounds (board_id, round, opened_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (board_id) DO NOTHING",
+            params![id.as_str(), round.id, round.opened_at_ms],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn close_private_round(&self, id: &BoardId, round_id: &str) -> StoreResult<bool> {
+        let writer = self.writer.lock().unwrap();
+        let deleted = writer.conn.execute(
+            "DELETE FROM private_rounds WHERE board_id = ?1 AND round = ?2",
+            params![id.as_str(), round_id],
+        )?;
+        Ok(deleted == 1)
+    }
+
+    fn private_spaces(&self, id: &BoardId, round_id: &str) -> StoreResult<Vec<PrivateSpace>> {
+        self.read(|conn| {
+            let spaces = conn
+                .prepare(&format!(
+                    "SELECT {SPACE_COLUMNS} FROM private_spaces
+                     WHERE board_id = ?1 AND round = ?2 ORDER BY created_ms, space_id"
+                ))?
+                .query_map(params![id.as_str(), round_id], space_at)?
+                .collect::<Result<_, _>>()?;
+            Ok(spaces)
+        })
+    }
+
+    fn open_private_space(
+        &self,
+        wanted: &PrivateSpace,
+        record: &BoardRecord,
+        initial_update_v1: &[u8],
+        spaces_max: usize,
+    ) -> StoreResult<SpaceOpening> {
+        let mut writer = self.writer.lock().unwrap();
+        let system = writer.actor_id(&Actor::system())?;
+        let tx = writer
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (board, round) = (wanted.board.as_str(), wanted.round.as_str());
+        let open: Option<String> = tx
+            .query_row(
+                "SELECT round FROM private_rounds WHERE board_id = ?1",
+                [board],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if open.as_deref() != Some(round) {
+            return Ok(SpaceOpening::NoRound);
+        }
+        let found = tx
+            .query_row(
+                &format!(
+                    "SELECT {SPACE_COLUMNS} FROM private_spaces
+                     WHERE board_id = ?1 AND round = ?2 AND pid = ?3"
+                ),
+                params![board, round, wanted.actor.pid],
+                space_at,
+            )
+            .optional()?;
+        if let Some(found) = found {
+            return Ok(if found.secret_sha256 == wanted.secret_sha256 {
+                SpaceOpening::Space(found)
+            } else {
+                SpaceOpening::OtherSecret
+            });
+        }
+        let spaces: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM private_spaces WHERE board_id = ?1 AND round = ?2",
+            params![board, round],
+            |r| r.get(0),
+        )?;
+        if spaces as usize >= spaces_max {
+            return Ok(SpaceOpening::Full);
+        }
+        tx.execute(
+            "INSERT INTO boards (id, kind, title, lang, created_ms, facilitator_token_sha256,
+                 editor_token_sha256, viewer_token_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                record.id.as_str(),
+                record.kind.as_str(),
+                record.title,
+                record.lang.as_str(),
+                record.created_ms,
+                &record.token_hashes.facilitator[..],
+                &record.token_hashes.editor[..],
+                &record.token_hashes.viewer[..],
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
+             VALUES (?1, 1, ?2, ?3, ?4)",
+            params![
+                record.id.as_str(),
+                record.created_ms,
+                system,
+                initial_update_v1
+            ],
+        )?;
+        let actor = &wanted.actor;
+        tx.execute(
+            "INSERT INTO private_spaces (space_id, board_id, round, secret_sha256, pid, name, org,
+                 org_kind, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                wanted.space.as_str(),
+                board,
+                round,
+                &wanted.secret_sha256[..],
+                actor.pid,
+                actor.name,
+                actor.org,
+                actor.org_kind.map_or("", |k| k.as_str()),
+                wanted.created_ms,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(SpaceOpening::Space(wanted.clone()))
+    }
+
+    fn purge_board(&self, id: &BoardId) -> StoreResult<()> {
+        // No indexing job of the board is left in flight to write after the purge.
+        let _ = self.trace_catch_up(id, Duration::from_secs(60));
+        {
+            let mut writer = self.writer.lock().unwrap();
+            writer.conn.pragma_update(None, "secure_delete", true)?;
+            let tx = writer
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            trace_index::clear_in(&tx, id)?;
+            for table in [
+                "snapshots",
+                "journal",
+                "join_codes",
+                "code_credentials",
+                "board_options",
+                "private_rounds",
+            ] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE board_id = ?1"),
+                    [id.as_str()],
+                )?;
+            }
+            tx.execute(
+                "DELETE FROM private_spaces WHERE space_id = ?1",
+                [id.as_str()],
+            )?;
+            tx.execute("DELETE FROM boards WHERE id = ?1", [id.as_str()])?;
+            tx.commit()?;
+            // The WAL's frames still held the pages as they were before: emptied.
+            if let Err(e) = writer
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            {
+                tracing::warn!(board = %id, error = %e, "purge: the WAL was not emptied");
+            }
+            writer.conn.pragma_update(None, "secure_delete", false)?;
+        }
+        self.indexer.reset(id);
         Ok(())
     }
 
