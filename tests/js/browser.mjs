@@ -1338,6 +1338,93 @@ const scenarios = {
     return seen
   },
 
+  // A private writing round on a canvas: three pages (the facilitator, Anne, Lina) and a stock
+  // Yjs client with the editor link. What Anne writes (in the round's panel, and with the
+  // canvas's own "add a note", which goes to her space while the round is open) reaches no
+  // other page, not the stock client, not somebody trying her pid with another secret; she
+  // finds it after a reload; the reveal brings it to every page, credited to her.
+  async privateRound (browser) {
+    const board = await createBoard('diagnosis', 'Atelier mobilités')
+    const desktop = { viewport: { width: 1280, height: 800 } }
+    const anim = await openAs(await browser.newContext(desktop), board.links.facilitator, 'Animatrice', 'PETR')
+    const anne = await openAs(await browser.newContext(desktop), board.links.editor, 'Anne Bérubé', 'Commune de Lodève')
+    const lina = await openAs(await browser.newContext(desktop), board.links.editor, 'Lina Roy', 'Vélo Vert')
+    const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'stock')
+    await until(() => provider.synced, 'the stock client to sync')
+    await anim.click('[data-action=open-round]')
+    for (const page of [anim, anne, lina]) await page.waitForSelector('.private-round')
+    const texts = (page) => page.$$eval('.private-idea textarea', (els) => els.map((e) => e.value))
+    // Anne writes one idea in the panel, another with the canvas's own button.
+    await anne.selectOption('.private-add select', 's2')
+    await anne.fill('[data-field=private-idea]', 'Une navette le samedi')
+    await anne.click('[data-action=add-private]')
+    await anne.click('[data-section=s3] [data-action=add-note]')
+    await until(async () => (await texts(anne)).length === 2, "Anne's two private ideas")
+    await anne.fill('.private-idea textarea >> nth=1', 'Des arceaux vélo')
+    await anne.press('.private-idea textarea >> nth=1', 'Tab')
+    await until(async () => (await texts(anne)).includes('Des arceaux vélo'), 'the second idea written')
+    await lina.fill('[data-field=private-idea]', 'Un atelier de réparation')
+    await lina.click('[data-action=add-private]')
+    await until(async () => (await texts(lina)).length === 1, "Lina's private idea")
+    // A public note of the stock client still reaches everybody while the round is open.
+    doc.transact(() => {
+      const note = new Y.Map()
+      note.set('section', 's1')
+      note.set('text', new Y.Text('Un marché le jeudi'))
+      note.set('color', '#fff')
+      note.set('author', 'stock')
+      note.set('votes', new Y.Map())
+      doc.getMap('notes').set('public1', note)
+    })
+    for (const page of [anim, anne, lina]) await waitForNote(page, 'Un marché le jeudi')
+    // Somebody using Anne's pid with a secret of their own is turned away.
+    const annePid = await anne.evaluate(() => JSON.parse(localStorage.getItem('nouage.profile')).pid)
+    const thiefDoc = new Y.Doc()
+    const thief = new WebsocketProvider(base.replace('http', 'ws') + '/ws', `${board.id}/private`, thiefDoc,
+      { params: { token: board.tokens.editor, pid: annePid, name: 'Intrus', secret: 'f'.repeat(64) }, WebSocketPolyfill: WebSocket, disableBc: true, connect: false })
+    const thiefClosed = new Promise((resolve) => thief.on('connection-close', (event) => resolve(event?.code)))
+    thief.connect()
+    const seen = { thiefCloseCode: await thiefClosed }
+    thief.destroy()
+    seen.thiefNotes = thiefDoc.getMap('notes').size
+    const pageText = (page) => page.evaluate(() => document.body.innerText)
+    seen.beforeReveal = {
+      animText: await pageText(anim),
+      linaText: await pageText(lina),
+      stockNotes: JSON.stringify(doc.getMap('notes').toJSON()),
+      anneCanvas: await anne.$$eval('.canvas-board .note .note-text', (els) => els.map((e) => e.textContent))
+    }
+    // Anne reloads: her ideas are still hers.
+    await anne.reload()
+    await anne.waitForSelector('[data-synced=true]')
+    await until(async () => (await texts(anne)).length === 2, "Anne's ideas after a reload")
+    seen.anneAfterReload = (await texts(anne)).sort()
+    await anne.screenshot({ path: `${shots}/private-01-participant.png` })
+    await anim.screenshot({ path: `${shots}/private-01-facilitator.png` })
+    await anne.setViewportSize({ width: 390, height: 844 })
+    await anne.screenshot({ path: `${shots}/private-01-participant-phone.png` })
+    await anne.setViewportSize({ width: 1280, height: 800 })
+    await anim.click('[data-action=reveal-round]')
+    for (const page of [anim, anne, lina]) {
+      await page.waitForSelector('.private-round', { state: 'detached' })
+      for (const text of ['Une navette le samedi', 'Des arceaux vélo', 'Un atelier de réparation']) await waitForNote(page, text)
+    }
+    await until(() => doc.getMap('notes').size === 4, 'the stock client to receive the revealed notes')
+    seen.stockAfter = [...doc.getMap('notes').values()].map((n) => n.get('text').toString()).sort()
+    const byline = (page, text) => page.$$eval('.note', (notes, t) => notes.find((n) => n.querySelector('.note-text')?.textContent === t)?.querySelector('.author')?.textContent, text)
+    await until(async () => (await byline(lina, 'Une navette le samedi'))?.includes('Anne'), "Anne's byline on Lina's page")
+    seen.linaByline = await byline(lina, 'Une navette le samedi')
+    await anim.click('.contributions-toggle')
+    await anim.waitForSelector('table.contributions tbody tr')
+    seen.animPanel = await anim.$eval('table.contributions', (t) => t.textContent)
+    const csv = await (await fetch(`${base}/api/boards/${board.id}/export?format=csv&token=${board.tokens.viewer}`)).text()
+    seen.csvLine = csv.split('\n').find((l) => l.includes('Une navette le samedi'))
+    await anim.screenshot({ path: `${shots}/private-02-revealed.png` })
+    await anne.screenshot({ path: `${shots}/private-02-participant.png` })
+    provider.destroy()
+    return seen
+  },
+
   // Follow and summon on a mind map: the facilitator moves the map and brings everybody to
   // their view (screens of other sizes centre on the same place at the same zoom); one
   // participant leaves with a drag of their own and stays where they are when the

@@ -822,3 +822,56 @@ async fn the_facilitator_summons_everybody_to_their_view_and_one_leaves_with_a_d
         "Marc kept following: {marc:?} {facilitator:?}"
     );
 }
+
+#[tokio::test]
+async fn a_private_round_keeps_each_page_s_ideas_to_itself_until_the_reveal() {
+    let Some(result) = run("privateRound").await else {
+        return;
+    };
+    // Somebody using Anne's pid with another secret is refused and sees nothing.
+    assert_eq!(
+        result["thiefCloseCode"],
+        shared::wire::close::FORBIDDEN,
+        "{result}"
+    );
+    assert_eq!(result["thiefNotes"], 0);
+    let before = &result["beforeReveal"];
+    for private in ["navette", "arceaux", "réparation"] {
+        for key in ["animText", "stockNotes"] {
+            assert!(
+                !before[key].to_string().contains(private),
+                "{key} shows {private}: {result}"
+            );
+        }
+    }
+    assert!(
+        !before["linaText"].to_string().contains("navette"),
+        "{result}"
+    );
+    assert_eq!(
+        before["anneCanvas"],
+        serde_json::json!(["Un marché le jeudi"]),
+        "{result}"
+    );
+    assert_eq!(
+        result["anneAfterReload"],
+        serde_json::json!(["Des arceaux vélo", "Une navette le samedi"])
+    );
+    assert_eq!(
+        result["stockAfter"],
+        serde_json::json!([
+            "Des arceaux vélo",
+            "Un atelier de réparation",
+            "Un marché le jeudi",
+            "Une navette le samedi"
+        ])
+    );
+    assert_eq!(result["linaByline"], "Anne Bérubé (Commune de Lodève)");
+    let csv = result["csvLine"].as_str().unwrap_or_default();
+    assert!(csv.contains("Anne Bérubé,Commune de Lodève"), "{result}");
+    let panel = result["animPanel"].as_str().unwrap_or_default();
+    assert!(
+        panel.contains("Anne BérubéCommune de Lodève2"),
+        "two ideas credited: {panel}"
+    );
+}

@@ -476,6 +476,20 @@ pub async fn join_qr_svg(id: &str, token: &str) -> Result<String, String> {
     .await
 }
 
+/// Opens (`open`), reveals (`reveal`) or cancels (`cancel`) the board's private writing
+/// round (facilitator); every page sees the result in the document.
+pub async fn private_round(id: &str, token: &str, what: &str) -> Result<(), String> {
+    let url = format!("/api/boards/{id}/private-round");
+    let (method, url) = match what {
+        "open" => ("POST", url),
+        "reveal" => ("POST", format!("{url}/reveal")),
+        _ => ("DELETE", url),
+    };
+    fetch_text(method, &url, Some("{}"), Some(token))
+        .await
+        .map(drop)
+}
+
 /// The server's clock, in milliseconds since the Unix epoch.
 pub async fn server_time() -> Result<f64, String> {
     let text = fetch_text("GET", "/api/time", None, None).await?;

@@ -233,6 +233,7 @@ fn BoardView(
         }
     };
     let (rename_board, rename_token) = (board_id.clone(), token.clone());
+    let private_profile = profile.clone();
     let session = Session::start(kind, board_id, token, profile, can_edit);
     expose_test_hooks(&session);
     let title = session.signals.title;
@@ -385,6 +386,7 @@ fn BoardView(
                     </div>
                 })}
                 <crate::proxy::EnteringForBanner signals=session.signals />
+                <crate::private::PrivateRoundPanel session=session.clone() kind profile=private_profile facilitator />
                 {body}
                 <aside class="presence" class:open=drawer_open aria-labelledby="presence-title">
                     // On a phone the column is a drawer at the bottom of the screen: this
@@ -417,6 +419,7 @@ fn BoardView(
                         } />
                     </ul>
                     {can_edit.then(|| view! { <crate::proxy::ProxyEntry signals=session.signals /> })}
+                    {facilitator.then(|| view! { <crate::private::PrivateRoundOpen session=session.clone() /> })}
                     {facilitator.then(|| view! {
                         <button type="button" class="pseudonyms-toggle" data-action="pseudonyms" aria-pressed=move || pseudonyms.get().to_string()
                             title=i18n.live(Key::PseudonymsHint) on:click=toggle_pseudonyms.clone()>{i18n.live(Key::Pseudonyms)}</button>

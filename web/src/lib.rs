@@ -15,6 +15,7 @@ mod local;
 mod mindmap;
 mod path;
 mod portfolio;
+mod private;
 mod proxy;
 mod reactions;
 mod session;

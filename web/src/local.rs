@@ -67,6 +67,30 @@ pub fn save_profile(profile: &Profile) {
     write(PROFILE_KEY, &text);
 }
 
+/// Where this browser keeps the secret of its private spaces (private writing rounds).
+const PRIVATE_SECRET_KEY: &str = "nouage.privateSecret";
+
+/// The secret that opens this browser's private spaces, made on first use from the browser's
+/// random source (32 bytes in hex) and kept beside the profile; sent to nobody but the server.
+pub fn private_secret() -> String {
+    if let Some(secret) = read(PRIVATE_SECRET_KEY).filter(|s| s.len() >= 32) {
+        return secret;
+    }
+    let mut bytes = [0u8; 32];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // No crypto in this browser: two random UUIDs' worth from the page's generator.
+        for b in bytes.iter_mut() {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write(PRIVATE_SECRET_KEY, &secret);
+    secret
+}
+
 /// The pid this browser uses, created on first use.
 pub fn pid() -> String {
     read_profile()

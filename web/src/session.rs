@@ -116,6 +116,8 @@ pub struct Signals {
     pub entering_for: RwSignal<Option<Represented>>,
     /// The board shows pseudonyms (`meta.pseudonyms`).
     pub pseudonyms: RwSignal<bool>,
+    /// The private writing round open on the board (`meta.privateRound`), if any.
+    pub private_round: RwSignal<Option<shared::private_round::PrivateRound>>,
 }
 
 struct LocalPresence {
@@ -151,6 +153,12 @@ pub struct Session {
     kept_updates: Cell<u32>,
     /// The device's copy is being read into the document (not written back meanwhile).
     restoring: Cell<bool>,
+    /// The secret of this participant's private space, when this session is that space
+    /// (`/ws/{board}/private`) rather than the board.
+    secret: Option<String>,
+    /// The private space that takes the nodes, notes and projects this page adds while a
+    /// private writing round is open.
+    divert: RefCell<Option<Rc<Session>>>,
     pub signals: Signals,
 }
 
@@ -161,6 +169,29 @@ impl Session {
         token: String,
         profile: Profile,
         can_edit: bool,
+    ) -> Rc<Self> {
+        Self::start_with(kind, board_id, token, profile, can_edit, None)
+    }
+
+    /// This participant's private space during a private writing round: a document of its
+    /// own, reached with the browser's secret, never kept on the device.
+    pub fn start_private(
+        kind: BoardKind,
+        board_id: String,
+        token: String,
+        profile: Profile,
+        secret: String,
+    ) -> Rc<Self> {
+        Self::start_with(kind, board_id, token, profile, true, Some(secret))
+    }
+
+    fn start_with(
+        kind: BoardKind,
+        board_id: String,
+        token: String,
+        profile: Profile,
+        can_edit: bool,
+        secret: Option<String>,
     ) -> Rc<Self> {
         let doc = Doc::new();
         let roots = Roots::new(&doc);
@@ -203,6 +234,7 @@ impl Session {
             following: RwSignal::new(None),
             entering_for: RwSignal::new(None),
             pseudonyms: RwSignal::new(false),
+            private_round: RwSignal::new(None),
         };
         let session = Rc::new(Session {
             kind,
@@ -230,17 +262,23 @@ impl Session {
             offline_by_choice: Cell::new(false),
             kept_updates: Cell::new(0),
             restoring: Cell::new(false),
+            secret,
+            divert: RefCell::new(None),
             signals,
         });
         session.observe_local_updates();
-        session.keep_on_device();
-        // The copy kept on this device first (edits made offline, a board opened without a
-        // network), then the relay: the sync exchange sends the server what it lacks.
-        let restoring = session.clone();
-        leptos::task::spawn_local(async move {
-            restoring.restore_from_device().await;
-            restoring.connect();
-        });
+        if session.secret.is_some() {
+            session.connect();
+        } else {
+            session.keep_on_device();
+            // The copy kept on this device first (edits made offline, a board opened without
+            // a network), then the relay: the sync exchange sends the server what it lacks.
+            let restoring = session.clone();
+            leptos::task::spawn_local(async move {
+                restoring.restore_from_device().await;
+                restoring.connect();
+            });
+        }
         session.start_renewals();
         session.refresh_peers();
         session
@@ -287,14 +325,21 @@ impl Session {
     /// Adds the node, note or project `id` that `f` creates, marked as entered for the person
     /// this page is entering for, if any: in the same transaction, the only one the record
     /// honours.
+    /// While a private writing round is open, it goes to this participant's private space.
     pub fn create(&self, id: &str, f: impl FnOnce(&Roots, &mut TransactionMut)) {
         let person = self.signals.entering_for.get_untracked();
-        self.edit(|roots, txn| {
+        let diverted = self.divert.borrow().clone();
+        diverted.as_deref().unwrap_or(self).edit(|roots, txn| {
             f(roots, txn);
             if let Some(person) = &person {
                 roots.mark_entered_for(txn, id, person);
             }
         });
+    }
+
+    /// Sends the elements this page adds to `space` (a private round's), or back to the board.
+    pub fn set_divert(&self, space: Option<Rc<Session>>) {
+        *self.divert.borrow_mut() = space;
     }
 
     pub fn undo(&self) {
@@ -427,6 +472,18 @@ impl Session {
         if !p.org_kind.is_empty() {
             url.push_str(&format!("&{}={}", field::ORG_KIND, encode(&p.org_kind)));
         }
+        if let Some(secret) = &self.secret {
+            url = url.replacen(
+                "?",
+                &format!(
+                    "{}?{}={}&",
+                    wire::PRIVATE_PATH_SUFFIX,
+                    field::SECRET,
+                    encode(secret)
+                ),
+                1,
+            );
+        }
         url
     }
 
@@ -482,6 +539,8 @@ impl Session {
         match code {
             close::UNAUTHORIZED => self.signals.status.set(Status::Refused),
             close::UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
+            // A private space refused or closed (the round is over): nothing to retry.
+            code if close::is_final(code) => self.signals.status.set(Status::Refused),
             _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
             code if close::is_refusal(code) => {
                 // The server refused what this client sends: retrying at once would repeat it.
@@ -655,6 +714,10 @@ impl Session {
         }
         set_if_changed(s.title, self.roots.meta(&txn).title);
         set_if_changed(s.timer, shared::timer::Timer::read(&self.roots, &txn));
+        set_if_changed(
+            s.private_round,
+            shared::private_round::PrivateRound::read(&self.roots, &txn),
+        );
         set_if_changed(
             s.reactions,
             shared::reactions::tallies(&self.roots.reactions, &txn, &self.profile.pid),
