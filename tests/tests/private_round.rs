@@ -419,3 +419,32 @@ async fn a_private_idea_on_a_mind_map_keeps_its_place_and_the_central_topic_stay
     assert_eq!(find("x2").text, "Réservation par SMS");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_private_space_has_the_size_limit_of_a_board() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), |config| {
+        config.limits.max_document_bytes = 16 * 1024;
+    })
+    .await;
+    let board = create_board(&server.base, "diagnosis", "Atelier").await;
+    assert_eq!(
+        post_json(&round_url(&server, &board), &board.facilitator, &json!({}))
+            .await
+            .0,
+        201
+    );
+    let (anne, roots) = private_space(&server, &board, "p-anne", "Anne", ANNE_SECRET)
+        .await
+        .unwrap();
+    let long = "une très longue idée ".repeat(1_500);
+    anne.edit(|txn| roots.add_note(txn, "n1", "s1", &long, "#fff", "p-anne"));
+    let (code, reason) = anne.closed().await.unwrap();
+    assert_eq!(code, shared::wire::close::LIMIT, "{reason}");
+    // Nothing of it was kept: the space opens again, empty.
+    let (again, again_roots) = private_space(&server, &board, "p-anne", "Anne", ANNE_SECRET)
+        .await
+        .unwrap();
+    assert!(note_texts(&again_roots, &again).is_empty());
+    server.stop().await;
+}

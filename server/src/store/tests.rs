@@ -120,3 +120,95 @@ fn loading_starts_from_the_newest_snapshot() {
         }
     }
 }
+
+#[test]
+fn a_private_space_opens_only_in_its_open_round_with_its_secret_and_is_purged_whole() {
+    use shared::private_round::PrivateRound;
+    for (name, store, dir) in stores() {
+        let board = board();
+        store.create_board(&board, &[0]).unwrap();
+        let round = PrivateRound {
+            id: "r1".into(),
+            opened_at_ms: 7,
+        };
+        let wanted = |pid: &str, secret: &str| PrivateSpace {
+            space: BoardId::new_random(),
+            board: board.id.clone(),
+            round: "r1".into(),
+            secret_sha256: crate::tokens::sha256(secret),
+            actor: Actor {
+                pid: pid.into(),
+                name: "Anne".into(),
+                ..Actor::default()
+            },
+            created_ms: 8,
+        };
+        let record = |space: &PrivateSpace| BoardRecord {
+            id: space.space.clone(),
+            ..super::tests::board()
+        };
+        let open = |space: &PrivateSpace, max: usize| {
+            store
+                .open_private_space(space, &record(space), &[1], max)
+                .unwrap()
+        };
+        let anne = wanted("p-anne", "secret-of-anne");
+        assert_eq!(open(&anne, 10), SpaceOpening::NoRound, "{name}");
+        assert!(
+            store.open_private_round(&board.id, &round).unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.open_private_round(&board.id, &round).unwrap(),
+            "{name}"
+        );
+        assert_eq!(store.private_round(&board.id).unwrap(), Some(round.clone()));
+        assert_eq!(open(&anne, 10), SpaceOpening::Space(anne.clone()), "{name}");
+        // Found again with the same secret (whatever space id the caller proposed)...
+        let again = wanted("p-anne", "secret-of-anne");
+        assert_eq!(
+            open(&again, 10),
+            SpaceOpening::Space(anne.clone()),
+            "{name}"
+        );
+        // ...refused with another, and a round full at its limit.
+        let thief = wanted("p-anne", "another-secret");
+        assert_eq!(open(&thief, 10), SpaceOpening::OtherSecret, "{name}");
+        assert_eq!(
+            open(&wanted("p-lina", "s"), 1),
+            SpaceOpening::Full,
+            "{name}"
+        );
+        store
+            .append(&[Append::new(&anne.space, vec![entry(2)])])
+            .unwrap();
+        assert_eq!(store.journal(&anne.space).unwrap().len(), 2, "{name}");
+        assert_eq!(
+            store.private_spaces(&board.id, "r1").unwrap(),
+            vec![anne.clone()],
+            "{name}"
+        );
+        store.purge_board(&anne.space).unwrap();
+        assert!(store.board(&anne.space).unwrap().is_none(), "{name}");
+        assert!(store.private_spaces(&board.id, "r1").unwrap().is_empty());
+        assert!(matches!(
+            store.load(&anne.space),
+            Err(StoreError::BoardNotFound(_))
+        ));
+        assert!(
+            !store.close_private_round(&board.id, "r2").unwrap(),
+            "{name}"
+        );
+        assert!(
+            store.close_private_round(&board.id, "r1").unwrap(),
+            "{name}"
+        );
+        assert_eq!(store.private_round(&board.id).unwrap(), None);
+        assert_eq!(open(&wanted("p-lina", "s"), 10), SpaceOpening::NoRound);
+        // The board itself is untouched.
+        assert_eq!(store.journal(&board.id).unwrap().len(), 1, "{name}");
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
