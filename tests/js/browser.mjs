@@ -126,6 +126,19 @@ function yjsClient (board, token, pid) {
   return { doc, provider }
 }
 
+// Writes a canvas note from a stock Yjs client, in the contract's shape.
+function stockNote (doc, id, section, text, color, author) {
+  doc.transact(() => {
+    const note = new Y.Map()
+    note.set('section', section)
+    note.set('text', new Y.Text(text))
+    note.set('color', color)
+    note.set('author', author)
+    note.set('votes', new Y.Map())
+    doc.getMap('notes').set(id, note)
+  })
+}
+
 async function until (check, what) {
   const deadline = Date.now() + STEP_TIMEOUT_MS
   while (!(await check())) {
@@ -376,15 +389,7 @@ const scenarios = {
     await waitForNote(bruno, 'Villages éloignés des services')
     const { doc, provider } = yjsClient(board.id, board.tokens.editor, 'node-pid')
     await until(() => provider.synced, 'the Node client to sync')
-    doc.transact(() => {
-      const note = new Y.Map()
-      note.set('section', 's5')
-      note.set('text', new Y.Text('Écrit par Node.js'))
-      note.set('color', '#bfdbfe')
-      note.set('author', 'node-pid')
-      note.set('votes', new Y.Map())
-      doc.getMap('notes').set('from-node', note)
-    })
+    stockNote(doc, 'from-node', 's5', 'Écrit par Node.js', '#bfdbfe', 'node-pid')
     await waitForNote(anne, 'Écrit par Node.js')
     await waitForNote(bruno, 'Écrit par Node.js')
     // Dot voting: Anne opens it, both vote on the Node note, totals agree everywhere.
@@ -1367,15 +1372,7 @@ const scenarios = {
     await lina.click('[data-action=add-private]')
     await until(async () => (await texts(lina)).length === 1, "Lina's private idea")
     // A public note of the stock client still reaches everybody while the round is open.
-    doc.transact(() => {
-      const note = new Y.Map()
-      note.set('section', 's1')
-      note.set('text', new Y.Text('Un marché le jeudi'))
-      note.set('color', '#fff')
-      note.set('author', 'stock')
-      note.set('votes', new Y.Map())
-      doc.getMap('notes').set('public1', note)
-    })
+    stockNote(doc, 'public1', 's1', 'Un marché le jeudi', '#fff', 'stock')
     for (const page of [anim, anne, lina]) await waitForNote(page, 'Un marché le jeudi')
     // Somebody using Anne's pid with a secret of their own is turned away.
     const annePid = await anne.evaluate(() => JSON.parse(localStorage.getItem('nouage.profile')).pid)
