@@ -184,6 +184,12 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Opens the store under `config.data_dir`, binds `config.listen` and serves until stopped.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    if let Some(url) = config.database_url.clone() {
+        // Several nodes may share the database: the seqs are given inside its transactions.
+        let store =
+            tokio::task::spawn_blocking(move || crate::store::PgStore::connect(&url)).await??;
+        return start_with_store(config, Arc::new(store), None).await;
+    }
     // One server per data directory: two would each assign the same journal seqs.
     let lock = DataDirLock::acquire(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);

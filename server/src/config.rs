@@ -11,6 +11,9 @@ use crate::store::Durability;
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// A PostgreSQL server to store boards in (`postgres://...`), instead of SQLite under
+    /// `data_dir`.
+    pub database_url: Option<String>,
     /// Base of the links the API returns; `None` builds them from the request's `Host`.
     pub public_url: Option<String>,
     /// When set, creating a board needs `Authorization: Bearer <admin_token>`.
@@ -53,6 +56,7 @@ impl Config {
         Config {
             listen,
             data_dir,
+            database_url: None,
             public_url: None,
             admin_token: None,
             durability: Durability::Fsync,

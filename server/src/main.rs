@@ -30,6 +30,10 @@ enum Command {
         /// Directory of the SQLite database.
         #[arg(long, default_value = "./nouage-data")]
         data: PathBuf,
+        /// Store boards in PostgreSQL instead (`postgres://user@host:port/database`); several
+        /// nodes may share it. Migrations are applied at start.
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
         /// Base of the links the API returns, when behind a reverse proxy.
         #[arg(long)]
         public_url: Option<String>,
@@ -90,6 +94,17 @@ enum Command {
         /// The board to reindex (default: every board).
         #[arg(long)]
         board: Option<String>,
+    },
+    /// Moves a SQLite data directory into PostgreSQL: every board with its whole journal,
+    /// snapshots, join codes and options, then checks every journal arrived whole. The server
+    /// must be stopped; boards already in the database are left as they are.
+    Migrate {
+        /// The data directory to move.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database to move it into (`postgres://user@host:port/database`).
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
     },
     /// Takes a person's name out of every board, deleted ones included (their contributions
     /// stay, credited to "un·e participant·e"), and out of the data directory's files. The
@@ -190,6 +205,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve {
             listen,
             data,
+            database_url,
             public_url,
             admin_token,
             durability,
@@ -202,6 +218,7 @@ fn main() -> anyhow::Result<()> {
             trusted_proxy,
         } => {
             let mut config = Config::new(listen, data);
+            config.database_url = database_url.filter(|u| !u.is_empty());
             config.public_url = public_url;
             config.admin_token = admin_token.filter(|t| !t.is_empty());
             config.durability = durability;
@@ -225,6 +242,7 @@ fn main() -> anyhow::Result<()> {
             at,
         } => export(&board, &format, &out, &data, at),
         Command::Reindex { data, board } => reindex(&data, board.as_deref()),
+        Command::Migrate { from, database_url } => migrate(&from, &database_url),
         Command::Erase { data, name } => erase(&data, &name),
         Command::Backup { data, out } => {
             let contents = backup::backup(&data, &out)?;
@@ -430,4 +448,18 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
+}
+
+fn migrate(from: &std::path::Path, database_url: &str) -> anyhow::Result<()> {
+    if !from.join(server::store::DB_FILE_NAME).exists() {
+        anyhow::bail!("no Nouage database in {}", from.display());
+    }
+    // The server must be stopped: a journal written meanwhile would be left behind.
+    let _lock = server::store::backup::DataDirLock::acquire(from)?;
+    let moved = server::store::migrate::sqlite_to_postgres(from, database_url)?;
+    println!(
+        "moved {} boards ({} journal entries) to PostgreSQL; {} were there already",
+        moved.boards, moved.entries, moved.already_there
+    );
+    Ok(())
 }

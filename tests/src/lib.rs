@@ -73,7 +73,42 @@ impl Default for TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        if let Some((base, name)) = postgres_database_of(&self.0) {
+            let _ = server::store::drop_database(&base, &name);
+        }
     }
+}
+
+/// Whether servers started by these helpers store boards in PostgreSQL
+/// (`NOUAGE_TEST_STORE=postgres`, with `NOUAGE_TEST_DATABASE_URL` naming the server): the
+/// relay and persistence tests run once on each store.
+pub fn on_postgres() -> bool {
+    std::env::var("NOUAGE_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// The server's URL and the name of the database that stands for data directory `data` when
+/// [`on_postgres`].
+fn postgres_database_of(data: &Path) -> Option<(String, String)> {
+    if !on_postgres() {
+        return None;
+    }
+    let base = std::env::var("NOUAGE_TEST_DATABASE_URL")
+        .expect("NOUAGE_TEST_STORE=postgres needs NOUAGE_TEST_DATABASE_URL");
+    let hash = data
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    Some((base, format!("nouage_d_{hash:016x}")))
+}
+
+/// The PostgreSQL database that stands for data directory `data` when [`on_postgres`],
+/// created on first use (a restart on the same directory finds the same boards) and dropped
+/// with its [`TempDir`].
+pub fn postgres_url_for(data: &Path) -> Option<String> {
+    let (base, name) = postgres_database_of(data)?;
+    Some(server::store::ensure_database(&base, &name).expect("a test database"))
 }
 
 /// A server started in this process on a free port.
@@ -90,6 +125,7 @@ impl TestServer {
     /// Starts with settings adjusted by `adjust` (limits, admin token...).
     pub async fn start_with(data: &Path, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data.to_owned());
+        config.database_url = postgres_url_for(data);
         adjust(&mut config);
         // The data directory's lock is an flock: a test of this binary spawning a process at
         // the moment a server stopped gives the child a copy of the lock's descriptor until
@@ -141,9 +177,13 @@ impl ProcessServer {
     /// Starts it with these environment variables set.
     pub async fn start_with_env(data: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let binary = nouage_binary();
+        let database = postgres_url_for(data)
+            .map(|url| vec!["--database-url".to_owned(), url])
+            .unwrap_or_default();
         let mut child = tokio::process::Command::new(&binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(&database)
             .args(extra_args)
             .env_remove("GLIBC_TUNABLES")
             .envs(env.iter().copied())

@@ -299,12 +299,31 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     // app is tested where it runs, in Chromium (`tests/tests/browser.rs`); building it natively
     // as well (leptos, web-sys) for its one unit test cost CI minutes (`cargo test -p web`
     // still runs it).
+    // The store's and the relay's tests run against PostgreSQL too (each in a database of its
+    // own on this server).
+    let database_url = ensure_postgres()?;
     run_checked(
         cargo()
             .args(["test", "--workspace", "--exclude", "web"])
             .args(args)
-            .env("NOUAGE_E2E", "1"),
+            .env("NOUAGE_E2E", "1")
+            .env("NOUAGE_TEST_DATABASE_URL", &database_url),
     )?;
+    // The relay's and the persistence's end-to-end tests once more, every server on
+    // PostgreSQL (those that read SQLite's file itself are SQLite's only).
+    for (test, only) in [
+        ("relay", &[][..]),
+        ("persistence", &POSTGRES_PERSISTENCE_TESTS[..]),
+    ] {
+        run_checked(
+            cargo()
+                .args(["test", "-p", "nouage-tests", "--test", test, "--"])
+                .args(only)
+                .env("NOUAGE_E2E", "1")
+                .env("NOUAGE_TEST_DATABASE_URL", &database_url)
+                .env("NOUAGE_TEST_STORE", "postgres"),
+        )?;
+    }
     fuzz(root, FuzzBudget::DeterministicRuns)
 }
 
@@ -393,6 +412,65 @@ const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
 
 /// Debian's Chromium and its WebDriver, for the browser tests, poppler's `pdftotext`, which
 /// the export tests read PDFs with, and an emoji font for the screenshots.
+/// The persistence tests that also run with every server on PostgreSQL.
+const POSTGRES_PERSISTENCE_TESTS: [&str; 6] = [
+    "edits_survive_a_restart_of_the_server",
+    "an_update_a_second_client_received_survives_sigkill",
+    "sigterm_stops_the_server_cleanly_and_keeps_everything",
+    "a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received",
+    "a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since",
+    "a_board_whose_clients_are_quiet_lets_its_document_go_and_wakes_for_the_next_edit",
+];
+
+/// The PostgreSQL server the tests use (`NOUAGE_TEST_DATABASE_URL`, or this machine's on
+/// 127.0.0.1:5432, trust authentication, database `test`): started from Debian's packages
+/// when it is not running, installed first when it is not there.
+fn ensure_postgres() -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var("NOUAGE_TEST_DATABASE_URL") {
+        return Ok(url);
+    }
+    const URL: &str = "postgres://root@127.0.0.1:5432/test";
+    let ready = || {
+        Command::new("pg_isready")
+            .args(["-h", "127.0.0.1", "-p", "5432"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ready() {
+        return Ok(URL.into());
+    }
+    if !Path::new("/etc/postgresql").exists() {
+        run_checked(Command::new("apt-get").arg("update"))?;
+        run_checked(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "postgresql"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    for version in std::fs::read_dir("/etc/postgresql")?.flatten() {
+        let version = version.file_name().to_string_lossy().into_owned();
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main", "start"])
+            .status();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            bail!("PostgreSQL is not answering on 127.0.0.1:5432");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // A fresh cluster has neither the role nor the database the tests use.
+    let psql = |sql: &str| {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", "psql", "-c", sql])
+            .status()
+    };
+    let _ = psql("CREATE ROLE root SUPERUSER LOGIN");
+    let _ = psql("CREATE DATABASE test OWNER root");
+    Ok(URL.into())
+}
+
 fn ensure_system_tools() -> anyhow::Result<()> {
     if which("chromium")
         && which("chromedriver")

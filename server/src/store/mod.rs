@@ -7,12 +7,18 @@
 pub mod backup;
 mod checkpoint;
 mod memory;
+pub mod migrate;
+mod postgres;
 #[doc(hidden)]
 pub mod sample;
 mod sqlite;
 mod trace_index;
 
 pub use memory::MemoryStore;
+pub use postgres::{
+    MovedBoard, MovedCredential, PG_SCHEMA_VERSION, PgStore, TestDatabase, drop_database,
+    ensure_database,
+};
 pub use sqlite::{DB_FILE_NAME, Durability, SqliteStore};
 pub use trace_index::CHECKPOINT_EVERY_ENTRIES;
 
@@ -220,10 +226,20 @@ pub enum StoreError {
     /// still being brought up to date): the caller should come back shortly.
     #[error("{0}")]
     Overloaded(String),
+    /// The embedded database (SQLite) failed.
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
+    /// The database server (PostgreSQL) failed or could not be reached.
+    #[error("database error: {0}")]
+    Postgres(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -245,6 +245,129 @@ impl SqliteStore {
         self.read(|conn| journal_rows(conn, id))
     }
 
+    /// Everything stored about a board, deleted or not, as `nouage migrate` moves it.
+    pub fn moved_board(&self, id: &BoardId) -> StoreResult<super::MovedBoard> {
+        let journal = self.any_journal(id)?;
+        self.read(|conn| {
+            let corrupt = |what: &str| StoreError::Corrupt(format!("board {id}: {what}"));
+            let (record, deleted_ms) = conn.query_row(
+                "SELECT kind, title, lang, created_ms, facilitator_token_sha256,
+                     editor_token_sha256, viewer_token_sha256, deleted_ms
+                 FROM boards WHERE id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok((
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, Vec<u8>>(4)?,
+                            r.get::<_, Vec<u8>>(5)?,
+                            r.get::<_, Vec<u8>>(6)?,
+                        ),
+                        r.get::<_, Option<i64>>(7)?,
+                    ))
+                },
+            )?;
+            let (kind, title, lang, created_ms, f, e, v) = record;
+            let record = BoardRecord {
+                id: id.clone(),
+                kind: kind.parse().map_err(|_| corrupt("unknown kind"))?,
+                title,
+                lang: lang.parse().map_err(|_| corrupt("unknown language"))?,
+                created_ms,
+                token_hashes: TokenHashes::from_slices(&f, &e, &v)
+                    .ok_or_else(|| corrupt("token hash of the wrong length"))?,
+            };
+            let snapshot = conn
+                .query_row(
+                    "SELECT upto_seq, state_v1, created_ms FROM snapshots
+                     WHERE board_id = ?1 ORDER BY upto_seq DESC LIMIT 1",
+                    [id.as_str()],
+                    |r| {
+                        Ok(Snapshot {
+                            board: id.clone(),
+                            upto_seq: r.get::<_, i64>(0)? as u64,
+                            state_v1: r.get(1)?,
+                            created_ms: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let join_code = conn
+                .query_row(
+                    "SELECT code, expires_ms FROM join_codes WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok(JoinCode {
+                            code: r.get(0)?,
+                            expires_ms: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let credentials = conn
+                .prepare(
+                    "SELECT token_sha256, code, created_ms, revoked_ms FROM code_credentials
+                     WHERE board_id = ?1",
+                )?
+                .query_map([id.as_str()], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(|(hash, code, created_ms, revoked_ms)| {
+                    Ok(super::MovedCredential {
+                        hash: hash
+                            .try_into()
+                            .map_err(|_| corrupt("credential hash of the wrong length"))?,
+                        code,
+                        created_ms,
+                        revoked_ms,
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let pseudonyms = conn
+                .query_row(
+                    "SELECT pseudonyms FROM board_options WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .optional()?
+                .unwrap_or(false);
+            let private_round = conn
+                .query_row(
+                    "SELECT round, opened_ms FROM private_rounds WHERE board_id = ?1",
+                    [id.as_str()],
+                    |r| {
+                        Ok(PrivateRound {
+                            id: r.get(0)?,
+                            opened_at_ms: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let private_spaces = conn
+                .prepare(&format!(
+                    "SELECT {SPACE_COLUMNS} FROM private_spaces WHERE board_id = ?1"
+                ))?
+                .query_map([id.as_str()], space_at)?
+                .collect::<Result<_, _>>()?;
+            Ok(super::MovedBoard {
+                record,
+                deleted_ms,
+                pseudonyms,
+                journal,
+                snapshot,
+                join_code,
+                credentials,
+                private_round,
+                private_spaces,
+            })
+        })
+    }
+
     /// Builds the board's trace again from its whole journal (`nouage reindex`): the record is
     /// emptied, then every entry is indexed; returns the entries indexed. Nothing else changes.
     pub fn reindex(&self, id: &BoardId, wait: Duration) -> StoreResult<u64> {

@@ -8,13 +8,20 @@ use shared::{BoardKind, Lang};
 use super::*;
 use crate::tokens::BoardTokens;
 
+/// Every store: in memory, SQLite, and PostgreSQL when `NOUAGE_TEST_DATABASE_URL` names a
+/// server (`cargo xtask test` sets it; each call gets a database of its own, dropped after).
 fn stores() -> Vec<(&'static str, Box<dyn Store>, Option<std::path::PathBuf>)> {
     let dir = std::env::temp_dir().join(format!("nouage-store-{}", uuid::Uuid::new_v4()));
     let sqlite = SqliteStore::open(&dir, Durability::Process).unwrap();
-    vec![
+    let mut stores: Vec<(&'static str, Box<dyn Store>, Option<std::path::PathBuf>)> = vec![
         ("memory", Box::new(MemoryStore::default()), None),
         ("sqlite", Box::new(sqlite), Some(dir)),
-    ]
+    ];
+    if let Ok(url) = std::env::var("NOUAGE_TEST_DATABASE_URL") {
+        let store = PgStore::connect_fresh(&url).expect("a PostgreSQL test database");
+        stores.push(("postgres", Box::new(store), None));
+    }
+    stores
 }
 
 pub(super) fn board() -> BoardRecord {
