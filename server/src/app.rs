@@ -182,6 +182,10 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG_CONNECTIONS)
 }
 
+/// With other nodes (`--redis-url`): how often a loaded room checks the store for entries it
+/// was not told of.
+const HEAD_CHECK_INTERVAL_MS: u64 = 2_000;
+
 /// Opens the store under `config.data_dir`, binds `config.listen` and serves until stopped.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     if let Some(url) = config.database_url.clone() {
@@ -201,10 +205,31 @@ pub async fn start_with_store(
     store: Arc<dyn Store>,
     lock: Option<DataDirLock>,
 ) -> anyhow::Result<RunningServer> {
+    let mut config = config;
+    let fanout = match &config.redis_url {
+        Some(url) => {
+            if config.database_url.is_none() {
+                anyhow::bail!("--redis-url shares boards between nodes: it needs --database-url");
+            }
+            if config.limits.head_check_interval_ms == 0 {
+                config.limits.head_check_interval_ms = HEAD_CHECK_INTERVAL_MS;
+            }
+            let fanout = crate::fanout::Fanout::start(
+                url,
+                &config.redis_channel_prefix,
+                config.failpoints.clone(),
+            )?;
+            Some(fanout)
+        }
+        None => None,
+    };
     let listener = listen(config.listen)?;
     let addr = listener.local_addr()?;
-    let (writer, writer_thread) =
-        JournalWriter::start(store.clone(), config.limits.journal_queue_jobs_max);
+    let (writer, writer_thread) = JournalWriter::start(
+        store.clone(),
+        config.limits.journal_queue_jobs_max,
+        fanout.clone(),
+    );
     let ctx = Arc::new(RoomContext {
         store: store.clone(),
         writer: writer.clone(),
@@ -216,6 +241,9 @@ pub async fn start_with_store(
     ));
     let shutdown_timeout = std::time::Duration::from_millis(config.limits.shutdown_timeout_ms);
     let rooms = Rooms::new(ctx);
+    if let Some(fanout) = &fanout {
+        fanout.attach(&rooms);
+    }
     let (stop, stop_rx) = watch::channel(false);
     let creations = Arc::new(CreationLimiter::new(
         config.limits.max_board_creations_per_minute,

@@ -14,6 +14,14 @@ pub struct Config {
     /// A PostgreSQL server to store boards in (`postgres://...`), instead of SQLite under
     /// `data_dir`.
     pub database_url: Option<String>,
+    /// A Redis server through which several relay nodes sharing `database_url` tell each
+    /// other what they committed (`fanout.rs`).
+    pub redis_url: Option<String>,
+    /// The prefix of this cluster's Redis channels (pub/sub ignores database numbers: two
+    /// clusters on one Redis need two prefixes).
+    pub redis_channel_prefix: String,
+    /// The fan-out's failure-injection points (acted on with the `failpoints` feature only).
+    pub failpoints: Arc<crate::fanout::Failpoints>,
     /// Base of the links the API returns; `None` builds them from the request's `Host`.
     pub public_url: Option<String>,
     /// When set, creating a board needs `Authorization: Bearer <admin_token>`.
@@ -57,6 +65,9 @@ impl Config {
             listen,
             data_dir,
             database_url: None,
+            redis_url: None,
+            redis_channel_prefix: "nouage".into(),
+            failpoints: Arc::default(),
             public_url: None,
             admin_token: None,
             durability: Durability::Fsync,
@@ -104,6 +115,10 @@ pub struct Limits {
     /// How long a room whose connections only send awareness (a projector, a tab left open)
     /// keeps its decoded document; then it lets it go until a command needs it again.
     pub room_sleep_after_ms: u64,
+    /// With other relay nodes sharing the boards (`--redis-url`): how often a loaded room asks
+    /// the store for entries other nodes committed that it has not received (a fan-out message
+    /// lost). 0: this node is alone, and rooms may sleep.
+    pub head_check_interval_ms: u64,
     /// Awareness states not renewed for this long are removed (y-protocols uses 30 s).
     pub awareness_timeout_ms: u64,
     /// How often the server pings each client.
@@ -165,6 +180,7 @@ impl Default for Limits {
             snapshot_every_updates: 2_000,
             room_idle_unload_ms: 30_000,
             room_sleep_after_ms: 15_000,
+            head_check_interval_ms: 0,
             awareness_timeout_ms: 30_000,
             ping_interval_ms: 20_000,
             client_silence_timeout_ms: 60_000,

@@ -41,14 +41,16 @@ pub struct JournalWriter {
 
 impl JournalWriter {
     /// Starts the writer thread. It stops once every handle is dropped and its queue is empty.
+    /// With `fanout`, every committed batch is published to the other relay nodes.
     pub fn start(
         store: Arc<dyn Store>,
         queue_jobs_max: usize,
+        fanout: Option<Arc<crate::fanout::Fanout>>,
     ) -> (Self, std::thread::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(queue_jobs_max);
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(store, rx, fanout))
             .expect("spawning the journal writer thread");
         (JournalWriter { jobs }, thread)
     }
@@ -101,7 +103,11 @@ impl JournalWriter {
     }
 }
 
-fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    fanout: Option<Arc<crate::fanout::Fanout>>,
+) {
     // Rooms whose append failed (a room stops after one: this only grows with failures).
     let mut failed_rooms = HashSet::new();
     while let Some(first) = rx.blocking_recv() {
@@ -125,7 +131,12 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 }
             }
         }
-        commit_appends(store.as_ref(), appends, &mut failed_rooms);
+        commit_appends(
+            store.as_ref(),
+            appends,
+            &mut failed_rooms,
+            fanout.as_deref(),
+        );
     }
 }
 
@@ -136,7 +147,20 @@ struct Pending {
     done: oneshot::Sender<AppendResult>,
 }
 
-fn commit_appends(store: &dyn Store, appends: Vec<Pending>, failed_rooms: &mut HashSet<u64>) {
+/// Tells the other nodes that `batch` is committed at `first` (when there are others).
+fn publish(fanout: Option<&crate::fanout::Fanout>, batch: &Append, first: u64) {
+    if let Some(fanout) = fanout {
+        let updates = batch.entries.iter().map(|e| e.update_v1.clone()).collect();
+        fanout.committed(&batch.board, first, updates);
+    }
+}
+
+fn commit_appends(
+    store: &dyn Store,
+    appends: Vec<Pending>,
+    failed_rooms: &mut HashSet<u64>,
+    fanout: Option<&crate::fanout::Fanout>,
+) {
     let (refused, appends): (Vec<Pending>, Vec<Pending>) = appends
         .into_iter()
         .partition(|p| failed_rooms.contains(&p.room));
@@ -152,6 +176,7 @@ fn commit_appends(store: &dyn Store, appends: Vec<Pending>, failed_rooms: &mut H
     match store.append(&batches) {
         Ok(firsts) => {
             for (pending, first) in appends.into_iter().zip(firsts) {
+                publish(fanout, &pending.batch, first);
                 let _ = pending.done.send(Ok(first));
             }
         }
@@ -169,8 +194,11 @@ fn commit_appends(store: &dyn Store, appends: Vec<Pending>, failed_rooms: &mut H
                         .map(|firsts| firsts[0])
                         .map_err(|e| e.to_string())
                 };
-                if result.is_err() {
-                    failed_rooms.insert(pending.room);
+                match result {
+                    Ok(first) => publish(fanout, &pending.batch, first),
+                    Err(_) => {
+                        failed_rooms.insert(pending.room);
+                    }
                 }
                 let _ = pending.done.send(result);
             }

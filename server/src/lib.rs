@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod erase;
 pub mod export;
+pub mod fanout;
 pub mod import;
 pub mod join;
 pub mod journal;

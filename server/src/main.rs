@@ -20,6 +20,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serves the web app, the REST API and the websocket relay on one port.
@@ -34,6 +36,13 @@ enum Command {
         /// nodes may share it. Migrations are applied at start.
         #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// Several nodes on one database: the Redis server through which they tell each other
+        /// what they committed (`redis://host:port`). Needs --database-url.
+        #[arg(long, env = "NOUAGE_REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
+        /// The prefix of this cluster's Redis channels.
+        #[arg(long, default_value = "nouage")]
+        redis_channel_prefix: String,
         /// Base of the links the API returns, when behind a reverse proxy.
         #[arg(long)]
         public_url: Option<String>,
@@ -206,6 +215,8 @@ fn main() -> anyhow::Result<()> {
             listen,
             data,
             database_url,
+            redis_url,
+            redis_channel_prefix,
             public_url,
             admin_token,
             durability,
@@ -219,6 +230,8 @@ fn main() -> anyhow::Result<()> {
         } => {
             let mut config = Config::new(listen, data);
             config.database_url = database_url.filter(|u| !u.is_empty());
+            config.redis_url = redis_url.filter(|u| !u.is_empty());
+            config.redis_channel_prefix = redis_channel_prefix;
             config.public_url = public_url;
             config.admin_token = admin_token.filter(|t| !t.is_empty());
             config.durability = durability;

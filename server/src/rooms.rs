@@ -192,6 +192,25 @@ impl Rooms {
         });
     }
 
+    /// Hands entries another node committed to the board's room, if it is loaded (a board
+    /// loaded later reads them from the store). Never waits: a full queue drops them, and the
+    /// room's next check of the store brings them.
+    pub fn remote(&self, board: &BoardId, entries: Vec<(u64, bytes::Bytes)>) {
+        let handle = self.loaded.lock().unwrap().get(board).cloned();
+        if let Some(handle) = handle {
+            let _ = handle.commands.try_send(RoomCmd::Remote(entries));
+        }
+    }
+
+    /// Every loaded room asks the store for what other nodes committed (after the fan-out's
+    /// subscription came back).
+    pub fn catch_up_all(&self) {
+        let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
+        for handle in handles {
+            let _ = handle.commands.try_send(RoomCmd::CheckHead);
+        }
+    }
+
     /// Closes the board's connections of `role` (all when `None`), if the board is loaded.
     pub async fn close_connections(
         &self,

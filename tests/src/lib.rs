@@ -463,8 +463,25 @@ impl YClient {
             .await
     }
 
+    /// Waits until `condition` holds on the document, at most `within`.
+    pub async fn wait_until_within(
+        &self,
+        within: Duration,
+        condition: impl Fn(&Doc) -> bool,
+    ) -> anyhow::Result<()> {
+        self.wait_for_within(within, |doc, _| condition(doc)).await
+    }
+
     async fn wait_for(&self, condition: impl Fn(&Doc, &Heard) -> bool) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.wait_for_within(WAIT, condition).await
+    }
+
+    async fn wait_for_within(
+        &self,
+        within: Duration,
+        condition: impl Fn(&Doc, &Heard) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let notified = self.changed.notified();
             {
@@ -474,7 +491,7 @@ impl YClient {
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                bail!("condition not met within {WAIT:?}");
+                bail!("condition not met within {within:?}");
             }
         }
     }

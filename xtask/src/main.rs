@@ -302,12 +302,14 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     // The store's and the relay's tests run against PostgreSQL too (each in a database of its
     // own on this server).
     let database_url = ensure_postgres()?;
+    let redis_url = ensure_redis()?;
     run_checked(
         cargo()
             .args(["test", "--workspace", "--exclude", "web"])
             .args(args)
             .env("NOUAGE_E2E", "1")
-            .env("NOUAGE_TEST_DATABASE_URL", &database_url),
+            .env("NOUAGE_TEST_DATABASE_URL", &database_url)
+            .env("NOUAGE_TEST_REDIS_URL", &redis_url),
     )?;
     // The relay's and the persistence's end-to-end tests once more, every server on
     // PostgreSQL (those that read SQLite's file itself are SQLite's only).
@@ -421,6 +423,53 @@ const POSTGRES_PERSISTENCE_TESTS: [&str; 6] = [
     "a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since",
     "a_board_whose_clients_are_quiet_lets_its_document_go_and_wakes_for_the_next_edit",
 ];
+
+/// The Redis server the cluster tests use (`NOUAGE_TEST_REDIS_URL`, or this machine's on
+/// 127.0.0.1:6379): started from Debian's package (keeping nothing on disk) when it is not
+/// running, installed first when it is not there. The fault tests run servers of their own.
+fn ensure_redis() -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var("NOUAGE_TEST_REDIS_URL") {
+        return Ok(url);
+    }
+    const URL: &str = "redis://127.0.0.1:6379";
+    let ready = || {
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", "6379", "ping"])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"PONG"))
+    };
+    if ready() {
+        return Ok(URL.into());
+    }
+    if !which("redis-server") {
+        run_checked(Command::new("apt-get").arg("update"))?;
+        run_checked(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "redis-server"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    run_checked(Command::new("redis-server").args([
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            bail!("Redis is not answering on 127.0.0.1:6379");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(URL.into())
+}
 
 /// The PostgreSQL server the tests use (`NOUAGE_TEST_DATABASE_URL`, or this machine's on
 /// 127.0.0.1:5432, trust authentication, database `test`): started from Debian's packages

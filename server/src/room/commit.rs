@@ -4,7 +4,13 @@
 //! The room numbers the updates it applies (1, 2, 3... over its life: `applied`), and gates
 //! every outgoing effect on the number of the last update it depends on. The store answers a
 //! batch with the seq it gave its first entry: seqs are the store's, never the room's, so that
-//! several writers can share one board's journal.
+//! several writers (relay nodes) can share one board's journal.
+//!
+//! With several writers, the seqs this room's batches get may leave holes: entries other nodes
+//! committed in between. The pipeline keeps the board's head as the last seq up to which the
+//! room's document holds everything, the seqs above it that it holds already (its own), and the
+//! other nodes' entries that arrived ahead of a hole; the room applies those in seq order
+//! (`take_next`) and asks the store for what fills the holes.
 
 use std::collections::VecDeque;
 
@@ -46,10 +52,19 @@ pub struct Pipeline {
     next_batch: u64,
     /// Effects waiting for the commit of the update number they carry, in order.
     waiting: VecDeque<(u64, Gated)>,
-    /// The store's seq of the last entry committed (or loaded): the board's head as this room
-    /// knows it.
+    /// The board's head as this room knows it: its document holds every entry up to this seq
+    /// (loaded, committed by the room, or applied from another node).
     stored_seq: u64,
+    /// Seqs above the head whose entries the document already holds: the room's own batches,
+    /// committed after entries of other nodes it has not applied yet.
+    ahead: std::collections::BTreeSet<u64>,
+    /// Entries of other nodes above the head, waiting for the entries before them.
+    remote: std::collections::BTreeMap<u64, Bytes>,
 }
+
+/// Entries of other nodes held while the room waits for an earlier one, at most; past it, the
+/// room reloads from the journal.
+pub const REMOTE_WAITING_MAX: usize = 8_192;
 
 /// What a committed batch releases.
 pub enum Outcome {
@@ -123,14 +138,17 @@ impl Pipeline {
                 return Outcome::Failed(format!("the journal could not be written: {reason}"));
             }
         };
-        if first_seq != self.stored_seq + 1 {
-            // Another writer appended to this board meanwhile: this room's document lacks it.
+        let seqs = first_seq..first_seq + batch.entries;
+        if first_seq <= self.stored_seq || seqs.clone().any(|seq| self.ahead.contains(&seq)) {
             return Outcome::Failed(format!(
-                "the journal gave seq {first_seq} after {}",
+                "the journal gave seq {first_seq} again (head {})",
                 self.stored_seq
             ));
         }
-        self.stored_seq += batch.entries;
+        // Other writers' entries may lie between the head and this batch: held as `ahead`
+        // until they are applied.
+        self.ahead.extend(seqs);
+        self.advance();
         self.committed = batch.upto;
         let mut released = Vec::new();
         while self
@@ -141,6 +159,46 @@ impl Pipeline {
             released.push(self.waiting.pop_front().unwrap().1);
         }
         Outcome::Released(released)
+    }
+
+    /// Moves the head over the seqs the document already holds.
+    fn advance(&mut self) {
+        while self.ahead.remove(&(self.stored_seq + 1)) {
+            self.stored_seq += 1;
+        }
+        // Another node's copy of an entry that is the room's own, or already applied.
+        while self
+            .remote
+            .first_key_value()
+            .is_some_and(|(seq, _)| *seq <= self.stored_seq || self.ahead.contains(seq))
+        {
+            self.remote.pop_first();
+        }
+    }
+
+    /// Keeps another node's committed entry `seq` (from the fan-out or the store), unless the
+    /// document holds it already; false when too many wait (the room should reload).
+    pub fn hold_remote(&mut self, seq: u64, update: Bytes) -> bool {
+        if seq > self.stored_seq && !self.ahead.contains(&seq) {
+            self.remote.insert(seq, update);
+        }
+        self.remote.len() <= REMOTE_WAITING_MAX
+    }
+
+    /// The next entry of another node to apply, in seq order, when it follows the head; the
+    /// head moves past it (the caller applies it or fails the room).
+    pub fn take_next(&mut self) -> Option<(u64, Bytes)> {
+        self.advance();
+        let next = self.stored_seq + 1;
+        let update = self.remote.remove(&next)?;
+        self.stored_seq = next;
+        self.advance();
+        Some((next, update))
+    }
+
+    /// Entries are missing between the head and what the room holds or was sent.
+    pub fn has_hole(&self) -> bool {
+        !self.ahead.is_empty() || !self.remote.is_empty()
     }
 
     /// Forgets what was applied and not handed to the store (a failed room: its senders still

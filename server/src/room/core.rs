@@ -96,6 +96,14 @@ pub enum Input {
     },
     /// A connection's outbox did not take a frame.
     Refused { conn: ConnId, why: Refused },
+    /// Entries of this board's journal that another relay node committed (from the fan-out),
+    /// with their seqs: applied in seq order and relayed to every peer.
+    Remote(Vec<(u64, Bytes)>),
+    /// Asks the store for entries of other nodes this room lacks (this node's subscription to
+    /// the fan-out came back: messages may have been missed).
+    CheckHead,
+    /// The store's answer to `Action::CatchUp`.
+    CaughtUp(Result<Vec<(u64, Bytes)>, String>),
     /// Time passed: expire awareness, snapshot, sleep or unload when due.
     Tick,
 }
@@ -140,6 +148,11 @@ pub enum Action {
     },
     /// Write this snapshot in the background; the journal holds everything it does.
     Snapshot(Snapshot),
+    /// Read the board's journal entries after this seq from the store and answer
+    /// `Input::CaughtUp` (entries other nodes committed that this room lacks).
+    CatchUp {
+        after: u64,
+    },
     /// A good moment to bring the board's trace up to date.
     TraceHint,
     /// The room let its document go (`true`) or took it back (`false`).
@@ -214,6 +227,10 @@ pub struct RoomCore {
     pub(super) idle_since_ms: u64,
     pub(super) now: Now,
     pub(super) actions: VecDeque<Action>,
+    /// A `CatchUp` is under way.
+    pub(super) catching_up: bool,
+    /// When the room last asked the store for entries of other nodes (`head_check_interval_ms`).
+    pub(super) head_checked_ms: u64,
 }
 
 impl RoomCore {
@@ -236,6 +253,8 @@ impl RoomCore {
             idle_since_ms: now.mono_ms,
             now,
             actions: VecDeque::new(),
+            catching_up: false,
+            head_checked_ms: now.mono_ms,
         };
         core.emit(Action::TraceHint);
         core.emit(Action::Load);
@@ -356,6 +375,17 @@ impl RoomCore {
             }
             Input::Shutdown => self.drain(None),
             Input::Tick => self.tick(),
+            Input::Remote(entries) => self.remote(entries),
+            Input::CheckHead => self.catch_up(),
+            Input::CaughtUp(result) => {
+                self.catching_up = false;
+                match result {
+                    Ok(entries) => self.remote(entries),
+                    Err(reason) => {
+                        tracing::warn!(board = %self.board, %reason, "catching up failed; tried again at the next check");
+                    }
+                }
+            }
             Input::Read(_) | Input::Loaded(_) => {
                 tracing::warn!(board = %self.board, "a load answered while none was under way");
             }
@@ -618,6 +648,62 @@ impl RoomCore {
         number
     }
 
+    /// Entries other nodes committed: kept, then applied in seq order from the head.
+    fn remote(&mut self, entries: Vec<(u64, Bytes)>) {
+        for (seq, update) in entries {
+            if !self.pipeline.hold_remote(seq, update) {
+                let reason = "too many entries of other nodes wait for an earlier one".to_owned();
+                return self.drain(Some(reason));
+            }
+        }
+        self.apply_remote();
+    }
+
+    /// Applies the entries of other nodes that follow the head, in seq order, and relays each
+    /// to every peer (they are committed: nothing waits but the effects before them); asks the
+    /// store for what is missing when a hole remains.
+    pub(super) fn apply_remote(&mut self) {
+        while let Some((seq, update)) = self.pipeline.take_next() {
+            match apply_untrusted(&self.awake().doc, &update) {
+                Applied::Changed | Applied::Empty => {}
+                other => {
+                    let reason = format!("journal entry {seq} does not apply: {other:?}");
+                    return self.drain(Some(reason));
+                }
+            }
+            let frame = Bytes::from(protocol::encode(&Message::Update(&update)));
+            if let Some(full) = &mut self.full_state
+                && !full.push(&frame)
+            {
+                self.full_state = None;
+            }
+            if let Phase::Awake(awake) = &mut self.phase {
+                awake.document_bytes += update.len();
+            }
+            self.gate(
+                0,
+                Gated::Broadcast {
+                    except: None,
+                    frame,
+                },
+            );
+        }
+        if self.pipeline.has_hole() {
+            self.catch_up();
+        }
+    }
+
+    /// Asks the store for the board's entries after the head, unless that is under way.
+    pub(super) fn catch_up(&mut self) {
+        if !self.catching_up {
+            self.catching_up = true;
+            self.head_checked_ms = self.now.mono_ms;
+            self.emit(Action::CatchUp {
+                after: self.pipeline.stored_seq(),
+            });
+        }
+    }
+
     /// `may_summon`: the connection is the facilitator's, whose `summon` brings everybody to
     /// their view; anybody else's is taken out of their state before it is kept or relayed.
     fn apply_awareness(&mut self, conn: ConnId, payload: &[u8], may_summon: bool) {
@@ -647,6 +733,10 @@ impl RoomCore {
             Outcome::Released(effects) => {
                 for effect in effects {
                     self.perform(effect);
+                }
+                // Other nodes' entries may lie before this batch: applied, or asked for.
+                if matches!(self.phase, Phase::Awake(_)) {
+                    self.apply_remote();
                 }
             }
             Outcome::Failed(reason) if !draining => self.drain(Some(reason)),
@@ -754,7 +844,11 @@ impl RoomCore {
 /// everything but awareness, leaving, closing and stopping.
 pub(super) fn needs_document(input: &Input) -> bool {
     match input {
-        Input::Join { .. } | Input::Edit { .. } => true,
+        Input::Join { .. }
+        | Input::Edit { .. }
+        | Input::Remote(_)
+        | Input::CheckHead
+        | Input::CaughtUp(_) => true,
         Input::Frame { frame, .. } => {
             protocol::decode_frame(frame, usize::MAX).is_ok_and(|messages| {
                 messages.iter().any(|m| {

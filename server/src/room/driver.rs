@@ -23,10 +23,14 @@ use crate::store::BoardId;
 
 /// How often a room expires awareness and considers sleeping and unloading.
 const ROOM_TICK_MS: u64 = 1_000;
+/// Entries one catch-up reads from the store at most (the next check reads on).
+const CATCH_UP_ENTRIES_MAX: usize = 4_096;
 /// Commands handled before the room commits what they produced.
 const COMMANDS_PER_BATCH_MAX: usize = 512;
 
 type Reply = oneshot::Sender<Result<(), JoinError>>;
+/// Other nodes' entries read from the store, with their seqs (`Action::CatchUp`).
+type CaughtUp = Result<Vec<(u64, Bytes)>, String>;
 type Commit = Pin<Box<dyn Future<Output = (u64, Result<u64, String>)> + Send>>;
 
 /// A connection as the driver holds it.
@@ -58,6 +62,8 @@ pub struct Room {
     shutdowns: Vec<oneshot::Sender<()>>,
     commits: FuturesOrdered<Commit>,
     loading: Option<Loading>,
+    /// A read of other nodes' entries under way (`Action::CatchUp`).
+    catching_up: Option<tokio::task::JoinHandle<CaughtUp>>,
     asleep: bool,
 }
 
@@ -110,6 +116,7 @@ impl Room {
             shutdowns: Vec::new(),
             commits: FuturesOrdered::new(),
             loading: None,
+            catching_up: None,
             asleep: false,
         };
         tokio::spawn(room.run(rx));
@@ -126,10 +133,19 @@ impl Room {
             let woke = {
                 let loading = &mut self.loading;
                 let commits = &mut self.commits;
+                let catching_up = &mut self.catching_up;
                 let wants_input = queue_open && self.core.wants_input();
                 tokio::select! {
                     biased;
                     input = next_load_event(loading), if loading.is_some() => Woke::Input(input),
+                    read = async { catching_up.as_mut().expect("polled while set").await },
+                        if catching_up.is_some() =>
+                    {
+                        *catching_up = None;
+                        Woke::Input(Input::CaughtUp(
+                            read.unwrap_or_else(|e| Err(format!("the read stopped: {e}"))),
+                        ))
+                    }
                     // Commits first: what they release is what peers wait for.
                     Some((batch, result)) = commits.next(), if !commits.is_empty() => {
                         Woke::Input(Input::Committed { batch, result })
@@ -201,6 +217,8 @@ impl Room {
                 }
             }
             RoomCmd::CloseRole { role, code, reason } => Input::CloseRole { role, code, reason },
+            RoomCmd::Remote(entries) => Input::Remote(entries),
+            RoomCmd::CheckHead => Input::CheckHead,
             RoomCmd::Shutdown { done } => {
                 self.shutdowns.push(done);
                 Input::Shutdown
@@ -248,6 +266,20 @@ impl Room {
                             tracing::warn!(%reason, "snapshot not written; the journal still has everything");
                         }
                     });
+                }
+                Action::CatchUp { after } => {
+                    let (store, board) = (self.ctx.store.clone(), self.core.board().clone());
+                    self.catching_up = Some(tokio::task::spawn_blocking(move || {
+                        store
+                            .updates_after(&board, after, CATCH_UP_ENTRIES_MAX)
+                            .map(|entries| {
+                                entries
+                                    .into_iter()
+                                    .map(|(seq, update)| (seq, Bytes::from(update)))
+                                    .collect()
+                            })
+                            .map_err(|e| e.to_string())
+                    }));
                 }
                 Action::TraceHint => self.ctx.store.trace_hint(self.core.board()),
                 Action::Asleep(asleep) => self.note_asleep(asleep),
@@ -373,7 +405,11 @@ impl Room {
                 RoomCmd::Shutdown { done } => {
                     let _ = done.send(());
                 }
-                RoomCmd::Frame { .. } | RoomCmd::Leave { .. } | RoomCmd::CloseRole { .. } => {}
+                RoomCmd::Frame { .. }
+                | RoomCmd::Leave { .. }
+                | RoomCmd::CloseRole { .. }
+                | RoomCmd::Remote(_)
+                | RoomCmd::CheckHead => {}
             }
         }
     }

@@ -172,7 +172,18 @@ impl RoomCore {
         if self.pipeline.stored_seq() >= self.snapshot_seq + self.limits.snapshot_every_updates {
             self.snapshot_now();
         }
-        if !self.peers.is_empty()
+        // Sharing the board with other nodes, the room checks now and then that it missed
+        // none of their entries (a fan-out message lost) and never sleeps (their entries
+        // arrive without its peers asking).
+        let clustered = self.limits.head_check_interval_ms > 0;
+        if clustered
+            && self.now.mono_ms.saturating_sub(self.head_checked_ms)
+                >= self.limits.head_check_interval_ms
+        {
+            self.catch_up();
+        }
+        if !clustered
+            && !self.peers.is_empty()
             && self.pipeline.idle()
             && unused_for_ms >= self.limits.room_sleep_after_ms
         {

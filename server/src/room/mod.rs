@@ -92,6 +92,10 @@ pub enum RoomCmd {
         actor: Arc<Actor>,
         reply: oneshot::Sender<Result<(), JoinError>>,
     },
+    /// Entries other nodes committed (see `Input::Remote`).
+    Remote(Vec<(u64, Bytes)>),
+    /// Asks the store for entries other nodes committed (see `Input::CheckHead`).
+    CheckHead,
     /// See `Input::CloseRole`.
     CloseRole {
         role: Option<Role>,

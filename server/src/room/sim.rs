@@ -382,6 +382,19 @@ impl Sim {
                 });
             }
             Action::Snapshot(snapshot) => self.write_snapshot(snapshot),
+            Action::CatchUp { after } => {
+                // One writer here, so the room never lacks an entry: what the store answers
+                // is only its own, which it drops.
+                let entries = self
+                    .store
+                    .journal
+                    .iter()
+                    .enumerate()
+                    .map(|(i, update)| (i as u64 + 1, Bytes::from(update.to_vec())))
+                    .filter(|(seq, _)| *seq > after)
+                    .collect();
+                self.input(Input::CaughtUp(Ok(entries)));
+            }
             Action::TraceHint | Action::Asleep(_) => {}
             Action::Stop { snapshot, refuse } => {
                 self.log(|| format!("room stops ({refuse:?})"));

@@ -431,6 +431,23 @@ pub trait Store: Send + Sync + 'static {
         Ok(stored)
     }
 
+    /// The board's journal entries after seq `after`, in order, at most `limit`: what a room
+    /// of another node lacks (`Input::CaughtUp`).
+    fn updates_after(
+        &self,
+        id: &BoardId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        Ok(self
+            .journal(id)?
+            .into_iter()
+            .filter(|row| row.seq > after)
+            .take(limit)
+            .map(|row| (row.seq, row.update_v1))
+            .collect())
+    }
+
     /// What the read pool counted: reads that had to wait for a connection, and those that
     /// gave up.
     fn read_pool_stats(&self) -> ReadPoolStats {

@@ -1255,6 +1255,28 @@ impl Store for PgStore {
             .map(drop)
     }
 
+    fn updates_after(
+        &self,
+        id: &BoardId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT seq, update_v1 FROM journal WHERE board_id = $1 AND seq > $2
+                     ORDER BY seq LIMIT $3",
+                    &[&id.as_str(), &(after as i64), &(limit as i64)],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+                .collect())
+        })
+    }
+
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
         self.run(async {
             let client = self.pool.get().await?;

@@ -1184,6 +1184,26 @@ impl Store for SqliteStore {
         self.load_upto(id, Upto::Seq(seq))
     }
 
+    fn updates_after(
+        &self,
+        id: &BoardId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, update_v1 FROM journal WHERE board_id = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![id.as_str(), after as i64, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn read_pool_stats(&self) -> ReadPoolStats {
         ReadPoolStats {
             waits: self.stats.waits.load(Ordering::Relaxed),

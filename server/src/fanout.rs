@@ -1,0 +1,273 @@
+//! Fan-out between relay nodes (`--redis-url`): several nodes serve the same boards from one
+//! PostgreSQL database; Redis pub/sub is the doorbell that tells the other nodes a board moved.
+//!
+//! After the journal writer commits a batch, this node publishes `(board, first seq, updates)`
+//! on the board's channel (`{prefix}:b:{board}`), tagged with its node id; every node is
+//! subscribed to every board's channel and hands what other nodes published to the board's
+//! room, if it has one loaded (`Rooms::remote`). A room applies other nodes' entries in seq
+//! order and relays them to its clients (`RoomCore::apply_remote`).
+//!
+//! Redis carries nothing that is not already in PostgreSQL: a message lost (Redis restarted,
+//! flushed, a subscription cut, a publish that failed) loses nothing. A room that sees a hole
+//! in the seqs asks the store for what fills it, every loaded room checks the store's head
+//! every `head_check_interval_ms`, and every loaded room catches up after this node's
+//! subscription comes back.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::rooms::Rooms;
+use crate::store::BoardId;
+
+/// Batches waiting to be published, at most; past it they are dropped (the other nodes'
+/// checks of the store's head bring them).
+const PUBLISH_QUEUE_BATCHES_MAX: usize = 4_096;
+/// Waits between attempts to reach Redis again.
+const RECONNECT_DELAY_MIN_MS: u64 = 100;
+const RECONNECT_DELAY_MAX_MS: u64 = 2_000;
+/// The format of a message (its first byte).
+const MESSAGE_VERSION: u8 = 1;
+
+/// One committed batch of one board, as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub node: [u8; 16],
+    pub board: BoardId,
+    pub first_seq: u64,
+    pub updates: Vec<Bytes>,
+}
+
+impl Published {
+    /// `version, node id (16), first seq (u64 BE), count (u32 BE), then each update as its
+    /// length (u32 BE) and bytes`.
+    pub fn encode(&self) -> Vec<u8> {
+        let size: usize = self.updates.iter().map(|u| u.len() + 4).sum();
+        let mut out = Vec::with_capacity(1 + 16 + 8 + 4 + size);
+        out.push(MESSAGE_VERSION);
+        out.extend_from_slice(&self.node);
+        out.extend_from_slice(&self.first_seq.to_be_bytes());
+        out.extend_from_slice(&(self.updates.len() as u32).to_be_bytes());
+        for update in &self.updates {
+            out.extend_from_slice(&(update.len() as u32).to_be_bytes());
+            out.extend_from_slice(update);
+        }
+        out
+    }
+
+    pub fn decode(board: BoardId, bytes: &[u8]) -> Option<Published> {
+        let mut rest = bytes;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (head, tail) = rest.split_at_checked(n)?;
+            rest = tail;
+            Some(head)
+        };
+        if take(1)? != [MESSAGE_VERSION] {
+            return None;
+        }
+        let node: [u8; 16] = take(16)?.try_into().ok()?;
+        let first_seq = u64::from_be_bytes(take(8)?.try_into().ok()?);
+        let count = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+        let mut updates = Vec::with_capacity(count.min(1_024));
+        for _ in 0..count {
+            let len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+            updates.push(Bytes::copy_from_slice(take(len)?));
+        }
+        Some(Published {
+            node,
+            board,
+            first_seq,
+            updates,
+        })
+    }
+}
+
+/// Named failure-injection points of the fan-out, for the fault tests (compiled in with the
+/// `failpoints` feature only).
+#[derive(Debug, Default)]
+pub struct Failpoints {
+    /// Between a commit and its publish: the batch is committed and never published, as when
+    /// a node dies right after its commit.
+    pub skip_publish: AtomicBool,
+}
+
+pub struct Fanout {
+    node: [u8; 16],
+    prefix: String,
+    publish: mpsc::Sender<Published>,
+    rooms: OnceLock<Weak<Rooms>>,
+    pub failpoints: Arc<Failpoints>,
+}
+
+impl Fanout {
+    /// Starts publishing and subscribing through the Redis server at `url`; `prefix` keeps
+    /// the channels of one cluster apart from another's on the same Redis (pub/sub ignores
+    /// database numbers). The rooms are attached once they exist (`attach`).
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        failpoints: Arc<Failpoints>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let client = redis::Client::open(url)?;
+        let (publish, queue) = mpsc::channel(PUBLISH_QUEUE_BATCHES_MAX);
+        let fanout = Arc::new(Fanout {
+            node: *uuid::Uuid::new_v4().as_bytes(),
+            prefix: prefix.to_owned(),
+            publish,
+            rooms: OnceLock::new(),
+            failpoints,
+        });
+        tokio::spawn(publisher(client.clone(), queue, fanout.prefix.clone()));
+        tokio::spawn(subscriber(client, Arc::downgrade(&fanout)));
+        Ok(fanout)
+    }
+
+    pub fn attach(&self, rooms: &Arc<Rooms>) {
+        let _ = self.rooms.set(Arc::downgrade(rooms));
+    }
+
+    fn channel(prefix: &str, board: &BoardId) -> String {
+        format!("{prefix}:b:{board}")
+    }
+
+    /// A batch of `board` is committed at `first_seq`: tells the other nodes (never waits; a
+    /// full queue drops it, which their checks of the store make up for).
+    pub fn committed(&self, board: &BoardId, first_seq: u64, updates: Vec<Bytes>) {
+        #[cfg(feature = "failpoints")]
+        if self
+            .failpoints
+            .skip_publish
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let _ = self.publish.try_send(Published {
+            node: self.node,
+            board: board.clone(),
+            first_seq,
+            updates,
+        });
+    }
+
+    fn rooms(&self) -> Option<Arc<Rooms>> {
+        self.rooms.get().and_then(Weak::upgrade)
+    }
+}
+
+async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<Published>, prefix: String) {
+    let mut connection = None;
+    let mut delay_ms = RECONNECT_DELAY_MIN_MS;
+    while let Some(batch) = queue.recv().await {
+        if connection.is_none() {
+            match client.get_multiplexed_async_connection().await {
+                Ok(c) => {
+                    connection = Some(c);
+                    delay_ms = RECONNECT_DELAY_MIN_MS;
+                }
+                Err(e) => {
+                    // This batch is not published: the others find it in the store.
+                    tracing::warn!(error = %e, "fan-out: Redis unreachable; publishing again once it answers");
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    delay_ms = (delay_ms * 2).min(RECONNECT_DELAY_MAX_MS);
+                    continue;
+                }
+            }
+        }
+        let channel = Fanout::channel(&prefix, &batch.board);
+        let published: redis::RedisResult<()> = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(batch.encode())
+            .query_async(connection.as_mut().expect("connected above"))
+            .await;
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "fan-out: a publish failed");
+            connection = None;
+        }
+    }
+}
+
+async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
+    let mut delay_ms = RECONNECT_DELAY_MIN_MS;
+    loop {
+        let Some(prefix) = fanout.upgrade().map(|f| f.prefix.clone()) else {
+            return;
+        };
+        let pattern = format!("{prefix}:b:*");
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.psubscribe(&pattern).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        }
+        .await;
+        let mut pubsub = match subscribed {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                tracing::warn!(error = %e, "fan-out: cannot subscribe; trying again");
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                delay_ms = (delay_ms * 2).min(RECONNECT_DELAY_MAX_MS);
+                continue;
+            }
+        };
+        delay_ms = RECONNECT_DELAY_MIN_MS;
+        // What was published while this node was not subscribed is in the store.
+        if let Some(rooms) = fanout.upgrade().and_then(|f| f.rooms()) {
+            rooms.catch_up_all();
+        }
+        let channel_prefix = format!("{prefix}:b:");
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let Some(fanout) = fanout.upgrade() else {
+                return;
+            };
+            let channel = message.get_channel_name();
+            let Some(board) = channel
+                .strip_prefix(&channel_prefix)
+                .and_then(BoardId::parse)
+            else {
+                continue;
+            };
+            let Some(batch) = Published::decode(board, message.get_payload_bytes()) else {
+                tracing::warn!(%channel, "fan-out: a message of an unknown form, ignored");
+                continue;
+            };
+            if batch.node == fanout.node {
+                continue;
+            }
+            if let Some(rooms) = fanout.rooms() {
+                let entries = (batch.first_seq..).zip(batch.updates).collect();
+                rooms.remote(&batch.board, entries);
+            }
+        }
+        tracing::warn!("fan-out: the subscription to Redis ended; subscribing again");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_batch_reads_back_and_a_cut_one_does_not() {
+        let batch = Published {
+            node: [7; 16],
+            board: BoardId::parse("b1").unwrap(),
+            first_seq: 41,
+            updates: vec![Bytes::from_static(b"one"), Bytes::from_static(b"")],
+        };
+        let bytes = batch.encode();
+        assert_eq!(
+            Published::decode(BoardId::parse("b1").unwrap(), &bytes),
+            Some(batch)
+        );
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                Published::decode(BoardId::parse("b1").unwrap(), &bytes[..cut]),
+                None
+            );
+        }
+    }
+}

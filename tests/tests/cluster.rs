@@ -1,0 +1,273 @@
+//! Several relay nodes on one PostgreSQL database with Redis as their doorbell (issue 24):
+//! clients spread over the nodes converge, the journal stays whole, and a publish lost between
+//! a commit and its fan-out still reaches the other nodes' clients, from the store. Needs
+//! `NOUAGE_TEST_DATABASE_URL` and `NOUAGE_TEST_REDIS_URL` (`cargo xtask test` sets both and
+//! starts the servers where they are not running); each test has a database and a channel
+//! prefix of its own.
+
+use std::time::Duration;
+
+use nouage_tests::{TempDir, TestServer, YClient, create_board, prerequisites};
+use server::store::{PgStore, Store, TestDatabase};
+use yrs::{Array, GetString, Map, ReadTxn, Text, Transact};
+
+struct Cluster {
+    database: TestDatabase,
+    redis_url: String,
+    prefix: String,
+    _dirs: Vec<TempDir>,
+}
+
+impl Cluster {
+    fn new() -> Option<Cluster> {
+        let database_url = std::env::var("NOUAGE_TEST_DATABASE_URL").ok();
+        let redis_url = std::env::var("NOUAGE_TEST_REDIS_URL").ok();
+        let present = database_url.is_some() && redis_url.is_some();
+        if !prerequisites(
+            "PostgreSQL and Redis (NOUAGE_TEST_DATABASE_URL, NOUAGE_TEST_REDIS_URL)",
+            present,
+        ) {
+            return None;
+        }
+        Some(Cluster {
+            database: TestDatabase::create(&database_url.unwrap()).expect("a test database"),
+            redis_url: redis_url.unwrap(),
+            prefix: format!("nouage-test-{}", uuid::Uuid::new_v4().simple()),
+            _dirs: Vec::new(),
+        })
+    }
+
+    /// A node of the cluster, its rooms checking the store's head every `head_check_ms`.
+    async fn node(
+        &mut self,
+        head_check_ms: u64,
+    ) -> (TestServer, std::sync::Arc<server::fanout::Failpoints>) {
+        let dir = TempDir::new();
+        let failpoints = std::sync::Arc::new(server::fanout::Failpoints::default());
+        let (database, redis, prefix, injected) = (
+            self.database.url.clone(),
+            self.redis_url.clone(),
+            self.prefix.clone(),
+            failpoints.clone(),
+        );
+        let server = TestServer::start_with(dir.path(), move |config| {
+            config.database_url = Some(database);
+            config.redis_url = Some(redis);
+            config.redis_channel_prefix = prefix;
+            config.failpoints = injected;
+            config.limits.head_check_interval_ms = head_check_ms;
+        })
+        .await;
+        self._dirs.push(dir);
+        (server, failpoints)
+    }
+
+    /// The board's document rebuilt from PostgreSQL's journal alone, and its seqs.
+    async fn stored(&self, board: &str) -> (yrs::Doc, Vec<u64>) {
+        let url = self.database.url.clone();
+        let board = server::store::BoardId::parse(board).unwrap();
+        tokio::task::spawn_blocking(move || {
+            let store = PgStore::connect(&url).unwrap();
+            let journal = store.journal(&board).unwrap();
+            let seqs = journal.iter().map(|row| row.seq).collect();
+            let stored = server::store::StoredDoc {
+                snapshot: None,
+                updates: journal.into_iter().map(|r| (r.seq, r.update_v1)).collect(),
+            };
+            (server::room::load_doc(stored).unwrap().0, seqs)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// What a document holds, for comparing (in an order of its own: yrs keeps clients and map
+/// keys in hash maps): its state vector, its test text, map and array.
+type Content = (Vec<(u64, u32)>, String, Vec<(String, String)>, Vec<String>);
+
+fn content(doc: &yrs::Doc) -> Content {
+    // Root types first: getting one takes a write transaction.
+    let (text, map, array) = (
+        doc.get_or_insert_text("t"),
+        doc.get_or_insert_map("m"),
+        doc.get_or_insert_array("a"),
+    );
+    let txn = doc.transact();
+    let mut clients: Vec<(u64, u32)> = txn
+        .state_vector()
+        .iter()
+        .map(|(c, k)| (c.get(), *k))
+        .collect();
+    clients.sort();
+    let mut entries: Vec<(String, String)> = map
+        .iter(&txn)
+        .map(|(k, v)| (k.to_owned(), v.to_string(&txn)))
+        .collect();
+    entries.sort();
+    let items = array.iter(&txn).map(|v| v.to_string(&txn)).collect();
+    (clients, text.get_string(&txn), entries, items)
+}
+
+#[tokio::test]
+async fn clients_spread_over_three_nodes_converge_on_what_postgres_holds() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(cluster.node(2_000).await.0);
+    }
+    let board = create_board(&nodes[0].base, "mindmap", "Carte partagée").await;
+    let mut clients = Vec::new();
+    for node in &nodes {
+        for _ in 0..2 {
+            clients.push(
+                YClient::connect(&node.ws_base(), &board.id, &board.editor)
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    // Concurrent edits of one text, one map and one array from every client at once.
+    for round in 0..5 {
+        for (i, client) in clients.iter().enumerate() {
+            let (text, map, array) = (
+                client.doc().get_or_insert_text("t"),
+                client.doc().get_or_insert_map("m"),
+                client.doc().get_or_insert_array("a"),
+            );
+            client.edit(|txn| {
+                text.insert(txn, 0, &format!("[{i}.{round}]"));
+                map.insert(txn, format!("k{i}"), round as f64);
+                array.push_back(txn, format!("{i}.{round}"));
+            });
+        }
+    }
+    let expected_items = clients.len() * 5;
+    for client in &clients {
+        let array = client.doc().get_or_insert_array("a");
+        client
+            .wait_until(|doc| array.len(&doc.transact()) as usize == expected_items)
+            .await
+            .unwrap();
+    }
+    let (stored, seqs) = cluster.stored(&board.id).await;
+    let expected = content(&stored);
+    for (i, client) in clients.iter().enumerate() {
+        assert_eq!(
+            content(client.doc()),
+            expected,
+            "client {i} differs from PostgreSQL's"
+        );
+    }
+    // One journal, its seqs from 1 without a gap, written by three nodes.
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_writing_one_board_fast_keep_its_journal_whole() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(cluster.node(2_000).await.0);
+    }
+    let board = create_board(&nodes[0].base, "mindmap", "Carte").await;
+    let mut writers = Vec::new();
+    for node in &nodes {
+        writers.push(
+            YClient::connect(&node.ws_base(), &board.id, &board.editor)
+                .await
+                .unwrap(),
+        );
+    }
+    // Every writer as fast as it can: 300 keys each, interleaved.
+    for n in 0..300 {
+        for (w, writer) in writers.iter().enumerate() {
+            let map = writer.doc().get_or_insert_map("m");
+            writer.edit(|txn| {
+                map.insert(txn, format!("w{w}-{n}"), n as f64);
+            });
+        }
+    }
+    for writer in &writers {
+        let map = writer.doc().get_or_insert_map("m");
+        writer
+            .wait_until(|doc| map.len(&doc.transact()) == 900)
+            .await
+            .unwrap();
+    }
+    let (stored, seqs) = cluster.stored(&board.id).await;
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "seqs with a gap"
+    );
+    let map = stored.get_or_insert_map("m");
+    assert_eq!(
+        map.len(&stored.transact()),
+        900,
+        "the replay of the journal"
+    );
+    for writer in &writers {
+        assert_eq!(content(writer.doc()), content(&stored));
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_update_committed_but_never_published_still_reaches_the_other_nodes_clients() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let (quiet, failpoints) = cluster.node(500).await;
+    let (other, _) = cluster.node(500).await;
+    let board = create_board(&quiet.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&quiet.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let reader = YClient::connect(&other.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let seen = reader.doc().get_or_insert_map("m");
+    // Published: there in a moment.
+    let map = writer.doc().get_or_insert_map("m");
+    writer.edit(|txn| {
+        map.insert(txn, "published", 1.0);
+    });
+    reader
+        .wait_until(|doc| seen.get(&doc.transact(), "published").is_some())
+        .await
+        .unwrap();
+    // The node dies, as it were, between its commit and its publish: nothing goes to Redis.
+    failpoints
+        .skip_publish
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.edit(|txn| {
+        map.insert(txn, "never published", 2.0);
+    });
+    // The writer's own node relays it (committed) ...
+    let watcher = YClient::connect(&quiet.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let watched = watcher.doc().get_or_insert_map("m");
+    watcher
+        .wait_until(|doc| watched.get(&doc.transact(), "never published").is_some())
+        .await
+        .unwrap();
+    // ... and the other node's room finds it in the store at its next check.
+    reader
+        .wait_until_within(Duration::from_secs(3), |doc| {
+            seen.get(&doc.transact(), "never published").is_some()
+        })
+        .await
+        .expect("the other node's client gets it within 3 s");
+    quiet.stop().await;
+    other.stop().await;
+}
