@@ -234,6 +234,7 @@ pub async fn start_with_store(
         store: store.clone(),
         writer: writer.clone(),
         limits: config.limits.clone(),
+        fanout: fanout.clone(),
     });
     let pressure = Arc::new(Pressure::new(
         config.limits.max_heavy_reads_in_flight,

@@ -30,31 +30,50 @@ const PUBLISH_QUEUE_BATCHES_MAX: usize = 4_096;
 /// Waits between attempts to reach Redis again.
 const RECONNECT_DELAY_MIN_MS: u64 = 100;
 const RECONNECT_DELAY_MAX_MS: u64 = 2_000;
-/// The format of a message (its first byte).
-const MESSAGE_VERSION: u8 = 1;
+/// The kinds of message (their first byte).
+const KIND_UPDATES: u8 = 1;
+const KIND_AWARENESS: u8 = 2;
 
-/// One committed batch of one board, as published.
+/// What a node tells the others about one board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A batch it committed, its first entry at `first_seq`.
+    Updates { first_seq: u64, updates: Vec<Bytes> },
+    /// A presence frame of its connections (an awareness message, as relayed to clients).
+    Awareness(Bytes),
+}
+
+/// One message, as published on a board's channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     pub node: [u8; 16],
     pub board: BoardId,
-    pub first_seq: u64,
-    pub updates: Vec<Bytes>,
+    pub payload: Payload,
 }
 
 impl Published {
-    /// `version, node id (16), first seq (u64 BE), count (u32 BE), then each update as its
-    /// length (u32 BE) and bytes`.
+    /// `kind, node id (16)`, then for updates `first seq (u64 BE), count (u32 BE), each update
+    /// as its length (u32 BE) and bytes`; for awareness the frame.
     pub fn encode(&self) -> Vec<u8> {
-        let size: usize = self.updates.iter().map(|u| u.len() + 4).sum();
-        let mut out = Vec::with_capacity(1 + 16 + 8 + 4 + size);
-        out.push(MESSAGE_VERSION);
-        out.extend_from_slice(&self.node);
-        out.extend_from_slice(&self.first_seq.to_be_bytes());
-        out.extend_from_slice(&(self.updates.len() as u32).to_be_bytes());
-        for update in &self.updates {
-            out.extend_from_slice(&(update.len() as u32).to_be_bytes());
-            out.extend_from_slice(update);
+        let mut out = Vec::new();
+        match &self.payload {
+            Payload::Updates { first_seq, updates } => {
+                let size: usize = updates.iter().map(|u| u.len() + 4).sum();
+                out.reserve(1 + 16 + 8 + 4 + size);
+                out.push(KIND_UPDATES);
+                out.extend_from_slice(&self.node);
+                out.extend_from_slice(&first_seq.to_be_bytes());
+                out.extend_from_slice(&(updates.len() as u32).to_be_bytes());
+                for update in updates {
+                    out.extend_from_slice(&(update.len() as u32).to_be_bytes());
+                    out.extend_from_slice(update);
+                }
+            }
+            Payload::Awareness(frame) => {
+                out.push(KIND_AWARENESS);
+                out.extend_from_slice(&self.node);
+                out.extend_from_slice(frame);
+            }
         }
         out
     }
@@ -66,22 +85,29 @@ impl Published {
             rest = tail;
             Some(head)
         };
-        if take(1)? != [MESSAGE_VERSION] {
-            return None;
-        }
+        let kind = take(1)?[0];
         let node: [u8; 16] = take(16)?.try_into().ok()?;
-        let first_seq = u64::from_be_bytes(take(8)?.try_into().ok()?);
-        let count = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
-        let mut updates = Vec::with_capacity(count.min(1_024));
-        for _ in 0..count {
-            let len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
-            updates.push(Bytes::copy_from_slice(take(len)?));
-        }
+        let payload = match kind {
+            KIND_UPDATES => {
+                let first_seq = u64::from_be_bytes(take(8)?.try_into().ok()?);
+                let count = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+                let mut updates = Vec::with_capacity(count.min(1_024));
+                for _ in 0..count {
+                    let len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+                    updates.push(Bytes::copy_from_slice(take(len)?));
+                }
+                if !rest.is_empty() {
+                    return None;
+                }
+                Payload::Updates { first_seq, updates }
+            }
+            KIND_AWARENESS if !rest.is_empty() => Payload::Awareness(Bytes::copy_from_slice(rest)),
+            _ => return None,
+        };
         Some(Published {
             node,
             board,
-            first_seq,
-            updates,
+            payload,
         })
     }
 }
@@ -148,8 +174,17 @@ impl Fanout {
         let _ = self.publish.try_send(Published {
             node: self.node,
             board: board.clone(),
-            first_seq,
-            updates,
+            payload: Payload::Updates { first_seq, updates },
+        });
+    }
+
+    /// A presence frame of this node's connections to `board` (never waits; a state dropped
+    /// is renewed within seconds).
+    pub fn awareness(&self, board: &BoardId, frame: Bytes) {
+        let _ = self.publish.try_send(Published {
+            node: self.node,
+            board: board.clone(),
+            payload: Payload::Awareness(frame),
         });
     }
 
@@ -237,9 +272,17 @@ async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
             if batch.node == fanout.node {
                 continue;
             }
-            if let Some(rooms) = fanout.rooms() {
-                let entries = (batch.first_seq..).zip(batch.updates).collect();
-                rooms.remote(&batch.board, entries);
+            let Some(rooms) = fanout.rooms() else {
+                continue;
+            };
+            match batch.payload {
+                Payload::Updates { first_seq, updates } => {
+                    rooms.remote(&batch.board, (first_seq..).zip(updates).collect());
+                }
+                Payload::Awareness(frame) => {
+                    let node = u64::from_be_bytes(batch.node[..8].try_into().expect("16 bytes"));
+                    rooms.remote_awareness(&batch.board, node, frame);
+                }
             }
         }
         tracing::warn!("fan-out: the subscription to Redis ended; subscribing again");
@@ -251,23 +294,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_published_batch_reads_back_and_a_cut_one_does_not() {
-        let batch = Published {
+    fn a_published_message_reads_back_and_a_cut_one_does_not() {
+        let board = BoardId::parse("b1").unwrap();
+        let updates = Published {
             node: [7; 16],
-            board: BoardId::parse("b1").unwrap(),
-            first_seq: 41,
-            updates: vec![Bytes::from_static(b"one"), Bytes::from_static(b"")],
+            board: board.clone(),
+            payload: Payload::Updates {
+                first_seq: 41,
+                updates: vec![Bytes::from_static(b"one"), Bytes::from_static(b"")],
+            },
         };
-        let bytes = batch.encode();
-        assert_eq!(
-            Published::decode(BoardId::parse("b1").unwrap(), &bytes),
-            Some(batch)
-        );
+        let bytes = updates.encode();
+        assert_eq!(Published::decode(board.clone(), &bytes), Some(updates));
         for cut in 0..bytes.len() {
-            assert_eq!(
-                Published::decode(BoardId::parse("b1").unwrap(), &bytes[..cut]),
-                None
-            );
+            assert_eq!(Published::decode(board.clone(), &bytes[..cut]), None);
         }
+        let presence = Published {
+            node: [9; 16],
+            board: board.clone(),
+            payload: Payload::Awareness(Bytes::from_static(&[1, 2, 3])),
+        };
+        assert_eq!(
+            Published::decode(board.clone(), &presence.encode()),
+            Some(presence)
+        );
     }
 }

@@ -202,6 +202,17 @@ impl Rooms {
         }
     }
 
+    /// Hands another node's presence frame to the board's room, if it is loaded (never waits:
+    /// a state dropped is renewed within seconds).
+    pub fn remote_awareness(&self, board: &BoardId, node: u64, frame: bytes::Bytes) {
+        let handle = self.loaded.lock().unwrap().get(board).cloned();
+        if let Some(handle) = handle {
+            let _ = handle
+                .commands
+                .try_send(RoomCmd::RemoteAwareness { node, frame });
+        }
+    }
+
     /// Every loaded room asks the store for what other nodes committed (after the fan-out's
     /// subscription came back).
     pub fn catch_up_all(&self) {

@@ -271,3 +271,40 @@ async fn an_update_committed_but_never_published_still_reaches_the_other_nodes_c
     quiet.stop().await;
     other.stop().await;
 }
+
+#[tokio::test]
+async fn who_is_there_shows_across_nodes_and_goes_when_they_leave() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let (one, _) = cluster.node(2_000).await;
+    let (two, _) = cluster.node(2_000).await;
+    let board = create_board(&one.base, "mindmap", "Carte").await;
+    let anne = YClient::connect(&one.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let lina = YClient::connect(&two.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    anne.set_awareness(101, 1, r#"{"user":{"name":"Anne"}}"#);
+    lina.wait_awareness(|states| states.get(&101).is_some_and(|s| s.contains("Anne")))
+        .await
+        .expect("Lina, on the other node, sees Anne");
+    lina.set_awareness(202, 1, r#"{"user":{"name":"Lina"}}"#);
+    anne.wait_awareness(|states| states.contains_key(&202))
+        .await
+        .expect("and Anne sees Lina");
+    // A newcomer on the second node is greeted with both.
+    let noor = YClient::connect(&two.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    noor.wait_awareness(|states| states.contains_key(&101) && states.contains_key(&202))
+        .await
+        .unwrap();
+    anne.close();
+    lina.wait_awareness(|states| !states.contains_key(&101))
+        .await
+        .expect("Anne's presence goes when she leaves");
+    one.stop().await;
+    two.stop().await;
+}

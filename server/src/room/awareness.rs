@@ -65,6 +65,20 @@ impl Awareness {
         limits: &crate::config::Limits,
         may_summon: bool,
     ) -> Result<Option<Bytes>, Refusal> {
+        self.apply_from(conn, payload, now_ms, limits, may_summon, false)
+    }
+
+    /// `apply`, for a connection or for another relay node (`relayed`: the states of all its
+    /// clients, already checked there, so no per-connection cap).
+    pub fn apply_from(
+        &mut self,
+        conn: ConnId,
+        payload: &[u8],
+        now_ms: u64,
+        limits: &crate::config::Limits,
+        may_summon: bool,
+        relayed: bool,
+    ) -> Result<Option<Bytes>, Refusal> {
         let entries = protocol::decode_awareness(payload, limits.max_awareness_entries)
             .map_err(|e| Refusal::Malformed(format!("malformed awareness: {e}")))?;
         let state_bytes_max = limits.max_awareness_state_bytes;
@@ -90,7 +104,11 @@ impl Awareness {
             }
             let client_id = entry.client_id;
             let owned = self.by_conn.entry(conn).or_default();
-            if !entry.is_removal() && !owned.contains(&client_id) && owned.len() >= clients_max {
+            if !relayed
+                && !entry.is_removal()
+                && !owned.contains(&client_id)
+                && owned.len() >= clients_max
+            {
                 let reason = format!("more than {clients_max} awareness clients on one connection");
                 return Err(Refusal::Limit(reason));
             }

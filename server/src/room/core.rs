@@ -40,6 +40,9 @@ use crate::tokens::Role;
 
 /// Identifies one websocket connection for the life of the process.
 pub type ConnId = u64;
+/// The connection ids that stand for other relay nodes (their clients' presence): the top
+/// bit set, never reached by the process's own connection counter.
+const REMOTE_NODE_CONNS: ConnId = 1 << 63;
 /// Identifies a server edit, to answer it once committed.
 pub type RequestId = u64;
 
@@ -99,6 +102,9 @@ pub enum Input {
     /// Entries of this board's journal that another relay node committed (from the fan-out),
     /// with their seqs: applied in seq order and relayed to every peer.
     Remote(Vec<(u64, Bytes)>),
+    /// An awareness frame another relay node's room relayed (its own clients' presence),
+    /// `node` naming that node.
+    RemoteAwareness { node: u64, frame: Bytes },
     /// Asks the store for entries of other nodes this room lacks (this node's subscription to
     /// the fan-out came back: messages may have been missed).
     CheckHead,
@@ -148,6 +154,9 @@ pub enum Action {
     },
     /// Write this snapshot in the background; the journal holds everything it does.
     Snapshot(Snapshot),
+    /// Tell the other relay nodes' rooms of this board (this frame of presence comes from this
+    /// node's connections).
+    ShareAwareness(Bytes),
     /// Read the board's journal entries after this seq from the store and answer
     /// `Input::CaughtUp` (entries other nodes committed that this room lacks).
     CatchUp {
@@ -377,6 +386,7 @@ impl RoomCore {
             Input::Tick => self.tick(),
             Input::Remote(entries) => self.remote(entries),
             Input::CheckHead => self.catch_up(),
+            Input::RemoteAwareness { node, frame } => self.remote_awareness(node, &frame),
             Input::CaughtUp(result) => {
                 self.catching_up = false;
                 match result {
@@ -711,10 +721,37 @@ impl RoomCore {
             .awareness
             .apply(conn, payload, self.now.mono_ms, &self.limits, may_summon)
         {
-            Ok(Some(frame)) => self.broadcast(None, frame),
+            Ok(Some(frame)) => {
+                self.emit(Action::ShareAwareness(frame.clone()));
+                self.broadcast(None, frame);
+            }
             Ok(None) => {}
             Err(awareness::Refusal::Malformed(reason)) => self.kick(conn, close::MALFORMED, reason),
             Err(awareness::Refusal::Limit(reason)) => self.kick(conn, close::LIMIT, reason),
+        }
+    }
+
+    /// Another node's presence: kept under a connection id of that node's own (above every
+    /// real one), relayed to this room's peers, expired like the rest when not renewed.
+    fn remote_awareness(&mut self, node: u64, frame: &[u8]) {
+        let conn = REMOTE_NODE_CONNS | (node & !REMOTE_NODE_CONNS);
+        let Ok(messages) = protocol::decode_frame(frame, usize::MAX) else {
+            return;
+        };
+        for message in messages {
+            if let Message::Awareness(payload) = message {
+                let applied = self.awareness.apply_from(
+                    conn,
+                    payload,
+                    self.now.mono_ms,
+                    &self.limits,
+                    true,
+                    true,
+                );
+                if let Ok(Some(out)) = applied {
+                    self.broadcast(None, out);
+                }
+            }
         }
     }
 
@@ -808,6 +845,7 @@ impl RoomCore {
     /// Tells the others a connection's presence is gone.
     fn forgotten(&mut self, conn: ConnId) {
         if let Some(frame) = self.awareness.forget(conn) {
+            self.emit(Action::ShareAwareness(frame.clone()));
             self.broadcast(None, frame);
         }
         if self.peers.is_empty() {

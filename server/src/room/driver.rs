@@ -219,6 +219,7 @@ impl Room {
             RoomCmd::CloseRole { role, code, reason } => Input::CloseRole { role, code, reason },
             RoomCmd::Remote(entries) => Input::Remote(entries),
             RoomCmd::CheckHead => Input::CheckHead,
+            RoomCmd::RemoteAwareness { node, frame } => Input::RemoteAwareness { node, frame },
             RoomCmd::Shutdown { done } => {
                 self.shutdowns.push(done);
                 Input::Shutdown
@@ -280,6 +281,11 @@ impl Room {
                             })
                             .map_err(|e| e.to_string())
                     }));
+                }
+                Action::ShareAwareness(frame) => {
+                    if let Some(fanout) = &self.ctx.fanout {
+                        fanout.awareness(self.core.board(), frame);
+                    }
                 }
                 Action::TraceHint => self.ctx.store.trace_hint(self.core.board()),
                 Action::Asleep(asleep) => self.note_asleep(asleep),
@@ -409,7 +415,8 @@ impl Room {
                 | RoomCmd::Leave { .. }
                 | RoomCmd::CloseRole { .. }
                 | RoomCmd::Remote(_)
-                | RoomCmd::CheckHead => {}
+                | RoomCmd::CheckHead
+                | RoomCmd::RemoteAwareness { .. } => {}
             }
         }
     }

@@ -96,6 +96,11 @@ pub enum RoomCmd {
     Remote(Vec<(u64, Bytes)>),
     /// Asks the store for entries other nodes committed (see `Input::CheckHead`).
     CheckHead,
+    /// See `Input::RemoteAwareness`.
+    RemoteAwareness {
+        node: u64,
+        frame: Bytes,
+    },
     /// See `Input::CloseRole`.
     CloseRole {
         role: Option<Role>,
@@ -112,4 +117,6 @@ pub struct RoomContext {
     pub store: Arc<dyn Store>,
     pub writer: JournalWriter,
     pub limits: Limits,
+    /// The other relay nodes, when there are (`--redis-url`).
+    pub fanout: Option<Arc<crate::fanout::Fanout>>,
 }

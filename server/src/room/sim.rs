@@ -395,7 +395,7 @@ impl Sim {
                     .collect();
                 self.input(Input::CaughtUp(Ok(entries)));
             }
-            Action::TraceHint | Action::Asleep(_) => {}
+            Action::TraceHint | Action::Asleep(_) | Action::ShareAwareness(_) => {}
             Action::Stop { snapshot, refuse } => {
                 self.log(|| format!("room stops ({refuse:?})"));
                 if let Some(snapshot) = snapshot {
