@@ -308,3 +308,210 @@ async fn who_is_there_shows_across_nodes_and_goes_when_they_leave() {
     one.stop().await;
     two.stop().await;
 }
+
+/// A `redis-server` of the test's own on a free port (the fault tests restart and flush it,
+/// never the machine's).
+struct OwnRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start(port: Option<u16>) -> OwnRedis {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server starts");
+        let redis = OwnRedis {
+            port,
+            child: Some(child),
+        };
+        nouage_tests::poll_until("redis-server to answer", || async {
+            redis
+                .command("PING")
+                .await
+                .filter(|a| a.starts_with("+PONG"))
+        })
+        .await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends one inline command; its first line of answer.
+    async fn command(&self, command: &str) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut answer = [0u8; 64];
+        let n = stream.read(&mut answer).await.ok()?;
+        Some(String::from_utf8_lossy(&answer[..n]).into_owned())
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn redis_restarted_and_flushed_during_edits_loses_nothing() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let mut redis = OwnRedis::start(None).await;
+    cluster.redis_url = redis.url();
+    let (one, _) = cluster.node(500).await;
+    let (two, _) = cluster.node(500).await;
+    let board = create_board(&one.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&one.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let reader = YClient::connect(&two.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let (map, seen) = (
+        writer.doc().get_or_insert_map("m"),
+        reader.doc().get_or_insert_map("m"),
+    );
+    let write = |from: usize, to: usize| {
+        for n in from..to {
+            writer.edit(|txn| {
+                map.insert(txn, format!("k{n}"), n as f64);
+            });
+        }
+    };
+    write(0, 50);
+    reader
+        .wait_until(|doc| seen.len(&doc.transact()) == 50)
+        .await
+        .unwrap();
+    // Redis goes away in the middle of the writing, comes back empty, and is flushed.
+    redis.kill().await;
+    write(50, 100);
+    let mut redis = OwnRedis::start(Some(redis.port)).await;
+    assert!(
+        redis
+            .command("FLUSHALL")
+            .await
+            .is_some_and(|a| a.starts_with("+OK"))
+    );
+    write(100, 150);
+    reader
+        .wait_until(|doc| seen.len(&doc.transact()) == 150)
+        .await
+        .expect("every key reaches the other node's client");
+    let (stored, seqs) = cluster.stored(&board.id).await;
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(content(reader.doc()), content(&stored));
+    one.stop().await;
+    two.stop().await;
+    redis.kill().await;
+}
+
+#[tokio::test]
+async fn a_node_killed_loses_nothing_anyone_received_and_its_clients_go_on_elsewhere() {
+    let Some(cluster) = Cluster::new() else {
+        return;
+    };
+    if !nouage_tests::binary_ready() {
+        return;
+    }
+    let node = |dir: &std::path::Path| {
+        let (database, redis, prefix) = (
+            cluster.database.url.clone(),
+            cluster.redis_url.clone(),
+            cluster.prefix.clone(),
+        );
+        let dir = dir.to_owned();
+        async move {
+            nouage_tests::ProcessServer::start(
+                &dir,
+                &[
+                    "--database-url",
+                    &database,
+                    "--redis-url",
+                    &redis,
+                    "--redis-channel-prefix",
+                    &prefix,
+                ],
+            )
+            .await
+        }
+    };
+    let (dir_a, dir_b) = (TempDir::new(), TempDir::new());
+    let (a, b) = (node(dir_a.path()).await, node(dir_b.path()).await);
+    let board = create_board(&a.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&a.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let observer = YClient::connect(&b.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let (map, seen) = (
+        writer.doc().get_or_insert_map("m"),
+        observer.doc().get_or_insert_map("m"),
+    );
+    for n in 0..100 {
+        writer.edit(|txn| {
+            map.insert(txn, format!("k{n}"), n as f64);
+        });
+    }
+    observer
+        .wait_until(|doc| seen.len(&doc.transact()) >= 20)
+        .await
+        .unwrap();
+    // Killed while the writing goes on: no clean shutdown.
+    a.kill().await;
+    let received = observer.keys();
+    assert!(!received.is_empty());
+    // The writer's client comes back through the other node with what it has.
+    let back = YClient::connect(&b.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let update = writer
+        .doc()
+        .transact()
+        .encode_state_as_update_v1(&yrs::StateVector::default());
+    back.send_raw(shared::protocol::encode(
+        &shared::protocol::Message::Update(&update),
+    ));
+    observer
+        .wait_until(|doc| seen.len(&doc.transact()) == 100)
+        .await
+        .expect("the writer's edits reach the observer through the surviving node");
+    let (stored, _) = cluster.stored(&board.id).await;
+    let stored_keys: std::collections::BTreeSet<String> = {
+        let map = stored.get_or_insert_map("m");
+        map.keys(&stored.transact()).map(str::to_owned).collect()
+    };
+    let lost: Vec<&String> = received.difference(&stored_keys).collect();
+    assert!(lost.is_empty(), "received then lost: {lost:?}");
+    b.kill().await;
+}

@@ -294,7 +294,17 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     ensure_system_tools()?;
     build_web(root, false)?;
     // The debug server binary, with the web app embedded, for the tests that run it as a process.
-    run_checked(cargo().args(["build", "-p", "nouage-server", "--bin", "nouage"]))?;
+    // With the fault tests' failure-injection points, as the test build compiles the server
+    // (one build of it, not two).
+    run_checked(cargo().args([
+        "build",
+        "-p",
+        "nouage-server",
+        "--bin",
+        "nouage",
+        "--features",
+        "failpoints",
+    ]))?;
     // NOUAGE_E2E makes a missing prerequisite a failure rather than a test not run. The web
     // app is tested where it runs, in Chromium (`tests/tests/browser.rs`); building it natively
     // as well (leptos, web-sys) for its one unit test cost CI minutes (`cargo test -p web`
