@@ -179,10 +179,12 @@ async fn identify(
 ) -> Result<(crate::store::BoardRecord, Identity), CloseReason> {
     let unknown = || (close::UNKNOWN_BOARD, "unknown board".to_owned());
     let board = BoardId::parse(board).ok_or_else(unknown)?;
-    let record = app
-        .board(&board)
-        .await
-        .map_err(|_| (close::INTERNAL, "storage error".to_owned()))?;
+    let record = app.board(&board).await.map_err(|_| {
+        (
+            close::STORAGE_PAUSED,
+            "the storage does not answer".to_owned(),
+        )
+    })?;
     let record = record.ok_or_else(unknown)?;
     let token = params.get(field::TOKEN).map(String::as_str).unwrap_or("");
     if token.is_empty() {
@@ -190,7 +192,12 @@ async fn identify(
     }
     let role = crate::api::role_of(app, &record, token)
         .await
-        .map_err(|_| (close::INTERNAL, "storage error".to_owned()))?
+        .map_err(|_| {
+            (
+                close::STORAGE_PAUSED,
+                "the storage does not answer".to_owned(),
+            )
+        })?
         .ok_or_else(|| (close::UNAUTHORIZED, "wrong or revoked token".to_owned()))?;
     let text = |key: &str, chars_max: usize| -> Result<String, CloseReason> {
         let value = params.get(key).map(|v| v.trim()).unwrap_or("");
@@ -317,6 +324,9 @@ async fn serve(
             let (code, reason) = match error {
                 JoinError::Full => (close::LIMIT, "the board or server is full".to_owned()),
                 JoinError::RoomClosed => (close::TRY_AGAIN, "try again later".to_owned()),
+                JoinError::Failed(reason) if crate::room::is_storage_failure(&reason) => {
+                    (close::STORAGE_PAUSED, reason)
+                }
                 JoinError::Failed(reason) => (close::INTERNAL, reason),
             };
             return refuse(read, write, code, reason, &limits).await;

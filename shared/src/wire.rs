@@ -47,6 +47,10 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// The board is unloading; joining again works.
     pub const TRY_AGAIN: u16 = 1013;
+    /// The storage does not answer (the database server is down or unreachable): nothing is
+    /// relayed that is not stored, so editing is paused; reconnecting with backoff resumes it
+    /// once the storage is back. The web app says "enregistrement en pause".
+    pub const STORAGE_PAUSED: u16 = 4503;
     /// Missing, wrong, rotated or revoked token.
     pub const UNAUTHORIZED: u16 = 4401;
     /// No such board, or it was deleted.

@@ -10,7 +10,7 @@ use nouage_tests::{
 };
 use serde_json::json;
 use server::store::TestDatabase;
-use yrs::Transact;
+use yrs::{Map, ReadTxn, Transact};
 
 fn database() -> Option<TestDatabase> {
     let url = std::env::var("NOUAGE_TEST_DATABASE_URL").ok();
@@ -209,6 +209,156 @@ async fn a_sqlite_data_directory_moves_into_postgres_whole() {
     });
     reader
         .wait_until(|_| note_texts(&reader_roots, &reader).len() == 21)
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+/// A TCP proxy of the test's own in front of PostgreSQL, which the test cuts (every
+/// connection dropped, new ones refused) and restores: the shared server is never stopped.
+struct CuttableProxy {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl CuttableProxy {
+    async fn start(target: (String, u16)) -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (generation, watcher) = tokio::sync::watch::channel(0u64);
+        let is_cut = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let target = target.clone();
+                let mut cuts = watcher.clone();
+                // Only a cut after this connection ends it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy {
+            port,
+            cut,
+            generation,
+        }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            self.generation.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+/// The database URL through the proxy: `postgres://user@host:PORT/db` with the proxy's port.
+fn through(url: &str, port: u16) -> (String, (String, u16)) {
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let (host_port, path) = rest.split_once('/').unwrap();
+    let (host, target_port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+    (
+        format!("{scheme_user}@127.0.0.1:{port}/{path}"),
+        (host.to_owned(), target_port.parse().unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn while_postgres_is_unreachable_nothing_unstored_is_relayed_and_everything_converges_after()
+{
+    let Some(database) = database() else { return };
+    // The outage's length, a setting of the test.
+    const OUTAGE: std::time::Duration = std::time::Duration::from_millis(1_500);
+    let (_, target) = through(&database.url, 0);
+    let proxy = CuttableProxy::start(target).await;
+    let (proxied, _) = through(&database.url, proxy.port);
+    let dir = TempDir::new();
+    let server = TestServer::start_with(dir.path(), move |config| {
+        config.database_url = Some(proxied);
+    })
+    .await;
+    let board = create_board(&server.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&server.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let reader = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let (map, seen) = (
+        writer.doc().get_or_insert_map("m"),
+        reader.doc().get_or_insert_map("m"),
+    );
+    writer.edit(|txn| {
+        map.insert(txn, "before", 1.0);
+    });
+    reader
+        .wait_until(|doc| seen.get(&doc.transact(), "before").is_some())
+        .await
+        .unwrap();
+
+    proxy.set_cut(true);
+    writer.edit(|txn| {
+        map.insert(txn, "during", 2.0);
+    });
+    // Neither is told anything unstored: both are closed with the documented signal.
+    let (code, reason) = writer.closed().await.unwrap();
+    assert_eq!(code, shared::wire::close::STORAGE_PAUSED, "{reason}");
+    let (code, _) = reader.closed().await.unwrap();
+    assert_eq!(code, shared::wire::close::STORAGE_PAUSED);
+    assert!(
+        seen.get(&reader.doc().transact(), "during").is_none(),
+        "an update that was not stored reached a peer"
+    );
+    // A client joining meanwhile is told the same.
+    let meanwhile = YClient::open(
+        &server.ws_base(),
+        &board.id,
+        &format!("token={}", board.viewer),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        meanwhile.closed().await.unwrap().0,
+        shared::wire::close::STORAGE_PAUSED
+    );
+    tokio::time::sleep(OUTAGE).await;
+    proxy.set_cut(false);
+
+    // Back: the writer's client reconnects and sends what it has; everything converges.
+    let back = nouage_tests::poll_until("the board to load again", || async {
+        YClient::connect(&server.ws_base(), &board.id, &board.editor)
+            .await
+            .ok()
+    })
+    .await;
+    let update = writer
+        .doc()
+        .transact()
+        .encode_state_as_update_v1(&yrs::StateVector::default());
+    back.send_raw(shared::protocol::encode(
+        &shared::protocol::Message::Update(&update),
+    ));
+    let after = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let stored = after.doc().get_or_insert_map("m");
+    after
+        .wait_until(|doc| {
+            let txn = doc.transact();
+            stored.get(&txn, "before").is_some() && stored.get(&txn, "during").is_some()
+        })
         .await
         .unwrap();
     server.stop().await;

@@ -317,6 +317,7 @@ fn BoardView(
             Status::Connected => Key::StatusConnected,
             Status::Reconnecting => Key::StatusReconnecting,
             Status::Offline => Key::StatusOffline,
+            Status::Paused => Key::StatusPaused,
             Status::Refused => Key::StatusRefused,
             Status::UnknownBoard => Key::StatusUnknownBoard,
         })

@@ -95,6 +95,7 @@ keys! {
     StatusConnecting => "Connexion…", "Connecting…";
     StatusReconnecting => "Reconnexion…", "Reconnecting…";
     StatusOffline => "Hors ligne — vos modifications seront envoyées au retour de la connexion", "Offline — your edits will be sent when the connection returns";
+    StatusPaused => "Enregistrement en pause — le serveur ne peut pas enregistrer ; vos modifications attendent sur cet appareil", "Saving paused — the server cannot save; your edits wait on this device";
     StatusRefused => "Accès refusé : lien invalide ou révoqué", "Access refused: invalid or revoked link";
     StatusUnknownBoard => "Ce tableau n'existe pas", "This board does not exist";
     MissingToken => "Ce lien ne contient pas de jeton d'accès.", "This link has no access token.";

@@ -45,6 +45,9 @@ pub enum Status {
     Connected,
     Reconnecting,
     Offline,
+    /// The server's storage does not answer: nothing is saved or relayed until it is back
+    /// (`close::STORAGE_PAUSED`); edits wait on this device and the page reconnects.
+    Paused,
     Refused,
     UnknownBoard,
 }
@@ -57,6 +60,7 @@ impl Status {
             Status::Connected => "Connected",
             Status::Reconnecting => "Reconnecting",
             Status::Offline => "Offline",
+            Status::Paused => "Paused",
             Status::Refused => "Refused",
             Status::UnknownBoard => "UnknownBoard",
         }
@@ -539,9 +543,13 @@ impl Session {
         match code {
             close::UNAUTHORIZED => self.signals.status.set(Status::Refused),
             close::UNKNOWN_BOARD => self.signals.status.set(Status::UnknownBoard),
+            _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
+            close::STORAGE_PAUSED => {
+                self.schedule_reconnect();
+                self.signals.status.set(Status::Paused);
+            }
             // A private space refused or closed (the round is over): nothing to retry.
             code if close::is_final(code) => self.signals.status.set(Status::Refused),
-            _ if self.offline_by_choice.get() => self.signals.status.set(Status::Offline),
             code if close::is_refusal(code) => {
                 // The server refused what this client sends: retrying at once would repeat it.
                 self.attempts

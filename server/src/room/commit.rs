@@ -135,7 +135,9 @@ impl Pipeline {
         let first_seq = match result {
             Ok(first_seq) => first_seq,
             Err(reason) => {
-                return Outcome::Failed(format!("the journal could not be written: {reason}"));
+                return Outcome::Failed(super::storage_failure(format!(
+                    "the journal could not be written: {reason}"
+                )));
             }
         };
         let seqs = first_seq..first_seq + batch.entries;

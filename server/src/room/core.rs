@@ -601,7 +601,14 @@ impl RoomCore {
                 }
             }
             Applied::Empty => return,
-            Applied::Gap => return self.ask_resync(conn),
+            Applied::Gap => {
+                // Sharing the board, the missing changes may be another node's, committed and
+                // not yet here: the store has them (the client's answer brings its own).
+                if self.limits.head_check_interval_ms > 0 {
+                    self.catch_up();
+                }
+                return self.ask_resync(conn);
+            }
             Applied::Refused(reason) => return self.kick(conn, close::MALFORMED, reason),
             Applied::Poisoned(reason) => {
                 // The document may hold part of the update: reload it from the journal,

@@ -357,7 +357,11 @@ impl Room {
         let board = self.core.board().clone();
         let decoded = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let stored = store.load(&board).map_err(|e| e.to_string())?;
+            let stored = store.load(&board).map_err(|e| match e {
+                crate::store::StoreError::Corrupt(_)
+                | crate::store::StoreError::BoardNotFound(_) => e.to_string(),
+                unavailable => super::storage_failure(unavailable),
+            })?;
             let read = started.elapsed();
             let _ = read_tx.send(FullState::of(&stored));
             let loaded = load_doc(stored)?;

@@ -127,7 +127,12 @@ impl RoomCore {
         else {
             unreachable!("failing to load outside the loading phase")
         };
-        self.close_all(close::INTERNAL, "the board could not be loaded");
+        let code = if super::is_storage_failure(&reason) {
+            close::STORAGE_PAUSED
+        } else {
+            close::INTERNAL
+        };
+        self.close_all(code, "the board could not be loaded");
         let error = JoinError::Failed(reason);
         for input in deferred {
             self.refuse(input, error.clone());
@@ -231,7 +236,7 @@ impl RoomCore {
         let (code, reason) = match &failure {
             Some(failure) => {
                 tracing::error!(board = %self.board, %failure, "room failed; it will reload from storage");
-                (close::INTERNAL, "the board is reloading, reconnect")
+                super::failure_close(failure)
             }
             None => (close::GOING_AWAY, "server shutting down"),
         };

@@ -45,6 +45,34 @@ use crate::journal::JournalWriter;
 use crate::store::{Actor, Store};
 use crate::tokens::Role;
 
+/// How a failure of the storage itself (not of one board's data) is told apart: the reason
+/// starts with this, and connections are closed with `close::STORAGE_PAUSED`.
+const STORAGE_FAILURE: &str = "the storage does not answer: ";
+
+/// `reason`, marked as a failure of the storage (see `close::STORAGE_PAUSED`).
+pub fn storage_failure(reason: impl std::fmt::Display) -> String {
+    format!("{STORAGE_FAILURE}{reason}")
+}
+
+pub fn is_storage_failure(reason: &str) -> bool {
+    reason.starts_with(STORAGE_FAILURE)
+}
+
+/// The close code and reason for connections of a room that failed with `reason`.
+pub fn failure_close(reason: &str) -> (u16, &'static str) {
+    if is_storage_failure(reason) {
+        (
+            shared::wire::close::STORAGE_PAUSED,
+            "saving is paused: the storage does not answer; reconnect",
+        )
+    } else {
+        (
+            shared::wire::close::INTERNAL,
+            "the board is reloading, reconnect",
+        )
+    }
+}
+
 /// A connection as it asks to join a room.
 pub struct Joiner {
     pub conn: ConnId,
