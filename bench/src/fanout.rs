@@ -37,14 +37,31 @@ struct Totals {
     bytes: AtomicU64,
 }
 
-/// One fan-out run in a new room; returns its report.
-pub async fn run(target: &Target, room: &str, load: Load) -> anyhow::Result<serde_json::Value> {
+/// `url` with its `host:port` replaced by `node`'s.
+fn on_node(url: &str, node: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("ws", url));
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    format!("{scheme}://{node}{path}")
+}
+
+/// One fan-out run in a new room; returns its report. With `spread` (other nodes' `host:port`
+/// serving the same boards), receivers and senders are spread over the target and those nodes
+/// in turn.
+pub async fn run(
+    target: &Target,
+    room: &str,
+    load: Load,
+    spread: &[String],
+) -> anyhow::Result<serde_json::Value> {
     let url = target.new_room(room).await?;
+    let urls: Vec<String> = std::iter::once(url.clone())
+        .chain(spread.iter().map(|node| on_node(&url, node)))
+        .collect();
     let start = Instant::now();
     let totals = Arc::new(Totals::default());
     let mut receivers = Vec::new();
-    for _ in 0..load.receivers {
-        let socket = LeanSocket::connect(&url)
+    for i in 0..load.receivers {
+        let socket = LeanSocket::connect(&urls[i % urls.len()])
             .await
             .context("receiver connect")?;
         receivers.push(tokio::spawn(receive(socket, start, totals.clone())));
@@ -52,7 +69,9 @@ pub async fn run(target: &Target, room: &str, load: Load) -> anyhow::Result<serd
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut senders = Vec::new();
     for id in 0..load.senders {
-        let socket = connect(&url).await.context("sender connect")?;
+        let socket = connect(&urls[(id + 1) % urls.len()])
+            .await
+            .context("sender connect")?;
         senders.push(tokio::spawn(sender(socket, id, load, start)));
     }
     for sender in senders {
@@ -76,6 +95,7 @@ pub async fn run(target: &Target, room: &str, load: Load) -> anyhow::Result<serd
     Ok(serde_json::json!({
         "receivers": load.receivers,
         "senders": load.senders,
+        "nodes": urls.len(),
         "rate_per_sender": load.rate,
         "seconds": load.seconds,
         "updates_expected": expected,
@@ -99,7 +119,14 @@ pub async fn ramp(
     let mut reports = Vec::new();
     let mut largest_held = 0;
     for (i, &receivers) in steps.iter().enumerate() {
-        let report = match run(target, &format!("ramp-{i}"), Load { receivers, ..load }).await {
+        let report = match run(
+            target,
+            &format!("ramp-{i}"),
+            Load { receivers, ..load },
+            &[],
+        )
+        .await
+        {
             Ok(report) => report,
             Err(error) => {
                 reports

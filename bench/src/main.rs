@@ -50,6 +50,10 @@ struct Args {
     /// The server's process id, to read its resident memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Other nodes serving the same boards (`host:port`, comma-separated): the fan-out's
+    /// clients are spread over the target and these (several nodes on PostgreSQL and Redis).
+    #[arg(long, value_delimiter = ',')]
+    spread_over: Vec<String>,
     /// fanout, ramp, rooms, seed, coldjoin, storm or soak.
     #[arg(long, default_value = "fanout")]
     mode: String,
@@ -120,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         seconds: args.seconds,
     };
     let report = match args.mode.as_str() {
-        "fanout" => fanout::run(&target, "bench", load).await?,
+        "fanout" => fanout::run(&target, "bench", load, &args.spread_over).await?,
         "ramp" => fanout::ramp(&target, &args.steps, load, args.p99_bound_ms).await?,
         "rooms" => {
             let settle = std::time::Duration::from_secs(args.settle_secs);
