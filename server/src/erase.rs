@@ -364,10 +364,10 @@ pub async fn erase_participant(
 /// marker), then the journal is rewritten as `erase_participant` does. Answers the boards
 /// touched and the journal entries rewritten.
 pub fn erase_everywhere(
-    store: &crate::store::SqliteStore,
+    store: &dyn crate::store::Store,
     name: &str,
 ) -> crate::store::StoreResult<(usize, usize)> {
-    use crate::store::{Actor, Append, NewEntry, Store};
+    use crate::store::{Actor, Append, NewEntry};
     use shared::proxy::Represented;
     use yrs::{Map, Out, Transact};
     let names = vec![name.to_owned()];

@@ -119,6 +119,26 @@ pub struct Failpoints {
     /// Between a commit and its publish: the batch is committed and never published, as when
     /// a node dies right after its commit.
     pub skip_publish: AtomicBool,
+    /// Between a room's registration (from then on, the fan-out's messages for its board
+    /// reach its queue) and its read of the store: a random delay up to this many ms.
+    pub load_delay_max_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Failpoints {
+    /// The delay to inject before a load (0 without the `failpoints` feature).
+    pub fn load_delay(&self) -> Duration {
+        #[cfg(feature = "failpoints")]
+        {
+            let max = self
+                .load_delay_max_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if max > 0 {
+                let random = uuid::Uuid::new_v4().as_u128() as u64;
+                return Duration::from_millis(random % (max + 1));
+            }
+        }
+        Duration::ZERO
+    }
 }
 
 pub struct Fanout {

@@ -94,6 +94,9 @@ enum Command {
         /// Export the board as it was at this time (milliseconds since 1970).
         #[arg(long)]
         at: Option<i64>,
+        /// A PostgreSQL database instead of `--data` (`postgres://...`).
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Builds the trace's record (who contributed what, each element's story) again from the
     /// journal, for one board or every board; nothing else changes. The server must be stopped.
@@ -103,6 +106,9 @@ enum Command {
         /// The board to reindex (default: every board).
         #[arg(long)]
         board: Option<String>,
+        /// A PostgreSQL database instead of `--data` (`postgres://...`).
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Moves a SQLite data directory into PostgreSQL: every board with its whole journal,
     /// snapshots, join codes and options, then checks every journal arrived whole. The server
@@ -124,6 +130,9 @@ enum Command {
         /// The name, exactly as it was given.
         #[arg(long)]
         name: String,
+        /// A PostgreSQL database instead of `--data` (`postgres://...`).
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Writes a consistent copy of the database, even while a server runs.
     Backup {
@@ -132,6 +141,9 @@ enum Command {
         /// The backup file to write (it must not exist).
         #[arg(long)]
         out: PathBuf,
+        /// A PostgreSQL database instead of `--data` (`postgres://...`).
+        #[arg(long, env = "NOUAGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Replaces the database with a backup, after checking it; the server must be stopped.
     /// The database it replaces is kept beside it.
@@ -253,11 +265,32 @@ fn main() -> anyhow::Result<()> {
             out,
             data,
             at,
-        } => export(&board, &format, &out, &data, at),
-        Command::Reindex { data, board } => reindex(&data, board.as_deref()),
+            database_url,
+        } => export(&board, &format, &out, &data, at, database_url.as_deref()),
+        Command::Reindex {
+            board: _,
+            database_url: Some(_),
+            ..
+        } => {
+            // Nothing to rebuild: PostgreSQL's answers replay the journal itself.
+            println!("reindexed 0 boards: on PostgreSQL the record is computed from the journal");
+            Ok(())
+        }
+        Command::Reindex { data, board, .. } => reindex(&data, board.as_deref()),
         Command::Migrate { from, database_url } => migrate(&from, &database_url),
-        Command::Erase { data, name } => erase(&data, &name),
-        Command::Backup { data, out } => {
+        Command::Erase {
+            data,
+            name,
+            database_url,
+        } => erase(&data, &name, database_url.as_deref()),
+        Command::Backup {
+            database_url: Some(_),
+            ..
+        } => anyhow::bail!(
+            "a PostgreSQL database is backed up with PostgreSQL's own tools: pg_dump, or base \
+             backups with WAL archiving (docs/deploy.md)"
+        ),
+        Command::Backup { data, out, .. } => {
             let contents = backup::backup(&data, &out)?;
             println!(
                 "backup written to {} ({} boards, {} journal entries)",
@@ -282,19 +315,28 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn erase(data: &std::path::Path, name: &str) -> anyhow::Result<()> {
+fn erase(data: &std::path::Path, name: &str, database_url: Option<&str>) -> anyhow::Result<()> {
     use server::store::SqliteStore;
     let name = name.trim();
     if name.is_empty() || name == shared::proxy::ERASED_NAME {
         anyhow::bail!("--name must name someone");
     }
-    if !data.join(server::store::DB_FILE_NAME).exists() {
-        anyhow::bail!("no Nouage database in {}", data.display());
-    }
-    // The server must not run: its rooms hold documents the erasure rewrites.
-    let _lock = backup::DataDirLock::acquire(data)?;
-    let store = SqliteStore::open(data, Durability::Fsync)?;
-    let (boards, entries) = server::erase::erase_everywhere(&store, name)?;
+    let (boards, entries) = match database_url {
+        // The servers must be stopped: their rooms hold documents the erasure rewrites.
+        Some(url) => {
+            let store = server::store::PgStore::connect(url)?;
+            server::erase::erase_everywhere(&store, name)?
+        }
+        None => {
+            if !data.join(server::store::DB_FILE_NAME).exists() {
+                anyhow::bail!("no Nouage database in {}", data.display());
+            }
+            // The server must not run: its rooms hold documents the erasure rewrites.
+            let _lock = backup::DataDirLock::acquire(data)?;
+            let store = SqliteStore::open(data, Durability::Fsync)?;
+            server::erase::erase_everywhere(&store, name)?
+        }
+    };
     println!("erased {name:?} from {boards} boards ({entries} journal entries rewritten)");
     Ok(())
 }
@@ -342,6 +384,7 @@ fn export(
     out: &std::path::Path,
     data: &std::path::Path,
     at: Option<i64>,
+    database_url: Option<&str>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     use server::export::Format;
@@ -350,15 +393,22 @@ fn export(
         let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
         format!("unknown format {format:?}; formats: {}", names.join(" "))
     })?;
-    if !data.join(server::store::DB_FILE_NAME).exists() {
-        anyhow::bail!("no Nouage database in {}", data.display());
-    }
-    let store = SqliteStore::open(data, Durability::Fsync)?;
+    let store: Box<dyn Store> = match database_url {
+        Some(url) => Box::new(server::store::PgStore::connect(url)?),
+        None => {
+            if !data.join(server::store::DB_FILE_NAME).exists() {
+                anyhow::bail!("no Nouage database in {}", data.display());
+            }
+            Box::new(SqliteStore::open(data, Durability::Fsync)?)
+        }
+    };
+    let where_from =
+        database_url.map_or_else(|| data.display().to_string(), |_| "the database".into());
     let record = BoardId::parse(board)
         .map(|id| store.board(&id))
         .transpose()?
         .flatten()
-        .with_context(|| format!("board {board} not found in {}", data.display()))?;
+        .with_context(|| format!("board {board} not found in {where_from}"))?;
     if !format.fits(record.kind) {
         anyhow::bail!(
             "a {} board cannot be exported as {}; formats: {}",
@@ -369,7 +419,7 @@ fn export(
     }
     let started = std::time::Instant::now();
     let bytes = server::export::export(
-        &store,
+        store.as_ref(),
         &record,
         format,
         at,

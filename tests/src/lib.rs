@@ -237,6 +237,19 @@ unsafe extern "C" {
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
 
+/// Runs `nouage ARGS` (this build's binary) to completion: (success, stdout, stderr).
+pub fn run_nouage(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(nouage_binary())
+        .args(args)
+        .output()
+        .expect("running nouage");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The `nouage` binary of this build (built by `cargo build -p nouage-server`, which the
 /// README's test command runs before the tests).
 pub fn nouage_binary() -> PathBuf {
@@ -296,6 +309,8 @@ struct Heard {
     closed: Option<(u16, String)>,
     awareness: HashMap<u64, AwarenessEntry>,
     frames: usize,
+    /// Update messages received (sync steps left out).
+    updates: usize,
 }
 
 impl Heard {
@@ -438,6 +453,11 @@ impl YClient {
         self.heard.lock().unwrap().frames
     }
 
+    /// The update messages received since the connection opened (sync steps left out).
+    pub fn updates_received(&self) -> usize {
+        self.heard.lock().unwrap().updates
+    }
+
     /// Waits until the connection is closed and returns its close code and reason.
     pub async fn closed(&self) -> anyhow::Result<(u16, String)> {
         self.wait_for(|_, heard| heard.closed.is_some()).await?;
@@ -541,6 +561,8 @@ fn handle_incoming(
                 if matches!(message, Message::SyncStep2(_)) {
                     heard.sync_steps.push(2);
                     heard.synced = true;
+                } else {
+                    heard.updates += 1;
                 }
             }
             Message::Awareness(payload) => {

@@ -56,6 +56,8 @@ impl Cluster {
             config.redis_channel_prefix = prefix;
             config.failpoints = injected;
             config.limits.head_check_interval_ms = head_check_ms;
+            // Tests make many boards from one address.
+            config.limits.max_board_creations_per_minute = 10_000;
         })
         .await;
         self._dirs.push(dir);
@@ -430,6 +432,9 @@ async fn redis_restarted_and_flushed_during_edits_loses_nothing() {
     let (stored, seqs) = cluster.stored(&board.id).await;
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     assert_eq!(content(reader.doc()), content(&stored));
+    // Each of the 150 edits reached the reader once: through the fan-out or from the store,
+    // never both.
+    assert_eq!(reader.updates_received(), 150);
     one.stop().await;
     two.stop().await;
     redis.kill().await;
@@ -514,4 +519,69 @@ async fn a_node_killed_loses_nothing_anyone_received_and_its_clients_go_on_elsew
     let lost: Vec<&String> = received.difference(&stored_keys).collect();
     assert!(lost.is_empty(), "received then lost: {lost:?}");
     b.kill().await;
+}
+
+#[tokio::test]
+async fn a_thousand_joins_racing_the_loads_of_their_boards_all_converge() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    // Writers on one node; the joins on another, whose rooms wait a random time (up to
+    // 150 ms) between registering (from then on the fan-out reaches them) and reading the
+    // store, and never check the store's head by themselves in the test's time: what they
+    // lack must come from the load or from the fan-out buffered meanwhile.
+    let (writers_node, _) = cluster.node(0).await;
+    let (joins_node, failpoints) = cluster.node(600_000).await;
+    failpoints
+        .load_delay_max_ms
+        .store(150, std::sync::atomic::Ordering::Relaxed);
+    const BOARDS: usize = 50;
+    const JOINS_PER_BOARD: usize = 20;
+    const KEYS: usize = 10;
+    let mut boards = Vec::new();
+    for b in 0..BOARDS {
+        boards.push(create_board(&writers_node.base, "mindmap", &format!("Carte {b}")).await);
+    }
+    let mut writers = Vec::new();
+    for board in &boards {
+        writers.push(
+            YClient::connect(&writers_node.ws_base(), &board.id, &board.editor)
+                .await
+                .unwrap(),
+        );
+    }
+    let ws = joins_node.ws_base();
+    let mut joins = tokio::task::JoinSet::new();
+    for (b, board) in boards.iter().enumerate() {
+        for j in 0..JOINS_PER_BOARD {
+            let (ws, id, token) = (ws.clone(), board.id.clone(), board.viewer.clone());
+            joins.spawn(async move {
+                // Spread over the writing.
+                tokio::time::sleep(Duration::from_millis(((b * 7 + j * 13) % 200) as u64)).await;
+                let client = YClient::connect(&ws, &id, &token).await.unwrap();
+                let map = client.doc().get_or_insert_map("m");
+                client
+                    .wait_until(|doc| map.len(&doc.transact()) as usize == KEYS)
+                    .await
+                    .map_err(|e| format!("board {b}, join {j}: {e}"))
+            });
+        }
+    }
+    for n in 0..KEYS {
+        for writer in &writers {
+            let map = writer.doc().get_or_insert_map("m");
+            writer.edit(|txn| {
+                map.insert(txn, format!("k{n}"), n as f64);
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut converged = 0;
+    while let Some(joined) = joins.join_next().await {
+        joined.unwrap().unwrap();
+        converged += 1;
+    }
+    assert_eq!(converged, BOARDS * JOINS_PER_BOARD);
+    writers_node.stop().await;
+    joins_node.stop().await;
 }

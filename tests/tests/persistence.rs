@@ -1,5 +1,6 @@
 //! What is stored stays stored: restarts, unloading and reloading, snapshots, SIGKILL.
 
+use nouage_tests::run_nouage as nouage;
 use nouage_tests::{Board, ProcessServer, TempDir, TestServer, YClient, create_board};
 use yrs::{Array, GetString, Map, Text, Transact};
 
@@ -206,19 +207,6 @@ async fn the_server_runs_with_its_allocator_settings_and_keeps_an_operators_own(
     );
     assert_eq!(keys_on_join(&server.ws_base(), &board).await, 3);
     server.kill().await;
-}
-
-/// Runs `nouage ARGS` to completion: (success, stdout, stderr).
-fn nouage(args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(nouage_tests::nouage_binary())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! starts PostgreSQL where it is not running); without it, these tests say so and pass only
 //! outside the test command (`NOUAGE_E2E` unset).
 
+use nouage_tests::run_nouage as nouage;
 use nouage_tests::{
     TempDir, TestServer, YClient, create_board, export_bytes, get_ok_json, join, post_json,
     prerequisites,
@@ -362,4 +363,103 @@ async fn while_postgres_is_unreachable_nothing_unstored_is_relayed_and_everythin
         .await
         .unwrap();
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_operators_commands_work_on_postgres_too() {
+    let Some(database) = database() else { return };
+    if !nouage_tests::binary_ready() {
+        return;
+    }
+    let dir = TempDir::new();
+    let server = start_on(dir.path(), &database).await;
+    let board = create_board(&server.base, "diagnosis", "Atelier").await;
+    let (anne, roots) = join(
+        &server,
+        &board,
+        "p-anne",
+        "Anne Bérubé",
+        "Lodève",
+        "commune",
+    )
+    .await;
+    anne.edit(|txn| roots.add_note(txn, "n1", "s1", "Une navette", "#fff", "p-anne"));
+    let viewer = YClient::connect(&server.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let viewer_roots = shared::Roots::new(viewer.doc());
+    viewer
+        .wait_until(|_| note_texts(&viewer_roots, &viewer).len() == 1)
+        .await
+        .unwrap();
+    drop((anne, viewer));
+    server.stop().await;
+
+    let out = dir.path().join("board.csv");
+    let url = database.url.clone();
+    let (out_arg, url_arg) = (out.to_str().unwrap().to_owned(), url.clone());
+    let board_id = board.id.clone();
+    let exported = tokio::task::spawn_blocking(move || {
+        nouage(&[
+            "export",
+            &board_id,
+            "--format",
+            "csv",
+            "--out",
+            &out_arg,
+            "--database-url",
+            &url_arg,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(exported.0, "{exported:?}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        csv.contains("Une navette") && csv.contains("Anne Bérubé"),
+        "{csv}"
+    );
+
+    let url_arg = url.clone();
+    let erased = tokio::task::spawn_blocking(move || {
+        nouage(&["erase", "--name", "Anne Bérubé", "--database-url", &url_arg])
+    })
+    .await
+    .unwrap();
+    assert!(erased.0 && erased.1.contains("erased"), "{erased:?}");
+    let (out_arg, url_arg, board_id) = (
+        out.to_str().unwrap().to_owned(),
+        url.clone(),
+        board.id.clone(),
+    );
+    let again = tokio::task::spawn_blocking(move || {
+        nouage(&[
+            "export",
+            &board_id,
+            "--format",
+            "csv",
+            "--out",
+            &out_arg,
+            "--database-url",
+            &url_arg,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(again.0, "{again:?}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        csv.contains("Une navette") && !csv.contains("Anne Bérubé"),
+        "{csv}"
+    );
+
+    // PostgreSQL's backups are its own tools': said, not half done.
+    let backup_out = dir.path().join("b.sqlite3");
+    let (backup_arg, url_arg) = (backup_out.to_str().unwrap().to_owned(), url.clone());
+    let backup = tokio::task::spawn_blocking(move || {
+        nouage(&["backup", "--out", &backup_arg, "--database-url", &url_arg])
+    })
+    .await
+    .unwrap();
+    assert!(!backup.0 && backup.2.contains("pg_dump"), "{backup:?}");
 }

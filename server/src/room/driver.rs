@@ -355,7 +355,15 @@ impl Room {
         let (read_tx, read_rx) = oneshot::channel();
         let store = self.ctx.store.clone();
         let board = self.core.board().clone();
+        let delay = self
+            .ctx
+            .fanout
+            .as_ref()
+            .map_or(Duration::ZERO, |f| f.failpoints.load_delay());
         let decoded = tokio::task::spawn_blocking(move || {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
             let started = Instant::now();
             let stored = store.load(&board).map_err(|e| match e {
                 crate::store::StoreError::Corrupt(_)

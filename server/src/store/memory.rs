@@ -341,6 +341,28 @@ impl Store for MemoryStore {
         Ok(SpaceOpening::Space(wanted.clone()))
     }
 
+    fn all_board_ids(&self) -> StoreResult<Vec<BoardId>> {
+        let mut ids: Vec<BoardId> = self
+            .inner
+            .lock()
+            .unwrap()
+            .journals
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .journals
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError::BoardNotFound(id.clone()))
+    }
+
     fn purge_board(&self, id: &BoardId) -> StoreResult<()> {
         let mut inner = self.inner.lock().unwrap();
         inner.boards.remove(id);

@@ -342,6 +342,12 @@ pub trait Store: Send + Sync + 'static {
     /// cancelled is discarded). The caller holds its room unloaded.
     fn purge_board(&self, id: &BoardId) -> StoreResult<()>;
 
+    /// Every board's id, deleted ones too (an erasure covers them).
+    fn all_board_ids(&self) -> StoreResult<Vec<BoardId>>;
+
+    /// A board's whole journal, deleted or not, with who wrote each entry.
+    fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;
+
     /// The whole journal of a board, in order, with who wrote each entry and when.
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>>;
 

@@ -1249,6 +1249,14 @@ impl Store for PgStore {
         })
     }
 
+    fn all_board_ids(&self) -> StoreResult<Vec<BoardId>> {
+        PgStore::all_board_ids(self)
+    }
+
+    fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        PgStore::any_journal(self, id)
+    }
+
     fn purge_board(&self, id: &BoardId) -> StoreResult<()> {
         // Every row of the board goes with it (`ON DELETE CASCADE`).
         self.execute("DELETE FROM boards WHERE id = $1", &[&id.as_str()])

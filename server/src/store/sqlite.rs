@@ -1076,6 +1076,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn all_board_ids(&self) -> StoreResult<Vec<BoardId>> {
+        SqliteStore::all_board_ids(self)
+    }
+
+    fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
+        SqliteStore::any_journal(self, id)
+    }
+
     fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool> {
         self.read(|conn| {
             Ok(conn
