@@ -218,7 +218,8 @@ pub async fn start_with_store(
                 url,
                 &config.redis_channel_prefix,
                 config.failpoints.clone(),
-            )?;
+            )
+            .await?;
             Some(fanout)
         }
         None => None,

@@ -30,6 +30,12 @@ const PUBLISH_QUEUE_BATCHES_MAX: usize = 4_096;
 /// Waits between attempts to reach Redis again.
 const RECONNECT_DELAY_MIN_MS: u64 = 100;
 const RECONNECT_DELAY_MAX_MS: u64 = 2_000;
+/// How often a node renews its presence key, and how long the key lives: a node not heard of
+/// for `NODE_TTL_MS` is taken for dead, and the presence of its clients is removed at once on
+/// the other nodes (instead of after the awareness timeout).
+const NODE_HEARTBEAT_MS: u64 = 1_000;
+const NODE_TTL_MS: u64 = 3_000;
+
 /// The kinds of message (their first byte).
 const KIND_UPDATES: u8 = 1;
 const KIND_AWARENESS: u8 = 2;
@@ -146,6 +152,8 @@ pub struct Fanout {
     prefix: String,
     publish: mpsc::Sender<Published>,
     rooms: OnceLock<Weak<Rooms>>,
+    /// Other nodes heard from since the last heartbeat: dead if their key is gone.
+    heard: std::sync::Mutex<std::collections::HashSet<[u8; 16]>>,
     pub failpoints: Arc<Failpoints>,
 }
 
@@ -153,7 +161,7 @@ impl Fanout {
     /// Starts publishing and subscribing through the Redis server at `url`; `prefix` keeps
     /// the channels of one cluster apart from another's on the same Redis (pub/sub ignores
     /// database numbers). The rooms are attached once they exist (`attach`).
-    pub fn start(
+    pub async fn start(
         url: &str,
         prefix: &str,
         failpoints: Arc<Failpoints>,
@@ -165,10 +173,17 @@ impl Fanout {
             prefix: prefix.to_owned(),
             publish,
             rooms: OnceLock::new(),
+            heard: Default::default(),
             failpoints,
         });
+        // The node's presence key exists before it publishes anything, so a node another one
+        // heard from and whose key is gone is dead (Redis away now: the heartbeat sets it).
+        if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+            let _: redis::RedisResult<()> = fanout.renew(&mut connection).await;
+        }
         tokio::spawn(publisher(client.clone(), queue, fanout.prefix.clone()));
-        tokio::spawn(subscriber(client, Arc::downgrade(&fanout)));
+        tokio::spawn(subscriber(client.clone(), Arc::downgrade(&fanout)));
+        tokio::spawn(heartbeat(client, Arc::downgrade(&fanout)));
         Ok(fanout)
     }
 
@@ -208,6 +223,23 @@ impl Fanout {
         });
     }
 
+    fn presence_key(&self) -> String {
+        format!("{}:node:{}", self.prefix, hex(&self.node))
+    }
+
+    async fn renew(
+        &self,
+        connection: &mut redis::aio::MultiplexedConnection,
+    ) -> redis::RedisResult<()> {
+        redis::cmd("SET")
+            .arg(self.presence_key())
+            .arg(1)
+            .arg("PX")
+            .arg(NODE_TTL_MS)
+            .query_async(connection)
+            .await
+    }
+
     fn rooms(&self) -> Option<Arc<Rooms>> {
         self.rooms.get().and_then(Weak::upgrade)
     }
@@ -243,6 +275,71 @@ async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<Published>, 
             connection = None;
         }
     }
+}
+
+/// The node id as the rooms name another node (`Input::RemoteAwareness`).
+fn node_number(node: &[u8; 16]) -> u64 {
+    u64::from_be_bytes(node[..8].try_into().expect("16 bytes"))
+}
+
+/// Renews this node's presence key (`{prefix}:node:{id}`, expiring after `NODE_TTL_MS`) and
+/// watches the others': a node whose key is gone is dead, and every loaded room removes the
+/// presence of its clients.
+async fn heartbeat(client: redis::Client, fanout: Weak<Fanout>) {
+    let mut connection = None;
+    let mut alive: std::collections::HashSet<[u8; 16]> = Default::default();
+    loop {
+        tokio::time::sleep(Duration::from_millis(NODE_HEARTBEAT_MS)).await;
+        let Some(node) = fanout.upgrade() else {
+            return;
+        };
+        if connection.is_none() {
+            connection = client.get_multiplexed_async_connection().await.ok();
+        }
+        let Some(conn) = connection.as_mut() else {
+            continue;
+        };
+        let renewed = node.renew(conn).await;
+        let listed: redis::RedisResult<Vec<String>> = redis::cmd("KEYS")
+            .arg(format!("{}:node:*", node.prefix))
+            .query_async(conn)
+            .await;
+        let (Ok(()), Ok(listed)) = (renewed, listed) else {
+            // Redis is away: nobody can be told dead meanwhile.
+            connection = None;
+            alive.clear();
+            continue;
+        };
+        let listed: std::collections::HashSet<[u8; 16]> = listed
+            .iter()
+            .filter_map(|key| key.rsplit(':').next().and_then(unhex))
+            .collect();
+        let heard = std::mem::take(&mut *node.heard.lock().unwrap());
+        let gone: Vec<[u8; 16]> = alive
+            .union(&heard)
+            .filter(|id| !listed.contains(*id))
+            .copied()
+            .collect();
+        if let Some(rooms) = node.rooms() {
+            for id in gone {
+                tracing::warn!(node = %hex(&id), "a relay node stopped answering: removing its clients' presence");
+                rooms.forget_node(node_number(&id));
+            }
+        }
+        alive = listed;
+    }
+}
+
+fn hex(bytes: &[u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 16]> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
 }
 
 async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
@@ -292,6 +389,7 @@ async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
             if batch.node == fanout.node {
                 continue;
             }
+            fanout.heard.lock().unwrap().insert(batch.node);
             let Some(rooms) = fanout.rooms() else {
                 continue;
             };
@@ -300,8 +398,7 @@ async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
                     rooms.remote(&batch.board, (first_seq..).zip(updates).collect());
                 }
                 Payload::Awareness(frame) => {
-                    let node = u64::from_be_bytes(batch.node[..8].try_into().expect("16 bytes"));
-                    rooms.remote_awareness(&batch.board, node, frame);
+                    rooms.remote_awareness(&batch.board, node_number(&batch.node), frame);
                 }
             }
         }

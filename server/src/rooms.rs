@@ -213,6 +213,14 @@ impl Rooms {
         }
     }
 
+    /// Every loaded room removes the presence of another node's clients (that node is dead).
+    pub fn forget_node(&self, node: u64) {
+        let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
+        for handle in handles {
+            let _ = handle.commands.try_send(RoomCmd::ForgetNode { node });
+        }
+    }
+
     /// Every loaded room asks the store for what other nodes committed (after the fan-out's
     /// subscription came back).
     pub fn catch_up_all(&self) {

@@ -492,8 +492,19 @@ async fn a_node_killed_loses_nothing_anyone_received_and_its_clients_go_on_elsew
         .wait_until(|doc| seen.len(&doc.transact()) >= 20)
         .await
         .unwrap();
+    writer.set_awareness(303, 1, r#"{"user":{"name":"Anne"}}"#);
+    observer
+        .wait_awareness(|states| states.contains_key(&303))
+        .await
+        .unwrap();
     // Killed while the writing goes on: no clean shutdown.
     a.kill().await;
+    // Its clients' presence goes once its key expires (3 s), not after the 30 s of the
+    // awareness timeout (the wait's deadline is 10 s).
+    observer
+        .wait_awareness(|states| !states.contains_key(&303))
+        .await
+        .expect("a dead node's clients leave the presence list");
     let received = observer.keys();
     assert!(!received.is_empty());
     // The writer's client comes back through the other node with what it has.

@@ -43,6 +43,11 @@ pub type ConnId = u64;
 /// The connection ids that stand for other relay nodes (their clients' presence): the top
 /// bit set, never reached by the process's own connection counter.
 const REMOTE_NODE_CONNS: ConnId = 1 << 63;
+/// The connection id that stands for another relay node's clients.
+fn node_conn(node: u64) -> ConnId {
+    REMOTE_NODE_CONNS | (node & !REMOTE_NODE_CONNS)
+}
+
 /// Identifies a server edit, to answer it once committed.
 pub type RequestId = u64;
 
@@ -105,6 +110,8 @@ pub enum Input {
     /// An awareness frame another relay node's room relayed (its own clients' presence),
     /// `node` naming that node.
     RemoteAwareness { node: u64, frame: Bytes },
+    /// Another relay node is dead: the presence of its clients goes (told to this room's peers).
+    ForgetNode { node: u64 },
     /// Asks the store for entries of other nodes this room lacks (this node's subscription to
     /// the fan-out came back: messages may have been missed).
     CheckHead,
@@ -387,6 +394,11 @@ impl RoomCore {
             Input::Remote(entries) => self.remote(entries),
             Input::CheckHead => self.catch_up(),
             Input::RemoteAwareness { node, frame } => self.remote_awareness(node, &frame),
+            Input::ForgetNode { node } => {
+                if let Some(frame) = self.awareness.forget(node_conn(node)) {
+                    self.broadcast(None, frame);
+                }
+            }
             Input::CaughtUp(result) => {
                 self.catching_up = false;
                 match result {
@@ -741,7 +753,7 @@ impl RoomCore {
     /// Another node's presence: kept under a connection id of that node's own (above every
     /// real one), relayed to this room's peers, expired like the rest when not renewed.
     fn remote_awareness(&mut self, node: u64, frame: &[u8]) {
-        let conn = REMOTE_NODE_CONNS | (node & !REMOTE_NODE_CONNS);
+        let conn = node_conn(node);
         let Ok(messages) = protocol::decode_frame(frame, usize::MAX) else {
             return;
         };

@@ -220,6 +220,7 @@ impl Room {
             RoomCmd::Remote(entries) => Input::Remote(entries),
             RoomCmd::CheckHead => Input::CheckHead,
             RoomCmd::RemoteAwareness { node, frame } => Input::RemoteAwareness { node, frame },
+            RoomCmd::ForgetNode { node } => Input::ForgetNode { node },
             RoomCmd::Shutdown { done } => {
                 self.shutdowns.push(done);
                 Input::Shutdown
@@ -428,7 +429,8 @@ impl Room {
                 | RoomCmd::CloseRole { .. }
                 | RoomCmd::Remote(_)
                 | RoomCmd::CheckHead
-                | RoomCmd::RemoteAwareness { .. } => {}
+                | RoomCmd::RemoteAwareness { .. }
+                | RoomCmd::ForgetNode { .. } => {}
             }
         }
     }

@@ -129,6 +129,10 @@ pub enum RoomCmd {
         node: u64,
         frame: Bytes,
     },
+    /// See `Input::ForgetNode`.
+    ForgetNode {
+        node: u64,
+    },
     /// See `Input::CloseRole`.
     CloseRole {
         role: Option<Role>,
