@@ -397,55 +397,40 @@ async fn the_operators_commands_work_on_postgres_too() {
 
     let out = dir.path().join("board.csv");
     let url = database.url.clone();
-    let (out_arg, url_arg) = (out.to_str().unwrap().to_owned(), url.clone());
-    let board_id = board.id.clone();
-    let exported = tokio::task::spawn_blocking(move || {
-        nouage(&[
-            "export",
-            &board_id,
-            "--format",
-            "csv",
-            "--out",
-            &out_arg,
-            "--database-url",
-            &url_arg,
-        ])
-    })
-    .await
-    .unwrap();
+    // `nouage ARGS` on a blocking thread (the test's runtime drives the proxy-less server).
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            nouage(&args)
+        })
+        .await
+        .unwrap()
+    };
+    let export_csv = || {
+        let args = ["export", &board.id, "--format", "csv", "--out"]
+            .iter()
+            .map(|a| a.to_string())
+            .chain([
+                out.display().to_string(),
+                "--database-url".into(),
+                url.clone(),
+            ])
+            .collect();
+        run(args)
+    };
+    let exported = export_csv().await;
     assert!(exported.0, "{exported:?}");
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(
         csv.contains("Une navette") && csv.contains("Anne Bérubé"),
         "{csv}"
     );
-
-    let url_arg = url.clone();
-    let erased = tokio::task::spawn_blocking(move || {
-        nouage(&["erase", "--name", "Anne Bérubé", "--database-url", &url_arg])
-    })
-    .await
-    .unwrap();
+    let erased = run(["erase", "--name", "Anne Bérubé", "--database-url", &url]
+        .map(String::from)
+        .to_vec())
+    .await;
     assert!(erased.0 && erased.1.contains("erased"), "{erased:?}");
-    let (out_arg, url_arg, board_id) = (
-        out.to_str().unwrap().to_owned(),
-        url.clone(),
-        board.id.clone(),
-    );
-    let again = tokio::task::spawn_blocking(move || {
-        nouage(&[
-            "export",
-            &board_id,
-            "--format",
-            "csv",
-            "--out",
-            &out_arg,
-            "--database-url",
-            &url_arg,
-        ])
-    })
-    .await
-    .unwrap();
+    let again = export_csv().await;
     assert!(again.0, "{again:?}");
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -454,12 +439,10 @@ async fn the_operators_commands_work_on_postgres_too() {
     );
 
     // PostgreSQL's backups are its own tools': said, not half done.
-    let backup_out = dir.path().join("b.sqlite3");
-    let (backup_arg, url_arg) = (backup_out.to_str().unwrap().to_owned(), url.clone());
-    let backup = tokio::task::spawn_blocking(move || {
-        nouage(&["backup", "--out", &backup_arg, "--database-url", &url_arg])
-    })
-    .await
-    .unwrap();
+    let backup_out = dir.path().join("b.sqlite3").display().to_string();
+    let backup = run(["backup", "--out", &backup_out, "--database-url", &url]
+        .map(String::from)
+        .to_vec())
+    .await;
     assert!(!backup.0 && backup.2.contains("pg_dump"), "{backup:?}");
 }

@@ -295,18 +295,7 @@ impl SqliteStore {
                     },
                 )
                 .optional()?;
-            let join_code = conn
-                .query_row(
-                    "SELECT code, expires_ms FROM join_codes WHERE board_id = ?1",
-                    [id.as_str()],
-                    |r| {
-                        Ok(JoinCode {
-                            code: r.get(0)?,
-                            expires_ms: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?;
+            let join_code = join_code_in(conn, id)?;
             let credentials = conn
                 .prepare(
                     "SELECT token_sha256, code, created_ms, revoked_ms FROM code_credentials
@@ -336,18 +325,7 @@ impl SqliteStore {
                 )
                 .optional()?
                 .unwrap_or(false);
-            let private_round = conn
-                .query_row(
-                    "SELECT round, opened_ms FROM private_rounds WHERE board_id = ?1",
-                    [id.as_str()],
-                    |r| {
-                        Ok(PrivateRound {
-                            id: r.get(0)?,
-                            opened_at_ms: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?;
+            let private_round = private_round_in(conn, id)?;
             let private_spaces = conn
                 .prepare(&format!(
                     "SELECT {SPACE_COLUMNS} FROM private_spaces WHERE board_id = ?1"
@@ -479,6 +457,38 @@ pub(super) fn open_connection(path: &Path, durability: Durability) -> StoreResul
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// The board's join code, expired or not (deleted boards too).
+fn join_code_in(conn: &Connection, id: &BoardId) -> StoreResult<Option<JoinCode>> {
+    Ok(conn
+        .query_row(
+            "SELECT code, expires_ms FROM join_codes WHERE board_id = ?1",
+            [id.as_str()],
+            |r| {
+                Ok(JoinCode {
+                    code: r.get(0)?,
+                    expires_ms: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The board's open private round, if any.
+fn private_round_in(conn: &Connection, id: &BoardId) -> StoreResult<Option<PrivateRound>> {
+    Ok(conn
+        .query_row(
+            "SELECT round, opened_ms FROM private_rounds WHERE board_id = ?1",
+            [id.as_str()],
+            |r| {
+                Ok(PrivateRound {
+                    id: r.get(0)?,
+                    opened_at_ms: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 /// The columns `space_at` reads, in its order.
@@ -637,18 +647,7 @@ impl Store for SqliteStore {
     fn join_code(&self, id: &BoardId) -> StoreResult<Option<JoinCode>> {
         self.read(|conn| {
             board_exists(conn, id)?;
-            Ok(conn
-                .query_row(
-                    "SELECT code, expires_ms FROM join_codes WHERE board_id = ?1",
-                    [id.as_str()],
-                    |r| {
-                        Ok(JoinCode {
-                            code: r.get(0)?,
-                            expires_ms: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?)
+            join_code_in(conn, id)
         })
     }
 
@@ -892,20 +891,7 @@ impl Store for SqliteStore {
     }
 
     fn private_round(&self, id: &BoardId) -> StoreResult<Option<PrivateRound>> {
-        self.read(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT round, opened_ms FROM private_rounds WHERE board_id = ?1",
-                    [id.as_str()],
-                    |r| {
-                        Ok(PrivateRound {
-                            id: r.get(0)?,
-                            opened_at_ms: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?)
-        })
+        self.read(|conn| private_round_in(conn, id))
     }
 
     fn open_private_round(&self, id: &BoardId, round: &PrivateRound) -> StoreResult<bool> {
