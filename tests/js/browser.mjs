@@ -1374,6 +1374,8 @@ const scenarios = {
     // A public note of the stock client still reaches everybody while the round is open.
     stockNote(doc, 'public1', 's1', 'Un marché le jeudi', '#fff', 'stock')
     for (const page of [anim, anne, lina]) await waitForNote(page, 'Un marché le jeudi')
+    // The facilitator sees how many opened their space (Anne, Lina and the facilitator's own).
+    await anim.waitForSelector('.private-writers[data-writers="3"]')
     // Somebody using Anne's pid with a secret of their own is turned away.
     const annePid = await anne.evaluate(() => JSON.parse(localStorage.getItem('nouage.profile')).pid)
     const thiefDoc = new Y.Doc()
@@ -1381,7 +1383,7 @@ const scenarios = {
       { params: { token: board.tokens.editor, pid: annePid, name: 'Intrus', secret: 'f'.repeat(64) }, WebSocketPolyfill: WebSocket, disableBc: true, connect: false })
     const thiefClosed = new Promise((resolve) => thief.on('connection-close', (event) => resolve(event?.code)))
     thief.connect()
-    const seen = { thiefCloseCode: await thiefClosed }
+    const seen = { thiefCloseCode: await thiefClosed, animWriters: await anim.$eval('.private-writers', (e) => e.textContent) }
     thief.destroy()
     seen.thiefNotes = thiefDoc.getMap('notes').size
     const pageText = (page) => page.evaluate(() => document.body.innerText)

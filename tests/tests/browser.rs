@@ -835,6 +835,11 @@ async fn a_private_round_keeps_each_page_s_ideas_to_itself_until_the_reveal() {
         "{result}"
     );
     assert_eq!(result["thiefNotes"], 0);
+    // The facilitator's panel counts the spaces opened (Anne's, Lina's, the facilitator's).
+    assert_eq!(
+        result["animWriters"], "Espaces privés ouverts : 3",
+        "{result}"
+    );
     let before = &result["beforeReveal"];
     for private in ["navette", "arceaux", "réparation"] {
         for key in ["animText", "stockNotes"] {

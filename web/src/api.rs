@@ -490,6 +490,22 @@ pub async fn private_round(id: &str, token: &str, what: &str) -> Result<(), Stri
         .map(drop)
 }
 
+/// How many participants opened their private space in the board's open round (never what
+/// they wrote): `GET /api/boards/{id}/private-round`.
+pub async fn private_round_writers(id: &str, token: &str) -> Result<u64, String> {
+    let text = fetch_text(
+        "GET",
+        &format!("/api/boards/{id}/private-round"),
+        None,
+        Some(token),
+    )
+    .await?;
+    Json::parse(&text)
+        .and_then(|j| j.get("writers").num())
+        .map(|n| n as u64)
+        .ok_or_else(|| "unexpected answer from the server".to_owned())
+}
+
 /// The server's clock, in milliseconds since the Unix epoch.
 pub async fn server_time() -> Result<f64, String> {
     let text = fetch_text("GET", "/api/time", None, None).await?;

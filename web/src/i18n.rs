@@ -224,6 +224,7 @@ keys! {
     PrivateMine => "Mes idées, visibles de moi seul·e", "My ideas, only I can see them";
     PrivateNone => "Aucune idée pour l'instant.", "No idea yet.";
     PrivateWithdraw => "Retirer", "Withdraw";
+    PrivateWriters => "Espaces privés ouverts : ", "Private spaces opened: ";
     PrivateReveal => "Révéler les idées", "Reveal the ideas";
     PrivateCancel => "Annuler le tour", "Cancel the round";
     PrivateCancelConfirm => "Annuler le tour ? Les idées privées de chacun·e seront supprimées sans avoir été lues.", "Cancel the round? Everyone's private ideas will be deleted unread.";

@@ -109,6 +109,9 @@ fn places(board: &Session, kind: BoardKind, i18n: crate::i18n::I18n) -> Vec<(Str
     }
 }
 
+/// How often the facilitator's panel asks how many people opened their space.
+const WRITERS_REFRESH_MS: u64 = 3_000;
+
 /// This browser's secret for private spaces: made once, kept beside its pid, never sent
 /// anywhere but to the server's private-space address.
 fn secret() -> String {
@@ -252,6 +255,28 @@ pub fn PrivateRoundPanel(
         });
     };
     let act_reveal = act.clone();
+    // The facilitator sees how many people opened their space (never what they wrote), asked
+    // again every few seconds while the round is open.
+    let writers = RwSignal::new(None::<u64>);
+    if facilitator {
+        let (board_id, token) = (session.board_id().to_owned(), session.token().to_owned());
+        Effect::new(move |_| {
+            let Some(open) = round.get() else {
+                writers.set(None);
+                return;
+            };
+            let (board_id, token) = (board_id.clone(), token.clone());
+            leptos::task::spawn_local(async move {
+                // Until this round ends (another round has a loop of its own).
+                while round.with_untracked(|r| r.as_ref().is_some_and(|r| r.id == open.id)) {
+                    if let Ok(n) = api::private_round_writers(&board_id, &token).await {
+                        writers.set(Some(n));
+                    }
+                    sleep_ms(WRITERS_REFRESH_MS).await;
+                }
+            });
+        });
+    }
     view! {
         <Show when=move || round.get().is_some()>
             <section class="private-round" aria-labelledby="private-round-title">
@@ -294,6 +319,9 @@ pub fn PrivateRoundPanel(
                 {facilitator.then(|| {
                     let (reveal, cancel) = (act_reveal.clone(), act.clone());
                     view! {
+                        <p class="private-writers" data-writers=move || writers.get().map(|n| n.to_string()).unwrap_or_default()>
+                            {move || writers.get().map(|n| format!("{}{n}", i18n.t(Key::PrivateWriters)))}
+                        </p>
                         <div class="private-actions">
                             <button type="button" data-action="reveal-round" on:click=move |_| reveal("reveal")>{i18n.live(Key::PrivateReveal)}</button>
                             <button type="button" class="danger" data-action="cancel-round" on:click=move |_| cancel("cancel")>{i18n.live(Key::PrivateCancel)}</button>
@@ -327,4 +355,12 @@ pub fn PrivateRoundOpen(session: Rc<Session>) -> impl IntoView {
             </button>
         </Show>
     }
+}
+
+/// Waits `ms` milliseconds (a browser timer).
+async fn sleep_ms(ms: u64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
