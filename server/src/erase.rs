@@ -363,6 +363,27 @@ pub async fn erase_participant(
 /// current values again without it (so a device that comes back with its own copy takes the
 /// marker), then the journal is rewritten as `erase_participant` does. Answers the boards
 /// touched and the journal entries rewritten.
+/// The document after the last of `updates` (a board's whole journal, rewritten), as one
+/// snapshot's state, with that entry's seq; `None` for no entry. Erasure's stores write it in
+/// place of the snapshots that held the names.
+pub(crate) fn whole_state(
+    updates: Vec<(u64, Vec<u8>)>,
+) -> crate::store::StoreResult<Option<(u64, Vec<u8>)>> {
+    let Some(&(last, _)) = updates.last() else {
+        return Ok(None);
+    };
+    let stored = crate::store::StoredDoc {
+        snapshot: None,
+        updates,
+    };
+    let (doc, ..) = crate::room::load_doc(stored).map_err(crate::store::StoreError::Corrupt)?;
+    let state = yrs::ReadTxn::encode_state_as_update_v1(
+        &yrs::Transact::transact(&doc),
+        &yrs::StateVector::default(),
+    );
+    Ok(Some((last, state)))
+}
+
 pub fn erase_everywhere(
     store: &dyn crate::store::Store,
     name: &str,

@@ -330,16 +330,13 @@ async fn heartbeat(client: redis::Client, fanout: Weak<Fanout>) {
     }
 }
 
+/// A node id as its presence key names it (the uuid's 32 hex digits).
 fn hex(bytes: &[u8; 16]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    uuid::Uuid::from_bytes(*bytes).simple().to_string()
 }
 
 fn unhex(text: &str) -> Option<[u8; 16]> {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
-    bytes.try_into().ok()
+    uuid::Uuid::try_parse(text).ok().map(|id| *id.as_bytes())
 }
 
 async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {

@@ -195,13 +195,14 @@ pub async fn reveal(
     let mut revealed = 0;
     let mut writers = 0;
     for space in &spaces {
-        let elements = take_space(&app, space, "the private round was revealed").await?;
+        let why = "the private round was revealed";
+        let elements = take_space(&app, space, record.kind, why).await?;
         if !elements.is_empty() {
             writers += 1;
             revealed += elements.len();
             let kind = record.kind;
             decided_edit(&app, &record.id, space.actor.clone(), move |roots, txn| {
-                let root = element_root(roots, kind);
+                let root = private_round::elements(roots, kind);
                 for element in &elements {
                     insert(root, txn, &element.id, &element.value);
                     if let Some(Out::YMap(map)) = root.get(txn, &element.id) {
@@ -301,27 +302,25 @@ struct Element {
 async fn take_space(
     app: &AppState,
     space: &PrivateSpace,
+    kind: shared::BoardKind,
     why: &str,
 ) -> Result<Vec<Element>, ApiError> {
     let _held = hold_space(app, space, why).await;
     let (id, created_ms) = (space.space.clone(), space.created_ms);
-    let kind = app
-        .board(&space.board)
-        .await?
-        .map(|r| r.kind)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "board not found"))?;
     on_store(app, move |store| {
+        // One read: the space's whole journal gives its document and when each element was
+        // written.
         let journal = store.journal(&id)?;
         let written = crate::trace::element_traces(&journal);
-        let (doc, ..) =
-            crate::room::load_doc(store.load(&id)?).map_err(crate::store::StoreError::Corrupt)?;
+        let stored = crate::store::StoredDoc {
+            snapshot: None,
+            updates: journal.into_iter().map(|r| (r.seq, r.update_v1)).collect(),
+        };
+        let (doc, ..) = crate::room::load_doc(stored).map_err(crate::store::StoreError::Corrupt)?;
         let roots = shared::Roots::new(&doc);
         let txn = doc.transact();
-        let root = element_root(&roots, kind);
-        let text_key = match kind {
-            shared::BoardKind::Portfolio => "title",
-            _ => "text",
-        };
+        let root = private_round::elements(&roots, kind);
+        let text_key = private_round::text_key(kind);
         let mut elements = Vec::new();
         for (key, out) in root.iter(&txn) {
             let Out::YMap(map) = &out else { continue };
@@ -343,14 +342,6 @@ async fn take_space(
         Ok(elements)
     })
     .await
-}
-
-fn element_root(roots: &shared::Roots, kind: shared::BoardKind) -> &MapRef {
-    match private_round::elements_root(kind) {
-        "nodes" => &roots.nodes,
-        "notes" => &roots.notes,
-        _ => &roots.projects,
-    }
 }
 
 /// A value of a document read out of it, to be written into another.

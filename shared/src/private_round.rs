@@ -64,11 +64,19 @@ impl PrivateRound {
 }
 
 /// The root map of a board's elements that a private round collects.
-pub fn elements_root(kind: BoardKind) -> &'static str {
+pub fn elements(roots: &Roots, kind: BoardKind) -> &yrs::MapRef {
     match kind {
-        BoardKind::MindMap => "nodes",
-        BoardKind::Diagnosis => "notes",
-        BoardKind::Portfolio => "projects",
+        BoardKind::MindMap => &roots.nodes,
+        BoardKind::Diagnosis => &roots.notes,
+        BoardKind::Portfolio => &roots.projects,
+    }
+}
+
+/// The key of an element's text (a project's is its title).
+pub fn text_key(kind: BoardKind) -> &'static str {
+    match kind {
+        BoardKind::Portfolio => "title",
+        _ => "text",
     }
 }
 

@@ -237,6 +237,20 @@ unsafe extern "C" {
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
 
+/// The row of `/contributions`' `participants` named `name`, if any.
+pub fn contributor<'a>(contributions: &'a Value, name: &str) -> Option<&'a Value> {
+    contributions["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+/// Opens `{ws_base}/{path}?{query}` and answers the close code the server ends it with.
+pub async fn close_code(ws_base: &str, path: &str, query: &str) -> u16 {
+    let client = YClient::open(ws_base, path, query).await.unwrap();
+    client.closed().await.unwrap().0
+}
+
 /// Runs `nouage ARGS` (this build's binary) to completion: (success, stdout, stderr).
 pub fn run_nouage(args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(nouage_binary())

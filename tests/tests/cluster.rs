@@ -15,7 +15,7 @@ struct Cluster {
     database: TestDatabase,
     redis_url: String,
     prefix: String,
-    _dirs: Vec<TempDir>,
+    dirs: Vec<TempDir>,
 }
 
 impl Cluster {
@@ -33,7 +33,7 @@ impl Cluster {
             database: TestDatabase::create(&database_url.unwrap()).expect("a test database"),
             redis_url: redis_url.unwrap(),
             prefix: format!("nouage-test-{}", uuid::Uuid::new_v4().simple()),
-            _dirs: Vec::new(),
+            dirs: Vec::new(),
         })
     }
 
@@ -60,7 +60,7 @@ impl Cluster {
             config.limits.max_board_creations_per_minute = 10_000;
         })
         .await;
-        self._dirs.push(dir);
+        self.dirs.push(dir);
         (server, failpoints)
     }
 
@@ -562,22 +562,13 @@ async fn a_thousand_joins_racing_the_loads_of_their_boards_all_converge() {
         );
     }
     let ws = joins_node.ws_base();
+    // Paces the writing: each round waits until the writers' node relayed the round's key of
+    // the first board (stored), so the joins spawned between rounds meet writes still to come.
+    let pacer = YClient::connect(&writers_node.ws_base(), &boards[0].id, &boards[0].viewer)
+        .await
+        .unwrap();
+    let paced = pacer.doc().get_or_insert_map("m");
     let mut joins = tokio::task::JoinSet::new();
-    for (b, board) in boards.iter().enumerate() {
-        for j in 0..JOINS_PER_BOARD {
-            let (ws, id, token) = (ws.clone(), board.id.clone(), board.viewer.clone());
-            joins.spawn(async move {
-                // Spread over the writing.
-                tokio::time::sleep(Duration::from_millis(((b * 7 + j * 13) % 200) as u64)).await;
-                let client = YClient::connect(&ws, &id, &token).await.unwrap();
-                let map = client.doc().get_or_insert_map("m");
-                client
-                    .wait_until(|doc| map.len(&doc.transact()) as usize == KEYS)
-                    .await
-                    .map_err(|e| format!("board {b}, join {j}: {e}"))
-            });
-        }
-    }
     for n in 0..KEYS {
         for writer in &writers {
             let map = writer.doc().get_or_insert_map("m");
@@ -585,7 +576,24 @@ async fn a_thousand_joins_racing_the_loads_of_their_boards_all_converge() {
                 map.insert(txn, format!("k{n}"), n as f64);
             });
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // This round's share of the joins, spread over the writing.
+        for (b, board) in boards.iter().enumerate() {
+            for j in (n..JOINS_PER_BOARD).step_by(KEYS) {
+                let (ws, id, token) = (ws.clone(), board.id.clone(), board.viewer.clone());
+                joins.spawn(async move {
+                    let client = YClient::connect(&ws, &id, &token).await.unwrap();
+                    let map = client.doc().get_or_insert_map("m");
+                    client
+                        .wait_until(|doc| map.len(&doc.transact()) as usize == KEYS)
+                        .await
+                        .map_err(|e| format!("board {b}, join {j}: {e}"))
+                });
+            }
+        }
+        pacer
+            .wait_until(|doc| paced.get(&doc.transact(), &format!("k{n}")).is_some())
+            .await
+            .unwrap();
     }
     let mut converged = 0;
     while let Some(joined) = joins.join_next().await {

@@ -80,14 +80,8 @@ async fn edits_relayed_on_postgres_survive_a_restart_with_their_record() {
     );
     let api = format!("{}/api/boards/{}", server.base, board.id);
     let contributions = get_ok_json(&format!("{api}/contributions"), &board.viewer).await;
-    let created = |name: &str| {
-        contributions["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .map(|p| p["created"].clone())
-    };
+    let created =
+        |name: &str| nouage_tests::contributor(&contributions, name).map(|p| p["created"].clone());
     assert_eq!(created("Anne"), Some(json!(1)), "{contributions}");
     assert_eq!(created("Lina"), Some(json!(1)), "{contributions}");
     let (status, joined) = post_json(
@@ -178,15 +172,9 @@ async fn a_sqlite_data_directory_moves_into_postgres_whole() {
     .await;
     assert_eq!(history_before, history_after);
     // The deleted board stays deleted; the editor link still writes, after the last seq.
-    let unknown = YClient::open(
-        &server.ws_base(),
-        &gone.id,
-        &format!("token={}", gone.viewer),
-    )
-    .await
-    .unwrap();
+    let viewing = format!("token={}", gone.viewer);
     assert_eq!(
-        unknown.closed().await.unwrap().0,
+        nouage_tests::close_code(&server.ws_base(), &gone.id, &viewing).await,
         shared::wire::close::UNKNOWN_BOARD
     );
     let (writer, writer_roots) = join(
@@ -280,8 +268,8 @@ fn through(url: &str, port: u16) -> (String, (String, u16)) {
 async fn while_postgres_is_unreachable_nothing_unstored_is_relayed_and_everything_converges_after()
 {
     let Some(database) = database() else { return };
-    // The outage's length, a setting of the test.
-    const OUTAGE: std::time::Duration = std::time::Duration::from_millis(1_500);
+    // The outage's length, a setting of the test: it lasts until this many joins were refused.
+    const OUTAGE_REFUSED_JOINS: usize = 3;
     let (_, target) = through(&database.url, 0);
     let proxy = CuttableProxy::start(target).await;
     let (proxied, _) = through(&database.url, proxy.port);
@@ -322,19 +310,14 @@ async fn while_postgres_is_unreachable_nothing_unstored_is_relayed_and_everythin
         seen.get(&reader.doc().transact(), "during").is_none(),
         "an update that was not stored reached a peer"
     );
-    // A client joining meanwhile is told the same.
-    let meanwhile = YClient::open(
-        &server.ws_base(),
-        &board.id,
-        &format!("token={}", board.viewer),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        meanwhile.closed().await.unwrap().0,
-        shared::wire::close::STORAGE_PAUSED
-    );
-    tokio::time::sleep(OUTAGE).await;
+    // Clients joining meanwhile are told the same, for as long as the outage lasts.
+    let viewing = format!("token={}", board.viewer);
+    for _ in 0..OUTAGE_REFUSED_JOINS {
+        assert_eq!(
+            nouage_tests::close_code(&server.ws_base(), &board.id, &viewing).await,
+            shared::wire::close::STORAGE_PAUSED
+        );
+    }
     proxy.set_cut(false);
 
     // Back: the writer's client reconnects and sends what it has; everything converges.

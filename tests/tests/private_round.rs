@@ -49,10 +49,7 @@ async fn private_space(
 
 /// The close code a connection to the private space gets, without ever syncing.
 async fn refused_with(server: &TestServer, board: &Board, query: &str) -> u16 {
-    let client = YClient::open(&server.ws_base(), &format!("{}/private", board.id), query)
-        .await
-        .unwrap();
-    client.closed().await.unwrap().0
+    nouage_tests::close_code(&server.ws_base(), &format!("{}/private", board.id), query).await
 }
 
 fn note_texts(roots: &shared::Roots, client: &YClient) -> Vec<String> {
@@ -266,12 +263,7 @@ async fn a_private_note_reaches_nobody_until_the_reveal_then_is_credited_to_its_
     let api = format!("{}/api/boards/{}", server.base, board.id);
     let contributions = get_ok_json(&format!("{api}/contributions"), &board.viewer).await;
     let created = |name: &str| {
-        contributions["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .map(|p| p["created"].as_u64().unwrap_or(0))
+        nouage_tests::contributor(&contributions, name).map(|p| p["created"].as_u64().unwrap_or(0))
     };
     assert_eq!(created("Anne Bérubé"), Some(1), "{contributions}");
     assert_eq!(created("Lina Roy"), Some(1), "{contributions}");

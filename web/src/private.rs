@@ -210,18 +210,8 @@ pub fn PrivateRoundPanel(
         });
         draft.set(String::new());
     };
-    let text_key = if kind == BoardKind::Portfolio {
-        "title"
-    } else {
-        "text"
-    };
-    let root_of = move |roots: &shared::Roots| -> yrs::MapRef {
-        match kind {
-            BoardKind::Diagnosis => roots.notes.clone(),
-            BoardKind::MindMap => roots.nodes.clone(),
-            BoardKind::Portfolio => roots.projects.clone(),
-        }
-    };
+    let text_key = shared::private_round::text_key(kind);
+    let root_of = move |roots: &shared::Roots| shared::private_round::elements(roots, kind).clone();
     let change = move |id: String, text: String| {
         if let Some((_, private)) = space.get_value() {
             private.edit(|roots, txn| {

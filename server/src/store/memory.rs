@@ -322,11 +322,7 @@ impl Store for MemoryStore {
             .filter(in_round)
             .find(|s| s.actor.pid == wanted.actor.pid)
         {
-            return Ok(if found.secret_sha256 == wanted.secret_sha256 {
-                SpaceOpening::Space(found.clone())
-            } else {
-                SpaceOpening::OtherSecret
-            });
+            return Ok(SpaceOpening::of_found(found.clone(), wanted));
         }
         if inner.private_spaces.iter().filter(in_round).count() >= spaces_max {
             return Ok(SpaceOpening::Full);

@@ -145,6 +145,18 @@ pub enum SpaceOpening {
     Full,
 }
 
+impl SpaceOpening {
+    /// The participant's space `found` in the round, opened with `wanted`'s secret: theirs, or
+    /// refused when the secret differs.
+    pub fn of_found(found: PrivateSpace, wanted: &PrivateSpace) -> SpaceOpening {
+        if found.secret_sha256 == wanted.secret_sha256 {
+            SpaceOpening::Space(found)
+        } else {
+            SpaceOpening::OtherSecret
+        }
+    }
+}
+
 /// One applied update, as the journal keeps it.
 #[derive(Debug, Clone)]
 pub struct JournalEntry {

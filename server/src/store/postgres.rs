@@ -1035,16 +1035,7 @@ impl Store for PgStore {
             // Snapshots held the names: one snapshot of the rewritten board.
             tx.execute("DELETE FROM snapshots WHERE board_id = $1", &[&id.as_str()])
                 .await?;
-            if let Some(&(last, _)) = updates.last() {
-                let stored = StoredDoc {
-                    snapshot: None,
-                    updates,
-                };
-                let (doc, ..) = crate::room::load_doc(stored).map_err(StoreError::Corrupt)?;
-                let state = yrs::ReadTxn::encode_state_as_update_v1(
-                    &yrs::Transact::transact(&doc),
-                    &yrs::StateVector::default(),
-                );
+            if let Some((last, state)) = crate::erase::whole_state(updates)? {
                 tx.execute(
                     "INSERT INTO snapshots (board_id, upto_seq, state_v1, created_ms)
                      VALUES ($1, $2, $3, $4)",
@@ -1179,12 +1170,7 @@ impl Store for PgStore {
                 )
                 .await?;
             if let Some(found) = found {
-                let found = space_at(&found)?;
-                return Ok(if found.secret_sha256 == wanted.secret_sha256 {
-                    SpaceOpening::Space(found)
-                } else {
-                    SpaceOpening::OtherSecret
-                });
+                return Ok(SpaceOpening::of_found(space_at(&found)?, wanted));
             }
             let spaces: i64 = tx
                 .query_one(
