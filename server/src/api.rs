@@ -151,7 +151,7 @@ pub async fn create_board(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    admit(&app, peer, &headers)?;
+    admit(&app, peer, &headers).await?;
     let request: CreateBoardRequest = json_body(&body)?;
     let kind: BoardKind = request
         .kind
@@ -172,7 +172,7 @@ pub async fn import_board(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    admit(&app, peer, &headers)?;
+    admit(&app, peer, &headers).await?;
     let name = query.get("format").map(String::as_str).unwrap_or("");
     let format = crate::import::ImportFormat::parse(name).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -288,7 +288,7 @@ fn presents_admin_token(app: &AppState, headers: &HeaderMap) -> bool {
 
 /// Board creation (and import) needs the admin token when the instance has one, and is
 /// rate-limited per address for everybody else.
-fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+async fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     let is_admin = presents_admin_token(app, headers);
     if app.config.admin_token.is_some() && !is_admin {
         return Err(ApiError::new(
@@ -297,7 +297,7 @@ fn admit(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Ap
         ));
     }
     // The admin is not rate-limited; everybody else is, per address.
-    if !is_admin && !app.creations.allow(peer.ip(), std::time::Instant::now()) {
+    if !is_admin && !app.creations.allow(peer.ip()).await {
         let per_minute = app.config.limits.max_board_creations_per_minute;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -10,9 +10,9 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cluster::{AddressWindow, Seats};
 use crate::config::Config;
 use crate::journal::JournalWriter;
-use crate::limit::CreationLimiter;
 use crate::pressure::Pressure;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
@@ -28,9 +28,12 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
-    pub creations: Arc<CreationLimiter>,
+    /// Board creations per address (across the cluster's nodes with `--redis-url`).
+    pub creations: Arc<AddressWindow>,
     /// Failed join-code attempts per address (`crate::join`).
-    pub join_failures: Arc<CreationLimiter>,
+    pub join_failures: Arc<AddressWindow>,
+    /// With other nodes (`--redis-url`): the seats each board has across the cluster.
+    pub seats: Option<Arc<Seats>>,
     next_conn_id: Arc<AtomicU64>,
     /// Websocket connections being served.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
@@ -247,12 +250,15 @@ pub async fn start_with_store(
         fanout.attach(&rooms);
     }
     let (stop, stop_rx) = watch::channel(false);
-    let creations = Arc::new(CreationLimiter::new(
-        config.limits.max_board_creations_per_minute,
-    ));
-    let join_failures = Arc::new(CreationLimiter::new(
-        config.limits.max_failed_joins_per_minute,
-    ));
+    let window = |kind: &str, per_minute: u32| {
+        Arc::new(match &fanout {
+            Some(fanout) => fanout.limits.window(kind, per_minute),
+            None => AddressWindow::local(per_minute),
+        })
+    };
+    let creations = window("create", config.limits.max_board_creations_per_minute);
+    let join_failures = window("join-failed", config.limits.max_failed_joins_per_minute);
+    let seats = fanout.as_ref().map(|f| f.limits.seats.clone());
     let state = AppState {
         config: Arc::new(config),
         store,
@@ -260,6 +266,7 @@ pub async fn start_with_store(
         shutdown: stop_rx.clone(),
         creations,
         join_failures,
+        seats,
         next_conn_id: Arc::new(AtomicU64::new(1)),
         connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         pressure,

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::cluster::ClusterLimits;
 use crate::rooms::Rooms;
 use crate::store::BoardId;
 
@@ -155,6 +156,8 @@ pub struct Fanout {
     /// Other nodes heard from since the last heartbeat: dead if their key is gone.
     heard: std::sync::Mutex<std::collections::HashSet<[u8; 16]>>,
     pub failpoints: Arc<Failpoints>,
+    /// Connections per board and per-address windows, counted across the nodes.
+    pub limits: Arc<ClusterLimits>,
 }
 
 impl Fanout {
@@ -168,13 +171,15 @@ impl Fanout {
     ) -> anyhow::Result<Arc<Self>> {
         let client = redis::Client::open(url)?;
         let (publish, queue) = mpsc::channel(PUBLISH_QUEUE_BATCHES_MAX);
+        let node = *uuid::Uuid::new_v4().as_bytes();
         let fanout = Arc::new(Fanout {
-            node: *uuid::Uuid::new_v4().as_bytes(),
+            node,
             prefix: prefix.to_owned(),
             publish,
             rooms: OnceLock::new(),
             heard: Default::default(),
             failpoints,
+            limits: ClusterLimits::start(client.clone(), prefix, hex(&node)),
         });
         // The node's presence key exists before it publishes anything, so a node another one
         // heard from and whose key is gone is dead (Redis away now: the heartbeat sets it).
@@ -300,6 +305,7 @@ async fn heartbeat(client: redis::Client, fanout: Weak<Fanout>) {
             continue;
         };
         let renewed = node.renew(conn).await;
+        node.limits.seats.reassert().await;
         let listed: redis::RedisResult<Vec<String>> = redis::cmd("KEYS")
             .arg(format!("{}:node:*", node.prefix))
             .query_async(conn)

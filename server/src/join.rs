@@ -258,9 +258,9 @@ pub async fn join(
 ) -> Result<Response, ApiError> {
     let address = client_address(&app, peer, &headers);
     let request: JoinRequest = json_body(&body)?;
-    let refused = || {
+    let refused = async || {
         // Only failures count: the check comes after the lookup, and a success takes nothing.
-        if app.join_failures.allow(address, std::time::Instant::now()) {
+        if app.join_failures.allow(address).await {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "unknown, expired or disabled join code",
@@ -269,21 +269,20 @@ pub async fn join(
             too_many(&app)
         }
     };
-    if app
-        .join_failures
-        .is_over(address, std::time::Instant::now())
-    {
+    if app.join_failures.is_over(address).await {
         return Err(too_many(&app));
     }
     let Some(code) = normalize(&request.code) else {
-        return Err(refused());
+        return Err(refused().await);
     };
     let found = on_store(&app, move |store| store.board_of_join_code(&code)).await?;
     let now = app.config.clock.now_ms();
     let Some((board, join_code)) = found.filter(|(_, c)| c.expires_ms > now) else {
-        return Err(refused());
+        return Err(refused().await);
     };
-    let record = app.board(&board).await?.ok_or_else(refused)?;
+    let Some(record) = app.board(&board).await? else {
+        return Err(refused().await);
+    };
     let token = random_token();
     let (id, hash, max) = (
         board.clone(),

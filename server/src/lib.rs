@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod erase;
 pub mod export;

@@ -307,6 +307,17 @@ async fn serve(
     let queued_bytes = outbox.queued_bytes.clone();
     let closer = Closer::new();
     let actor = Arc::new(identity.actor);
+    // With other nodes, the board's seats are counted across the cluster first.
+    let _seat = match &app.seats {
+        Some(seats) => match seats.take(&board, limits.max_clients_per_board).await {
+            Some(seat) => Some(seat),
+            None => {
+                let reason = "the board is full".to_owned();
+                return refuse(read, write, close::LIMIT, reason, &limits).await;
+            }
+        },
+        None => None,
+    };
     let joined = app
         .rooms
         .join(&board, || Joiner {

@@ -42,6 +42,15 @@ impl Cluster {
         &mut self,
         head_check_ms: u64,
     ) -> (TestServer, std::sync::Arc<server::fanout::Failpoints>) {
+        self.node_with(head_check_ms, |_| {}).await
+    }
+
+    /// A node whose settings `adjust` changes after the cluster's own.
+    async fn node_with(
+        &mut self,
+        head_check_ms: u64,
+        adjust: impl FnOnce(&mut server::Config) + Send + 'static,
+    ) -> (TestServer, std::sync::Arc<server::fanout::Failpoints>) {
         let dir = TempDir::new();
         let failpoints = std::sync::Arc::new(server::fanout::Failpoints::default());
         let (database, redis, prefix, injected) = (
@@ -58,6 +67,7 @@ impl Cluster {
             config.limits.head_check_interval_ms = head_check_ms;
             // Tests make many boards from one address.
             config.limits.max_board_creations_per_minute = 10_000;
+            adjust(config);
         })
         .await;
         self.dirs.push(dir);
@@ -603,4 +613,60 @@ async fn a_thousand_joins_racing_the_loads_of_their_boards_all_converge() {
     assert_eq!(converged, BOARDS * JOINS_PER_BOARD);
     writers_node.stop().await;
     joins_node.stop().await;
+}
+
+#[tokio::test]
+async fn a_boards_seats_and_an_addresss_creations_are_counted_across_nodes() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let limited = |config: &mut server::Config| {
+        config.limits.max_clients_per_board = 3;
+        config.limits.max_board_creations_per_minute = 3;
+    };
+    let (one, _) = cluster.node_with(2_000, limited).await;
+    let (two, _) = cluster.node_with(2_000, limited).await;
+    // Three boards from this address: two through one node, one through the other; a fourth
+    // is refused by either.
+    let board = create_board(&one.base, "diagnosis", "Diagnostic").await;
+    create_board(&one.base, "diagnosis", "Deux").await;
+    create_board(&two.base, "diagnosis", "Trois").await;
+    for node in [&two, &one] {
+        let (status, body) = nouage_tests::post_json(
+            &format!("{}/api/boards", node.base),
+            "",
+            &serde_json::json!({"kind": "diagnosis", "title": "Quatre"}),
+        )
+        .await;
+        assert_eq!(status, 429, "a fourth board in the minute: {body}");
+    }
+    // Three seats: two taken on one node, one on the other; the fourth is refused on either.
+    let join = |base: String| {
+        let board = board.clone();
+        async move { YClient::connect(&base, &board.id, &board.editor).await }
+    };
+    let anne = join(one.ws_base()).await.unwrap();
+    let _lina = join(one.ws_base()).await.unwrap();
+    let _noor = join(two.ws_base()).await.unwrap();
+    for node in [&two, &one] {
+        let refused = join(node.ws_base()).await.err().expect("the board is full");
+        assert!(refused.to_string().contains("4429"), "{refused}");
+    }
+    // Anne leaves the first node: her seat is free on the second.
+    anne.close();
+    let _yann = nouage_tests::poll_until("a seat freed on another node", || {
+        let join = join(two.ws_base());
+        async move { join.await.ok() }
+    })
+    .await;
+    let refused = join(one.ws_base()).await.err().expect("full again");
+    assert!(refused.to_string().contains("4429"), "{refused}");
+    // A node that stops takes its seats with it.
+    one.stop().await;
+    let _zoe = nouage_tests::poll_until("the stopped node's seats are free", || {
+        let join = join(two.ws_base());
+        async move { join.await.ok() }
+    })
+    .await;
+    two.stop().await;
 }
