@@ -268,15 +268,10 @@ fn main() -> anyhow::Result<()> {
             database_url,
         } => export(&board, &format, &out, &data, at, database_url.as_deref()),
         Command::Reindex {
-            board: _,
-            database_url: Some(_),
-            ..
-        } => {
-            // Nothing to rebuild: PostgreSQL's answers replay the journal itself.
-            println!("reindexed 0 boards: on PostgreSQL the record is computed from the journal");
-            Ok(())
-        }
-        Command::Reindex { data, board, .. } => reindex(&data, board.as_deref()),
+            data,
+            board,
+            database_url,
+        } => reindex(&data, board.as_deref(), database_url.as_deref()),
         Command::Migrate { from, database_url } => migrate(&from, &database_url),
         Command::Erase {
             data,
@@ -341,34 +336,60 @@ fn erase(data: &std::path::Path, name: &str, database_url: Option<&str>) -> anyh
     Ok(())
 }
 
-fn reindex(data: &std::path::Path, board: Option<&str>) -> anyhow::Result<()> {
+fn reindex(
+    data: &std::path::Path,
+    board: Option<&str>,
+    database_url: Option<&str>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
-    use server::store::{BoardId, SqliteStore, Store};
-    if !data.join(server::store::DB_FILE_NAME).exists() {
-        anyhow::bail!("no Nouage database in {}", data.display());
-    }
-    // The server must not run: its indexer would race this one for the same record.
-    let _lock = backup::DataDirLock::acquire(data)?;
-    let store = SqliteStore::open(data, Durability::Fsync)?;
-    let boards = match board {
-        Some(board) => {
-            let id = BoardId::parse(board)
-                .filter(|id| matches!(store.board(id), Ok(Some(_))))
-                .with_context(|| format!("board {board} not found in {}", data.display()))?;
-            vec![id]
-        }
-        None => store.board_ids()?,
-    };
+    use server::store::{BoardId, PgStore, SqliteStore, Store};
+    let wait = std::time::Duration::from_secs(EXPORT_TRACE_WAIT_SECS);
     let started = std::time::Instant::now();
-    let mut entries = 0;
-    for id in &boards {
-        entries += store
-            .reindex(id, std::time::Duration::from_secs(EXPORT_TRACE_WAIT_SECS))
-            .with_context(|| format!("reindexing board {id}"))?;
-    }
+    let chosen = |all: Vec<BoardId>, store: &dyn Store, place: &str| -> anyhow::Result<_> {
+        let exists = |id: &BoardId| matches!(store.board(id), Ok(Some(_)));
+        Ok(match board {
+            Some(board) => vec![
+                BoardId::parse(board)
+                    .filter(exists)
+                    .with_context(|| format!("board {board} not found in {place}"))?,
+            ],
+            None => all.into_iter().filter(exists).collect(),
+        })
+    };
+    let (boards, entries) = match database_url {
+        // Nodes still running index beside this: the record's progress row decides, per batch,
+        // whose lands.
+        Some(url) => {
+            let store = PgStore::connect(url)?;
+            let boards = chosen(store.all_board_ids()?, &store, "the database")?;
+            let mut entries = 0;
+            for id in &boards {
+                entries += store
+                    .reindex(id, wait)
+                    .with_context(|| format!("reindexing board {id}"))?;
+            }
+            (boards.len(), entries)
+        }
+        None => {
+            if !data.join(server::store::DB_FILE_NAME).exists() {
+                anyhow::bail!("no Nouage database in {}", data.display());
+            }
+            // The server must not run: its indexer would race this one for the same record.
+            let _lock = backup::DataDirLock::acquire(data)?;
+            let store = SqliteStore::open(data, Durability::Fsync)?;
+            let place = data.display().to_string();
+            let boards = chosen(store.board_ids()?, &store, &place)?;
+            let mut entries = 0;
+            for id in &boards {
+                entries += store
+                    .reindex(id, wait)
+                    .with_context(|| format!("reindexing board {id}"))?;
+            }
+            (boards.len(), entries)
+        }
+    };
     println!(
-        "reindexed {} boards ({entries} journal entries) in {} ms",
-        boards.len(),
+        "reindexed {boards} boards ({entries} journal entries) in {} ms",
         started.elapsed().as_millis()
     );
     Ok(())

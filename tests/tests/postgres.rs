@@ -421,6 +421,19 @@ async fn the_operators_commands_work_on_postgres_too() {
         "{csv}"
     );
 
+    // The record is built again from the journal, and says the same.
+    let reindexed = run(["reindex", "--database-url", &url]
+        .map(String::from)
+        .to_vec())
+    .await;
+    assert!(
+        reindexed.0 && reindexed.1.contains("reindexed 1 boards"),
+        "{reindexed:?}"
+    );
+    let rebuilt = export_csv().await;
+    assert!(rebuilt.0, "{rebuilt:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+
     // PostgreSQL's backups are its own tools': said, not half done.
     let backup_out = dir.path().join("b.sqlite3").display().to_string();
     let backup = run(["backup", "--out", &backup_out, "--database-url", &url]

@@ -321,11 +321,12 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .env("NOUAGE_TEST_DATABASE_URL", &database_url)
             .env("NOUAGE_TEST_REDIS_URL", &redis_url),
     )?;
-    // The relay's and the persistence's end-to-end tests once more, every server on
-    // PostgreSQL (those that read SQLite's file itself are SQLite's only).
+    // The relay's, the persistence's and the trace's end-to-end tests once more, every server
+    // on PostgreSQL (those that read SQLite's file itself are SQLite's only).
     for (test, only) in [
         ("relay", &[][..]),
         ("persistence", &POSTGRES_PERSISTENCE_TESTS[..]),
+        ("trace", &POSTGRES_TRACE_TESTS[..]),
     ] {
         run_checked(
             cargo()
@@ -422,8 +423,6 @@ fn sim(args: &[String]) -> anyhow::Result<()> {
 /// An emoji font, so the screenshots show reactions and marks as people see them.
 const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
 
-/// Debian's Chromium and its WebDriver, for the browser tests, poppler's `pdftotext`, which
-/// the export tests read PDFs with, and an emoji font for the screenshots.
 /// The persistence tests that also run with every server on PostgreSQL.
 const POSTGRES_PERSISTENCE_TESTS: [&str; 6] = [
     "edits_survive_a_restart_of_the_server",
@@ -432,6 +431,13 @@ const POSTGRES_PERSISTENCE_TESTS: [&str; 6] = [
     "a_crash_loop_under_concurrent_writing_loses_nothing_any_client_received",
     "a_large_board_loaded_whole_is_sent_whole_then_with_the_changes_since",
     "a_board_whose_clients_are_quiet_lets_its_document_go_and_wakes_for_the_next_edit",
+];
+
+/// The trace's end-to-end tests that also run on PostgreSQL (its incremental record).
+const POSTGRES_TRACE_TESTS: [&str; 3] = [
+    "contributions_count_exactly_what_each_participant_did_whatever_the_author_fields_say",
+    "a_deleted_note_is_listed_and_restored_with_its_text_author_and_votes",
+    "the_history_pages_newest_first_and_bad_trace_requests_get_clear_errors",
 ];
 
 /// The Redis server the cluster tests use (`NOUAGE_TEST_REDIS_URL`, or this machine's on
@@ -530,6 +536,8 @@ fn ensure_postgres() -> anyhow::Result<String> {
     Ok(URL.into())
 }
 
+/// Debian's Chromium and its WebDriver, for the browser tests, poppler's `pdftotext`, which
+/// the export tests read PDFs with, and an emoji font for the screenshots.
 fn ensure_system_tools() -> anyhow::Result<()> {
     if which("chromium")
         && which("chromedriver")

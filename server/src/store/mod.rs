@@ -8,6 +8,7 @@ pub mod backup;
 mod checkpoint;
 mod memory;
 pub mod migrate;
+mod pg_trace;
 mod postgres;
 #[doc(hidden)]
 pub mod sample;

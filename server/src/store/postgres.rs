@@ -12,8 +12,11 @@
 //! never skips a late commit (an identity column is assigned at insert, not at commit).
 //!
 //! **Migrations** are versioned (`nouage_schema`) and applied at start under an advisory lock,
-//! so nodes starting together do not race. The trace's answers replay the journal (the trait's
-//! defaults); SQLite's incremental record is not kept here yet.
+//! so nodes starting together do not race.
+//!
+//! **The trace** is kept as an incremental record (`pg_trace.rs`), brought up to date by the
+//! same indexer thread as SQLite's (`trace_index.rs`); several nodes may index one board, the
+//! record's progress row deciding which batch lands.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,16 +30,19 @@ use shared::private_round::PrivateRound;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+use super::pg_trace::{self, PgRecord};
+use super::trace_index::Indexer;
 use super::{
-    Actor, Append, BoardId, BoardRecord, JoinCode, JournalRow, PrivateSpace, Snapshot,
-    SpaceOpening, Store, StoreError, StoreResult, StoredDoc,
+    Actor, Append, BoardId, BoardRecord, Contributions, EntryPage, JoinCode, JournalRow,
+    PrivateSpace, Snapshot, SpaceOpening, Store, StoreError, StoreResult, StoredDoc, TraceEntry,
 };
 use crate::tokens::{Role, TokenHashes};
 
 /// The schema this server writes. Each entry of `MIGRATIONS` takes it one version up.
-pub const PG_SCHEMA_VERSION: i32 = 1;
+pub const PG_SCHEMA_VERSION: i32 = 2;
 
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = [
+    "
 CREATE TABLE boards (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -103,7 +109,9 @@ CREATE TABLE private_spaces (
     created_ms BIGINT NOT NULL,
     UNIQUE (board_id, round, pid)
 );
-"];
+",
+    super::pg_trace::MIGRATION,
+];
 
 /// The advisory lock under which migrations run (any constant all nodes share).
 const MIGRATION_LOCK: i64 = 0x6e6f_7561_6765;
@@ -121,6 +129,8 @@ pub struct PgStore {
     pool: Pool,
     /// Actor rows known to be committed, so most appends insert no actor.
     actor_ids: Mutex<HashMap<Actor, i64>>,
+    /// Brings the trace's record up to date; dropped first (see `Drop`).
+    indexer: Option<Indexer>,
     /// A test's own database, dropped with the store (`connect_fresh`).
     _database: Option<TestDatabase>,
 }
@@ -128,7 +138,9 @@ pub struct PgStore {
 impl Drop for PgStore {
     fn drop(&mut self) {
         // The last holder may be an async task (the server stopping): a runtime dropped there
-        // would block it, so its threads are let go without waiting.
+        // would block it, so its threads are let go without waiting. The indexer's thread
+        // ends with its queue.
+        drop(self.indexer.take());
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -189,10 +201,16 @@ impl PgStore {
             })
             .build()
             .map_err(|e| StoreError::Postgres(e.to_string()))?;
+        let indexer = Indexer::start_on(Box::new(PgRecord {
+            handle: runtime.handle().clone(),
+            pool: pool.clone(),
+            actor_ids: Mutex::new(HashMap::new()),
+        }));
         let store = PgStore {
             runtime: Some(runtime),
             pool,
             actor_ids: Mutex::new(HashMap::new()),
+            indexer: Some(indexer),
             _database: None,
         };
         store.run(async { migrate(&store.pool).await })?;
@@ -215,6 +233,39 @@ impl PgStore {
             .expect("the runtime lives as long as the store")
             .handle()
             .block_on(call)
+    }
+
+    fn indexer(&self) -> &Indexer {
+        self.indexer
+            .as_ref()
+            .expect("the indexer lives as long as the store")
+    }
+
+    /// Builds the board's trace again from its whole journal (`nouage reindex`): the record is
+    /// emptied, then every entry is indexed; returns the entries indexed. Nothing else changes.
+    pub fn reindex(&self, id: &BoardId, wait: Duration) -> StoreResult<u64> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            board_exists(&client, id).await?;
+            let tx = client.transaction().await?;
+            pg_trace::clear_in(&tx, id).await?;
+            tx.commit().await?;
+            Ok(())
+        })?;
+        self.indexer().reset(id);
+        self.trace_catch_up(id, wait)?;
+        self.with_client(async |client| pg_trace::progress_of(client, id).await)
+    }
+
+    /// Runs `read` with a pooled connection.
+    fn with_client<T>(
+        &self,
+        read: impl AsyncFnOnce(&deadpool_postgres::Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            read(&client).await
+        })
     }
 
     /// Every board's id, deleted ones too.
@@ -440,7 +491,7 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
 
 /// The row of `actor`, added if it is new. Rows added here are `learned` and cached only once
 /// their transaction commits (a rolled-back row would be a dangling id).
-async fn actor_id(
+pub(super) async fn actor_id(
     client: &impl GenericClient,
     actor: &Actor,
     cache: &Mutex<HashMap<Actor, i64>>,
@@ -466,7 +517,7 @@ async fn actor_id(
     Ok(id)
 }
 
-fn actor_at(row: &Row, first: usize) -> Actor {
+pub(super) fn actor_at(row: &Row, first: usize) -> Actor {
     Actor {
         pid: row.get(first),
         name: row.get(first + 1),
@@ -475,7 +526,7 @@ fn actor_at(row: &Row, first: usize) -> Actor {
     }
 }
 
-async fn board_exists(client: &impl GenericClient, id: &BoardId) -> StoreResult<()> {
+pub(super) async fn board_exists(client: &impl GenericClient, id: &BoardId) -> StoreResult<()> {
     let found = client
         .query_opt(
             "SELECT 1 FROM boards WHERE id = $1 AND deleted_ms IS NULL",
@@ -967,7 +1018,7 @@ impl Store for PgStore {
     }
 
     fn erase_names(&self, id: &BoardId, pid: &str, names: &[String]) -> StoreResult<usize> {
-        self.run(async {
+        let rewritten = self.run(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
             let found = tx
@@ -1032,7 +1083,9 @@ impl Store for PgStore {
                 &[&id.as_str(), &pid, &shared::proxy::ERASED_NAME],
             )
             .await?;
-            // Snapshots held the names: one snapshot of the rewritten board.
+            // The record and the snapshots held the names: it is built again from the
+            // rewritten journal, from one snapshot of the rewritten board.
+            pg_trace::clear_in(&tx, id).await?;
             tx.execute("DELETE FROM snapshots WHERE board_id = $1", &[&id.as_str()])
                 .await?;
             if let Some((last, state)) = crate::erase::whole_state(updates)? {
@@ -1046,7 +1099,9 @@ impl Store for PgStore {
             for name in names {
                 tx.execute(
                     "DELETE FROM actors WHERE name = $1
-                       AND id NOT IN (SELECT actor_id FROM journal)",
+                       AND id NOT IN (SELECT actor_id FROM journal)
+                       AND id NOT IN (SELECT actor_id FROM trace_proxies)
+                       AND id NOT IN (SELECT actor_id FROM trace_participants)",
                     &[name],
                 )
                 .await?;
@@ -1055,7 +1110,10 @@ impl Store for PgStore {
             // Rows of the old names may be gone: the cache forgets them.
             self.actor_ids.lock().unwrap().clear();
             Ok(rewritten)
-        })
+        })?;
+        self.indexer().reset(id);
+        self.indexer().forget();
+        Ok(rewritten)
     }
 
     fn set_title(&self, id: &BoardId, title: &str) -> StoreResult<()> {
@@ -1244,9 +1302,68 @@ impl Store for PgStore {
     }
 
     fn purge_board(&self, id: &BoardId) -> StoreResult<()> {
-        // Every row of the board goes with it (`ON DELETE CASCADE`).
-        self.execute("DELETE FROM boards WHERE id = $1", &[&id.as_str()])
-            .map(drop)
+        // Every row of the board goes with it (`ON DELETE CASCADE`), its record too.
+        self.execute("DELETE FROM boards WHERE id = $1", &[&id.as_str()])?;
+        self.indexer().reset(id);
+        Ok(())
+    }
+
+    fn trace_catch_up(&self, id: &BoardId, wait: Duration) -> StoreResult<()> {
+        let (upto, last) = self.with_client(async |client| {
+            board_exists(client, id).await?;
+            Ok((
+                pg_trace::progress_of(client, id).await?,
+                pg_trace::last_seq(client, id).await?,
+            ))
+        })?;
+        if upto >= last {
+            return Ok(());
+        }
+        self.indexer().wait_for(id, last, wait)
+    }
+
+    fn trace_hint(&self, id: &BoardId) {
+        self.indexer().hint(id);
+    }
+
+    fn trace_contributions(&self, id: &BoardId) -> StoreResult<Contributions> {
+        self.with_client(async |client| pg_trace::contributions(client, id).await)
+    }
+
+    fn trace_entries(&self, id: &BoardId, page: &EntryPage) -> StoreResult<Vec<TraceEntry>> {
+        self.with_client(async |client| pg_trace::entries(client, id, page).await)
+    }
+
+    fn trace_elements(&self, id: &BoardId) -> StoreResult<Vec<crate::trace::ElementTrace>> {
+        self.with_client(async |client| pg_trace::elements(client, id).await)
+    }
+
+    fn trace_element(
+        &self,
+        id: &BoardId,
+        element: &str,
+    ) -> StoreResult<Vec<crate::trace::ElementChange>> {
+        self.with_client(async |client| pg_trace::element(client, id, element).await)
+    }
+
+    fn trace_deleted(
+        &self,
+        id: &BoardId,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::restore::DeletedElement>> {
+        self.with_client(async |client| pg_trace::deleted(client, id, limit).await)
+    }
+
+    fn trace_provenance(&self, id: &BoardId) -> StoreResult<crate::export::model::Provenance> {
+        self.with_client(async |client| pg_trace::provenance(client, id).await)
+    }
+
+    fn trace_last_deletion(&self, id: &BoardId, element: &str) -> StoreResult<Option<u64>> {
+        self.with_client(async |client| pg_trace::last_deletion(client, id, element).await)
+    }
+
+    fn release_memory(&self) {
+        self.indexer().forget();
     }
 
     fn updates_after(

@@ -209,7 +209,18 @@ pub(super) struct Indexer {
 }
 
 impl Indexer {
+    /// The indexer of SQLite's record, writing on the store's writer connection.
     pub(super) fn start(path: PathBuf, durability: Durability, writer: Arc<Mutex<Writer>>) -> Self {
+        Self::start_on(Box::new(SqliteRecord {
+            path,
+            durability,
+            writer,
+            conn: None,
+        }))
+    }
+
+    /// An indexer whose record lives in `db`.
+    pub(super) fn start_on(db: Box<dyn RecordDb>) -> Self {
         let (jobs, rx) = std::sync::mpsc::sync_channel(INDEXER_QUEUE_BOARDS_MAX);
         let shared = Arc::new(Shared::default());
         let for_worker = shared.clone();
@@ -217,11 +228,8 @@ impl Indexer {
             .name("trace-indexer".into())
             .spawn(move || {
                 let worker = Worker {
-                    path,
-                    durability,
-                    writer,
+                    db,
                     shared: for_worker,
-                    conn: None,
                     kept: None,
                 };
                 worker.run(rx)
@@ -332,31 +340,145 @@ struct Kept {
     since: SinceCheckpoint,
 }
 
+/// Where a record lives: what the indexer reads and writes (SQLite's file, PostgreSQL).
+pub(super) trait RecordDb: Send + 'static {
+    /// The last seq of `board` in its record (0: none); `BoardNotFound` when the board is gone.
+    fn progress(&mut self, board: &BoardId) -> StoreResult<u64>;
+    /// Up to `limit` journal entries of `board` after seq `after`, in order.
+    fn entries_after(&mut self, board: &BoardId, after: u64, limit: usize)
+    -> StoreResult<Vec<Row>>;
+    /// The board's newest stored state at or before entry `upto`.
+    fn checkpoint_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    /// Writes what `batch` did and the `checkpoints`, and moves the board's progress from
+    /// `from` to the batch's last seq, in one transaction. `Ok(false)` (nothing written) when
+    /// the progress is no longer `from`: another process indexed these entries.
+    fn write_batch(
+        &mut self,
+        board: &BoardId,
+        from: u64,
+        batch: &[Indexed],
+        checkpoints: &[(u64, Vec<u8>)],
+    ) -> StoreResult<bool>;
+    /// Lets go of connections and caches.
+    fn release(&mut self);
+}
+
 struct Worker {
-    path: PathBuf,
-    durability: Durability,
-    writer: Arc<Mutex<Writer>>,
+    db: Box<dyn RecordDb>,
     shared: Arc<Shared>,
-    /// The indexer's own read connection, opened on its first job.
-    conn: Option<Connection>,
     kept: Option<Kept>,
 }
 
 /// One journal entry as the indexer reads it.
-struct Row {
-    seq: u64,
-    ts_ms: i64,
-    actor_id: i64,
-    pid: String,
-    update_v1: Vec<u8>,
+pub(super) struct Row {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub actor_id: i64,
+    pub pid: String,
+    pub update_v1: Vec<u8>,
 }
 
 /// What one entry did, with what the board showed right after it.
-struct Indexed {
-    row: Row,
-    report: EntryReport,
+pub(super) struct Indexed {
+    pub row: Row,
+    pub report: EntryReport,
     /// For each element the entry touched: its kind and label when it is on the board.
-    after: HashMap<String, Option<(ElementKind, String)>>,
+    pub after: HashMap<String, Option<(ElementKind, String)>>,
+}
+
+impl Indexed {
+    /// Who the entry's elements created for someone else are credited to (the server's
+    /// restores credit nobody).
+    pub(super) fn proxies(&self) -> &[shared::trace::Proxied] {
+        if self.by_server() {
+            &[]
+        } else {
+            &self.report.proxies
+        }
+    }
+
+    pub(super) fn by_server(&self) -> bool {
+        self.row.pid == Actor::system().pid
+    }
+
+    /// What the entry did to element `id` (one of `after`'s), as the element's story says.
+    pub(super) fn step(&self, id: &str) -> &'static str {
+        let has = |list: &[String]| list.iter().any(|x| x == id);
+        let by_server = self.by_server();
+        if has(&self.report.created) {
+            if by_server { "restored" } else { "created" }
+        } else if has(&self.report.deleted) {
+            "deleted"
+        } else if by_server {
+            "restored"
+        } else {
+            self.report.steps.get(id).copied().unwrap_or("edited")
+        }
+    }
+}
+
+/// SQLite's record: read on the indexer's own connection, written on the store's writer.
+struct SqliteRecord {
+    path: PathBuf,
+    durability: Durability,
+    writer: Arc<Mutex<Writer>>,
+    /// The indexer's own read connection, opened on its first job.
+    conn: Option<Connection>,
+}
+
+impl SqliteRecord {
+    fn conn(&mut self) -> StoreResult<&Connection> {
+        if self.conn.is_none() {
+            let conn = open_connection(&self.path, self.durability)?;
+            conn.pragma_update(None, "cache_size", -512)?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_ref().expect("just opened"))
+    }
+}
+
+impl RecordDb for SqliteRecord {
+    fn progress(&mut self, board: &BoardId) -> StoreResult<u64> {
+        let conn = self.conn()?;
+        board_exists(conn, board)?;
+        progress_of(conn, board)
+    }
+
+    fn entries_after(
+        &mut self,
+        board: &BoardId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Row>> {
+        entries_after(self.conn()?, board, after, limit)
+    }
+
+    fn checkpoint_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT upto_seq, state_v1 FROM snapshots
+                 WHERE board_id = ?1 AND upto_seq <= ?2 ORDER BY upto_seq DESC LIMIT 1",
+                params![board.as_str(), upto as i64],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn write_batch(
+        &mut self,
+        board: &BoardId,
+        from: u64,
+        batch: &[Indexed],
+        checkpoints: &[(u64, Vec<u8>)],
+    ) -> StoreResult<bool> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        write_batch(&mut writer.conn, board, from, batch, checkpoints)
+    }
+
+    fn release(&mut self) {
+        self.conn = None;
+    }
 }
 
 impl Worker {
@@ -366,7 +488,7 @@ impl Worker {
                 Job::CatchUp(board) => board,
                 Job::Forget => {
                     self.kept = None;
-                    self.conn = None;
+                    self.db.release();
                     continue;
                 }
             };
@@ -396,22 +518,11 @@ impl Worker {
         }
     }
 
-    fn conn(&mut self) -> StoreResult<&Connection> {
-        if self.conn.is_none() {
-            let conn = open_connection(&self.path, self.durability)?;
-            conn.pragma_update(None, "cache_size", -512)?;
-            self.conn = Some(conn);
-        }
-        Ok(self.conn.as_ref().expect("just opened"))
-    }
-
     /// Indexes every entry of `board` not yet in its record; returns the last indexed seq.
     fn catch_up(&mut self, board: &BoardId, epoch: u64) -> StoreResult<u64> {
         loop {
-            let conn = self.conn()?;
-            board_exists(conn, board)?;
-            let upto = progress_of(conn, board)?;
-            let rows = entries_after(conn, board, upto, INDEX_BATCH_ENTRIES)?;
+            let upto = self.db.progress(board)?;
+            let rows = self.db.entries_after(board, upto, INDEX_BATCH_ENTRIES)?;
             if rows.is_empty() {
                 return Ok(upto);
             }
@@ -432,11 +543,7 @@ impl Worker {
                 batch.push(Indexed { row, report, after });
             }
             let last = batch.last().map_or(upto, |i| i.row.seq);
-            let written = {
-                let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-                write_batch(&mut writer.conn, board, upto, &batch, &checkpoints)
-            };
-            match written {
+            match self.db.write_batch(board, upto, &batch, &checkpoints) {
                 Ok(true) => {
                     self.kept = Some(Kept {
                         board: board.clone(),
@@ -471,16 +578,7 @@ impl Worker {
         if upto == 0 {
             return Ok((Tally::new(), since));
         }
-        let conn = self.conn()?;
-        let snapshot: Option<(u64, Vec<u8>)> = conn
-            .query_row(
-                "SELECT upto_seq, state_v1 FROM snapshots
-                 WHERE board_id = ?1 AND upto_seq <= ?2 ORDER BY upto_seq DESC LIMIT 1",
-                params![board.as_str(), upto as i64],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-            )
-            .optional()?;
-        let (mut tally, mut from) = match snapshot {
+        let (mut tally, mut from) = match self.db.checkpoint_at(board, upto)? {
             Some((seq, state)) => match Tally::resume(&state) {
                 Some(tally) => {
                     since.reset(seq, state.len());
@@ -491,7 +589,9 @@ impl Worker {
             None => (Tally::new(), 0),
         };
         while from < upto {
-            let rows = entries_after(conn, board, from, (upto - from).min(512) as usize)?;
+            let rows = self
+                .db
+                .entries_after(board, from, (upto - from).min(512) as usize)?;
             let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
             };
@@ -506,7 +606,7 @@ impl Worker {
 }
 
 /// Each touched element's kind and label on the board after the entry (`None`: not there).
-fn elements_after(
+pub(super) fn elements_after(
     tally: &Tally,
     roots: &shared::Roots,
     report: &EntryReport,
@@ -622,13 +722,9 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
     let Indexed { row, report, after } = indexed;
     let b = board.as_str();
     let seq = row.seq as i64;
-    let by_server = row.pid == Actor::system().pid;
-    // Elements created on behalf of someone are theirs (the server's restores credit nobody).
-    let proxies = if by_server {
-        &[][..]
-    } else {
-        &report.proxies[..]
-    };
+    let by_server = indexed.by_server();
+    // Elements created on behalf of someone are theirs.
+    let proxies = indexed.proxies();
     tx.prepare_cached(
         "INSERT INTO trace_entries
              (board_id, seq, ts_ms, actor_id, by_server, created, edited, deleted, chars, votes)
@@ -777,16 +873,7 @@ fn write_entry(tx: &Transaction, board: &BoardId, indexed: &Indexed) -> StoreRes
             "UPDATE trace_elements SET present = ?3 WHERE board_id = ?1 AND element = ?2",
         )?
         .execute(params![b, id, found.is_some()])?;
-        let has = |list: &[String]| list.iter().any(|x| x == id);
-        let what = if has(&report.created) {
-            if by_server { "restored" } else { "created" }
-        } else if has(&report.deleted) {
-            "deleted"
-        } else if by_server {
-            "restored"
-        } else {
-            report.steps.get(id).copied().unwrap_or("edited")
-        };
+        let what = indexed.step(id);
         tx.prepare_cached(
             "INSERT INTO trace_events (board_id, element, seq, what) VALUES (?1, ?2, ?3, ?4)",
         )?

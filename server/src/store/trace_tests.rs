@@ -101,9 +101,41 @@ fn person(n: usize) -> shared::proxy::Represented {
     }
 }
 
+/// A store with an incremental record, opened again by a restart.
+trait Recorded: Store {
+    fn reindex_board(&self, id: &BoardId) -> StoreResult<u64>;
+}
+
+impl Recorded for SqliteStore {
+    fn reindex_board(&self, id: &BoardId) -> StoreResult<u64> {
+        self.reindex(id, Duration::from_secs(60))
+    }
+}
+
+impl Recorded for PgStore {
+    fn reindex_board(&self, id: &BoardId) -> StoreResult<u64> {
+        self.reindex(id, Duration::from_secs(60))
+    }
+}
+
+/// Where a fixture's store lives: SQLite's directory, or a PostgreSQL database of its own.
+enum Place {
+    Sqlite(std::path::PathBuf),
+    Postgres(TestDatabase),
+}
+
+impl Place {
+    fn open(&self) -> Box<dyn Recorded> {
+        match self {
+            Place::Sqlite(dir) => Box::new(SqliteStore::open(dir, Durability::Process).unwrap()),
+            Place::Postgres(database) => Box::new(PgStore::connect(&database.url).unwrap()),
+        }
+    }
+}
+
 struct Fixture {
-    dir: std::path::PathBuf,
-    store: SqliteStore,
+    place: Place,
+    store: Box<dyn Recorded>,
     board: BoardRecord,
     doc: Doc,
     roots: Roots,
@@ -113,9 +145,14 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("nouage-trace-{}", uuid::Uuid::new_v4()));
-        let store = SqliteStore::open(&dir, Durability::Process).unwrap();
+    fn new(postgres: Option<&str>) -> Self {
+        let place = match postgres {
+            Some(url) => Place::Postgres(TestDatabase::create(url).unwrap()),
+            None => Place::Sqlite(
+                std::env::temp_dir().join(format!("nouage-trace-{}", uuid::Uuid::new_v4())),
+            ),
+        };
+        let store = place.open();
         let board = BoardRecord {
             id: BoardId::new_random(),
             kind: BoardKind::Diagnosis,
@@ -132,7 +169,7 @@ impl Fixture {
             .unwrap();
         let roots = Roots::new(&doc);
         Fixture {
-            dir,
+            place,
             store,
             board,
             doc,
@@ -259,15 +296,10 @@ impl Fixture {
             }
             Op::Rename { who } => self.orgs[*who] += 1,
             Op::Restart => {
-                drop(std::mem::replace(
-                    &mut self.store,
-                    SqliteStore::open(&self.dir, Durability::Process).unwrap(),
-                ));
+                drop(std::mem::replace(&mut self.store, self.place.open()));
             }
             Op::Reindex => {
-                self.store
-                    .reindex(&self.board.id, Duration::from_secs(60))
-                    .unwrap();
+                self.store.reindex_board(&self.board.id).unwrap();
             }
             Op::Pause => self.ts_ms += 3_600_000,
         }
@@ -276,7 +308,7 @@ impl Fixture {
     /// Every question of the trace, asked of the record and of the replay.
     fn check(&self) {
         let id = &self.board.id;
-        let store = &self.store;
+        let store: &dyn Store = &*self.store;
         store.trace_catch_up(id, Duration::from_secs(60)).unwrap();
         let journal = store.journal(id).unwrap();
         assert_eq!(
@@ -360,8 +392,25 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Place::Sqlite(dir) = &self.place {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Runs `ops` on a fixture, checking after the ones `checks` marks, then after a reindex.
+fn run_ops(postgres: Option<&str>, ops: &[Op], checks: &[bool]) {
+    let mut fixture = Fixture::new(postgres);
+    for (op, check) in ops.iter().zip(checks) {
+        fixture.apply(op);
+        if *check {
+            fixture.check();
+        }
+    }
+    fixture.check();
+    // Rebuilt from nothing, the record is the same again.
+    fixture.apply(&Op::Reindex);
+    fixture.check();
 }
 
 proptest! {
@@ -372,16 +421,18 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..60),
         checks in proptest::collection::vec(any::<bool>(), 60),
     ) {
-        let mut fixture = Fixture::new();
-        for (op, check) in ops.iter().zip(&checks) {
-            fixture.apply(op);
-            if *check {
-                fixture.check();
-            }
+        run_ops(None, &ops, &checks);
+    }
+
+    /// The same on PostgreSQL, when `NOUAGE_TEST_DATABASE_URL` names a server (a database
+    /// per case).
+    #[test]
+    fn postgres_keeps_the_same_record(
+        ops in proptest::collection::vec(op(), 1..60),
+        checks in proptest::collection::vec(any::<bool>(), 60),
+    ) {
+        if let Ok(url) = std::env::var("NOUAGE_TEST_DATABASE_URL") {
+            run_ops(Some(&url), &ops, &checks);
         }
-        fixture.check();
-        // Rebuilt from nothing, the record is the same again.
-        fixture.apply(&Op::Reindex);
-        fixture.check();
     }
 }

@@ -1,0 +1,710 @@
+//! The trace's incremental record in PostgreSQL: the same tables and answers as SQLite's
+//! (`trace_index.rs`, whose indexer thread drives this one through `RecordDb`), so
+//! `/contributions`, `/history`, `/elements`, `/deleted`, the exports' authors and restores
+//! read a record kept as the journal grows instead of replaying it per request.
+//!
+//! Several nodes may index one board at once: a batch is written only if the board's progress
+//! is still the one it started from (the progress row is locked in the batch's transaction);
+//! the other node's indexer then starts again from the new progress.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use deadpool_postgres::{GenericClient, Pool, Transaction};
+use shared::trace::EntryReport;
+use tokio_postgres::Row as PgRow;
+
+use super::postgres::{actor_at, actor_id, board_exists};
+use super::trace_index::{Indexed, RecordDb, Row};
+use super::{Actor, BoardId, Contributions, Contributor, EntryPage, StoreResult, TraceEntry};
+use crate::restore::{DeletedElement, ElementKind};
+use crate::trace::{ElementChange, ElementTrace};
+
+/// The record's tables (schema version 2).
+pub(super) const MIGRATION: &str = "
+CREATE TABLE trace_progress (
+    board_id TEXT PRIMARY KEY REFERENCES boards(id) ON DELETE CASCADE,
+    upto_seq BIGINT NOT NULL
+);
+CREATE TABLE trace_entries (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    seq BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    actor_id BIGINT NOT NULL REFERENCES actors(id),
+    by_server BOOLEAN NOT NULL,
+    created TEXT NOT NULL,
+    edited TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    chars BIGINT NOT NULL,
+    votes BIGINT NOT NULL,
+    PRIMARY KEY (board_id, seq)
+);
+CREATE TABLE trace_participants (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    pid TEXT NOT NULL,
+    actor_id BIGINT NOT NULL REFERENCES actors(id),
+    updates BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    edited BIGINT NOT NULL,
+    deleted BIGINT NOT NULL,
+    chars BIGINT NOT NULL,
+    votes BIGINT NOT NULL,
+    entered BIGINT NOT NULL,
+    PRIMARY KEY (board_id, pid)
+);
+CREATE TABLE trace_touches (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    pid TEXT NOT NULL,
+    element TEXT NOT NULL,
+    created BOOLEAN NOT NULL,
+    PRIMARY KEY (board_id, pid, element)
+);
+CREATE TABLE trace_elements (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    element TEXT NOT NULL,
+    kind TEXT,
+    label TEXT,
+    present BOOLEAN NOT NULL DEFAULT FALSE,
+    first_seq BIGINT,
+    created_seq BIGINT,
+    changed_seq BIGINT,
+    deleted_seq BIGINT,
+    last_deleted_seq BIGINT,
+    PRIMARY KEY (board_id, element)
+);
+CREATE TABLE trace_proxies (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    element TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    actor_id BIGINT NOT NULL REFERENCES actors(id),
+    PRIMARY KEY (board_id, element)
+);
+CREATE TABLE trace_events (
+    board_id TEXT NOT NULL REFERENCES boards(id) ON DELETE CASCADE,
+    element TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    what TEXT NOT NULL,
+    PRIMARY KEY (board_id, element, seq)
+);
+";
+
+/// The tables of one board's record, emptied by a reindex or an erasure.
+const TRACE_TABLES: [&str; 7] = [
+    "trace_progress",
+    "trace_entries",
+    "trace_participants",
+    "trace_touches",
+    "trace_elements",
+    "trace_proxies",
+    "trace_events",
+];
+
+/// The record as the indexer thread reaches it: the store's pool, driven by its runtime.
+pub(super) struct PgRecord {
+    pub handle: tokio::runtime::Handle,
+    pub pool: Pool,
+    /// Actor rows of the people entered by proxy, known to be committed.
+    pub actor_ids: Mutex<HashMap<Actor, i64>>,
+}
+
+impl RecordDb for PgRecord {
+    fn progress(&mut self, board: &BoardId) -> StoreResult<u64> {
+        self.handle.block_on(async {
+            let client = self.pool.get().await?;
+            board_exists(&client, board).await?;
+            progress_of(&client, board).await
+        })
+    }
+
+    fn entries_after(
+        &mut self,
+        board: &BoardId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Row>> {
+        self.handle.block_on(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT j.seq, j.ts_ms, j.actor_id, a.pid, j.update_v1
+                     FROM journal j JOIN actors a ON a.id = j.actor_id
+                     WHERE j.board_id = $1 AND j.seq > $2 ORDER BY j.seq LIMIT $3",
+                    &[&board.as_str(), &(after as i64), &(limit as i64)],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| Row {
+                    seq: r.get::<_, i64>(0) as u64,
+                    ts_ms: r.get(1),
+                    actor_id: r.get(2),
+                    pid: r.get(3),
+                    update_v1: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn checkpoint_at(&mut self, board: &BoardId, upto: u64) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        self.handle.block_on(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    "SELECT upto_seq, state_v1 FROM snapshots
+                     WHERE board_id = $1 AND upto_seq <= $2 ORDER BY upto_seq DESC LIMIT 1",
+                    &[&board.as_str(), &(upto as i64)],
+                )
+                .await?;
+            Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
+        })
+    }
+
+    fn write_batch(
+        &mut self,
+        board: &BoardId,
+        from: u64,
+        batch: &[Indexed],
+        checkpoints: &[(u64, Vec<u8>)],
+    ) -> StoreResult<bool> {
+        let b = board.as_str();
+        self.handle.block_on(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // The progress row, locked: another node's indexer waits here, then finds it moved.
+            tx.execute(
+                "INSERT INTO trace_progress (board_id, upto_seq) VALUES ($1, 0)
+                 ON CONFLICT (board_id) DO NOTHING",
+                &[&b],
+            )
+            .await?;
+            let progress: i64 = tx
+                .query_one(
+                    "SELECT upto_seq FROM trace_progress WHERE board_id = $1 FOR UPDATE",
+                    &[&b],
+                )
+                .await?
+                .get(0);
+            if progress as u64 != from {
+                return Ok(false);
+            }
+            let mut learned = Vec::new();
+            for indexed in batch {
+                write_entry(&tx, b, indexed, &self.actor_ids, &mut learned).await?;
+            }
+            for (seq, state) in checkpoints {
+                tx.execute(
+                    "INSERT INTO snapshots (board_id, upto_seq, state_v1, created_ms)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&b, &(*seq as i64), state, &crate::room::now_ms()],
+                )
+                .await?;
+            }
+            let last = batch.last().map_or(from, |i| i.row.seq);
+            tx.execute(
+                "UPDATE trace_progress SET upto_seq = $2 WHERE board_id = $1",
+                &[&b, &(last as i64)],
+            )
+            .await?;
+            tx.commit().await?;
+            self.actor_ids.lock().unwrap().extend(learned);
+            Ok(true)
+        })
+    }
+
+    fn release(&mut self) {
+        self.actor_ids.lock().unwrap().clear();
+    }
+}
+
+pub(super) async fn progress_of(client: &impl GenericClient, board: &BoardId) -> StoreResult<u64> {
+    let row = client
+        .query_opt(
+            "SELECT upto_seq FROM trace_progress WHERE board_id = $1",
+            &[&board.as_str()],
+        )
+        .await?;
+    Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+}
+
+/// The last seq of the board's journal.
+pub(super) async fn last_seq(client: &impl GenericClient, board: &BoardId) -> StoreResult<u64> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = $1",
+            &[&board.as_str()],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Empties the record of `board` inside the caller's transaction.
+pub(super) async fn clear_in(tx: &Transaction<'_>, board: &BoardId) -> StoreResult<()> {
+    for table in TRACE_TABLES {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE board_id = $1"),
+            &[&board.as_str()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn ids_json(ids: &[String]) -> String {
+    serde_json::to_string(ids).expect("a list of strings is JSON")
+}
+
+fn ids_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Writes what one entry did (the same rules as SQLite's `write_entry`).
+async fn write_entry(
+    tx: &Transaction<'_>,
+    b: &str,
+    indexed: &Indexed,
+    actor_ids: &Mutex<HashMap<Actor, i64>>,
+    learned: &mut Vec<(Actor, i64)>,
+) -> StoreResult<()> {
+    let Indexed { row, report, after } = indexed;
+    let seq = row.seq as i64;
+    let by_server = indexed.by_server();
+    let proxies = indexed.proxies();
+    let statement = |sql: &'static str| tx.prepare_cached(sql);
+    let insert_entry = statement(
+        "INSERT INTO trace_entries
+             (board_id, seq, ts_ms, actor_id, by_server, created, edited, deleted, chars, votes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .await?;
+    tx.execute(
+        &insert_entry,
+        &[
+            &b,
+            &seq,
+            &row.ts_ms,
+            &row.actor_id,
+            &by_server,
+            &ids_json(&report.created),
+            &ids_json(&report.edited),
+            &ids_json(&report.deleted),
+            &(report.chars_written as i64),
+            &(report.votes_cast as i64),
+        ],
+    )
+    .await?;
+    // Distinct elements edited that this participant had neither created nor edited before.
+    let touch_created = statement(
+        "INSERT INTO trace_touches (board_id, pid, element, created) VALUES ($1, $2, $3, TRUE)
+         ON CONFLICT (board_id, pid, element) DO UPDATE SET created = TRUE",
+    )
+    .await?;
+    for id in &report.created {
+        tx.execute(&touch_created, &[&b, &row.pid, id]).await?;
+    }
+    let touch_edited = statement(
+        "INSERT INTO trace_touches (board_id, pid, element, created) VALUES ($1, $2, $3, FALSE)
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    let mut newly_edited = 0i64;
+    for id in &report.edited {
+        newly_edited += tx.execute(&touch_edited, &[&b, &row.pid, id]).await? as i64;
+    }
+    let add_participant = statement(
+        "INSERT INTO trace_participants AS p
+             (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes, entered)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (board_id, pid) DO UPDATE SET
+             actor_id = EXCLUDED.actor_id,
+             updates = p.updates + EXCLUDED.updates,
+             created = p.created + EXCLUDED.created,
+             edited = p.edited + EXCLUDED.edited,
+             deleted = p.deleted + EXCLUDED.deleted,
+             chars = p.chars + EXCLUDED.chars,
+             votes = p.votes + EXCLUDED.votes,
+             entered = p.entered + EXCLUDED.entered",
+    )
+    .await?;
+    let participant = async |pid: &str, actor: i64, counts: [i64; 7]| -> StoreResult<()> {
+        let [updates, created, edited, deleted, chars, votes, entered] = counts;
+        tx.execute(
+            &add_participant,
+            &[
+                &b, &pid, &actor, &updates, &created, &edited, &deleted, &chars, &votes, &entered,
+            ],
+        )
+        .await?;
+        Ok(())
+    };
+    let mut proxy_actors = Vec::with_capacity(proxies.len());
+    for proxied in proxies {
+        let actor = actor_id(tx, &Actor::from(&proxied.person), actor_ids, learned).await?;
+        participant(&proxied.person.pid(), actor, [0, 1, 0, 0, 0, 0, 0]).await?;
+        proxy_actors.push((&proxied.element, actor));
+    }
+    // `after` names every element the entry touched: each has its row before it is updated.
+    let element_row = statement(
+        "INSERT INTO trace_elements (board_id, element) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    for id in after.keys() {
+        tx.execute(&element_row, &[&b, id]).await?;
+    }
+    let created = statement(
+        "UPDATE trace_elements SET first_seq = coalesce(first_seq, $3),
+             created_seq = CASE WHEN $4 THEN created_seq ELSE coalesce(created_seq, $3) END
+         WHERE board_id = $1 AND element = $2",
+    )
+    .await?;
+    for id in &report.created {
+        tx.execute(&created, &[&b, id, &seq, &by_server]).await?;
+    }
+    // Only the element's first creation says whom it is credited to.
+    let proxy = statement(
+        "INSERT INTO trace_proxies (board_id, element, seq, actor_id)
+         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM trace_elements
+             WHERE board_id = $1 AND element = $2 AND created_seq = $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    for (id, actor) in proxy_actors {
+        tx.execute(&proxy, &[&b, id, &seq, &actor]).await?;
+    }
+    // What a typist writes in an element they first entered for someone is that person's.
+    let represented = statement(
+        "SELECT pa.pid FROM trace_proxies px
+         JOIN trace_entries e ON e.board_id = px.board_id AND e.seq = px.seq
+         JOIN actors ta ON ta.id = e.actor_id
+         JOIN actors pa ON pa.id = px.actor_id
+         WHERE px.board_id = $1 AND px.element = $2 AND ta.pid = $3",
+    )
+    .await?;
+    let add_chars = statement(
+        "UPDATE trace_participants SET chars = chars + $3 WHERE board_id = $1 AND pid = $2",
+    )
+    .await?;
+    let mut theirs_chars = 0i64;
+    for (id, chars) in &report.chars_by_element {
+        let person = tx.query_opt(&represented, &[&b, id, &row.pid]).await?;
+        if let Some(person) = person {
+            let person: String = person.get(0);
+            theirs_chars += *chars as i64;
+            tx.execute(&add_chars, &[&b, &person, &(*chars as i64)])
+                .await?;
+        }
+    }
+    participant(
+        &row.pid,
+        row.actor_id,
+        [
+            1,
+            (report.created.len() - proxies.len()) as i64,
+            newly_edited,
+            report.deleted.len() as i64,
+            report.chars_written as i64 - theirs_chars,
+            report.votes_cast as i64,
+            proxies.len() as i64,
+        ],
+    )
+    .await?;
+    let changed = statement(
+        "UPDATE trace_elements SET
+             changed_seq = CASE WHEN $4 OR created_seq IS NULL THEN changed_seq ELSE $3 END,
+             kind = coalesce($5::text, kind),
+             label = CASE WHEN $5::text IS NULL THEN label ELSE $6::text END,
+             deleted_seq = NULL
+         WHERE board_id = $1 AND element = $2",
+    )
+    .await?;
+    for id in report.created.iter().chain(&report.edited) {
+        let (kind, label) = match after.get(id).cloned().flatten() {
+            Some((kind, label)) => (Some(kind.as_str()), Some(label)),
+            None => (None, None),
+        };
+        tx.execute(&changed, &[&b, id, &seq, &by_server, &kind, &label])
+            .await?;
+    }
+    let deleted = statement(
+        "UPDATE trace_elements SET last_deleted_seq = $3,
+             deleted_seq = CASE WHEN label IS NULL THEN deleted_seq ELSE $3 END
+         WHERE board_id = $1 AND element = $2",
+    )
+    .await?;
+    for id in &report.deleted {
+        tx.execute(&deleted, &[&b, id, &seq]).await?;
+    }
+    let present =
+        statement("UPDATE trace_elements SET present = $3 WHERE board_id = $1 AND element = $2")
+            .await?;
+    let event = statement(
+        "INSERT INTO trace_events (board_id, element, seq, what) VALUES ($1, $2, $3, $4)",
+    )
+    .await?;
+    for (id, found) in after {
+        tx.execute(&present, &[&b, id, &found.is_some()]).await?;
+        tx.execute(&event, &[&b, id, &seq, &indexed.step(id)])
+            .await?;
+    }
+    Ok(())
+}
+
+// The reads below answer from the record as it is; the store brings it up to date first.
+
+pub(super) async fn contributions(
+    client: &impl GenericClient,
+    board: &BoardId,
+) -> StoreResult<Contributions> {
+    let journal_entries = progress_of(client, board).await?;
+    let rows = client
+        .query(
+            "SELECT a.pid, a.name, a.org, a.org_kind,
+                    p.updates, p.created, p.edited, p.deleted, p.chars, p.votes, p.entered
+             FROM trace_participants p JOIN actors a ON a.id = p.actor_id
+             WHERE p.board_id = $1 AND p.pid <> $2 ORDER BY p.pid COLLATE \"C\"",
+            &[&board.as_str(), &Actor::system().pid],
+        )
+        .await?;
+    let contributors = rows
+        .iter()
+        .map(|r| {
+            let count = |i: usize| r.get::<_, i64>(i) as u64;
+            Contributor {
+                actor: actor_at(r, 0),
+                counts: shared::trace::Counts {
+                    updates: count(4),
+                    created: count(5),
+                    edited: count(6),
+                    deleted: count(7),
+                    chars_written: count(8),
+                    votes_cast: count(9),
+                    entered_for_others: count(10),
+                },
+            }
+        })
+        .collect();
+    Ok(Contributions {
+        journal_entries,
+        contributors,
+    })
+}
+
+pub(super) async fn entries(
+    client: &impl GenericClient,
+    board: &BoardId,
+    page: &EntryPage,
+) -> StoreResult<Vec<TraceEntry>> {
+    let before = page.before_seq.map_or(i64::MAX, |s| s as i64);
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT e.seq, e.ts_ms, a.pid, a.name, a.org, a.org_kind,
+                    e.created, e.edited, e.deleted, e.chars, e.votes
+             FROM trace_entries e JOIN actors a ON a.id = e.actor_id
+             WHERE e.board_id = $1 AND e.seq < $2 AND NOT e.by_server
+               AND e.ts_ms BETWEEN $3 AND $4
+             ORDER BY e.seq DESC LIMIT $5",
+            &[&board.as_str(), &before, &page.from_ms, &page.to_ms, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TraceEntry {
+            seq: r.get::<_, i64>(0) as u64,
+            ts_ms: r.get(1),
+            actor: actor_at(r, 2),
+            report: EntryReport {
+                created: ids_from_json(r.get(6)),
+                edited: ids_from_json(r.get(7)),
+                deleted: ids_from_json(r.get(8)),
+                chars_written: r.get::<_, i64>(9) as u64,
+                votes_cast: r.get::<_, i64>(10) as u64,
+                proxies: Vec::new(),
+                chars_by_element: Default::default(),
+                steps: Default::default(),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn elements(
+    client: &impl GenericClient,
+    board: &BoardId,
+) -> StoreResult<Vec<ElementTrace>> {
+    let rows = client
+        .query(
+            "SELECT el.element, ca.name, ca.org, c.ts_ms, ga.name, ga.org, g.ts_ms, pa.name, pa.org
+             FROM trace_elements el
+             JOIN trace_entries c ON c.board_id = el.board_id AND c.seq = el.created_seq
+             JOIN actors ca ON ca.id = c.actor_id
+             JOIN trace_entries g ON g.board_id = el.board_id AND g.seq = el.changed_seq
+             JOIN actors ga ON ga.id = g.actor_id
+             LEFT JOIN trace_proxies px ON px.board_id = el.board_id AND px.element = el.element
+             LEFT JOIN actors pa ON pa.id = px.actor_id
+             WHERE el.board_id = $1 AND el.present ORDER BY el.element COLLATE \"C\"",
+            &[&board.as_str()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let typist: (String, String) = (r.get(1), r.get(2));
+            let represented: Option<(String, String)> =
+                r.get::<_, Option<String>>(7).map(|name| (name, r.get(8)));
+            let ((created_by, created_org), entered) = match represented {
+                Some(person) => (person, Some(typist)),
+                None => (typist, None),
+            };
+            let (entered_by, entered_org) = entered.unzip();
+            ElementTrace {
+                id: r.get(0),
+                created_by,
+                created_org,
+                created_ms: r.get(3),
+                changed_by: r.get(4),
+                changed_org: r.get(5),
+                changed_ms: r.get(6),
+                entered_by,
+                entered_org,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn element(
+    client: &impl GenericClient,
+    board: &BoardId,
+    element: &str,
+) -> StoreResult<Vec<ElementChange>> {
+    let rows = client
+        .query(
+            "SELECT ev.what, e.ts_ms, e.by_server, a.name, a.org, pa.name, pa.org
+             FROM trace_events ev
+             JOIN trace_entries e ON e.board_id = ev.board_id AND e.seq = ev.seq
+             JOIN actors a ON a.id = e.actor_id
+             LEFT JOIN trace_proxies px
+                 ON px.board_id = ev.board_id AND px.element = ev.element AND px.seq = ev.seq
+             LEFT JOIN actors pa ON pa.id = px.actor_id
+             WHERE ev.board_id = $1 AND ev.element = $2 ORDER BY ev.seq",
+            &[&board.as_str(), &element],
+        )
+        .await?;
+    let mut changes = Vec::new();
+    for r in &rows {
+        let what = match r.get::<_, &str>(0) {
+            "created" => "created",
+            "deleted" => "deleted",
+            "restored" => "restored",
+            step => shared::trace::STEPS
+                .into_iter()
+                .find(|s| *s == step)
+                .unwrap_or("edited"),
+        };
+        let by_server: bool = r.get(2);
+        let (name, org, entered_by) = match r.get::<_, Option<String>>(5) {
+            Some(represented) => (represented, r.get(6), Some(r.get(3))),
+            None if by_server => (String::new(), String::new(), None),
+            None => (r.get(3), r.get(4), None),
+        };
+        crate::trace::push_change(&mut changes, r.get(1), name, org, what, entered_by);
+    }
+    Ok(changes)
+}
+
+pub(super) async fn deleted(
+    client: &impl GenericClient,
+    board: &BoardId,
+    limit: usize,
+) -> StoreResult<Vec<DeletedElement>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT el.element, el.kind, el.label, d.ts_ms, a.name, a.org
+             FROM trace_elements el
+             JOIN trace_entries d ON d.board_id = el.board_id AND d.seq = el.deleted_seq
+             JOIN actors a ON a.id = d.actor_id
+             WHERE el.board_id = $1 AND NOT el.present AND el.label IS NOT NULL
+             ORDER BY d.ts_ms DESC, el.element COLLATE \"C\" LIMIT $2",
+            &[&board.as_str(), &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r: &PgRow| DeletedElement {
+            id: r.get(0),
+            kind: ElementKind::parse(r.get(1)).unwrap_or(ElementKind::Node),
+            text: r.get(2),
+            deleted_ms: r.get(3),
+            deleted_by: r.get(4),
+            deleted_by_org: r.get(5),
+        })
+        .collect())
+}
+
+pub(super) async fn provenance(
+    client: &impl GenericClient,
+    board: &BoardId,
+) -> StoreResult<crate::export::model::Provenance> {
+    use crate::export::model::{Created, Provenance};
+    let rows = client
+        .query(
+            "SELECT el.element, a.pid, e.ts_ms, pa.pid FROM trace_elements el
+             JOIN trace_entries e ON e.board_id = el.board_id AND e.seq = el.first_seq
+             JOIN actors a ON a.id = e.actor_id
+             LEFT JOIN trace_proxies px
+                 ON px.board_id = el.board_id AND px.element = el.element
+                 AND px.seq = el.first_seq
+             LEFT JOIN actors pa ON pa.id = px.actor_id
+             WHERE el.board_id = $1",
+            &[&board.as_str()],
+        )
+        .await?;
+    let mut created = HashMap::new();
+    for r in &rows {
+        let typist: String = r.get(1);
+        let ts_ms: i64 = r.get(2);
+        let by = match r.get::<_, Option<String>>(3) {
+            Some(represented) => Created {
+                pid: represented,
+                ts_ms,
+                entered_by: Some(typist),
+            },
+            None => Created {
+                pid: typist,
+                ts_ms,
+                entered_by: None,
+            },
+        };
+        created.insert(r.get(0), by);
+    }
+    let rows = client
+        .query(
+            "SELECT a.pid, a.name, a.org, a.org_kind FROM trace_participants p
+             JOIN actors a ON a.id = p.actor_id WHERE p.board_id = $1",
+            &[&board.as_str()],
+        )
+        .await?;
+    let actors = rows
+        .iter()
+        .map(|r| {
+            let actor = actor_at(r, 0);
+            (actor.pid.clone(), actor)
+        })
+        .collect();
+    Ok(Provenance::new(created, actors))
+}
+
+pub(super) async fn last_deletion(
+    client: &impl GenericClient,
+    board: &BoardId,
+    element: &str,
+) -> StoreResult<Option<u64>> {
+    let row = client
+        .query_opt(
+            "SELECT last_deleted_seq FROM trace_elements WHERE board_id = $1 AND element = $2",
+            &[&board.as_str(), &element],
+        )
+        .await?;
+    Ok(row
+        .and_then(|r| r.get::<_, Option<i64>>(0))
+        .map(|s| s as u64))
+}
