@@ -8,11 +8,16 @@
 //! the other node's indexer then starts again from the new progress.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::Poll;
 
 use deadpool_postgres::{GenericClient, Pool, Transaction};
+use futures_util::future::MaybeDone;
 use shared::trace::EntryReport;
-use tokio_postgres::Row as PgRow;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error as PgError, Row as PgRow, Statement};
 
 use super::postgres::{actor_at, actor_id, board_exists};
 use super::trace_index::{Indexed, RecordDb, Row};
@@ -188,9 +193,7 @@ impl RecordDb for PgRecord {
                 return Ok(false);
             }
             let mut learned = Vec::new();
-            for indexed in batch {
-                write_entry(&tx, b, indexed, &self.actor_ids, &mut learned).await?;
-            }
+            write_entries(&tx, b, batch, &self.actor_ids, &mut learned).await?;
             for (seq, state) in checkpoints {
                 tx.execute(
                     "INSERT INTO snapshots (board_id, upto_seq, state_v1, created_ms)
@@ -257,195 +260,385 @@ fn ids_from_json(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// Writes what one entry did (the same rules as SQLite's `write_entry`).
-async fn write_entry(
+/// A statement's parameter, owned by the pipeline until its answer comes.
+type Param = Box<dyn ToSql + Sync>;
+
+enum Answer {
+    Count(u64),
+    Row(Option<PgRow>),
+}
+
+type Pending<'a> = MaybeDone<Pin<Box<dyn Future<Output = Result<Answer, PgError>> + 'a>>>;
+
+/// Prepared statements sent together on the transaction's connection, in the order they were
+/// added (pipelined: one round trip for all of them), their answers read in that order. The
+/// server runs them in order, so each sees what the ones before it wrote.
+struct Pipeline<'a> {
+    tx: &'a Transaction<'a>,
+    pending: Vec<Pending<'a>>,
+}
+
+impl<'a> Pipeline<'a> {
+    fn new(tx: &'a Transaction<'a>) -> Self {
+        Pipeline {
+            tx,
+            pending: Vec::new(),
+        }
+    }
+
+    fn execute(&mut self, statement: &Statement, params: Vec<Param>) {
+        let (tx, statement) = (self.tx, statement.clone());
+        self.pending.push(MaybeDone::Future(Box::pin(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+            tx.execute(&statement, &params).await.map(Answer::Count)
+        })));
+    }
+
+    fn query_opt(&mut self, statement: &Statement, params: Vec<Param>) {
+        let (tx, statement) = (self.tx, statement.clone());
+        self.pending.push(MaybeDone::Future(Box::pin(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+            tx.query_opt(&statement, &params).await.map(Answer::Row)
+        })));
+    }
+
+    /// Sends every statement, then waits for their answers, in order.
+    async fn run(mut self) -> StoreResult<Vec<Answer>> {
+        // A statement is sent at its first poll: all of them go out before any answer is read.
+        std::future::poll_fn(|cx| {
+            for pending in &mut self.pending {
+                let _ = Pin::new(pending).poll(cx);
+            }
+            Poll::Ready(())
+        })
+        .await;
+        let mut answers = Vec::with_capacity(self.pending.len());
+        for mut pending in self.pending {
+            (&mut pending).await;
+            let answer = Pin::new(&mut pending)
+                .take_output()
+                .expect("an answer once done");
+            answers.push(answer?);
+        }
+        Ok(answers)
+    }
+}
+
+fn owned<T: ToSql + Sync + 'static>(value: T) -> Param {
+    Box::new(value)
+}
+
+/// The record's writing statements, prepared once per connection.
+struct Statements {
+    insert_entry: Statement,
+    touch_created: Statement,
+    touch_edited: Statement,
+    add_participant: Statement,
+    element_row: Statement,
+    created: Statement,
+    proxy: Statement,
+    represented: Statement,
+    add_chars: Statement,
+    changed: Statement,
+    deleted: Statement,
+    present: Statement,
+    event: Statement,
+}
+
+impl Statements {
+    async fn prepare(tx: &Transaction<'_>) -> StoreResult<Self> {
+        let statement = async |sql: &'static str| tx.prepare_cached(sql).await;
+        Ok(Statements {
+            insert_entry: statement(
+                "INSERT INTO trace_entries (board_id, seq, ts_ms, actor_id, by_server, created,
+                     edited, deleted, chars, votes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .await?,
+            touch_created: statement(
+                "INSERT INTO trace_touches (board_id, pid, element, created)
+                 VALUES ($1, $2, $3, TRUE)
+                 ON CONFLICT (board_id, pid, element) DO UPDATE SET created = TRUE",
+            )
+            .await?,
+            touch_edited: statement(
+                "INSERT INTO trace_touches (board_id, pid, element, created)
+                 VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING",
+            )
+            .await?,
+            add_participant: statement(
+                "INSERT INTO trace_participants AS p
+                     (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes,
+                      entered)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (board_id, pid) DO UPDATE SET
+                     actor_id = EXCLUDED.actor_id,
+                     updates = p.updates + EXCLUDED.updates,
+                     created = p.created + EXCLUDED.created,
+                     edited = p.edited + EXCLUDED.edited,
+                     deleted = p.deleted + EXCLUDED.deleted,
+                     chars = p.chars + EXCLUDED.chars,
+                     votes = p.votes + EXCLUDED.votes,
+                     entered = p.entered + EXCLUDED.entered",
+            )
+            .await?,
+            element_row: statement(
+                "INSERT INTO trace_elements (board_id, element) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?,
+            created: statement(
+                "UPDATE trace_elements SET first_seq = coalesce(first_seq, $3),
+                     created_seq = CASE WHEN $4 THEN created_seq
+                                        ELSE coalesce(created_seq, $3) END
+                 WHERE board_id = $1 AND element = $2",
+            )
+            .await?,
+            proxy: statement(
+                "INSERT INTO trace_proxies (board_id, element, seq, actor_id)
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM trace_elements
+                     WHERE board_id = $1 AND element = $2 AND created_seq = $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?,
+            represented: statement(
+                "SELECT pa.pid FROM trace_proxies px
+                 JOIN trace_entries e ON e.board_id = px.board_id AND e.seq = px.seq
+                 JOIN actors ta ON ta.id = e.actor_id
+                 JOIN actors pa ON pa.id = px.actor_id
+                 WHERE px.board_id = $1 AND px.element = $2 AND ta.pid = $3",
+            )
+            .await?,
+            add_chars: statement(
+                "UPDATE trace_participants SET chars = chars + $3
+                 WHERE board_id = $1 AND pid = $2",
+            )
+            .await?,
+            changed: statement(
+                "UPDATE trace_elements SET
+                     changed_seq = CASE WHEN $4 OR created_seq IS NULL THEN changed_seq
+                                        ELSE $3 END,
+                     kind = coalesce($5::text, kind),
+                     label = CASE WHEN $5::text IS NULL THEN label ELSE $6::text END,
+                     deleted_seq = NULL
+                 WHERE board_id = $1 AND element = $2",
+            )
+            .await?,
+            deleted: statement(
+                "UPDATE trace_elements SET last_deleted_seq = $3,
+                     deleted_seq = CASE WHEN label IS NULL THEN deleted_seq ELSE $3 END
+                 WHERE board_id = $1 AND element = $2",
+            )
+            .await?,
+            present: statement(
+                "UPDATE trace_elements SET present = $3 WHERE board_id = $1 AND element = $2",
+            )
+            .await?,
+            event: statement(
+                "INSERT INTO trace_events (board_id, element, seq, what)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .await?,
+        })
+    }
+}
+
+/// Writes what the batch's entries did (the same rules, in the same order, as SQLite's
+/// `write_entry`). Each entry takes two steps: what its counts depend on (its touches, whom
+/// typed text belongs to), then the rest, which needs those answers. An entry's second step
+/// and the next entry's first go out together: about one round trip per entry.
+async fn write_entries(
     tx: &Transaction<'_>,
     b: &str,
-    indexed: &Indexed,
+    batch: &[Indexed],
     actor_ids: &Mutex<HashMap<Actor, i64>>,
     learned: &mut Vec<(Actor, i64)>,
 ) -> StoreResult<()> {
+    let statements = Statements::prepare(tx).await?;
+    let mut waiting: Option<(&Indexed, FirstStep, Vec<Answer>)> = None;
+    let mut entries = batch.iter();
+    loop {
+        let next = entries.next();
+        if waiting.is_none() && next.is_none() {
+            return Ok(());
+        }
+        let mut pipeline = Pipeline::new(tx);
+        if let Some((indexed, first, answers)) = waiting.take() {
+            second_step(&mut pipeline, &statements, b, indexed, &first, &answers);
+        }
+        let first = match next {
+            Some(indexed) => {
+                let mut proxy_actors = Vec::new();
+                for proxied in indexed.proxies() {
+                    let person = Actor::from(&proxied.person);
+                    proxy_actors.push(actor_id(tx, &person, actor_ids, learned).await?);
+                }
+                Some((
+                    indexed,
+                    first_step(&mut pipeline, &statements, b, indexed, proxy_actors),
+                ))
+            }
+            None => None,
+        };
+        let answers = pipeline.run().await?;
+        waiting = first.map(|(indexed, first)| (indexed, first, answers));
+    }
+}
+
+/// Where the answers of an entry's first step are, in its pipeline's answers.
+struct FirstStep {
+    touches_from: usize,
+    represented_from: usize,
+    /// The elements the entry typed into, with their characters, in the order asked.
+    typed: Vec<(String, u64)>,
+}
+
+fn first_step(
+    pipeline: &mut Pipeline<'_>,
+    st: &Statements,
+    b: &str,
+    indexed: &Indexed,
+    proxy_actors: Vec<i64>,
+) -> FirstStep {
     let Indexed { row, report, after } = indexed;
     let seq = row.seq as i64;
     let by_server = indexed.by_server();
     let proxies = indexed.proxies();
-    let statement = |sql: &'static str| tx.prepare_cached(sql);
-    let insert_entry = statement(
-        "INSERT INTO trace_entries
-             (board_id, seq, ts_ms, actor_id, by_server, created, edited, deleted, chars, votes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .await?;
-    tx.execute(
-        &insert_entry,
-        &[
-            &b,
-            &seq,
-            &row.ts_ms,
-            &row.actor_id,
-            &by_server,
-            &ids_json(&report.created),
-            &ids_json(&report.edited),
-            &ids_json(&report.deleted),
-            &(report.chars_written as i64),
-            &(report.votes_cast as i64),
+    let board = || owned(b.to_owned());
+    let text = |value: &str| owned(value.to_owned());
+    pipeline.execute(
+        &st.insert_entry,
+        vec![
+            board(),
+            owned(seq),
+            owned(row.ts_ms),
+            owned(row.actor_id),
+            owned(by_server),
+            owned(ids_json(&report.created)),
+            owned(ids_json(&report.edited)),
+            owned(ids_json(&report.deleted)),
+            owned(report.chars_written as i64),
+            owned(report.votes_cast as i64),
         ],
-    )
-    .await?;
-    // Distinct elements edited that this participant had neither created nor edited before.
-    let touch_created = statement(
-        "INSERT INTO trace_touches (board_id, pid, element, created) VALUES ($1, $2, $3, TRUE)
-         ON CONFLICT (board_id, pid, element) DO UPDATE SET created = TRUE",
-    )
-    .await?;
+    );
     for id in &report.created {
-        tx.execute(&touch_created, &[&b, &row.pid, id]).await?;
+        pipeline.execute(&st.touch_created, vec![board(), text(&row.pid), text(id)]);
     }
-    let touch_edited = statement(
-        "INSERT INTO trace_touches (board_id, pid, element, created) VALUES ($1, $2, $3, FALSE)
-         ON CONFLICT DO NOTHING",
-    )
-    .await?;
-    let mut newly_edited = 0i64;
+    // Distinct elements edited that this participant had neither created nor edited before.
+    let touches_from = pipeline.pending.len();
     for id in &report.edited {
-        newly_edited += tx.execute(&touch_edited, &[&b, &row.pid, id]).await? as i64;
+        pipeline.execute(&st.touch_edited, vec![board(), text(&row.pid), text(id)]);
     }
-    let add_participant = statement(
-        "INSERT INTO trace_participants AS p
-             (board_id, pid, actor_id, updates, created, edited, deleted, chars, votes, entered)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (board_id, pid) DO UPDATE SET
-             actor_id = EXCLUDED.actor_id,
-             updates = p.updates + EXCLUDED.updates,
-             created = p.created + EXCLUDED.created,
-             edited = p.edited + EXCLUDED.edited,
-             deleted = p.deleted + EXCLUDED.deleted,
-             chars = p.chars + EXCLUDED.chars,
-             votes = p.votes + EXCLUDED.votes,
-             entered = p.entered + EXCLUDED.entered",
-    )
-    .await?;
-    let participant = async |pid: &str, actor: i64, counts: [i64; 7]| -> StoreResult<()> {
-        let [updates, created, edited, deleted, chars, votes, entered] = counts;
-        tx.execute(
-            &add_participant,
-            &[
-                &b, &pid, &actor, &updates, &created, &edited, &deleted, &chars, &votes, &entered,
-            ],
-        )
-        .await?;
-        Ok(())
-    };
-    let mut proxy_actors = Vec::with_capacity(proxies.len());
-    for proxied in proxies {
-        let actor = actor_id(tx, &Actor::from(&proxied.person), actor_ids, learned).await?;
-        participant(&proxied.person.pid(), actor, [0, 1, 0, 0, 0, 0, 0]).await?;
-        proxy_actors.push((&proxied.element, actor));
+    for (proxied, actor) in proxies.iter().zip(&proxy_actors) {
+        let mut params = vec![board(), owned(proxied.person.pid()), owned(*actor)];
+        params.extend([0i64, 1, 0, 0, 0, 0, 0].map(owned));
+        pipeline.execute(&st.add_participant, params);
     }
     // `after` names every element the entry touched: each has its row before it is updated.
-    let element_row = statement(
-        "INSERT INTO trace_elements (board_id, element) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .await?;
     for id in after.keys() {
-        tx.execute(&element_row, &[&b, id]).await?;
+        pipeline.execute(&st.element_row, vec![board(), text(id)]);
     }
-    let created = statement(
-        "UPDATE trace_elements SET first_seq = coalesce(first_seq, $3),
-             created_seq = CASE WHEN $4 THEN created_seq ELSE coalesce(created_seq, $3) END
-         WHERE board_id = $1 AND element = $2",
-    )
-    .await?;
     for id in &report.created {
-        tx.execute(&created, &[&b, id, &seq, &by_server]).await?;
+        pipeline.execute(
+            &st.created,
+            vec![board(), text(id), owned(seq), owned(by_server)],
+        );
     }
     // Only the element's first creation says whom it is credited to.
-    let proxy = statement(
-        "INSERT INTO trace_proxies (board_id, element, seq, actor_id)
-         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM trace_elements
-             WHERE board_id = $1 AND element = $2 AND created_seq = $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .await?;
-    for (id, actor) in proxy_actors {
-        tx.execute(&proxy, &[&b, id, &seq, &actor]).await?;
+    for (proxied, actor) in proxies.iter().zip(&proxy_actors) {
+        pipeline.execute(
+            &st.proxy,
+            vec![board(), text(&proxied.element), owned(seq), owned(*actor)],
+        );
     }
+    let represented_from = pipeline.pending.len();
+    let typed: Vec<(String, u64)> = report
+        .chars_by_element
+        .iter()
+        .map(|(id, chars)| (id.clone(), *chars))
+        .collect();
+    for (id, _) in &typed {
+        pipeline.query_opt(&st.represented, vec![board(), text(id), text(&row.pid)]);
+    }
+    FirstStep {
+        touches_from,
+        represented_from,
+        typed,
+    }
+}
+
+fn second_step(
+    pipeline: &mut Pipeline<'_>,
+    st: &Statements,
+    b: &str,
+    indexed: &Indexed,
+    first: &FirstStep,
+    answers: &[Answer],
+) {
+    let Indexed { row, report, after } = indexed;
+    let seq = row.seq as i64;
+    let by_server = indexed.by_server();
+    let proxies = indexed.proxies();
+    let board = || owned(b.to_owned());
+    let text = |value: &str| owned(value.to_owned());
+    let newly_edited: i64 = answers[first.touches_from..][..report.edited.len()]
+        .iter()
+        .map(|answer| match answer {
+            Answer::Count(n) => *n as i64,
+            Answer::Row(_) => 0,
+        })
+        .sum();
     // What a typist writes in an element they first entered for someone is that person's.
-    let represented = statement(
-        "SELECT pa.pid FROM trace_proxies px
-         JOIN trace_entries e ON e.board_id = px.board_id AND e.seq = px.seq
-         JOIN actors ta ON ta.id = e.actor_id
-         JOIN actors pa ON pa.id = px.actor_id
-         WHERE px.board_id = $1 AND px.element = $2 AND ta.pid = $3",
-    )
-    .await?;
-    let add_chars = statement(
-        "UPDATE trace_participants SET chars = chars + $3 WHERE board_id = $1 AND pid = $2",
-    )
-    .await?;
     let mut theirs_chars = 0i64;
-    for (id, chars) in &report.chars_by_element {
-        let person = tx.query_opt(&represented, &[&b, id, &row.pid]).await?;
-        if let Some(person) = person {
-            let person: String = person.get(0);
+    for ((_, chars), answer) in first.typed.iter().zip(&answers[first.represented_from..]) {
+        if let Answer::Row(Some(person)) = answer {
             theirs_chars += *chars as i64;
-            tx.execute(&add_chars, &[&b, &person, &(*chars as i64)])
-                .await?;
+            let person: String = person.get(0);
+            pipeline.execute(
+                &st.add_chars,
+                vec![board(), owned(person), owned(*chars as i64)],
+            );
         }
     }
-    participant(
-        &row.pid,
-        row.actor_id,
-        [
-            1,
-            (report.created.len() - proxies.len()) as i64,
-            newly_edited,
-            report.deleted.len() as i64,
-            report.chars_written as i64 - theirs_chars,
-            report.votes_cast as i64,
-            proxies.len() as i64,
-        ],
-    )
-    .await?;
-    let changed = statement(
-        "UPDATE trace_elements SET
-             changed_seq = CASE WHEN $4 OR created_seq IS NULL THEN changed_seq ELSE $3 END,
-             kind = coalesce($5::text, kind),
-             label = CASE WHEN $5::text IS NULL THEN label ELSE $6::text END,
-             deleted_seq = NULL
-         WHERE board_id = $1 AND element = $2",
-    )
-    .await?;
+    let counts = [
+        1,
+        (report.created.len() - proxies.len()) as i64,
+        newly_edited,
+        report.deleted.len() as i64,
+        report.chars_written as i64 - theirs_chars,
+        report.votes_cast as i64,
+        proxies.len() as i64,
+    ];
+    let mut params = vec![board(), text(&row.pid), owned(row.actor_id)];
+    params.extend(counts.map(owned));
+    pipeline.execute(&st.add_participant, params);
     for id in report.created.iter().chain(&report.edited) {
         let (kind, label) = match after.get(id).cloned().flatten() {
-            Some((kind, label)) => (Some(kind.as_str()), Some(label)),
+            Some((kind, label)) => (Some(kind.as_str().to_owned()), Some(label)),
             None => (None, None),
         };
-        tx.execute(&changed, &[&b, id, &seq, &by_server, &kind, &label])
-            .await?;
+        pipeline.execute(
+            &st.changed,
+            vec![
+                board(),
+                text(id),
+                owned(seq),
+                owned(by_server),
+                owned(kind),
+                owned(label),
+            ],
+        );
     }
-    let deleted = statement(
-        "UPDATE trace_elements SET last_deleted_seq = $3,
-             deleted_seq = CASE WHEN label IS NULL THEN deleted_seq ELSE $3 END
-         WHERE board_id = $1 AND element = $2",
-    )
-    .await?;
     for id in &report.deleted {
-        tx.execute(&deleted, &[&b, id, &seq]).await?;
+        pipeline.execute(&st.deleted, vec![board(), text(id), owned(seq)]);
     }
-    let present =
-        statement("UPDATE trace_elements SET present = $3 WHERE board_id = $1 AND element = $2")
-            .await?;
-    let event = statement(
-        "INSERT INTO trace_events (board_id, element, seq, what) VALUES ($1, $2, $3, $4)",
-    )
-    .await?;
     for (id, found) in after {
-        tx.execute(&present, &[&b, id, &found.is_some()]).await?;
-        tx.execute(&event, &[&b, id, &seq, &indexed.step(id)])
-            .await?;
+        pipeline.execute(&st.present, vec![board(), text(id), owned(found.is_some())]);
+        pipeline.execute(
+            &st.event,
+            vec![board(), text(id), owned(seq), text(indexed.step(id))],
+        );
     }
-    Ok(())
 }
 
 // The reads below answer from the record as it is; the store brings it up to date first.

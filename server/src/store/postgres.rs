@@ -743,66 +743,81 @@ impl Store for PgStore {
     }
 
     fn append(&self, batches: &[Append]) -> StoreResult<Vec<u64>> {
+        use futures_util::future::try_join_all;
         self.run(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            let mut learned = Vec::new();
-            let mut firsts = Vec::with_capacity(batches.len());
+            let raise_head = tx
+                .prepare_cached(
+                    "UPDATE boards SET head_seq = head_seq + $2 WHERE id = $1 RETURNING head_seq",
+                )
+                .await?;
             let insert = tx
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO journal (board_id, seq, ts_ms, actor_id, update_v1)
                      VALUES ($1, $2, $3, $4, $5)",
                 )
                 .await?;
-            for batch in batches {
+            // Each board's row, locked until the commit: appends of one board from any node
+            // take turns, and their seqs follow commit order. The rows are locked in the order
+            // of their ids, whatever the batches' order, so two nodes committing the same
+            // boards never wait for each other in a circle. The statements go out together
+            // (pipelined on the connection) and run in that order.
+            let mut order: Vec<usize> = (0..batches.len()).collect();
+            order.sort_by(|a, b| batches[*a].board.as_str().cmp(batches[*b].board.as_str()));
+            let heads = try_join_all(order.iter().map(|&i| {
+                let batch = &batches[i];
                 let count = batch.entries.len() as i64;
-                // The board's row, locked until the commit: appends of one board from any
-                // node take turns, and their seqs follow commit order.
-                let head: i64 = tx
-                    .query_opt(
-                        "UPDATE boards SET head_seq = head_seq + $2 WHERE id = $1
-                         RETURNING head_seq",
-                        &[&batch.board.as_str(), &count],
-                    )
-                    .await?
+                let (tx, raise_head) = (&tx, &raise_head);
+                async move {
+                    tx.query_opt(raise_head, &[&batch.board.as_str(), &count])
+                        .await
+                }
+            }))
+            .await?;
+            let mut firsts = vec![0i64; batches.len()];
+            for (&i, head) in order.iter().zip(heads) {
+                let batch = &batches[i];
+                let head: i64 = head
                     .ok_or_else(|| StoreError::BoardNotFound(batch.board.clone()))?
                     .get(0);
-                let first = head - count + 1;
-                let mut actors = Vec::with_capacity(batch.entries.len());
-                for entry in &batch.entries {
-                    actors.push(actor_id(&tx, &entry.actor, &self.actor_ids, &mut learned).await?);
+                firsts[i] = head - batch.entries.len() as i64 + 1;
+            }
+            let mut learned = Vec::new();
+            let mut rows = Vec::new();
+            for (batch, first) in batches.iter().zip(&firsts) {
+                for (entry, seq) in batch.entries.iter().zip(*first..) {
+                    let actor = actor_id(&tx, &entry.actor, &self.actor_ids, &mut learned).await?;
+                    rows.push((batch, seq, entry, actor));
                 }
-                // The inserts go out together (pipelined on the connection).
+            }
+            // Every insert of the commit goes out together too.
+            let inserts = rows.iter().map(|(batch, seq, entry, actor)| {
+                let update: &[u8] = &entry.update_v1;
+                let (insert, tx) = (&insert, &tx);
                 let board = batch.board.as_str();
-                let seqs: Vec<i64> = (first..).take(batch.entries.len()).collect();
-                let inserts =
-                    batch
-                        .entries
-                        .iter()
-                        .zip(&seqs)
-                        .zip(&actors)
-                        .map(|((entry, seq), actor)| {
-                            let update: &[u8] = &entry.update_v1;
-                            let (insert, tx) = (&insert, &tx);
-                            async move {
-                                tx.execute(insert, &[&board, seq, &entry.ts_ms, actor, &update])
-                                    .await
-                            }
-                        });
-                if let Err(e) = futures_util::future::try_join_all(inserts).await {
-                    if is_unique_violation(&e) {
-                        return Err(StoreError::SeqConflict {
-                            board: batch.board.clone(),
-                            seq: first as u64,
-                        });
-                    }
-                    return Err(e.into());
+                async move {
+                    tx.execute(insert, &[&board, seq, &entry.ts_ms, actor, &update])
+                        .await
+                        .map_err(|e| (batch, e))
                 }
-                firsts.push(first as u64);
+            });
+            if let Err((batch, e)) = try_join_all(inserts).await {
+                if is_unique_violation(&e) {
+                    let at = batches
+                        .iter()
+                        .position(|b| std::ptr::eq(b, *batch))
+                        .map_or(0, |i| firsts[i]);
+                    return Err(StoreError::SeqConflict {
+                        board: batch.board.clone(),
+                        seq: at as u64,
+                    });
+                }
+                return Err(e.into());
             }
             tx.commit().await?;
             self.remember(learned);
-            Ok(firsts)
+            Ok(firsts.into_iter().map(|f| f as u64).collect())
         })
     }
 
