@@ -14,6 +14,9 @@
 //!   (the floor under any cold join).
 //! - `storm`: C clients over R rooms drop and reconnect at once; time until each is synced.
 //! - `soak`: M minutes of clients visiting random boards among N; resident memory sampled.
+//! - `outage`: starts a Nouage node on PostgreSQL behind a proxy of the bench's own, keeps
+//!   writers busy, cuts PostgreSQL off for `--outage-secs`; the node's memory before, during
+//!   and after.
 //!
 //! The URL template names the room and token, so the same run drives Nouage
 //! (`ws://HOST/ws/{room}?token=T`), y-sweet (`ws://HOST/doc/ws/{room}`) or the Node
@@ -24,6 +27,7 @@ mod client;
 mod cold;
 mod fanout;
 mod lean;
+mod outage;
 mod rooms;
 mod soak;
 mod storm;
@@ -54,7 +58,7 @@ struct Args {
     /// clients are spread over the target and these (several nodes on PostgreSQL and Redis).
     #[arg(long, value_delimiter = ',')]
     spread_over: Vec<String>,
-    /// fanout, ramp, rooms, seed, coldjoin, storm or soak.
+    /// fanout, ramp, rooms, seed, coldjoin, storm, soak or outage.
     #[arg(long, default_value = "fanout")]
     mode: String,
     #[arg(long, default_value_t = 100)]
@@ -104,6 +108,24 @@ struct Args {
     /// Seconds after the first memory reading of the `rooms` mode to read it again.
     #[arg(long, default_value_t = 20)]
     settle_secs: u64,
+    /// The `nouage` binary the `outage` mode starts.
+    #[arg(long, default_value = "target/release/nouage")]
+    nouage_binary: String,
+    /// The PostgreSQL database the `outage` mode's node uses, through the bench's proxy.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Where the `outage` mode's node listens.
+    #[arg(long, default_value = "127.0.0.1:7890")]
+    listen: String,
+    /// Seconds PostgreSQL is cut off (outage).
+    #[arg(long, default_value_t = 20)]
+    outage_secs: u64,
+    /// Writers per board (outage).
+    #[arg(long, default_value_t = 10)]
+    writers_per_board: usize,
+    /// Bytes of text in each update (outage).
+    #[arg(long, default_value_t = 4_096)]
+    update_bytes: usize,
     /// Seconds to wait for idle rooms to unload before reading memory (soak).
     #[arg(long, default_value_t = 45)]
     idle_wait_secs: u64,
@@ -157,6 +179,24 @@ async fn main() -> anyhow::Result<()> {
                 sample_every_secs: 10,
             };
             soak::run(&target, soak, args.server_pid).await?
+        }
+        "outage" => {
+            outage::run(outage::Outage {
+                nouage_binary: args.nouage_binary.clone(),
+                database_url: args
+                    .database_url
+                    .clone()
+                    .context("outage needs --database-url")?,
+                listen: args.listen.clone(),
+                boards: args.boards,
+                writers_per_board: args.writers_per_board,
+                rate: args.rate,
+                update_bytes: args.update_bytes,
+                warm_secs: args.seconds,
+                outage_secs: args.outage_secs,
+                settle_secs: args.settle_secs,
+            })
+            .await?
         }
         other => anyhow::bail!("unknown mode {other}"),
     };

@@ -220,6 +220,7 @@ pub async fn start_with_store(
             let fanout = crate::fanout::Fanout::start(
                 url,
                 &config.redis_channel_prefix,
+                config.redis_secret.as_deref(),
                 config.failpoints.clone(),
             )
             .await?;

@@ -20,6 +20,9 @@ pub struct Config {
     /// The prefix of this cluster's Redis channels (pub/sub ignores database numbers: two
     /// clusters on one Redis need two prefixes).
     pub redis_channel_prefix: String,
+    /// The key every node of the cluster signs its Redis messages with (`fanout::Signer`);
+    /// none: messages are trusted unsigned.
+    pub redis_secret: Option<String>,
     /// The fan-out's failure-injection points (acted on with the `failpoints` feature only).
     pub failpoints: Arc<crate::fanout::Failpoints>,
     /// Base of the links the API returns; `None` builds them from the request's `Host`.
@@ -67,6 +70,7 @@ impl Config {
             database_url: None,
             redis_url: None,
             redis_channel_prefix: "nouage".into(),
+            redis_secret: None,
             failpoints: Arc::default(),
             public_url: None,
             admin_token: None,

@@ -40,6 +40,96 @@ const NODE_TTL_MS: u64 = 3_000;
 /// The kinds of message (their first byte).
 const KIND_UPDATES: u8 = 1;
 const KIND_AWARENESS: u8 = 2;
+/// Set in the first byte of a signed message, which ends with its tag.
+const SIGNED: u8 = 0x80;
+/// An HMAC-SHA256 tag.
+const TAG_BYTES: usize = 32;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The cluster's shared key (`--redis-secret`): every message a node publishes carries an
+/// HMAC-SHA256 of its channel and bytes, and a node drops any message whose tag does not
+/// match, so someone who can only publish on Redis cannot forge an update or a presence.
+#[derive(Clone)]
+pub struct Signer(HmacSha256);
+
+impl Signer {
+    pub fn new(secret: &[u8]) -> Self {
+        Signer(<HmacSha256 as hmac::Mac>::new_from_slice(secret).expect("HMAC takes any key"))
+    }
+
+    fn mac(&self, channel: &str, body: &[u8]) -> HmacSha256 {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(&(channel.len() as u32).to_be_bytes());
+        mac.update(channel.as_bytes());
+        mac.update(body);
+        mac
+    }
+
+    fn tag(&self, channel: &str, body: &[u8]) -> [u8; TAG_BYTES] {
+        use hmac::Mac;
+        self.mac(channel, body).finalize().into_bytes().into()
+    }
+
+    fn verify(&self, channel: &str, body: &[u8], tag: &[u8]) -> bool {
+        use hmac::Mac;
+        self.mac(channel, body).verify_slice(tag).is_ok()
+    }
+}
+
+/// A message as it goes on the board's channel: signed when the cluster has a key.
+pub fn seal(message: &Published, channel: &str, signer: Option<&Signer>) -> Vec<u8> {
+    let mut bytes = message.encode();
+    if let Some(signer) = signer {
+        bytes[0] |= SIGNED;
+        let tag = signer.tag(channel, &bytes);
+        bytes.extend_from_slice(&tag);
+    }
+    bytes
+}
+
+/// Why a message on a board's channel is dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Not of a form this server writes.
+    Malformed,
+    /// Signed, and this node has no key (or unsigned, and it has one).
+    SigningDiffers,
+    /// Its tag does not match: not from a node of this cluster, or altered.
+    BadTag,
+}
+
+/// Reads a message from a board's channel, checking its tag when the cluster has a key.
+pub fn open(
+    board: BoardId,
+    channel: &str,
+    bytes: &[u8],
+    signer: Option<&Signer>,
+) -> Result<Published, Refused> {
+    let first = *bytes.first().ok_or(Refused::Malformed)?;
+    let signed = first & SIGNED != 0;
+    if signed != signer.is_some() {
+        return Err(Refused::SigningDiffers);
+    }
+    let body = match signer {
+        Some(signer) => {
+            let split = bytes
+                .len()
+                .checked_sub(TAG_BYTES)
+                .ok_or(Refused::Malformed)?;
+            let (body, tag) = bytes.split_at(split);
+            if !signer.verify(channel, body, tag) {
+                return Err(Refused::BadTag);
+            }
+            let mut body = body.to_vec();
+            body[0] &= !SIGNED;
+            return Published::decode(board, &body).ok_or(Refused::Malformed);
+        }
+        None => bytes,
+    };
+    Published::decode(board, body).ok_or(Refused::Malformed)
+}
 
 /// What a node tells the others about one board.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +248,8 @@ pub struct Fanout {
     pub failpoints: Arc<Failpoints>,
     /// Connections per board and per-address windows, counted across the nodes.
     pub limits: Arc<ClusterLimits>,
+    /// The cluster's key, when it has one (`--redis-secret`).
+    signer: Option<Signer>,
 }
 
 impl Fanout {
@@ -167,6 +259,7 @@ impl Fanout {
     pub async fn start(
         url: &str,
         prefix: &str,
+        secret: Option<&str>,
         failpoints: Arc<Failpoints>,
     ) -> anyhow::Result<Arc<Self>> {
         let client = redis::Client::open(url)?;
@@ -180,13 +273,22 @@ impl Fanout {
             heard: Default::default(),
             failpoints,
             limits: ClusterLimits::start(client.clone(), prefix, hex(&node)),
+            signer: secret.map(|secret| Signer::new(secret.as_bytes())),
         });
+        if fanout.signer.is_none() {
+            tracing::warn!("fan-out: no --redis-secret; messages on Redis are trusted unsigned");
+        }
         // The node's presence key exists before it publishes anything, so a node another one
         // heard from and whose key is gone is dead (Redis away now: the heartbeat sets it).
         if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
             let _: redis::RedisResult<()> = fanout.renew(&mut connection).await;
         }
-        tokio::spawn(publisher(client.clone(), queue, fanout.prefix.clone()));
+        tokio::spawn(publisher(
+            client.clone(),
+            queue,
+            fanout.prefix.clone(),
+            fanout.signer.clone(),
+        ));
         tokio::spawn(subscriber(client.clone(), Arc::downgrade(&fanout)));
         tokio::spawn(heartbeat(client, Arc::downgrade(&fanout)));
         Ok(fanout)
@@ -250,7 +352,12 @@ impl Fanout {
     }
 }
 
-async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<Published>, prefix: String) {
+async fn publisher(
+    client: redis::Client,
+    mut queue: mpsc::Receiver<Published>,
+    prefix: String,
+    signer: Option<Signer>,
+) {
     let mut connection = None;
     let mut delay_ms = RECONNECT_DELAY_MIN_MS;
     while let Some(batch) = queue.recv().await {
@@ -270,9 +377,10 @@ async fn publisher(client: redis::Client, mut queue: mpsc::Receiver<Published>, 
             }
         }
         let channel = Fanout::channel(&prefix, &batch.board);
+        let sealed = seal(&batch, &channel, signer.as_ref());
         let published: redis::RedisResult<()> = redis::cmd("PUBLISH")
             .arg(channel)
-            .arg(batch.encode())
+            .arg(sealed)
             .query_async(connection.as_mut().expect("connected above"))
             .await;
         if let Err(e) = published {
@@ -385,9 +493,17 @@ async fn subscriber(client: redis::Client, fanout: Weak<Fanout>) {
             else {
                 continue;
             };
-            let Some(batch) = Published::decode(board, message.get_payload_bytes()) else {
-                tracing::warn!(%channel, "fan-out: a message of an unknown form, ignored");
-                continue;
+            let batch = match open(
+                board,
+                channel,
+                message.get_payload_bytes(),
+                fanout.signer.as_ref(),
+            ) {
+                Ok(batch) => batch,
+                Err(why) => {
+                    tracing::warn!(%channel, ?why, "fan-out: a message refused");
+                    continue;
+                }
             };
             if batch.node == fanout.node {
                 continue;
@@ -437,6 +553,57 @@ mod tests {
         assert_eq!(
             Published::decode(board.clone(), &presence.encode()),
             Some(presence)
+        );
+    }
+
+    #[test]
+    fn a_signed_message_opens_with_the_clusters_key_only_on_its_own_channel() {
+        let board = BoardId::parse("b1").unwrap();
+        let message = Published {
+            node: [7; 16],
+            board: board.clone(),
+            payload: Payload::Updates {
+                first_seq: 3,
+                updates: vec![Bytes::from_static(b"update")],
+            },
+        };
+        let (key, other) = (Signer::new(b"cluster key"), Signer::new(b"another key"));
+        let sealed = seal(&message, "nouage:b:b1", Some(&key));
+        assert_eq!(
+            open(board.clone(), "nouage:b:b1", &sealed, Some(&key)),
+            Ok(message.clone())
+        );
+        let refused = |channel: &str, bytes: &[u8], signer: Option<&Signer>| {
+            open(board.clone(), channel, bytes, signer).unwrap_err()
+        };
+        assert_eq!(
+            refused("nouage:b:b1", &sealed, Some(&other)),
+            Refused::BadTag
+        );
+        assert_eq!(
+            refused("nouage:b:b2", &sealed, Some(&key)),
+            Refused::BadTag,
+            "replayed on another board's channel"
+        );
+        let mut altered = sealed.clone();
+        altered[20] ^= 1;
+        assert_eq!(
+            refused("nouage:b:b1", &altered, Some(&key)),
+            Refused::BadTag
+        );
+        assert_eq!(
+            refused("nouage:b:b1", &sealed, None),
+            Refused::SigningDiffers
+        );
+        let unsigned = seal(&message, "nouage:b:b1", None);
+        assert_eq!(
+            refused("nouage:b:b1", &unsigned, Some(&key)),
+            Refused::SigningDiffers,
+            "a forger without the key"
+        );
+        assert_eq!(
+            open(board.clone(), "nouage:b:b1", &unsigned, None),
+            Ok(message)
         );
     }
 }

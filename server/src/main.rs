@@ -43,6 +43,10 @@ enum Command {
         /// The prefix of this cluster's Redis channels.
         #[arg(long, default_value = "nouage")]
         redis_channel_prefix: String,
+        /// A key shared by the cluster's nodes: each signs what it publishes on Redis, and
+        /// drops what is not signed with it.
+        #[arg(long, env = "NOUAGE_REDIS_SECRET", hide_env_values = true)]
+        redis_secret: Option<String>,
         /// Base of the links the API returns, when behind a reverse proxy.
         #[arg(long)]
         public_url: Option<String>,
@@ -229,6 +233,7 @@ fn main() -> anyhow::Result<()> {
             database_url,
             redis_url,
             redis_channel_prefix,
+            redis_secret,
             public_url,
             admin_token,
             durability,
@@ -244,6 +249,7 @@ fn main() -> anyhow::Result<()> {
             config.database_url = database_url.filter(|u| !u.is_empty());
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_channel_prefix = redis_channel_prefix;
+            config.redis_secret = redis_secret.filter(|s| !s.is_empty());
             config.public_url = public_url;
             config.admin_token = admin_token.filter(|t| !t.is_empty());
             config.durability = durability;

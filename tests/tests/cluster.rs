@@ -11,6 +11,9 @@ use nouage_tests::{TempDir, TestServer, YClient, create_board, prerequisites};
 use server::store::{PgStore, Store, TestDatabase};
 use yrs::{Array, GetString, Map, ReadTxn, Text, Transact};
 
+/// The key the test cluster's nodes sign their Redis messages with.
+const CLUSTER_KEY: &str = "the test cluster's key";
+
 struct Cluster {
     database: TestDatabase,
     redis_url: String,
@@ -63,6 +66,7 @@ impl Cluster {
             config.database_url = Some(database);
             config.redis_url = Some(redis);
             config.redis_channel_prefix = prefix;
+            config.redis_secret = Some(CLUSTER_KEY.into());
             config.failpoints = injected;
             config.limits.head_check_interval_ms = head_check_ms;
             // Tests make many boards from one address.
@@ -475,6 +479,8 @@ async fn a_node_killed_loses_nothing_anyone_received_and_its_clients_go_on_elsew
                     &redis,
                     "--redis-channel-prefix",
                     &prefix,
+                    "--redis-secret",
+                    CLUSTER_KEY,
                 ],
             )
             .await
@@ -668,5 +674,88 @@ async fn a_boards_seats_and_an_addresss_creations_are_counted_across_nodes() {
         async move { join.await.ok() }
     })
     .await;
+    two.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_forged_on_redis_is_not_applied() {
+    let Some(mut cluster) = Cluster::new() else {
+        return;
+    };
+    let (one, _) = cluster.node(2_000).await;
+    let (two, _) = cluster.node(2_000).await;
+    let board = create_board(&one.base, "mindmap", "Carte").await;
+    let writer = YClient::connect(&one.ws_base(), &board.id, &board.editor)
+        .await
+        .unwrap();
+    let observer = YClient::connect(&two.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    let (map, seen) = (
+        writer.doc().get_or_insert_map("m"),
+        observer.doc().get_or_insert_map("m"),
+    );
+    writer.edit(|txn| {
+        map.insert(txn, "before", 1.0);
+    });
+    observer
+        .wait_until(|doc| seen.get(&doc.transact(), "before").is_some())
+        .await
+        .unwrap();
+    // Someone who can publish on the cluster's Redis, without its key, sends an update at the
+    // board's next seq: unsigned, and signed with another key.
+    let (_, seqs) = cluster.stored(&board.id).await;
+    let next = seqs.last().unwrap() + 1;
+    let forged = {
+        let doc = yrs::Doc::new();
+        let map = doc.get_or_insert_map("m");
+        let mut txn = doc.transact_mut();
+        map.insert(&mut txn, "forged", 666.0);
+        txn.encode_update_v1()
+    };
+    let message = server::fanout::Published {
+        node: [9; 16],
+        board: server::store::BoardId::parse(&board.id).unwrap(),
+        payload: server::fanout::Payload::Updates {
+            first_seq: next,
+            updates: vec![forged.into()],
+        },
+    };
+    let channel = format!("{}:b:{}", cluster.prefix, board.id);
+    let other_key = server::fanout::Signer::new(b"not the cluster's key");
+    let mut redis = redis::Client::open(cluster.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for signer in [None, Some(&other_key)] {
+        let bytes = server::fanout::seal(&message, &channel, signer);
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(bytes)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 2, "both nodes are subscribed");
+    }
+    // The real entry at that seq arrives, and the forged one never did.
+    writer.edit(|txn| {
+        map.insert(txn, "after", 2.0);
+    });
+    observer
+        .wait_until(|doc| seen.get(&doc.transact(), "after").is_some())
+        .await
+        .expect("the real update at the forged seq reaches the other node");
+    let late = YClient::connect(&two.ws_base(), &board.id, &board.viewer)
+        .await
+        .unwrap();
+    for client in [&observer, &late] {
+        let m = client.doc().get_or_insert_map("m");
+        assert!(
+            m.get(&client.doc().transact(), "forged").is_none(),
+            "a forged update was applied"
+        );
+    }
+    one.stop().await;
     two.stop().await;
 }
