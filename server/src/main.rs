@@ -362,19 +362,20 @@ fn reindex(
             None => all.into_iter().filter(exists).collect(),
         })
     };
+    let each = |boards: &[BoardId],
+                reindex: &dyn Fn(&BoardId) -> server::store::StoreResult<u64>| {
+        boards.iter().try_fold(0, |entries, id| {
+            let indexed = reindex(id).with_context(|| format!("reindexing board {id}"))?;
+            Ok::<_, anyhow::Error>(entries + indexed)
+        })
+    };
     let (boards, entries) = match database_url {
         // Nodes still running index beside this: the record's progress row decides, per batch,
         // whose lands.
         Some(url) => {
             let store = PgStore::connect(url)?;
             let boards = chosen(store.all_board_ids()?, &store, "the database")?;
-            let mut entries = 0;
-            for id in &boards {
-                entries += store
-                    .reindex(id, wait)
-                    .with_context(|| format!("reindexing board {id}"))?;
-            }
-            (boards.len(), entries)
+            (boards.len(), each(&boards, &|id| store.reindex(id, wait))?)
         }
         None => {
             if !data.join(server::store::DB_FILE_NAME).exists() {
@@ -385,13 +386,7 @@ fn reindex(
             let store = SqliteStore::open(data, Durability::Fsync)?;
             let place = data.display().to_string();
             let boards = chosen(store.board_ids()?, &store, &place)?;
-            let mut entries = 0;
-            for id in &boards {
-                entries += store
-                    .reindex(id, wait)
-                    .with_context(|| format!("reindexing board {id}"))?;
-            }
-            (boards.len(), entries)
+            (boards.len(), each(&boards, &|id| store.reindex(id, wait))?)
         }
     };
     println!(

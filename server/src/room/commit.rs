@@ -36,7 +36,8 @@ struct Batch {
     id: u64,
     /// The number of the last update it holds.
     upto: u64,
-    entries: u64,
+    /// Its updates, to know them when the store hands them back before its answer.
+    updates: Vec<Bytes>,
 }
 
 #[derive(Default)]
@@ -65,6 +66,14 @@ pub struct Pipeline {
 /// Entries of other nodes held while the room waits for an earlier one, at most; past it, the
 /// room reloads from the journal.
 pub const REMOTE_WAITING_MAX: usize = 8_192;
+
+/// An entry to apply after the head (`Pipeline::take_next`).
+pub struct Next {
+    pub seq: u64,
+    pub update: Bytes,
+    /// The room's own, read back from the store before the store's answer to its batch.
+    pub own: bool,
+}
 
 /// What a committed batch releases.
 pub enum Outcome {
@@ -119,7 +128,7 @@ impl Pipeline {
         self.inflight.push_back(Batch {
             id: self.next_batch,
             upto: self.applied,
-            entries: entries.len() as u64,
+            updates: entries.iter().map(|e| e.update_v1.clone()).collect(),
         });
         Some((self.next_batch, entries))
     }
@@ -140,16 +149,18 @@ impl Pipeline {
                 )));
             }
         };
-        let seqs = first_seq..first_seq + batch.entries;
-        if first_seq <= self.stored_seq || seqs.clone().any(|seq| self.ahead.contains(&seq)) {
+        let seqs = first_seq..first_seq + batch.updates.len() as u64;
+        if seqs.clone().any(|seq| self.ahead.contains(&seq)) {
             return Outcome::Failed(format!(
                 "the journal gave seq {first_seq} again (head {})",
                 self.stored_seq
             ));
         }
-        // Other writers' entries may lie between the head and this batch: held as `ahead`
-        // until they are applied.
-        self.ahead.extend(seqs);
+        // Seqs at or below the head were read back from the store before this answer came
+        // (a catch-up that ran meanwhile: `take_next` knew them as the room's own). Other
+        // writers' entries may lie between the head and the rest: held as `ahead` until they
+        // are applied.
+        self.ahead.extend(seqs.filter(|seq| *seq > self.stored_seq));
         self.advance();
         self.committed = batch.upto;
         let mut released = Vec::new();
@@ -187,15 +198,21 @@ impl Pipeline {
         self.remote.len() <= REMOTE_WAITING_MAX
     }
 
-    /// The next entry of another node to apply, in seq order, when it follows the head; the
-    /// head moves past it (the caller applies it or fails the room).
-    pub fn take_next(&mut self) -> Option<(u64, Bytes)> {
+    /// The next entry read from the store or another node, in seq order, when it follows the
+    /// head; the head moves past it. The caller applies and relays it, unless it is one of the
+    /// room's own batches still waiting for the store's answer (`Next::own`: a catch-up read it
+    /// back first; the document holds it, and its relay waits for that answer).
+    pub fn take_next(&mut self) -> Option<Next> {
         self.advance();
-        let next = self.stored_seq + 1;
-        let update = self.remote.remove(&next)?;
-        self.stored_seq = next;
+        let seq = self.stored_seq + 1;
+        let update = self.remote.remove(&seq)?;
+        self.stored_seq = seq;
         self.advance();
-        Some((next, update))
+        let own = self
+            .inflight
+            .iter()
+            .any(|batch| batch.updates.contains(&update));
+        Some(Next { seq, update, own })
     }
 
     /// Entries are missing between the head and what the room holds or was sent.

@@ -142,6 +142,10 @@ struct InFlight {
     entries: Vec<Bytes>,
     due_ms: u64,
     fails: bool,
+    /// Written (or failed) at `due_ms`; the answer reaches the room at `answer_ms`: a head
+    /// check meanwhile reads the batch's entries back before the room knows their seqs.
+    written: Option<Result<u64, String>>,
+    answer_ms: u64,
 }
 
 /// The simulated store: the journal, the newest snapshot, and the batches being written.
@@ -234,6 +238,12 @@ struct Sim {
 impl Sim {
     fn new(seed: u64, trace: bool) -> Self {
         let mut rng = Rng(seed);
+        // Odd seeds share the board with other nodes: the room checks the store's head now
+        // and then (and never sleeps).
+        let limits = Limits {
+            head_check_interval_ms: if seed % 2 == 1 { 500 } else { 0 },
+            ..limits()
+        };
         let clients = (0..CLIENTS).map(|i| Client::new(i, &mut rng)).collect();
         let store = Store {
             journal: Vec::new(),
@@ -247,7 +257,7 @@ impl Sim {
             rng,
             now_ms: 0,
             next_tick_ms: TICK_EVERY_MS,
-            limits: limits(),
+            limits,
             board: BoardId::parse("simulated").unwrap(),
             core: None,
             room: 0,
@@ -294,7 +304,20 @@ impl Sim {
             self.perform();
         }
         let now = self.now();
-        self.core.as_mut().unwrap().step(now, input);
+        let core = self.core.as_mut().unwrap();
+        core.step(now, input);
+        // The store gives each seq once: a room that finds one of its seqs taken has mistaken
+        // its own entries, read back from the store, for another writer's.
+        if let super::core::Phase::Draining {
+            failure: Some(failure),
+            ..
+        } = &core.phase
+        {
+            assert!(
+                !failure.contains("again"),
+                "the room failed on its own seqs: {failure}"
+            );
+        }
         self.perform();
     }
 
@@ -379,12 +402,15 @@ impl Sim {
                     entries: entries.into_iter().map(|e| e.update_v1).collect(),
                     due_ms,
                     fails,
+                    written: None,
+                    answer_ms: due_ms,
                 });
             }
             Action::Snapshot(snapshot) => self.write_snapshot(snapshot),
             Action::CatchUp { after } => {
                 // One writer here, so the room never lacks an entry: what the store answers
-                // is only its own, which it drops.
+                // is only its own, which it holds already (and may not have been told the
+                // seqs of yet: batches written, their answers on the way).
                 let entries = self
                     .store
                     .journal
@@ -398,6 +424,7 @@ impl Sim {
             Action::TraceHint | Action::Asleep(_) | Action::ShareAwareness(_) => {}
             Action::Stop { snapshot, refuse } => {
                 self.log(|| format!("room stops ({refuse:?})"));
+
                 if let Some(snapshot) = snapshot {
                     self.write_snapshot(snapshot);
                 }
@@ -691,19 +718,37 @@ impl Sim {
         });
     }
 
-    /// The store answers the batches that are due, in order.
+    /// The store writes the batches that are due, in order, and answers them once their
+    /// answers are due (in clustered runs, up to 200 ms after the write).
     fn store_answers(&mut self, all: bool) {
         while let Some(front) = self.store.in_flight.front() {
-            if !all && front.due_ms > self.now_ms {
+            if front.written.is_none() {
+                if !all && front.due_ms > self.now_ms {
+                    break;
+                }
+                let (room, fails) = (front.room, front.fails);
+                let result = if self.store.failed_rooms.contains(&room) || fails {
+                    self.store.failed_rooms.insert(room);
+                    Err("simulated write failure".to_owned())
+                } else {
+                    let entries = front.entries.clone();
+                    Ok(self.store.commit(&entries))
+                };
+                let delay = if self.limits.head_check_interval_ms > 0 {
+                    self.rng.below(200)
+                } else {
+                    0
+                };
+                let front = self.store.in_flight.front_mut().unwrap();
+                front.written = Some(result);
+                front.answer_ms = self.now_ms + delay;
+                continue;
+            }
+            if !all && front.answer_ms > self.now_ms {
                 break;
             }
             let job = self.store.in_flight.pop_front().unwrap();
-            let result = if self.store.failed_rooms.contains(&job.room) || job.fails {
-                self.store.failed_rooms.insert(job.room);
-                Err("simulated write failure".to_owned())
-            } else {
-                Ok(self.store.commit(&job.entries))
-            };
+            let result = job.written.expect("written above");
             self.log(|| {
                 format!(
                     "store answers batch {} of room {}: {result:?}",

@@ -20,7 +20,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, Row as PgRow, Statement};
 
 use super::postgres::{actor_at, actor_id, board_exists};
-use super::trace_index::{Indexed, RecordDb, Row};
+use super::trace_index::{Indexed, RecordDb, Row, created_by, element_trace, push_event};
 use super::{Actor, BoardId, Contributions, Contributor, EntryPage, StoreResult, TraceEntry};
 use crate::restore::{DeletedElement, ElementKind};
 use crate::trace::{ElementChange, ElementTrace};
@@ -740,25 +740,12 @@ pub(super) async fn elements(
     Ok(rows
         .iter()
         .map(|r| {
-            let typist: (String, String) = (r.get(1), r.get(2));
-            let represented: Option<(String, String)> =
-                r.get::<_, Option<String>>(7).map(|name| (name, r.get(8)));
-            let ((created_by, created_org), entered) = match represented {
-                Some(person) => (person, Some(typist)),
-                None => (typist, None),
-            };
-            let (entered_by, entered_org) = entered.unzip();
-            ElementTrace {
-                id: r.get(0),
-                created_by,
-                created_org,
-                created_ms: r.get(3),
-                changed_by: r.get(4),
-                changed_org: r.get(5),
-                changed_ms: r.get(6),
-                entered_by,
-                entered_org,
-            }
+            element_trace(
+                r.get(0),
+                ((r.get(1), r.get(2)), r.get(3)),
+                r.get::<_, Option<String>>(7).map(|name| (name, r.get(8))),
+                ((r.get(4), r.get(5)), r.get(6)),
+            )
         })
         .collect())
 }
@@ -783,22 +770,14 @@ pub(super) async fn element(
         .await?;
     let mut changes = Vec::new();
     for r in &rows {
-        let what = match r.get::<_, &str>(0) {
-            "created" => "created",
-            "deleted" => "deleted",
-            "restored" => "restored",
-            step => shared::trace::STEPS
-                .into_iter()
-                .find(|s| *s == step)
-                .unwrap_or("edited"),
-        };
-        let by_server: bool = r.get(2);
-        let (name, org, entered_by) = match r.get::<_, Option<String>>(5) {
-            Some(represented) => (represented, r.get(6), Some(r.get(3))),
-            None if by_server => (String::new(), String::new(), None),
-            None => (r.get(3), r.get(4), None),
-        };
-        crate::trace::push_change(&mut changes, r.get(1), name, org, what, entered_by);
+        push_event(
+            &mut changes,
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            (r.get(3), r.get(4)),
+            r.get::<_, Option<String>>(5).map(|name| (name, r.get(6))),
+        );
     }
     Ok(changes)
 }
@@ -837,7 +816,7 @@ pub(super) async fn provenance(
     client: &impl GenericClient,
     board: &BoardId,
 ) -> StoreResult<crate::export::model::Provenance> {
-    use crate::export::model::{Created, Provenance};
+    use crate::export::model::Provenance;
     let rows = client
         .query(
             "SELECT el.element, a.pid, e.ts_ms, pa.pid FROM trace_elements el
@@ -851,24 +830,10 @@ pub(super) async fn provenance(
             &[&board.as_str()],
         )
         .await?;
-    let mut created = HashMap::new();
-    for r in &rows {
-        let typist: String = r.get(1);
-        let ts_ms: i64 = r.get(2);
-        let by = match r.get::<_, Option<String>>(3) {
-            Some(represented) => Created {
-                pid: represented,
-                ts_ms,
-                entered_by: Some(typist),
-            },
-            None => Created {
-                pid: typist,
-                ts_ms,
-                entered_by: None,
-            },
-        };
-        created.insert(r.get(0), by);
-    }
+    let created = rows
+        .iter()
+        .map(|r| (r.get(0), created_by(r.get(1), r.get(2), r.get(3))))
+        .collect();
     let rows = client
         .query(
             "SELECT a.pid, a.name, a.org, a.org_kind FROM trace_participants p

@@ -910,6 +910,81 @@ pub(super) fn actor_at(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Acto
     })
 }
 
+// What the records' rows say, read the same from SQLite and PostgreSQL.
+
+/// An element on the board, credited to the person it was entered for when there is one
+/// (`represented`), its typist then named as who entered it.
+pub(super) fn element_trace(
+    id: String,
+    (typist, created_ms): ((String, String), i64),
+    represented: Option<(String, String)>,
+    ((changed_by, changed_org), changed_ms): ((String, String), i64),
+) -> ElementTrace {
+    let ((created_by, created_org), entered) = match represented {
+        Some(person) => (person, Some(typist)),
+        None => (typist, None),
+    };
+    let (entered_by, entered_org) = entered.unzip();
+    ElementTrace {
+        id,
+        created_by,
+        created_org,
+        created_ms,
+        changed_by,
+        changed_org,
+        changed_ms,
+        entered_by,
+        entered_org,
+    }
+}
+
+/// One event of an element's story (`what` as stored), by `actor` (name, org) or by the person
+/// they entered it for; the server's own events name nobody.
+pub(super) fn push_event(
+    changes: &mut Vec<ElementChange>,
+    what: &str,
+    ts_ms: i64,
+    by_server: bool,
+    actor: (String, String),
+    represented: Option<(String, String)>,
+) {
+    let what = match what {
+        "created" => "created",
+        "deleted" => "deleted",
+        "restored" => "restored",
+        step => shared::trace::STEPS
+            .into_iter()
+            .find(|s| *s == step)
+            .unwrap_or("edited"),
+    };
+    let (name, org, entered_by) = match represented {
+        Some((name, org)) => (name, org, Some(actor.0)),
+        None if by_server => (String::new(), String::new(), None),
+        None => (actor.0, actor.1, None),
+    };
+    crate::trace::push_change(changes, ts_ms, name, org, what, entered_by);
+}
+
+/// Who created an element first: the person it was entered for, or its typist.
+pub(super) fn created_by(
+    typist: String,
+    ts_ms: i64,
+    represented: Option<String>,
+) -> crate::export::model::Created {
+    match represented {
+        Some(pid) => crate::export::model::Created {
+            pid,
+            ts_ms,
+            entered_by: Some(typist),
+        },
+        None => crate::export::model::Created {
+            pid: typist,
+            ts_ms,
+            entered_by: None,
+        },
+    }
+}
+
 // The reads below answer from the record as it is; the store brings it up to date first.
 
 pub(super) fn contributions(conn: &Connection, board: &BoardId) -> StoreResult<Contributions> {
@@ -997,27 +1072,16 @@ pub(super) fn elements(conn: &Connection, board: &BoardId) -> StoreResult<Vec<El
          WHERE el.board_id = ?1 AND el.present = 1 ORDER BY el.element",
     )?;
     let rows = stmt.query_map([board.as_str()], |r| {
-        let typist: (String, String) = (r.get(1)?, r.get(2)?);
         let represented: Option<(String, String)> = match r.get::<_, Option<String>>(7)? {
             Some(name) => Some((name, r.get(8)?)),
             None => None,
         };
-        let ((created_by, created_org), entered) = match represented {
-            Some(person) => (person, Some(typist)),
-            None => (typist, None),
-        };
-        let (entered_by, entered_org) = entered.unzip();
-        Ok(ElementTrace {
-            id: r.get(0)?,
-            created_by,
-            created_org,
-            created_ms: r.get(3)?,
-            changed_by: r.get(4)?,
-            changed_org: r.get(5)?,
-            changed_ms: r.get(6)?,
-            entered_by,
-            entered_org,
-        })
+        Ok(element_trace(
+            r.get(0)?,
+            ((r.get(1)?, r.get(2)?), r.get(3)?),
+            represented,
+            ((r.get(4)?, r.get(5)?), r.get(6)?),
+        ))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -1040,22 +1104,18 @@ pub(super) fn element(
     let mut rows = stmt.query(params![board.as_str(), element])?;
     let mut changes = Vec::new();
     while let Some(r) = rows.next()? {
-        let what = match r.get_ref(0)?.as_str().unwrap_or("") {
-            "created" => "created",
-            "deleted" => "deleted",
-            "restored" => "restored",
-            step => shared::trace::STEPS
-                .into_iter()
-                .find(|s| *s == step)
-                .unwrap_or("edited"),
+        let represented = match r.get::<_, Option<String>>(5)? {
+            Some(name) => Some((name, r.get(6)?)),
+            None => None,
         };
-        let by_server: bool = r.get(2)?;
-        let (name, org, entered_by) = match r.get::<_, Option<String>>(5)? {
-            Some(represented) => (represented, r.get(6)?, Some(r.get(3)?)),
-            None if by_server => (String::new(), String::new(), None),
-            None => (r.get(3)?, r.get(4)?, None),
-        };
-        crate::trace::push_change(&mut changes, r.get(1)?, name, org, what, entered_by);
+        push_event(
+            &mut changes,
+            r.get_ref(0)?.as_str().unwrap_or(""),
+            r.get(1)?,
+            r.get(2)?,
+            (r.get(3)?, r.get(4)?),
+            represented,
+        );
     }
     Ok(changes)
 }
@@ -1091,7 +1151,7 @@ pub(super) fn provenance(
     conn: &Connection,
     board: &BoardId,
 ) -> StoreResult<crate::export::model::Provenance> {
-    use crate::export::model::{Created, Provenance};
+    use crate::export::model::Provenance;
     let mut created = HashMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT el.element, a.pid, e.ts_ms, pa.pid FROM trace_elements el
@@ -1104,20 +1164,7 @@ pub(super) fn provenance(
     )?;
     let mut rows = stmt.query([board.as_str()])?;
     while let Some(r) = rows.next()? {
-        let typist: String = r.get(1)?;
-        let created_by = match r.get::<_, Option<String>>(3)? {
-            Some(represented) => Created {
-                pid: represented,
-                ts_ms: r.get(2)?,
-                entered_by: Some(typist),
-            },
-            None => Created {
-                pid: typist,
-                ts_ms: r.get(2)?,
-                entered_by: None,
-            },
-        };
-        created.insert(r.get(0)?, created_by);
+        created.insert(r.get(0)?, created_by(r.get(1)?, r.get(2)?, r.get(3)?));
     }
     let mut actors = HashMap::new();
     let mut stmt = conn.prepare_cached(
