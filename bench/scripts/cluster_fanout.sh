@@ -23,7 +23,7 @@ run() { # label nodes store
     local args=(serve --listen "127.0.0.1:$port" --data "$work/$label-$n"
       --max-board-creations-per-minute 100000)
     if [ "$store" = postgres ]; then args+=(--database-url "$pg/$db"); fi
-    if [ "$nodes" -gt 1 ]; then args+=(--redis-url "$redis" --redis-channel-prefix "bench-$db"); fi
+    if [ "$nodes" -gt 1 ]; then args+=(--redis-url "$redis" --redis-channel-prefix "bench-$db" --redis-secret "bench-key-$db"); fi
     RUST_LOG=${NOUAGE_BENCH_RUST_LOG:-warn} target/release/nouage "${args[@]}" >/dev/null 2>>"${NOUAGE_BENCH_LOG:-/dev/null}" &
     pids+=($!); ports+=("$port"); wait_ready "$port"
   done
