@@ -158,6 +158,15 @@ async fn a_private_note_reaches_nobody_until_the_reveal_then_is_credited_to_its_
         .wait_until(|_| note_texts(&again_roots, &anne_again) == ["Une navette le samedi"])
         .await
         .unwrap();
+    // And a second page of Lina's sees hers (both are stored before the server stops below).
+    let (lina_again, lina_again_roots) =
+        private_space(&server, &board, "p-lina", "Lina Roy", LINA_SECRET)
+            .await
+            .unwrap();
+    lina_again
+        .wait_until(|_| note_texts(&lina_again_roots, &lina_again).len() == 2)
+        .await
+        .unwrap();
     // Lina does not see Anne's note in her space, nor Anne Lina's.
     let mut lina_sees = note_texts(&lina_roots, &lina);
     lina_sees.sort();
@@ -207,7 +216,7 @@ async fn a_private_note_reaches_nobody_until_the_reveal_then_is_credited_to_its_
     // Anne comes back (her pages closed, the server restarted): her note is there.
     anne.close();
     anne_again.close();
-    drop((anne_board, stock, viewer, lina));
+    drop((anne_board, stock, viewer, lina, lina_again));
     server.stop().await;
     let server = TestServer::start(dir.path()).await;
     let (anne, anne_roots) = private_space(&server, &board, "p-anne", "Anne Bérubé", ANNE_SECRET)
