@@ -15,7 +15,8 @@
 //! (`{prefix}:rate:{kind}:{address}`).
 //!
 //! When Redis does not answer (within `REDIS_CALL_TIMEOUT_MS`), each node falls back to its
-//! own counts: service goes on, the limits hold per node meanwhile.
+//! own counts for `REDIS_AWAY_MS`, then asks again: service goes on, the limits hold per node
+//! meanwhile, and joins never queue behind calls that time out.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -29,6 +30,9 @@ use crate::store::BoardId;
 
 /// How long a call to Redis may take before the node decides on its own counts.
 const REDIS_CALL_TIMEOUT_MS: u64 = 500;
+/// After a call failed, how long the node counts alone without asking Redis (joins do not
+/// queue behind calls that time out; the heartbeat's rewrite of the seats asks again).
+const REDIS_AWAY_MS: u64 = 2_000;
 /// How long a board's seat hash outlives the last write of any node (every node holding a
 /// seat writes it each heartbeat).
 const SEATS_TTL_MS: u64 = 10_000;
@@ -72,12 +76,34 @@ return n
 struct Link {
     client: redis::Client,
     connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// Until when Redis is taken for away (a call failed): calls answer `None` at once.
+    away_until: Mutex<Option<Instant>>,
 }
 
 impl Link {
     /// Runs `call` on the connection within `REDIS_CALL_TIMEOUT_MS`; `None` when Redis did not
-    /// answer (the connection is opened again next time).
+    /// answer, or failed less than `REDIS_AWAY_MS` ago (the connection is opened again then).
     async fn call<T, F>(&self, call: impl FnOnce(MultiplexedConnection) -> F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if self
+            .away_until
+            .lock()
+            .unwrap()
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return None;
+        }
+        let answer = self.call_now(call).await;
+        if answer.is_none() {
+            *self.away_until.lock().unwrap() =
+                Some(Instant::now() + Duration::from_millis(REDIS_AWAY_MS));
+        }
+        answer
+    }
+
+    async fn call_now<T, F>(&self, call: impl FnOnce(MultiplexedConnection) -> F) -> Option<T>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
@@ -336,6 +362,7 @@ impl ClusterLimits {
         let link = Arc::new(Link {
             client,
             connection: tokio::sync::Mutex::new(None),
+            away_until: Mutex::new(None),
         });
         let seats = Arc::new(Seats {
             link: link.clone(),

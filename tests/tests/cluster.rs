@@ -431,6 +431,12 @@ async fn redis_restarted_and_flushed_during_edits_loses_nothing() {
     // Redis goes away in the middle of the writing, comes back empty, and is flushed.
     redis.kill().await;
     write(50, 100);
+    // People still join meanwhile (each node counts the board's seats alone).
+    for _ in 0..3 {
+        YClient::connect(&two.ws_base(), &board.id, &board.viewer)
+            .await
+            .expect("a join while Redis is away");
+    }
     let mut redis = OwnRedis::start(Some(redis.port)).await;
     assert!(
         redis
