@@ -60,15 +60,15 @@ async fn proxy(listener: TcpListener, target: String, cut: watch::Receiver<bool>
     }
 }
 
-/// The database URL with its host and port replaced by `address`.
-fn through(url: &str, address: &str) -> anyhow::Result<String> {
+/// The database URL cut around its host and port: (scheme and credentials, `host:port`, path).
+fn split_url(url: &str) -> anyhow::Result<(String, &str, &str)> {
     let (scheme, rest) = url.split_once("://").context("a postgres:// URL")?;
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
-    Ok(format!(
-        "{scheme}://{}{address}/{path}",
-        credentials.unwrap_or_default()
-    ))
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((credentials, host_port)) => (format!("{credentials}@"), host_port),
+        None => (String::new(), authority),
+    };
+    Ok((format!("{scheme}://{credentials}"), host_port, path))
 }
 
 /// One writer: sends an update of `update_bytes` at `rate` per second, reconnecting after any
@@ -157,24 +157,17 @@ fn snapshot(counts: &Counts) -> serde_json::Value {
 pub async fn run(outage: Outage) -> anyhow::Result<serde_json::Value> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let proxy_address = listener.local_addr()?.to_string();
-    let target = {
-        let url = outage.database_url.clone();
-        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-        let authority = rest.split('/').next().unwrap_or(rest);
-        authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, a)| a)
-            .to_owned()
-    };
+    let (head, target, path) = split_url(&outage.database_url)?;
+    let proxied_url = format!("{head}{proxy_address}/{path}");
     let (cut, cut_rx) = watch::channel(false);
-    tokio::spawn(proxy(listener, target, cut_rx));
+    tokio::spawn(proxy(listener, target.to_owned(), cut_rx));
     let data = std::env::temp_dir().join(format!("nouage-outage-{}", std::process::id()));
     let mut node = tokio::process::Command::new(&outage.nouage_binary)
         .args(["serve", "--listen", &outage.listen, "--data"])
         .arg(&data)
         .args([
             "--database-url",
-            &through(&outage.database_url, &proxy_address)?,
+            &proxied_url,
             "--max-board-creations-per-minute",
             "100000",
         ])

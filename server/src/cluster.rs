@@ -255,9 +255,17 @@ impl Seats {
     /// heartbeat: a Redis restarted empty, or a hash expired while Redis was away, learns them
     /// again).
     pub(crate) async fn reassert(&self) {
-        let lowered: Vec<BoardId> = self.lowered.lock().unwrap().drain().collect();
-        let mut boards: HashSet<BoardId> = self.held.lock().unwrap().keys().cloned().collect();
-        boards.extend(lowered.iter().cloned());
+        self.write_lowered(true).await;
+    }
+
+    /// Writes the counts that went down since they were last written, and every count this
+    /// node holds when `all`. Redis away: the lowered ones are written next time.
+    async fn write_lowered(&self, all: bool) {
+        let lowered: HashSet<BoardId> = self.lowered.lock().unwrap().drain().collect();
+        let mut boards = lowered.clone();
+        if all {
+            boards.extend(self.held.lock().unwrap().keys().cloned());
+        }
         if !self.write(boards.into_iter().collect()).await {
             self.lowered.lock().unwrap().extend(lowered);
         }
@@ -271,12 +279,7 @@ async fn seat_writer(seats: std::sync::Weak<Seats>, wake: Arc<tokio::sync::Notif
         let Some(strong) = seats.upgrade() else {
             return;
         };
-        let lowered: Vec<BoardId> = strong.lowered.lock().unwrap().drain().collect();
-        if !strong.write(lowered.clone()).await {
-            // Redis away: the next leave or the heartbeat's rewrite of every count writes
-            // them once it is back.
-            strong.lowered.lock().unwrap().extend(lowered);
-        }
+        strong.write_lowered(false).await;
         drop(strong);
         woken.await;
     }

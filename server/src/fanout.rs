@@ -334,17 +334,60 @@ impl Fanout {
         format!("{}:node:{}", self.prefix, hex(&self.node))
     }
 
+    /// The set of the cluster's node ids, so the live ones are listed without scanning Redis's
+    /// keys (`KEYS` would block Redis for as long as its keyspace is large).
+    fn nodes_key(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+
     async fn renew(
         &self,
         connection: &mut redis::aio::MultiplexedConnection,
     ) -> redis::RedisResult<()> {
-        redis::cmd("SET")
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
             .arg(self.presence_key())
             .arg(1)
             .arg("PX")
             .arg(NODE_TTL_MS)
+            .ignore()
+            .sadd(self.nodes_key(), hex(&self.node))
+            .ignore()
             .query_async(connection)
             .await
+    }
+
+    /// The nodes whose presence key is still there; the others leave the set.
+    async fn live_nodes(
+        &self,
+        connection: &mut redis::aio::MultiplexedConnection,
+    ) -> redis::RedisResult<std::collections::HashSet<[u8; 16]>> {
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.nodes_key())
+            .query_async(connection)
+            .await?;
+        let mut exists = redis::pipe();
+        for member in &members {
+            exists.exists(format!("{}:node:{member}", self.prefix));
+        }
+        let present: Vec<bool> = exists.query_async(connection).await?;
+        let (live, dead): (Vec<_>, Vec<_>) = members
+            .into_iter()
+            .zip(present)
+            .partition(|(_, present)| *present);
+        if !dead.is_empty() {
+            let dead: Vec<String> = dead.into_iter().map(|(member, _)| member).collect();
+            redis::cmd("SREM")
+                .arg(self.nodes_key())
+                .arg(dead)
+                .query_async::<()>(connection)
+                .await?;
+        }
+        Ok(live
+            .iter()
+            .filter_map(|(member, _)| unhex(member))
+            .collect())
     }
 
     fn rooms(&self) -> Option<Arc<Rooms>> {
@@ -414,20 +457,13 @@ async fn heartbeat(client: redis::Client, fanout: Weak<Fanout>) {
         };
         let renewed = node.renew(conn).await;
         node.limits.seats.reassert().await;
-        let listed: redis::RedisResult<Vec<String>> = redis::cmd("KEYS")
-            .arg(format!("{}:node:*", node.prefix))
-            .query_async(conn)
-            .await;
+        let listed = node.live_nodes(conn).await;
         let (Ok(()), Ok(listed)) = (renewed, listed) else {
             // Redis is away: nobody can be told dead meanwhile.
             connection = None;
             alive.clear();
             continue;
         };
-        let listed: std::collections::HashSet<[u8; 16]> = listed
-            .iter()
-            .filter_map(|key| key.rsplit(':').next().and_then(unhex))
-            .collect();
         let heard = std::mem::take(&mut *node.heard.lock().unwrap());
         let gone: Vec<[u8; 16]> = alive
             .union(&heard)

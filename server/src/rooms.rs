@@ -196,37 +196,39 @@ impl Rooms {
     /// loaded later reads them from the store). Never waits: a full queue drops them, and the
     /// room's next check of the store brings them.
     pub fn remote(&self, board: &BoardId, entries: Vec<(u64, bytes::Bytes)>) {
-        let handle = self.loaded.lock().unwrap().get(board).cloned();
-        if let Some(handle) = handle {
-            let _ = handle.commands.try_send(RoomCmd::Remote(entries));
-        }
+        self.offer(board, RoomCmd::Remote(entries));
     }
 
     /// Hands another node's presence frame to the board's room, if it is loaded (never waits:
     /// a state dropped is renewed within seconds).
     pub fn remote_awareness(&self, board: &BoardId, node: u64, frame: bytes::Bytes) {
-        let handle = self.loaded.lock().unwrap().get(board).cloned();
-        if let Some(handle) = handle {
-            let _ = handle
-                .commands
-                .try_send(RoomCmd::RemoteAwareness { node, frame });
-        }
+        self.offer(board, RoomCmd::RemoteAwareness { node, frame });
     }
 
     /// Every loaded room removes the presence of another node's clients (that node is dead).
     pub fn forget_node(&self, node: u64) {
-        let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
-        for handle in handles {
-            let _ = handle.commands.try_send(RoomCmd::ForgetNode { node });
-        }
+        self.offer_all(|| RoomCmd::ForgetNode { node });
     }
 
     /// Every loaded room asks the store for what other nodes committed (after the fan-out's
     /// subscription came back).
     pub fn catch_up_all(&self) {
+        self.offer_all(|| RoomCmd::CheckHead);
+    }
+
+    /// Sends `command` to the board's room if it is loaded and its queue has room.
+    fn offer(&self, board: &BoardId, command: RoomCmd) {
+        let handle = self.loaded.lock().unwrap().get(board).cloned();
+        if let Some(handle) = handle {
+            let _ = handle.commands.try_send(command);
+        }
+    }
+
+    /// Sends a `command` to every loaded room whose queue has room.
+    fn offer_all(&self, command: impl Fn() -> RoomCmd) {
         let handles: Vec<RoomHandle> = self.loaded.lock().unwrap().values().cloned().collect();
         for handle in handles {
-            let _ = handle.commands.try_send(RoomCmd::CheckHead);
+            let _ = handle.commands.try_send(command());
         }
     }
 

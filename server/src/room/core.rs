@@ -692,9 +692,8 @@ impl RoomCore {
     /// to every peer (they are committed: nothing waits but the effects before them); asks the
     /// store for what is missing when a hole remains.
     pub(super) fn apply_remote(&mut self) {
-        while let Some(next) = self.pipeline.take_next() {
-            let (seq, update) = (next.seq, next.update);
-            if next.own {
+        while let Some(super::commit::Next { seq, update, own }) = self.pipeline.take_next() {
+            if own {
                 continue;
             }
             match apply_untrusted(&self.awake().doc, &update) {

@@ -19,7 +19,7 @@ use shared::trace::EntryReport;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, Row as PgRow, Statement};
 
-use super::postgres::{actor_at, actor_id, board_exists};
+use super::postgres::{actor_at, actor_id};
 use super::trace_index::{Indexed, RecordDb, Row, created_by, element_trace, push_event};
 use super::{Actor, BoardId, Contributions, Contributor, EntryPage, StoreResult, TraceEntry};
 use crate::restore::{DeletedElement, ElementKind};
@@ -116,8 +116,7 @@ impl RecordDb for PgRecord {
     fn progress(&mut self, board: &BoardId) -> StoreResult<u64> {
         self.handle.block_on(async {
             let client = self.pool.get().await?;
-            board_exists(&client, board).await?;
-            progress_of(&client, board).await
+            Ok(standing(&client, board).await?.0)
         })
     }
 
@@ -229,15 +228,22 @@ pub(super) async fn progress_of(client: &impl GenericClient, board: &BoardId) ->
     Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
 }
 
-/// The last seq of the board's journal.
-pub(super) async fn last_seq(client: &impl GenericClient, board: &BoardId) -> StoreResult<u64> {
+/// Where the board's record stands against its journal, in one query: (the record's last
+/// seq, the journal's); `BoardNotFound` when the board is gone.
+pub(super) async fn standing(
+    client: &impl GenericClient,
+    board: &BoardId,
+) -> StoreResult<(u64, u64)> {
     let row = client
-        .query_one(
-            "SELECT coalesce(max(seq), 0) FROM journal WHERE board_id = $1",
+        .query_opt(
+            "SELECT coalesce((SELECT upto_seq FROM trace_progress WHERE board_id = $1), 0),
+                    coalesce((SELECT max(seq) FROM journal WHERE board_id = $1), 0)
+             FROM boards WHERE id = $1 AND deleted_ms IS NULL",
             &[&board.as_str()],
         )
-        .await?;
-    Ok(row.get::<_, i64>(0) as u64)
+        .await?
+        .ok_or_else(|| super::StoreError::BoardNotFound(board.clone()))?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
 }
 
 /// Empties the record of `board` inside the caller's transaction.
@@ -287,18 +293,23 @@ impl<'a> Pipeline<'a> {
     }
 
     fn execute(&mut self, statement: &Statement, params: Vec<Param>) {
-        let (tx, statement) = (self.tx, statement.clone());
-        self.pending.push(MaybeDone::Future(Box::pin(async move {
-            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
-            tx.execute(&statement, &params).await.map(Answer::Count)
-        })));
+        self.push(statement, params, false);
     }
 
     fn query_opt(&mut self, statement: &Statement, params: Vec<Param>) {
+        self.push(statement, params, true);
+    }
+
+    /// Adds a statement, answered with its row (`query`) or with the rows it changed.
+    fn push(&mut self, statement: &Statement, params: Vec<Param>, query: bool) {
         let (tx, statement) = (self.tx, statement.clone());
         self.pending.push(MaybeDone::Future(Box::pin(async move {
             let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
-            tx.query_opt(&statement, &params).await.map(Answer::Row)
+            if query {
+                tx.query_opt(&statement, &params).await.map(Answer::Row)
+            } else {
+                tx.execute(&statement, &params).await.map(Answer::Count)
+            }
         })));
     }
 

@@ -270,8 +270,7 @@ impl PgStore {
 
     /// Every board's id, deleted ones too.
     pub fn all_board_ids(&self) -> StoreResult<Vec<BoardId>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             let rows = client
                 .query("SELECT id FROM boards ORDER BY id", &[])
                 .await?;
@@ -284,10 +283,7 @@ impl PgStore {
 
     /// A board's whole journal, deleted or not, with who wrote each entry.
     pub fn any_journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            journal_rows(&client, id).await
-        })
+        self.with_client(async |client| journal_rows(client, id).await)
     }
 
     /// Stores a board moved from another store whole (`nouage migrate`): its record, whether
@@ -645,10 +641,7 @@ impl PgStore {
         statement: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> StoreResult<u64> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            Ok(client.execute(statement, params).await?)
-        })
+        self.with_client(async |client| Ok(client.execute(statement, params).await?))
     }
 }
 
@@ -698,8 +691,7 @@ impl Store for PgStore {
     }
 
     fn board(&self, id: &BoardId) -> StoreResult<Option<BoardRecord>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             let Some(r) = client
                 .query_opt(
                     "SELECT kind, title, lang, created_ms, facilitator_token_sha256,
@@ -876,9 +868,8 @@ impl Store for PgStore {
     }
 
     fn join_code(&self, id: &BoardId) -> StoreResult<Option<JoinCode>> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            board_exists(&client, id).await?;
+        self.with_client(async |client| {
+            board_exists(client, id).await?;
             Ok(client
                 .query_opt(
                     "SELECT code, expires_ms FROM join_codes WHERE board_id = $1",
@@ -893,9 +884,8 @@ impl Store for PgStore {
     }
 
     fn set_join_code(&self, id: &BoardId, code: Option<&JoinCode>) -> StoreResult<()> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            board_exists(&client, id).await?;
+        self.with_client(async |client| {
+            board_exists(client, id).await?;
             let result = match code {
                 Some(code) => {
                     client
@@ -928,8 +918,7 @@ impl Store for PgStore {
     }
 
     fn board_of_join_code(&self, code: &str) -> StoreResult<Option<(BoardId, JoinCode)>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             let row = client
                 .query_opt(
                     "SELECT c.board_id, c.expires_ms FROM join_codes c
@@ -994,8 +983,7 @@ impl Store for PgStore {
     }
 
     fn has_code_credential(&self, id: &BoardId, hash: &[u8; 32]) -> StoreResult<bool> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             Ok(client
                 .query_opt(
                     "SELECT 1 FROM code_credentials
@@ -1008,9 +996,8 @@ impl Store for PgStore {
     }
 
     fn revoke_code_credentials(&self, id: &BoardId, at_ms: i64) -> StoreResult<usize> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            board_exists(&client, id).await?;
+        self.with_client(async |client| {
+            board_exists(client, id).await?;
             Ok(client
                 .execute(
                     "UPDATE code_credentials SET revoked_ms = $2
@@ -1143,8 +1130,7 @@ impl Store for PgStore {
     }
 
     fn pseudonyms(&self, id: &BoardId) -> StoreResult<bool> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             Ok(client
                 .query_opt(
                     "SELECT pseudonyms FROM boards WHERE id = $1",
@@ -1164,8 +1150,7 @@ impl Store for PgStore {
     }
 
     fn private_round(&self, id: &BoardId) -> StoreResult<Option<PrivateRound>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             Ok(client
                 .query_opt(
                     "SELECT round, opened_ms FROM private_rounds WHERE board_id = $1",
@@ -1197,8 +1182,7 @@ impl Store for PgStore {
     }
 
     fn private_spaces(&self, id: &BoardId, round_id: &str) -> StoreResult<Vec<PrivateSpace>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             let rows = client
                 .query(
                     &format!(
@@ -1324,13 +1308,7 @@ impl Store for PgStore {
     }
 
     fn trace_catch_up(&self, id: &BoardId, wait: Duration) -> StoreResult<()> {
-        let (upto, last) = self.with_client(async |client| {
-            board_exists(client, id).await?;
-            Ok((
-                pg_trace::progress_of(client, id).await?,
-                pg_trace::last_seq(client, id).await?,
-            ))
-        })?;
+        let (upto, last) = self.with_client(async |client| pg_trace::standing(client, id).await)?;
         if upto >= last {
             return Ok(());
         }
@@ -1387,8 +1365,7 @@ impl Store for PgStore {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
-        self.run(async {
-            let client = self.pool.get().await?;
+        self.with_client(async |client| {
             let rows = client
                 .query(
                     "SELECT seq, update_v1 FROM journal WHERE board_id = $1 AND seq > $2
@@ -1404,10 +1381,9 @@ impl Store for PgStore {
     }
 
     fn journal(&self, id: &BoardId) -> StoreResult<Vec<JournalRow>> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            board_exists(&client, id).await?;
-            journal_rows(&client, id).await
+        self.with_client(async |client| {
+            board_exists(client, id).await?;
+            journal_rows(client, id).await
         })
     }
 }
